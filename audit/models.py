@@ -1,0 +1,59 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class AuditEvent(models.Model):
+    """One append-only, hash-chained entry of who did what to which footage or setting.
+
+    Written only through `audit.log.record()`, which fills `sequence`, `prev_hash` and
+    `hash` inside one IMMEDIATE transaction so the chain has no forks.
+    """
+
+    class Action(models.TextChoices):
+        LOGIN = "login", "Logged in"
+        LOGIN_FAILED = "login_failed", "Failed login"
+        LOGOUT = "logout", "Logged out"
+        VIEW = "view", "Viewed footage list / timeline"
+        PLAY = "play", "Played a segment"
+        DOWNLOAD = "download", "Downloaded"
+        EXPORT = "export", "Exported evidence"
+        HOLD = "hold", "Placed legal hold"
+        RELEASE = "release", "Released legal hold"
+        CAMERA_CHANGE = "camera_change", "Changed a camera"
+        USER_CHANGE = "user_change", "Changed a user"
+        RETENTION_DELETE = "retention_delete", "Deleted by retention"
+        SYSTEM = "system", "System event"
+
+    sequence = models.PositiveBigIntegerField(unique=True)
+    at = models.DateTimeField(default=timezone.now)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Kept as text too: the entry must still say who after the user row is gone.
+    username = models.CharField(max_length=150, blank=True)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    action = models.CharField(max_length=20, choices=Action.choices)
+    camera = models.ForeignKey(
+        "cameras.Camera", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    camera_name = models.CharField(max_length=100, blank=True)
+    # What was acted on, e.g. "segment 123", "export 7", "user alice".
+    target = models.CharField(max_length=200, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["-sequence"]
+        indexes = [
+            # Admin filters: by user, by camera, by time.
+            models.Index(fields=["username", "at"], name="audit_user_at"),
+            models.Index(fields=["camera", "at"], name="audit_camera_at"),
+            models.Index(fields=["at"], name="audit_at"),
+            models.Index(fields=["action", "at"], name="audit_action_at"),
+        ]
+
+    def __str__(self):
+        return f"#{self.sequence} {self.at:%Y-%m-%d %H:%M:%S} {self.username or '-'} {self.action}"

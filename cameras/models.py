@@ -1,0 +1,186 @@
+import re
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+
+def redact_url(url: str) -> str:
+    """The URL with any user:password@ removed, safe for logs, pages and the database."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@")
+
+
+def redact_text(text: str) -> str:
+    """Any URL credentials (scheme://user:pass@) in free text removed."""
+    return _USERINFO.sub(r"\g<scheme>", text or "")
+
+
+def with_credentials(url: str, username: str, password: str) -> str:
+    """The URL with credentials put back, for FFmpeg's argv only. Never store or log it."""
+    if not url or not username:
+        return url
+    parts = urlsplit(redact_url(url))
+    userinfo = quote(username, safe="")
+    if password:
+        userinfo += ":" + quote(password, safe="")
+    return urlunsplit((parts.scheme, f"{userinfo}@{parts.netloc}", *parts[2:]))
+
+
+class CameraQuerySet(models.QuerySet):
+    def enabled(self):
+        return self.filter(is_enabled=True)
+
+
+class Camera(models.Model):
+    class Source(models.TextChoices):
+        ONVIF = "onvif", "ONVIF (probed)"
+        RTSP = "rtsp", "Plain RTSP URL"
+        TEST_PATTERN = "test", "Built-in test pattern"
+
+    class Status(models.TextChoices):
+        IDLE = "idle", "Not started"
+        RECORDING = "recording", "Recording"
+        RECONNECTING = "reconnecting", "Reconnecting"
+        OFFLINE = "offline", "Offline"
+        DISABLED = "disabled", "Disabled"
+
+    name = models.CharField(max_length=100, unique=True)
+    location = models.CharField(max_length=200, blank=True, help_text="Where it is, in words.")
+    latitude = models.DecimalField(
+        max_digits=9,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(-90), MaxValueValidator(90)],
+    )
+    longitude = models.DecimalField(
+        max_digits=9,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(-180), MaxValueValidator(180)],
+    )
+    facing_degrees = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(359)],
+        help_text="Compass direction the camera looks, 0 = north, 90 = east.",
+    )
+
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.ONVIF)
+    host = models.CharField(max_length=255, blank=True, help_text="IP address or host name.")
+    onvif_port = models.PositiveIntegerField(
+        default=80, validators=[MinValueValidator(1), MaxValueValidator(65535)]
+    )
+    username = models.CharField(max_length=100, blank=True)
+    # Kept apart from every URL so no stored URL carries a secret; never shown back.
+    password = models.CharField(max_length=200, blank=True)
+
+    manufacturer = models.CharField(max_length=100, blank=True)
+    model = models.CharField(max_length=100, blank=True)
+    serial_number = models.CharField(max_length=100, blank=True)
+    firmware_version = models.CharField(max_length=100, blank=True)
+    hardware_id = models.CharField(max_length=100, blank=True)
+    # Every media profile the last probe found, as
+    # [{"token", "name", "encoding", "width", "height", "fps", "stream_uri", "snapshot_uri"}].
+    profiles = models.JSONField(default=list, blank=True)
+
+    main_profile_token = models.CharField(max_length=100, blank=True)
+    main_stream_uri = models.CharField(
+        max_length=500, blank=True, help_text="Recorded stream, without credentials."
+    )
+    main_codec = models.CharField(max_length=20, blank=True)
+    main_width = models.PositiveIntegerField(null=True, blank=True)
+    main_height = models.PositiveIntegerField(null=True, blank=True)
+    main_fps = models.FloatField(null=True, blank=True)
+    sub_profile_token = models.CharField(max_length=100, blank=True)
+    sub_stream_uri = models.CharField(
+        max_length=500, blank=True, help_text="Low-bandwidth stream for live view."
+    )
+    sub_codec = models.CharField(max_length=20, blank=True)
+    sub_width = models.PositiveIntegerField(null=True, blank=True)
+    sub_height = models.PositiveIntegerField(null=True, blank=True)
+    sub_fps = models.FloatField(null=True, blank=True)
+    snapshot_uri = models.CharField(max_length=500, blank=True)
+
+    is_enabled = models.BooleanField("enabled", default=True)
+    record_audio = models.BooleanField(
+        default=False, help_text="Record the camera's audio track, if it sends one."
+    )
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.IDLE)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_segment_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the last segment closed."
+    )
+    probed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CameraQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["host", "onvif_port"],
+                condition=models.Q(source="onvif"),
+                name="camera_unique_onvif_endpoint",
+                violation_error_message="A camera with this ONVIF host and port already exists.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def slug(self) -> str:
+        """Folder name under the recordings directory: stable for the life of the row."""
+        return f"cam{self.pk:04d}"
+
+    def recording_url(self) -> str:
+        """The main stream URL with credentials, for FFmpeg's argv only."""
+        return with_credentials(self.main_stream_uri, self.username, self.password)
+
+    def live_url(self) -> str:
+        return with_credentials(
+            self.sub_stream_uri or self.main_stream_uri, self.username, self.password
+        )
+
+    def redact(self, text: str) -> str:
+        """Text (an FFmpeg error line, an exception) with this camera's secrets removed."""
+        if not text:
+            return text
+        text = redact_text(text)
+        for secret in (self.password, quote(self.password, safe="")):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+    def set_status(self, status: str, error: str | None = None, now=None) -> None:
+        """Record a state change on the row (only the status fields are written)."""
+        now = now or timezone.now()
+        fields = {"status": status, "status_changed_at": now}
+        if error is not None:
+            fields["last_error"] = self.redact(error)[:2000]
+        if status == self.Status.RECORDING:
+            fields["last_seen_at"] = now
+        Camera.objects.filter(pk=self.pk).update(**fields)
+        for k, v in fields.items():
+            setattr(self, k, v)

@@ -1,0 +1,196 @@
+"""crimebox settings: one file, configured from the environment and an optional `.env`.
+
+Every knob has a safe default so a box starts with no configuration at all.
+The README's configuration table lists every `CRIMEBOX_*` variable read here.
+"""
+
+import os
+import secrets
+import socket
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+# An optional .env beside manage.py (or named by CRIMEBOX_ENV_FILE) fills what the
+# environment leaves unset; the real environment always wins.
+_env_file = Path(os.environ.get("CRIMEBOX_ENV_FILE", BASE_DIR / ".env"))
+if _env_file.is_file():
+    env.read_env(str(_env_file), overwrite=False)
+
+DATA_DIR = Path(env.str("CRIMEBOX_DATA_DIR", default=str(BASE_DIR / "data"))).resolve()
+RECORDINGS_DIR = Path(
+    env.str("CRIMEBOX_RECORDINGS_DIR", default=str(DATA_DIR / "recordings"))
+).resolve()
+EXPORTS_DIR = Path(env.str("CRIMEBOX_EXPORTS_DIR", default=str(DATA_DIR / "exports"))).resolve()
+KEYS_DIR = DATA_DIR / "keys"
+for _d in (DATA_DIR, RECORDINGS_DIR, EXPORTS_DIR, KEYS_DIR):
+    try:
+        _d.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass  # reported by the system check crimebox.E002 with a hint
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, a file, or generated once into the data directory."""
+    if env.str("CRIMEBOX_SECRET_KEY", default=""):
+        return env.str("CRIMEBOX_SECRET_KEY")
+    key_file = Path(env.str("CRIMEBOX_SECRET_KEY_FILE", default=str(KEYS_DIR / "secret_key")))
+    if key_file.is_file():
+        return key_file.read_text().strip()
+    key = secrets.token_urlsafe(50)
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race: use its key
+        return key_file.read_text().strip()
+    except OSError:
+        return key  # unwritable data directory: crimebox.E002 says so
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env.bool("CRIMEBOX_DEBUG", default=False)
+
+BOX_ID = env.str("CRIMEBOX_BOX_ID", default="") or socket.gethostname()
+BIND = env.str("CRIMEBOX_BIND", default="0.0.0.0:8000")
+# The box is reached by its ZeroTier address or name; "*" keeps "power it and walk away"
+# working on a network whose address nobody configured. Set a list in production.
+ALLOWED_HOSTS = env.list("CRIMEBOX_ALLOWED_HOSTS", default=["*"])
+CSRF_TRUSTED_ORIGINS = env.list("CRIMEBOX_CSRF_TRUSTED_ORIGINS", default=[])
+
+SEGMENT_SECONDS = env.int("CRIMEBOX_SEGMENT_SECONDS", default=900)
+MIN_FREE_GB = env.float("CRIMEBOX_MIN_FREE_GB", default=2.0)
+MIN_FREE_PERCENT = env.float("CRIMEBOX_MIN_FREE_PERCENT", default=5.0)
+RETENTION_DAYS = env.int("CRIMEBOX_RETENTION_DAYS", default=30)
+STALL_SECONDS = env.int("CRIMEBOX_STALL_SECONDS", default=20)
+RTSP_TIMEOUT_SECONDS = env.int("CRIMEBOX_RTSP_TIMEOUT_SECONDS", default=10)
+PROBE_TIMEOUT_SECONDS = env.float("CRIMEBOX_PROBE_TIMEOUT_SECONDS", default=10.0)
+FFMPEG = env.str("CRIMEBOX_FFMPEG", default="ffmpeg")
+FFPROBE = env.str("CRIMEBOX_FFPROBE", default="ffprobe")
+LOGIN_MAX_FAILURES = env.int("CRIMEBOX_LOGIN_MAX_FAILURES", default=5)
+LOGIN_LOCKOUT_SECONDS = env.int("CRIMEBOX_LOGIN_LOCKOUT_SECONDS", default=300)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_q",
+    "cameras",
+    "recordings",
+    "audit",
+    "sync",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "crimebox.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "crimebox.wsgi.application"
+
+# SQLite shared by the web server, the Django-Q cluster and the recorder. Measured: Django's
+# default deferred transactions fail at once with "database is locked" under that load;
+# WAL + IMMEDIATE + a 20 s timeout gave zero errors. No busy_timeout pragma: it overrides timeout.
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": env.str("CRIMEBOX_DATABASE", default=str(DATA_DIR / "crimebox.sqlite3")),
+        "OPTIONS": {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        },
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+# Stored and named in UTC; shown in the box's local zone (with UTC beside it where it matters).
+TIME_ZONE = env.str("CRIMEBOX_TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env.str("CRIMEBOX_STATIC_ROOT", default=str(DATA_DIR / "static")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+LOGIN_URL = "admin:login"
+SESSION_COOKIE_AGE = env.int("CRIMEBOX_SESSION_SECONDS", default=8 * 3600)
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "SAMEORIGIN"
+
+# Django-Q2 on the ORM broker, tuned for a Pi: one broker poll a second, a task may run
+# 10 minutes (an export of a long window) and is retried only after that (timeout < retry).
+Q_CLUSTER = {
+    "name": "crimebox",
+    "orm": "default",
+    "workers": env.int("CRIMEBOX_Q_WORKERS", default=2),
+    "recycle": 50,
+    "timeout": 600,
+    "retry": 720,
+    "max_attempts": 2,
+    "poll": 1,
+    "catch_up": False,
+    "save_limit": 500,
+    "ack_failures": True,
+    "label": "Django Q",
+}
+
+# onvif-zeep-async calls logging.basicConfig(level=INFO) at import; a root handler here means
+# that call finds one and changes nothing.
+LOG_LEVEL = env.str("CRIMEBOX_LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "zeep": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        "onvif": {"level": "WARNING"},
+    },
+}

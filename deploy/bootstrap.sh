@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The README's two commands:
+#   deploy/bootstrap.sh start   install what the box needs and start it on the embedded defaults
+#   deploy/bootstrap.sh test    install the test dependencies and run the whole test suite
+# Safe to run again: it installs only what is missing. Runs as root or through sudo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+VENV=${CRIMEBOX_VENV:-$ROOT/.venv}
+PY=$VENV/bin/python
+
+RUNTIME_APT=(ffmpeg python3-venv python3-pip)
+TEST_APT=(
+  ffmpeg python3-venv python3-pip openssl iproute2 util-linux
+  # A real RTSP camera: Debian's GStreamer RTSP server, run with the system python3 (gi).
+  python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools gstreamer1.0-plugins-base
+  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-x
+  # A real browser for the pages whose behaviour lives in the browser.
+  chromium chromium-driver
+)
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_install() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "bootstrap: apt-get install ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+}
+
+venv_install() {
+  [ -x "$PY" ] || python3 -m venv "$VENV"
+  "$PY" -m pip install -q --disable-pip-version-check -r "$1"
+}
+
+start() {
+  apt_install "${RUNTIME_APT[@]}"
+  venv_install requirements.txt
+  "$PY" manage.py migrate --noinput -v 0
+  "$PY" manage.py collectstatic --noinput -v 0
+  "$PY" manage.py init_box
+  "$PY" manage.py check
+  local bind
+  bind=$("$PY" -c 'import os; print(os.environ.get("CRIMEBOX_BIND", "0.0.0.0:8000"))')
+  echo "bootstrap: starting web admin on http://$bind/ , Django-Q cluster and recorder (Ctrl-C stops)"
+  echo "bootstrap: create the first admin user with: $PY manage.py createsuperuser"
+  local pids=()
+  "$VENV/bin/gunicorn" crimebox.wsgi --bind "$bind" --workers 2 --timeout 120 \
+    --access-logfile - & pids+=($!)
+  "$PY" manage.py qcluster & pids+=($!)
+  "$PY" manage.py record & pids+=($!)
+  trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait' INT TERM
+  # One process dying takes the rest down: systemd (deploy/) restarts them one by one instead.
+  wait -n "${pids[@]}" || true
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  wait
+}
+
+test_suite() {
+  apt_install "${TEST_APT[@]}"
+  venv_install requirements-test.txt
+  if [ -x tests/peers/install.sh ]; then tests/peers/install.sh; fi
+  "$VENV/bin/ruff" check .
+  exec "$PY" -m pytest "$@"
+}
+
+case "${1:-}" in
+  start) shift; start "$@" ;;
+  test) shift; test_suite "$@" ;;
+  *) echo "usage: $0 start|test [pytest args]" >&2; exit 2 ;;
+esac

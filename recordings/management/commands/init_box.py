@@ -1,0 +1,28 @@
+from django.core.management.base import BaseCommand
+
+from cameras.testpattern import ensure_test_camera
+from recordings.signing import ensure_signing_key
+from recordings.tasks import ensure_schedules
+
+
+class Command(BaseCommand):
+    help = (
+        "Prepare a box on first start (safe to run again): the signing key, the Django-Q "
+        "schedules, and the built-in test-pattern camera when no camera exists yet."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--no-test-pattern", action="store_true",
+            help="Do not add the test-pattern camera even when the box has no camera.",
+        )
+
+    def handle(self, *args, **options):
+        key = ensure_signing_key()
+        self.stdout.write(f"signing key fingerprint: {key.fingerprint}")
+        for name in ensure_schedules():
+            self.stdout.write(f"schedule: {name}")
+        if not options["no_test_pattern"]:
+            camera = ensure_test_camera()
+            if camera is not None:
+                self.stdout.write(f"added the test-pattern camera {camera.name!r}")

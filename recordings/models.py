@@ -1,0 +1,239 @@
+from pathlib import Path
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from cameras.models import Camera
+
+
+class SegmentQuerySet(models.QuerySet):
+    def for_camera(self, camera):
+        return self.filter(camera=camera)
+
+    def overlapping(self, start, end):
+        """Segments with any media inside [start, end)."""
+        return self.filter(start__lt=end, end__gt=start)
+
+    def on_disk(self):
+        return self.filter(status__in=Segment.ON_DISK)
+
+    def deletable(self):
+        """Oldest-first candidates for retention: on disk, closed, not on hold."""
+        return (
+            self.filter(status__in=(Segment.Status.COMPLETE, Segment.Status.PARTIAL,
+                                    Segment.Status.CORRUPT), on_hold=False)
+            .order_by("start")
+        )
+
+
+class Segment(models.Model):
+    """One media file written by FFmpeg for one camera, hashed once, never rewritten."""
+
+    class Status(models.TextChoices):
+        RECORDING = "recording", "Recording"
+        COMPLETE = "complete", "Complete"
+        PARTIAL = "partial", "Partial (recovered after a crash)"
+        MISSING = "missing", "Missing (file gone)"
+        CORRUPT = "corrupt", "Corrupt (hash mismatch)"
+        DELETED = "deleted", "Deleted by retention"
+
+    ON_DISK = (Status.COMPLETE, Status.PARTIAL, Status.CORRUPT)
+
+    camera = models.ForeignKey(Camera, on_delete=models.PROTECT, related_name="segments")
+    # Position in the camera's hash chain, 1, 2, 3, ... with no holes.
+    sequence = models.PositiveBigIntegerField()
+    start = models.DateTimeField(help_text="UTC time of the first frame.")
+    end = models.DateTimeField(help_text="UTC time just after the last frame.")
+    duration = models.FloatField(help_text="Seconds of media.")
+    size = models.PositiveBigIntegerField(help_text="Bytes.")
+    codec = models.CharField(max_length=20, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    fps = models.FloatField(null=True, blank=True)
+    has_audio = models.BooleanField(default=False)
+    # Relative to settings.RECORDINGS_DIR, e.g. "cam0001/2026-11-24/20261124T141500Z.mp4".
+    path = models.CharField(max_length=300, unique=True)
+    sha256 = models.CharField(max_length=64)
+    chain_hash = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.COMPLETE)
+    on_hold = models.BooleanField(default=False)
+    hashed_at = models.DateTimeField(help_text="When the SHA-256 was stored.")
+    verified_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True, help_text="Why it is partial, missing, corrupt, deleted.")
+
+    objects = SegmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["camera", "sequence"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["camera", "sequence"], name="segment_unique_camera_sequence"
+            ),
+            models.CheckConstraint(condition=models.Q(end__gte=models.F("start")),
+                                   name="segment_end_after_start"),
+        ]
+        indexes = [
+            # Timeline, export and the admin's camera + date filters: camera, time range.
+            models.Index(fields=["camera", "start"], name="segment_camera_start"),
+            # Retention: oldest deletable first across cameras.
+            models.Index(fields=["status", "on_hold", "start"], name="segment_retention"),
+            # Admin date_hierarchy and day filter without a camera.
+            models.Index(fields=["start"], name="segment_start"),
+        ]
+
+    def __str__(self):
+        return f"{self.camera} {self.start:%Y-%m-%d %H:%M:%S}Z"
+
+    @property
+    def abs_path(self) -> Path:
+        return Path(settings.RECORDINGS_DIR) / self.path
+
+    @property
+    def is_on_disk(self) -> bool:
+        return self.status in self.ON_DISK
+
+
+class GapQuerySet(models.QuerySet):
+    def overlapping(self, start, end):
+        return self.filter(start__lt=end).filter(models.Q(end__gt=start) | models.Q(end=None))
+
+    def open(self):
+        return self.filter(end=None)
+
+
+class Gap(models.Model):
+    """An interval in which a camera has no recording, and why."""
+
+    class Cause(models.TextChoices):
+        CAMERA_UNREACHABLE = "unreachable", "Camera unreachable"
+        FFMPEG_EXITED = "ffmpeg_exited", "FFmpeg exited"
+        STALLED = "stalled", "Stream stalled"
+        RECORDER_DOWN = "recorder_down", "Recorder down / box rebooted"
+        DISK_FULL = "disk_full", "Disk full"
+        DISABLED = "disabled", "Camera disabled"
+        UNKNOWN = "unknown", "Unknown"
+
+    camera = models.ForeignKey(Camera, on_delete=models.PROTECT, related_name="gaps")
+    start = models.DateTimeField()
+    end = models.DateTimeField(null=True, blank=True, help_text="Empty while the gap lasts.")
+    cause = models.CharField(max_length=16, choices=Cause.choices)
+    detail = models.TextField(blank=True, help_text="Last error line, credentials redacted.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = GapQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["camera", "start"]
+        indexes = [
+            # Timeline and export: gaps of a camera inside a window.
+            models.Index(fields=["camera", "start"], name="gap_camera_start"),
+        ]
+
+    def __str__(self):
+        return f"{self.camera} gap {self.start:%Y-%m-%d %H:%M:%S}Z ({self.get_cause_display()})"
+
+    @property
+    def duration(self) -> float | None:
+        if self.end is None:
+            return None
+        return (self.end - self.start).total_seconds()
+
+
+class LegalHold(models.Model):
+    """A time range of one camera that retention must never delete while active."""
+
+    camera = models.ForeignKey(Camera, on_delete=models.PROTECT, related_name="holds")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    reason = models.TextField()
+    case_number = models.CharField(max_length=100, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    released_at = models.DateTimeField(null=True, blank=True)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    release_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(end__gt=models.F("start")),
+                                   name="hold_end_after_start"),
+        ]
+        indexes = [models.Index(fields=["camera", "start"], name="hold_camera_start")]
+
+    def __str__(self):
+        return f"Hold {self.camera} {self.start:%Y-%m-%d %H:%M}–{self.end:%H:%M}Z"
+
+    @property
+    def is_active(self) -> bool:
+        return self.released_at is None
+
+
+class IntegrityCheck(models.Model):
+    """The result of one run of verify_segments (command or schedule)."""
+
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    camera = models.ForeignKey(Camera, null=True, blank=True, on_delete=models.SET_NULL)
+    checked = models.PositiveIntegerField(default=0)
+    ok = models.BooleanField(default=False)
+    # [{"segment": id, "camera": name, "path": ..., "problem": "modified|missing|chain|..."}]
+    problems = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self):
+        return f"Integrity check {self.started_at:%Y-%m-%d %H:%M} {'OK' if self.ok else 'FAILED'}"
+
+
+class Export(models.Model):
+    """An evidence package requested from the admin or export_clip."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Ready"
+        FAILED = "failed", "Failed"
+
+    cameras = models.ManyToManyField(Camera, related_name="exports")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    case_number = models.CharField(max_length=100)
+    reason = models.TextField()
+    include_originals = models.BooleanField(default=False)
+    hold_sources = models.BooleanField(default=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent done.")
+    path = models.CharField(max_length=300, blank=True, help_text="Relative to EXPORTS_DIR.")
+    sha256 = models.CharField(max_length=64, blank=True, help_text="Of the package zip.")
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(end__gt=models.F("start")),
+                                   name="export_end_after_start"),
+        ]
+
+    def __str__(self):
+        return f"Export {self.case_number} {self.start:%Y-%m-%d %H:%M}Z"
+
+    @property
+    def abs_path(self) -> Path:
+        return Path(settings.EXPORTS_DIR) / self.path
