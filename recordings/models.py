@@ -67,6 +67,12 @@ class Segment(models.Model):
 
     class Meta:
         ordering = ["camera", "sequence"]
+        # Footage permissions, granted through the role groups (see audit/roles.py).
+        permissions = [
+            ("view_footage", "Can browse, play and download footage"),
+            ("export_footage", "Can export evidence packages"),
+            ("hold_footage", "Can place and release legal holds"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["camera", "sequence"], name="segment_unique_camera_sequence"

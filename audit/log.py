@@ -1,0 +1,83 @@
+"""The one way to write the audit trail: append a hash-chained AuditEvent.
+
+Entry hash = SHA-256 over the previous entry's hash and this entry's fields (docs/integrity.md).
+"""
+
+import hashlib
+import json
+
+from django.db import transaction
+from django.utils import timezone
+
+from recordings.hashing import GENESIS, utc_iso
+
+from .models import AuditEvent
+
+CHAIN_VERSION = "crimebox-audit-v1"
+
+
+def client_ip(request) -> str | None:
+    """The client's address as the box saw it (no proxy sits in front of gunicorn here)."""
+    if request is None:
+        return None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def event_hash(*, sequence, prev_hash, at, username, client_ip, action, camera_id, camera_name,
+               target, detail) -> str:
+    message = "\n".join([
+        CHAIN_VERSION, str(sequence), prev_hash, utc_iso(at), username, client_ip or "",
+        action, str(camera_id or ""), camera_name, target,
+        json.dumps(detail, sort_keys=True, separators=(",", ":"), default=str),
+    ])
+    return hashlib.sha256(message.encode()).hexdigest()
+
+
+def compute_hash(event: AuditEvent) -> str:
+    return event_hash(
+        sequence=event.sequence, prev_hash=event.prev_hash, at=event.at,
+        username=event.username, client_ip=event.client_ip, action=event.action,
+        camera_id=event.camera_id, camera_name=event.camera_name, target=event.target,
+        detail=event.detail,
+    )
+
+
+def record(action: str, *, request=None, user=None, camera=None, target: str = "",
+           detail: dict | None = None, username: str | None = None, at=None) -> AuditEvent:
+    """Append one entry. `user` defaults to request.user; `username` for failed logins."""
+    if user is None and request is not None and getattr(request, "user", None) is not None:
+        user = request.user if request.user.is_authenticated else None
+    if username is None:
+        username = user.get_username() if user is not None else ""
+    # Round-trip through JSON now so the hash covers exactly what the database stores.
+    detail = json.loads(json.dumps(detail or {}, default=str))
+    event = AuditEvent(
+        at=at or timezone.now(),
+        user=user, username=username, client_ip=client_ip(request), action=action,
+        camera=camera, camera_name=camera.name if camera is not None else "",
+        target=target[:200], detail=detail,
+    )
+    with transaction.atomic():
+        last = AuditEvent.objects.order_by("-sequence").first()
+        event.sequence = last.sequence + 1 if last else 1
+        event.prev_hash = last.hash if last else GENESIS
+        event.hash = compute_hash(event)
+        event.save(force_insert=True)
+    return event
+
+
+def verify_chain() -> list[str]:
+    """Problems found in the audit chain, [] when intact."""
+    problems = []
+    prev = GENESIS
+    expected = 1
+    for event in AuditEvent.objects.order_by("sequence").iterator():
+        if event.sequence != expected:
+            problems.append(f"entries {expected}..{event.sequence - 1} are missing")
+        if event.prev_hash != prev:
+            problems.append(f"entry {event.sequence} does not follow the previous entry")
+        if compute_hash(event) != event.hash:
+            problems.append(f"entry {event.sequence} was altered")
+        prev = event.hash
+        expected = event.sequence + 1
+    return problems
