@@ -1,0 +1,35 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def box_env(transactional_db):
+    """Environment for a real `manage.py` subprocess (recorder, cluster) sharing the test DB.
+
+    Needs committed rows, hence transactional_db: use it with tests that start processes.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRIMEBOX_")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="crimebox.settings",
+        CRIMEBOX_ENV_FILE=os.devnull,
+        CRIMEBOX_DATA_DIR=str(settings.DATA_DIR),
+        CRIMEBOX_RECORDINGS_DIR=str(settings.RECORDINGS_DIR),
+        CRIMEBOX_EXPORTS_DIR=str(settings.EXPORTS_DIR),
+        CRIMEBOX_DATABASE=str(settings.DATABASES["default"]["NAME"]),
+        CRIMEBOX_SECRET_KEY=settings.SECRET_KEY,
+        CRIMEBOX_BOX_ID=settings.BOX_ID,
+        CRIMEBOX_SEGMENT_SECONDS=str(settings.SEGMENT_SECONDS),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+@pytest.fixture
+def manage_argv():
+    return [sys.executable, str(ROOT / "manage.py")]
