@@ -1,20 +1,44 @@
+import logging
+import signal
+import time
+
 from django.core.management.base import BaseCommand
+
+from recordings.recorder import Supervisor
+from recordings.recovery import recover
+
+logger = logging.getLogger("recordings.recorder")
 
 
 class Command(BaseCommand):
-    help = "Run the recorder supervisor: one FFmpeg per enabled camera (issue #3)."
+    help = (
+        "Run the recorder: recover the index after a crash, then supervise one FFmpeg per "
+        "enabled camera until SIGTERM/SIGINT (the open segments are closed and indexed)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--interval", type=float, default=0.5, help="Seconds between ticks.")
 
     def handle(self, *args, **options):
-        import signal
-        import time
-
+        result = recover()
+        logger.info(
+            "start-up recovery: %d file(s) indexed as partial, %d missing, %d unreadable, "
+            "%d recorder-down gap(s)", len(result.indexed), len(result.missing),
+            len(result.unreadable), result.gaps,
+        )
         stop = False
 
-        def on_term(signum, frame):
+        def on_signal(signum, frame):
             nonlocal stop
             stop = True
 
-        signal.signal(signal.SIGTERM, on_term)
-        signal.signal(signal.SIGINT, on_term)
-        while not stop:
-            time.sleep(1)
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        supervisor = Supervisor()
+        try:
+            while not stop:
+                supervisor.tick()
+                time.sleep(options["interval"])
+        finally:
+            supervisor.shutdown()
+        logger.info("recorder stopped")

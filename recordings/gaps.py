@@ -1,0 +1,64 @@
+"""Opening and closing Gap rows: every interval without recording, with its cause."""
+
+import logging
+import re
+from datetime import datetime
+
+from django.db import transaction
+
+from cameras.models import Camera
+
+from .models import Gap, Segment
+
+logger = logging.getLogger(__name__)
+
+_UNREACHABLE = re.compile(
+    r"connection refused|timed out|timeout|no route to host|network is unreachable|"
+    r"name or service not known|could not resolve|401 unauthorized|403 forbidden|"
+    r"404 not found|server returned|end of file|connection reset|broken pipe|i/o error",
+    re.IGNORECASE,
+)
+
+
+def classify_exit(last_error: str) -> str:
+    """The Gap cause for an FFmpeg exit, from its last error line."""
+    if "no space left on device" in last_error.lower():
+        return Gap.Cause.DISK_FULL
+    if _UNREACHABLE.search(last_error):
+        return Gap.Cause.CAMERA_UNREACHABLE
+    return Gap.Cause.FFMPEG_EXITED
+
+
+def last_media_end(camera: Camera) -> datetime | None:
+    last = Segment.objects.filter(camera=camera).order_by("-sequence").only("end").first()
+    return last.end if last else None
+
+
+def open_gap(camera: Camera, cause: str, detail: str, at: datetime) -> Gap:
+    """Open a gap from the end of the last recorded media (or `at`), unless one is open already.
+
+    An open gap stays the first cause: a camera that drops and then keeps failing is one gap.
+    """
+    with transaction.atomic():
+        gap = Gap.objects.filter(camera=camera, end=None).first()
+        if gap is not None:
+            return gap
+        start = last_media_end(camera) or at
+        gap = Gap.objects.create(
+            camera=camera, start=min(start, at), cause=cause, detail=camera.redact(detail)[:2000]
+        )
+    logger.warning("camera %s: gap from %s (%s) %s", camera, gap.start, cause, gap.detail)
+    return gap
+
+
+def close_gaps(camera: Camera, at: datetime) -> int:
+    """Close the camera's open gap(s) at `at`, when recording has resumed."""
+    closed = 0
+    with transaction.atomic():
+        for gap in Gap.objects.filter(camera=camera, end=None):
+            gap.end = max(gap.start, at)
+            gap.save(update_fields=["end"])
+            closed += 1
+    if closed:
+        logger.info("camera %s: recording resumed at %s", camera, at)
+    return closed

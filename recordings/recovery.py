@@ -1,0 +1,97 @@
+"""Start-up recovery: make the index match the disk after a crash, a reboot or a stop.
+
+- files the database does not know (the segment open at a crash, files closed while the
+  recorder was down) are indexed as partial;
+- rows whose file vanished are marked missing, with a warning;
+- every enabled camera gets an open "recorder down" gap from its last media, closed when its
+  new FFmpeg run writes the first frame.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from cameras.models import Camera
+
+from . import ffmpeg
+from .gaps import open_gap
+from .index import NAME_RE, index_segment
+from .models import Gap, Segment
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RecoveryResult:
+    indexed: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    gaps: int = 0
+
+
+def camera_files(camera: Camera) -> list[Path]:
+    root = Path(settings.RECORDINGS_DIR) / camera.slug
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.glob("*/*.mp4") if NAME_RE.match(p.name))
+
+
+def index_unknown_files(camera: Camera, *, starts: dict[str, datetime] | None = None,
+                        note: str, result: RecoveryResult | None = None) -> RecoveryResult:
+    """Index the camera's files that have no row, oldest first, as partial segments.
+
+    `starts` maps a file name to its known first-frame time (from the recorder), else the
+    time in the name is used.
+    """
+    result = result or RecoveryResult()
+    known = set(Segment.objects.filter(camera=camera).values_list("path", flat=True))
+    root = Path(settings.RECORDINGS_DIR).resolve()
+    for path in camera_files(camera):
+        rel = str(path.resolve().relative_to(root))
+        if rel in known:
+            continue
+        if path.stat().st_size == 0:
+            path.unlink()  # FFmpeg opened it and died before the first byte: nothing to keep
+            continue
+        try:
+            index_segment(camera, path, start=(starts or {}).get(path.name),
+                          status=Segment.Status.PARTIAL, note=note)
+            result.indexed.append(rel)
+        except ffmpeg.FFmpegError as e:
+            # Not one readable frame (FFmpeg died right after opening it). Kept for a person
+            # to look at, renamed so it is not retried at every start; said loudly.
+            path.rename(path.with_name(path.name + ".unreadable"))
+            logger.error("camera %s: no readable media in %s (%s); kept as %s.unreadable",
+                         camera, rel, e, path.name)
+            result.unreadable.append(rel)
+    return result
+
+
+def mark_missing(camera: Camera, result: RecoveryResult) -> None:
+    for segment in Segment.objects.filter(camera=camera, status__in=Segment.ON_DISK):
+        if not segment.abs_path.exists():
+            Segment.objects.filter(pk=segment.pk).update(
+                status=Segment.Status.MISSING,
+                note=f"file not found at start-up {timezone.now():%Y-%m-%d %H:%M:%S}Z",
+            )
+            logger.warning("camera %s: segment %s is missing its file %s",
+                           camera, segment.pk, segment.path)
+            result.missing.append(segment.path)
+
+
+def recover(now: datetime | None = None) -> RecoveryResult:
+    now = now or datetime.now(UTC)
+    result = RecoveryResult()
+    for camera in Camera.objects.all():
+        mark_missing(camera, result)
+        index_unknown_files(camera, note="recovered at recorder start-up", result=result)
+        if camera.is_enabled and Segment.objects.filter(camera=camera).exists():
+            if not Gap.objects.filter(camera=camera, end=None).exists():
+                open_gap(camera, Gap.Cause.RECORDER_DOWN,
+                         "recorder was not running (crash, power cut or reboot)", now)
+                result.gaps += 1
+    return result
