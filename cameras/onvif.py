@@ -1,0 +1,230 @@
+"""The one wrapper around the ONVIF library (onvif-zeep-async): synchronous, bounded, redacted.
+
+Every function runs its own event loop (`asyncio.run`), bounds every network call by
+settings.PROBE_TIMEOUT_SECONDS, always closes the client, and raises only ONVIFError, whose
+message is one readable line without credentials.
+"""
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable
+from dataclasses import asdict, dataclass, field
+from typing import Any, TypeVar
+
+import aiohttp
+import zeep.exceptions
+from django.conf import settings
+from onvif import ONVIFCamera
+from onvif.exceptions import ONVIFAuthError, ONVIFTimeoutError
+from onvif.exceptions import ONVIFError as LibraryError
+
+from .models import redact_text, redact_url
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# ffprobe's codec names, so a probed camera and an ffprobe'd RTSP URL read the same.
+CODECS = {"H264": "h264", "H265": "hevc", "HEVC": "hevc", "JPEG": "mjpeg", "MPEG4": "mpeg4"}
+# A DNS name or IPv4 address, or an IPv6 address with or without brackets.
+_HOST = re.compile(
+    r"^(\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]+|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)$"
+)
+_AUTH_WORDS = re.compile(r"not ?authori[sz]ed|unauthori[sz]ed|authenticat|authority|password",
+                         re.IGNORECASE)
+
+
+class ONVIFError(Exception):
+    """A camera could not be probed; the message says why, in one line, without secrets."""
+
+
+@dataclass
+class Profile:
+    token: str
+    name: str = ""
+    encoding: str = ""
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    stream_uri: str = ""
+    snapshot_uri: str = ""
+
+    @property
+    def pixels(self) -> int:
+        return (self.width or 0) * (self.height or 0)
+
+    def label(self) -> str:
+        size = f"{self.width}x{self.height}" if self.width else "unknown size"
+        fps = f" @ {self.fps:g} fps" if self.fps else ""
+        return f"{self.name or self.token} ({self.encoding or '?'} {size}{fps})"
+
+
+@dataclass
+class DeviceProbe:
+    manufacturer: str = ""
+    model: str = ""
+    firmware_version: str = ""
+    serial_number: str = ""
+    hardware_id: str = ""
+    profiles: list[Profile] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DeviceProbe":
+        profiles = [Profile(**p) for p in data.get("profiles", [])]
+        return cls(**{**data, "profiles": profiles})
+
+    def profile(self, token: str) -> Profile | None:
+        return next((p for p in self.profiles if p.token == token), None)
+
+    def default_profiles(self) -> tuple[Profile | None, Profile | None]:
+        """(main, sub): the highest resolution records, the lowest serves live view."""
+        usable = [p for p in self.profiles if p.stream_uri] or self.profiles
+        if not usable:
+            return None, None
+        ranked = sorted(usable, key=lambda p: (p.pixels, p.fps or 0))
+        return ranked[-1], ranked[0]
+
+
+def validate_host(host: str) -> str:
+    """The host stripped, or ONVIFError when it cannot be a host name or IP address."""
+    host = (host or "").strip()
+    if not host or len(host) > 253 or not _HOST.match(host):
+        raise ONVIFError(f"'{redact_text(host)[:60]}' is not a valid host name or IP address")
+    return host.strip("[]")
+
+
+def probe_device(host: str, port: int, username: str, password: str,
+                 timeout: float | None = None) -> DeviceProbe:
+    """Device information, media profiles and their stream/snapshot URIs (all redacted)."""
+    host = validate_host(host)
+    if not 1 <= int(port) <= 65535:
+        raise ONVIFError(f"port {port} is out of range (1-65535)")
+    timeout = float(timeout or settings.PROBE_TIMEOUT_SECONDS)
+    where = f"{host}:{port}"
+    try:
+        return asyncio.run(_probe(host, int(port), username, password, timeout))
+    except Exception as exc:  # one domain error; never a library type or a password
+        message = explain(exc, where, timeout)
+        logger.info("ONVIF probe of %s failed: %s", where, message)
+        raise ONVIFError(_scrub(message, password)) from None
+
+
+async def _within(aw: Awaitable[T], timeout: float) -> T:
+    return await asyncio.wait_for(aw, timeout)
+
+
+async def _probe(host: str, port: int, username: str, password: str,
+                 timeout: float) -> DeviceProbe:
+    # adjust_time: cameras with a wrong clock reject WS-Security digests; the library then
+    # signs with the camera's own time (one extra unauthenticated round trip).
+    cam = ONVIFCamera(host, port, username or None, password or None,
+                      no_cache=True, adjust_time=True)
+    try:
+        await _within(cam.update_xaddrs(), timeout)
+        devicemgmt = await cam.create_devicemgmt_service()
+        info = await _within(devicemgmt.GetDeviceInformation(), timeout)
+        media = await cam.create_media_service()
+        raw_profiles = await _within(media.GetProfiles(), timeout) or []
+        profiles = [await _profile(media, p, timeout) for p in raw_profiles
+                    if getattr(p, "VideoEncoderConfiguration", None) is not None]
+    finally:
+        try:
+            await _within(cam.close(), timeout)
+        except Exception:  # closing must never hide the real outcome
+            logger.debug("closing the ONVIF client of %s:%s failed", host, port)
+    return DeviceProbe(
+        manufacturer=_text(info, "Manufacturer"), model=_text(info, "Model"),
+        firmware_version=_text(info, "FirmwareVersion"),
+        serial_number=_text(info, "SerialNumber"), hardware_id=_text(info, "HardwareId"),
+        profiles=profiles,
+    )
+
+
+async def _profile(media: Any, raw: Any, timeout: float) -> Profile:
+    enc = raw.VideoEncoderConfiguration
+    resolution = getattr(enc, "Resolution", None)
+    rate = getattr(enc, "RateControl", None)
+    encoding = str(getattr(enc, "Encoding", "") or "")
+    stream = await _within(media.GetStreamUri({
+        "StreamSetup": {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}},
+        "ProfileToken": raw.token,
+    }), timeout)
+    try:
+        snapshot = await _within(media.GetSnapshotUri({"ProfileToken": raw.token}), timeout)
+    except zeep.exceptions.Fault:  # snapshots are optional in ONVIF Profile S
+        snapshot = None
+    return Profile(
+        token=str(raw.token), name=str(getattr(raw, "Name", "") or ""),
+        encoding=CODECS.get(encoding.upper(), encoding.lower()),
+        width=getattr(resolution, "Width", None), height=getattr(resolution, "Height", None),
+        fps=float(rate.FrameRateLimit) if getattr(rate, "FrameRateLimit", None) else None,
+        stream_uri=redact_url(_text(stream, "Uri")),
+        snapshot_uri=redact_url(_text(snapshot, "Uri")),
+    )
+
+
+def _text(obj: Any, name: str) -> str:
+    value = getattr(obj, name, None) if obj is not None else None
+    return str(value).strip() if value is not None else ""
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    while exc is not None and exc not in seen:
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return seen
+
+
+def explain(exc: BaseException, where: str, timeout: float) -> str:
+    """One readable line for what went wrong talking to `where`."""
+    chain = _chain(exc)
+
+    def find(*types: type[BaseException]) -> Any:
+        return next((e for e in chain if isinstance(e, types)), None)
+
+    wrong_credentials = f"{where} rejected the username or password (wrong credentials)"
+    if (own := find(ONVIFError)) is not None:
+        return str(own)
+    if find(TimeoutError, ONVIFTimeoutError) is not None:
+        return f"{where} did not answer within {timeout:g} s (timeout)"
+    if find(ONVIFAuthError) is not None:
+        return wrong_credentials
+    if (fault := find(zeep.exceptions.Fault)) is not None:
+        return _explain_fault(fault, where)
+    if (transport := find(zeep.exceptions.TransportError)) is not None:
+        if transport.status_code in (401, 403):
+            return wrong_credentials
+        return f"{where} is not an ONVIF device (HTTP {transport.status_code}, no ONVIF answer)"
+    if find(zeep.exceptions.XMLSyntaxError, zeep.exceptions.XMLParseError) is not None:
+        return f"{where} is not an ONVIF device (its answer is not SOAP)"
+    if find(ConnectionRefusedError) is not None:
+        return f"{where} refused the connection (unreachable: nothing listens on that port)"
+    if find(aiohttp.ClientResponseError, aiohttp.ServerDisconnectedError,
+            aiohttp.ClientPayloadError) is not None:
+        return f"{where} is not an ONVIF device (it does not answer ONVIF requests)"
+    if (oserr := find(OSError)) is not None and getattr(oserr, "strerror", None):
+        return f"cannot reach {where} (unreachable: {oserr.strerror})"
+    last = chain[-1]
+    if isinstance(last, LibraryError):
+        return f"ONVIF error from {where}: {redact_text(str(last))[:200]}"
+    return f"ONVIF probe of {where} failed: {type(last).__name__}: {redact_text(str(last))[:200]}"
+
+
+def _explain_fault(fault: zeep.exceptions.Fault, where: str) -> str:
+    subcodes = " ".join(str(s) for s in (fault.subcodes or []))
+    if _AUTH_WORDS.search(f"{fault.message} {subcodes}"):
+        return f"{where} rejected the username or password (wrong credentials)"
+    if fault.code is None:  # zeep found no SOAP Fault element: an HTML page or the like
+        return f"{where} is not an ONVIF device (it answered with a web page, not SOAP)"
+    return f"{where} refused the ONVIF request: {redact_text(str(fault.message))[:200]}"
+
+
+def _scrub(message: str, password: str) -> str:
+    # A password of a few characters cannot be told apart from ordinary words; longer ones
+    # are removed wherever a library may have echoed them.
+    return message.replace(password, "***") if len(password or "") >= 4 else message
