@@ -1,0 +1,198 @@
+"""Adding and re-probing cameras: the domain code behind the admin and the commands.
+
+Slow I/O (ONVIF, ffprobe) happens before any transaction; a camera row is written only
+once everything it needs is known, so a failure never leaves half a camera behind.
+"""
+
+import logging
+from urllib.parse import unquote, urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from recordings.ffmpeg import FFmpegError, probe
+
+from .models import Camera, redact_text, redact_url, with_credentials
+from .onvif import DeviceProbe, ONVIFError, Profile, probe_device, validate_host
+
+logger = logging.getLogger(__name__)
+
+RTSP_SCHEMES = ("rtsp", "rtsps")
+# What a probe writes; a re-probe saves only these so it never overwrites the recorder's
+# status fields written meanwhile.
+PROBE_FIELDS = [
+    "manufacturer", "model", "firmware_version", "serial_number", "hardware_id", "profiles",
+    *(f"{role}_{f}" for role in ("main", "sub")
+      for f in ("profile_token", "stream_uri", "codec", "width", "height", "fps")),
+    "snapshot_uri", "probed_at",
+]
+
+
+class CameraError(Exception):
+    """A camera cannot be added or probed; the message is one line, safe to show."""
+
+
+def parse_onvif_address(address: str, default_port: int = 80) -> tuple[str, int]:
+    """'host', 'host:port' or '[v6]:port' -> (host, port)."""
+    address = (address or "").strip()
+    host, port = address, default_port
+    if address.startswith("["):
+        host, _, rest = address[1:].partition("]")
+        if rest.startswith(":"):
+            port = _port(rest[1:])
+    elif address.count(":") == 1:
+        host, raw_port = address.split(":")
+        port = _port(raw_port)
+    try:
+        return validate_host(host), port
+    except ONVIFError as e:
+        raise CameraError(str(e)) from None
+
+
+def _port(raw: str) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise CameraError(f"'{raw[:10]}' is not a port number (1-65535)")
+    return int(raw)
+
+
+def split_rtsp_url(url: str, username: str = "", password: str = "") -> tuple[str, str, str]:
+    """(url without credentials, username, password); inline credentials are split out."""
+    url = (url or "").strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError on a bad port
+    except ValueError:
+        raise CameraError(f"malformed RTSP URL: {redact_text(url)[:100]}") from None
+    if parts.scheme.lower() not in RTSP_SCHEMES or not parts.hostname or " " in url:
+        raise CameraError(f"malformed RTSP URL (expected rtsp://host[:port]/path): "
+                          f"{redact_text(url)[:100]}")
+    if port == 0:
+        raise CameraError("malformed RTSP URL: port 0")
+    if parts.username is not None:
+        username = username or unquote(parts.username)
+        password = password or unquote(parts.password or "")
+    return redact_url(url), username, password
+
+
+def check_unique(name: str, *, host: str = "", port: int | None = None, url: str = "",
+                 exclude_pk: int | None = None) -> None:
+    """CameraError naming the existing camera when this one would duplicate it."""
+    others = Camera.objects.exclude(pk=exclude_pk) if exclude_pk else Camera.objects.all()
+    if name and others.filter(name__iexact=name.strip()).exists():
+        raise CameraError(f"a camera named '{name.strip()}' already exists")
+    if host:
+        dup = others.filter(source=Camera.Source.ONVIF, host=host, onvif_port=port).first()
+        if dup:
+            raise CameraError(f"camera '{dup.name}' already uses ONVIF address {host}:{port}")
+    if url:
+        dup = others.filter(main_stream_uri=redact_url(url)).first()
+        if dup:
+            raise CameraError(f"camera '{dup.name}' already records {redact_url(url)}")
+
+
+def probe_onvif(host: str, port: int, username: str, password: str) -> DeviceProbe:
+    try:
+        return probe_device(host, port, username, password)
+    except ONVIFError as e:
+        raise CameraError(str(e)) from None
+
+
+def apply_probe(camera: Camera, result: DeviceProbe, main_token: str = "",
+                sub_token: str = "") -> None:
+    """Fill the camera from a probe (not saved). Unknown tokens fall back to the defaults."""
+    for name in ("manufacturer", "model", "firmware_version", "serial_number", "hardware_id"):
+        setattr(camera, name, getattr(result, name)[:100])
+    camera.profiles = [p.__dict__ for p in result.profiles]
+    default_main, default_sub = result.default_profiles()
+    main = result.profile(main_token) or default_main
+    sub = result.profile(sub_token) or default_sub
+    set_profile(camera, "main", main)
+    set_profile(camera, "sub", sub)
+    camera.snapshot_uri = (main.snapshot_uri if main else "")[:500]
+    camera.probed_at = timezone.now()
+
+
+def set_profile(camera: Camera, role: str, profile: Profile | dict | None) -> None:
+    """Copy one profile into the camera's main_* or sub_* fields."""
+    if isinstance(profile, dict):
+        profile = Profile(**profile)
+    p = profile or Profile(token="")
+    setattr(camera, f"{role}_profile_token", p.token[:100])
+    setattr(camera, f"{role}_stream_uri", redact_url(p.stream_uri)[:500])
+    setattr(camera, f"{role}_codec", p.encoding[:20])
+    setattr(camera, f"{role}_width", p.width)
+    setattr(camera, f"{role}_height", p.height)
+    setattr(camera, f"{role}_fps", p.fps)
+
+
+def add_onvif_camera(name: str, host: str, port: int, username: str, password: str, *,
+                     result: DeviceProbe | None = None, main_token: str = "",
+                     sub_token: str = "", **fields) -> Camera:
+    """Probe (unless a fresh probe is given) and save an ONVIF camera."""
+    host = parse_onvif_address(host, port)[0]
+    check_unique(name, host=host, port=port)
+    result = result or probe_onvif(host, port, username, password)
+    if not result.profiles:
+        raise CameraError(f"{host}:{port} reported no video profile to record")
+    camera = Camera(name=name.strip(), source=Camera.Source.ONVIF, host=host, onvif_port=port,
+                    username=username, password=password, last_seen_at=timezone.now(),
+                    **fields)
+    apply_probe(camera, result, main_token, sub_token)
+    return _save_new(camera)
+
+
+def add_rtsp_camera(name: str, url: str, username: str = "", password: str = "",
+                    **fields) -> Camera:
+    """Check the stream with ffprobe, then save a plain-RTSP camera."""
+    url, username, password = split_rtsp_url(url, username, password)
+    check_unique(name, url=url)
+    timeout = float(settings.PROBE_TIMEOUT_SECONDS)
+    try:
+        info = probe(with_credentials(url, username, password), timeout_seconds=timeout)
+    except FFmpegError as e:
+        message = redact_text(str(e)).replace(password, "***") if password else str(e)
+        raise CameraError(f"ffprobe cannot open {url}: {message}") from None
+    camera = Camera(name=name.strip(), source=Camera.Source.RTSP, main_stream_uri=url,
+                    host=urlsplit(url).hostname or "", username=username, password=password,
+                    main_codec=info.codec[:20], main_width=info.width,
+                    main_height=info.height, main_fps=info.fps, probed_at=timezone.now(),
+                    last_seen_at=timezone.now(), **fields)
+    return _save_new(camera)
+
+
+def add_test_pattern_camera(name: str, **fields) -> Camera:
+    check_unique(name)
+    return _save_new(Camera(name=name.strip(), source=Camera.Source.TEST_PATTERN, **fields))
+
+
+def _save_new(camera: Camera) -> Camera:
+    try:
+        camera.full_clean()
+    except ValidationError as e:
+        raise CameraError(camera.redact("; ".join(e.messages))) from None
+    try:
+        with transaction.atomic():
+            camera.save(force_insert=True)
+    except IntegrityError:  # lost a race with another add of the same camera
+        raise CameraError(f"a camera like '{camera.name}' was just added") from None
+    logger.info("camera %s added (%s)", camera.name, camera.get_source_display())
+    return camera
+
+
+def reprobe(camera: Camera) -> Camera:
+    """Probe an ONVIF camera again, keeping the chosen profiles; the error lands on the row."""
+    if camera.source != Camera.Source.ONVIF:
+        raise CameraError(f"{camera.name} is not an ONVIF camera")
+    try:
+        result = probe_onvif(camera.host, camera.onvif_port, camera.username, camera.password)
+    except CameraError as e:
+        Camera.objects.filter(pk=camera.pk).update(last_error=camera.redact(str(e))[:2000])
+        camera.last_error = camera.redact(str(e))[:2000]
+        raise
+    apply_probe(camera, result, camera.main_profile_token, camera.sub_profile_token)
+    camera.last_error = ""
+    camera.last_seen_at = timezone.now()
+    camera.save(update_fields=[*PROBE_FIELDS, "last_error", "last_seen_at", "updated_at"])
+    return camera
