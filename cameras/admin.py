@@ -1,2 +1,122 @@
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
+from django.utils.html import format_html, format_html_join
 
-# Register your models here.
+from . import admin_views
+from .forms import CameraChangeForm
+from .models import Camera
+from .services import CameraError, reprobe
+
+STATUS_COLOURS = {
+    Camera.Status.RECORDING: "#2e7d32", Camera.Status.RECONNECTING: "#ef6c00",
+    Camera.Status.OFFLINE: "#c62828", Camera.Status.DISABLED: "#757575",
+}
+
+
+@admin.register(Camera)
+class CameraAdmin(admin.ModelAdmin):
+    form = CameraChangeForm
+    list_display = ["name", "location", "source", "make_model", "status_badge", "error",
+                    "last_segment_at", "is_enabled"]
+    list_filter = ["source", "status", "is_enabled", "manufacturer"]
+    search_fields = ["name", "location", "host", "manufacturer", "model", "serial_number"]
+    list_select_related = True
+    actions = ["reprobe_cameras"]
+    readonly_fields = [
+        "source", "manufacturer", "model", "serial_number", "firmware_version", "hardware_id",
+        "main_stream_uri", "main_format", "sub_stream_uri", "sub_format", "snapshot_uri",
+        "profile_table", "status", "status_changed_at", "last_seen_at", "error",
+        "last_segment_at", "probed_at", "created_at", "updated_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["name", "is_enabled", "record_audio", "source"]}),
+        ("Location", {"fields": ["location", "latitude", "longitude", "facing_degrees"]}),
+        ("Network", {"fields": ["host", "onvif_port", "username", "password"]}),
+        ("Device (from ONVIF)", {"fields": [
+            "manufacturer", "model", "serial_number", "firmware_version", "hardware_id",
+            "probed_at"]}),
+        ("Streams", {"fields": [
+            "main_profile_token", "main_stream_uri", "main_format", "sub_profile_token",
+            "sub_stream_uri", "sub_format", "snapshot_uri", "profile_table"]}),
+        ("Status", {"fields": [
+            "status", "status_changed_at", "last_seen_at", "last_segment_at", "error",
+            "created_at", "updated_at"]}),
+    ]
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("add/rtsp/", wrap(self._adder(admin_views.rtsp_add)),
+                 name="cameras_camera_add_rtsp"),
+            path("add/test-pattern/", wrap(self._adder(admin_views.test_pattern_add)),
+                 name="cameras_camera_add_test"),
+            path("discover/", wrap(self._adder(admin_views.discover_view)),
+                 name="cameras_camera_discover"),
+            *super().get_urls(),
+        ]
+
+    def _adder(self, view):
+        def checked(request: HttpRequest) -> HttpResponse:
+            if not self.has_add_permission(request):
+                raise PermissionDenied
+            return view(self, request)
+        return checked
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None):
+        return self._adder(admin_views.onvif_add)(request)
+
+    @admin.display(description="make / model", ordering="manufacturer")
+    def make_model(self, camera: Camera) -> str:
+        return " ".join(filter(None, [camera.manufacturer, camera.model])) or "—"
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, camera: Camera) -> str:
+        return format_html('<b style="color:{}">{}</b>', STATUS_COLOURS.get(camera.status, "#333"),
+                           camera.get_status_display())
+
+    @admin.display(description="last error")
+    def error(self, camera: Camera) -> str:
+        return camera.redact(camera.last_error)[:300] or "—"
+
+    @admin.display(description="main format")
+    def main_format(self, camera: Camera) -> str:
+        return _format(camera.main_codec, camera.main_width, camera.main_height, camera.main_fps)
+
+    @admin.display(description="sub format")
+    def sub_format(self, camera: Camera) -> str:
+        return _format(camera.sub_codec, camera.sub_width, camera.sub_height, camera.sub_fps)
+
+    @admin.display(description="all profiles")
+    def profile_table(self, camera: Camera) -> str:
+        if not camera.profiles:
+            return "—"
+        rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
+            (p.get("token"), p.get("name"), _format(p.get("encoding"), p.get("width"),
+                                                    p.get("height"), p.get("fps")),
+             p.get("stream_uri")) for p in camera.profiles))
+        return format_html("<table><tr><th>token</th><th>name</th><th>format</th>"
+                           "<th>stream</th></tr>{}</table>", rows)
+
+    @admin.action(description="Re-probe selected ONVIF cameras")
+    def reprobe_cameras(self, request: HttpRequest, queryset: QuerySet) -> None:
+        done, failed = 0, []
+        for camera in queryset.filter(source=Camera.Source.ONVIF):
+            try:
+                reprobe(camera)
+                done += 1
+            except CameraError as e:
+                failed.append(f"{camera.name}: {camera.redact(str(e))}")
+        self.message_user(request, f"Re-probed {done} camera(s).", messages.SUCCESS)
+        for line in failed:
+            self.message_user(request, line, messages.ERROR)
+
+
+def _format(codec, width, height, fps) -> str:
+    if not (codec or width):
+        return "—"
+    size = f"{width}x{height}" if width else ""
+    rate = f" @ {fps:g} fps" if fps else ""
+    return f"{codec or '?'} {size}{rate}".strip()

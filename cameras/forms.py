@@ -1,0 +1,164 @@
+"""Admin forms for cameras. Passwords are write-only: never rendered back, blank keeps the old."""
+
+from django import forms
+
+from .models import Camera, redact_text
+from .onvif import DeviceProbe, ONVIFError, validate_host
+from .services import (
+    CameraError,
+    apply_probe,
+    check_unique,
+    probe_onvif,
+    set_profile,
+    split_rtsp_url,
+)
+
+
+def password_field(required: bool = False, help_text: str = "") -> forms.CharField:
+    return forms.CharField(
+        required=required, strip=False, help_text=help_text,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+
+
+class OnvifAddForm(forms.Form):
+    """Step 1 of adding an ONVIF camera: where it is; clean() probes it."""
+
+    name = forms.CharField(max_length=100)
+    location = forms.CharField(max_length=200, required=False)
+    host = forms.CharField(max_length=255, help_text="IP address or host name of the camera.")
+    port = forms.IntegerField(min_value=1, max_value=65535, initial=80,
+                              help_text="ONVIF (HTTP) port, usually 80.")
+    username = forms.CharField(max_length=100, required=False)
+    password = password_field()
+
+    probe: DeviceProbe | None = None
+
+    def clean_host(self) -> str:
+        try:
+            return validate_host(self.cleaned_data["host"])
+        except ONVIFError as e:
+            raise forms.ValidationError(str(e)) from None
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            check_unique(data["name"], host=data["host"], port=data["port"])
+            self.probe = probe_onvif(data["host"], data["port"], data["username"],
+                                     data["password"])
+        except CameraError as e:
+            raise forms.ValidationError(str(e)) from None
+        if not self.probe.profiles:
+            raise forms.ValidationError("The camera reported no video profile to record.")
+        return data
+
+
+def profile_choices(profiles: list[dict]) -> list[tuple[str, str]]:
+    labels = []
+    for p in profiles:
+        size = f"{p.get('width')}x{p.get('height')}" if p.get("width") else "unknown size"
+        fps = f" @ {p['fps']:g} fps" if p.get("fps") else ""
+        labels.append((p["token"], f"{p.get('name') or p['token']} "
+                                   f"({p.get('encoding') or '?'} {size}{fps})"))
+    return labels
+
+
+class ProfileChoiceForm(forms.Form):
+    """Step 2: which profile is recorded (main) and which serves live view (sub)."""
+
+    main_profile = forms.ChoiceField(help_text="Recorded. Usually the highest resolution.")
+    sub_profile = forms.ChoiceField(help_text="Live view. Usually the lowest resolution.")
+
+    def __init__(self, *args, probe: DeviceProbe, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = profile_choices([p.__dict__ for p in probe.profiles])
+        main, sub = probe.default_profiles()
+        self.fields["main_profile"].choices = choices
+        self.fields["sub_profile"].choices = choices
+        self.fields["main_profile"].initial = main.token if main else None
+        self.fields["sub_profile"].initial = sub.token if sub else None
+
+
+class RtspAddForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    location = forms.CharField(max_length=200, required=False)
+    url = forms.CharField(
+        label="RTSP URL", max_length=500,
+        help_text="rtsp://host:554/path; credentials in the URL are moved to the fields below.",
+    )
+    username = forms.CharField(max_length=100, required=False)
+    password = password_field()
+
+    def __init__(self, data=None, *args, **kwargs):
+        # Move inline credentials out of the URL before anything can render it back.
+        if data is not None and data.get("url"):
+            data = data.copy()
+            try:
+                url, user, pw = split_rtsp_url(data["url"], data.get("username", ""),
+                                               data.get("password", ""))
+            except CameraError:
+                data["url"] = redact_text(data["url"])
+            else:
+                data.update(url=url, username=user, password=pw)
+        super().__init__(data, *args, **kwargs)
+
+
+class TestPatternAddForm(forms.Form):
+    name = forms.CharField(max_length=100, initial="Test pattern")
+    location = forms.CharField(max_length=200, required=False)
+
+
+class CameraChangeForm(forms.ModelForm):
+    """Editing a camera; a changed ONVIF address or credential is probed before saving."""
+
+    password = password_field(help_text="Leave blank to keep the current password.")
+    main_profile_token = forms.ChoiceField(label="Main (recorded) profile", required=False)
+    sub_profile_token = forms.ChoiceField(label="Sub (live view) profile", required=False)
+
+    probe: DeviceProbe | None = None
+
+    class Meta:
+        model = Camera
+        fields = ["name", "location", "latitude", "longitude", "facing_degrees", "is_enabled",
+                  "record_audio", "host", "onvif_port", "username", "password",
+                  "main_profile_token", "sub_profile_token"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [("", "---------"), *profile_choices(self.instance.profiles or [])]
+        for name in ("main_profile_token", "sub_profile_token"):
+            self.fields[name].choices = choices
+
+    def clean_password(self) -> str:
+        return self.cleaned_data.get("password") or self.instance.password
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.errors or self.instance.source != Camera.Source.ONVIF:
+            return data
+        # Compared with the row, not changed_data: a blank (kept) password is not a change.
+        endpoint = ("host", "onvif_port", "username", "password")
+        if self.instance.pk and all(data.get(f) == getattr(self.instance, f) for f in endpoint):
+            return data
+        try:
+            self.probe = probe_onvif(data["host"], data["onvif_port"], data["username"],
+                                     data["password"])
+        except CameraError as e:
+            raise forms.ValidationError(str(e)) from None
+        return data
+
+    def save(self, commit: bool = True) -> Camera:
+        camera = super().save(commit=False)
+        main, sub = self.cleaned_data["main_profile_token"], self.cleaned_data["sub_profile_token"]
+        if self.probe is not None:
+            apply_probe(camera, self.probe, main, sub)
+        else:
+            profiles = {p["token"]: p for p in camera.profiles or []}
+            for role, token in (("main", main), ("sub", sub)):
+                if token in profiles:
+                    set_profile(camera, role, profiles[token])
+        if commit:
+            camera.save()
+        return camera
