@@ -37,6 +37,9 @@ class CameraError(Exception):
 def parse_onvif_address(address: str, default_port: int = 80) -> tuple[str, int]:
     """'host', 'host:port' or '[v6]:port' -> (host, port)."""
     address = (address or "").strip()
+    if any(c in address for c in "/@ "):
+        raise CameraError(f"'{redact_text(address)[:60]}' is not a valid host name or IP "
+                          f"address (give HOST[:PORT], without scheme, path or credentials)")
     host, port = address, default_port
     if address.startswith("["):
         host, _, rest = address[1:].partition("]")
@@ -104,13 +107,14 @@ def apply_probe(camera: Camera, result: DeviceProbe, main_token: str = "",
     """Fill the camera from a probe (not saved). Unknown tokens fall back to the defaults."""
     for name in ("manufacturer", "model", "firmware_version", "serial_number", "hardware_id"):
         setattr(camera, name, getattr(result, name)[:100])
-    camera.profiles = [p.__dict__ for p in result.profiles]
+    camera.profiles = [{**p.__dict__, "stream_uri": redact_url(p.stream_uri),
+                        "snapshot_uri": redact_url(p.snapshot_uri)} for p in result.profiles]
     default_main, default_sub = result.default_profiles()
     main = result.profile(main_token) or default_main
     sub = result.profile(sub_token) or default_sub
     set_profile(camera, "main", main)
     set_profile(camera, "sub", sub)
-    camera.snapshot_uri = (main.snapshot_uri if main else "")[:500]
+    camera.snapshot_uri = redact_url(main.snapshot_uri if main else "")[:500]
     camera.probed_at = timezone.now()
 
 
