@@ -107,6 +107,7 @@ class CameraAdmin(admin.ModelAdmin):
             try:
                 reprobe(camera)
                 done += 1
+                self.log_change(request, camera, "Re-probed over ONVIF.")
             except CameraError as e:
                 failed.append(f"{camera.name}: {camera.redact(str(e))}")
         self.message_user(request, f"Re-probed {done} camera(s).", messages.SUCCESS)

@@ -114,7 +114,7 @@ def discover_view(admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
         devices = discover(DISCOVERY_SECONDS)
     except OSError as e:
         error = f"WS-Discovery failed: {e.strerror or e}"
-    known = {(c.host, c.onvif_port): c for c in Camera.objects.filter(source="onvif")}
+    known = {(c.host, c.onvif_port): c for c in Camera.objects.filter(source=Camera.Source.ONVIF)}
     add_url = reverse("admin:cameras_camera_add")
     rows = [{"device": d, "camera": known.get((d.host, d.port)),
              "add_url": f"{add_url}?{urlencode({'host': d.host, 'port': d.port, 'name': d.name})}"}

@@ -1,6 +1,7 @@
 """The camera admin with the Django test client: add by ONVIF (probe, pick profiles, save),
 by RTSP URL and test pattern; errors on the form, nothing half-saved, no password rendered."""
 
+import json
 import logging
 
 import pytest
@@ -49,7 +50,9 @@ def test_add_onvif_camera_probe_choose_profiles_save(admin_client, onvif_camera,
 
     change = admin_client.get(saved.url).content.decode()
     assert "VirtualCam-1" in change and camera.main_stream_uri in change
-    for text in (html, change, caplog.text):
+    stored = [camera.main_stream_uri, camera.sub_stream_uri, camera.snapshot_uri,
+              json.dumps(camera.profiles)]
+    for text in (html, change, caplog.text, *stored):
         assert onvif_camera.password not in text
 
 
@@ -193,3 +196,32 @@ def test_add_pages_need_add_permission(client, django_user_model):
     client.force_login(user)
     for name in (ADD, "admin:cameras_camera_add_rtsp", "admin:cameras_camera_discover"):
         assert client.get(reverse(name)).status_code == 403
+
+
+def _change_data(camera, **over):
+    data = {"name": camera.name, "location": "", "host": camera.host,
+            "onvif_port": camera.onvif_port, "username": camera.username, "password": "",
+            "is_enabled": "on", "main_profile_token": camera.main_profile_token,
+            "sub_profile_token": camera.sub_profile_token}
+    return {**data, **over}
+
+
+def test_change_onvif_endpoint_is_probed_before_saving(admin_client, onvif_camera, closed_port):
+    with onvif_camera.netns():
+        admin_client.post(reverse(ADD), _probe_post(onvif_camera))
+        admin_client.post(reverse(ADD), {"step": "save", "main_profile": "Profile_Main",
+                                         "sub_profile": "Profile_Sub"})
+    camera = Camera.objects.get()
+    url = reverse("admin:cameras_camera_change", args=[camera.pk])
+    bad = admin_client.post(url, _change_data(camera, host="127.0.0.1", onvif_port=closed_port))
+    assert "refused the connection" in bad.content.decode()
+    camera.refresh_from_db()
+    assert camera.host == onvif_camera.host  # nothing half-saved
+
+    # Same endpoint, blank password: no probe needed, the profile swap uses stored profiles.
+    swapped = admin_client.post(url, _change_data(camera, main_profile_token="Profile_Sub",
+                                                  sub_profile_token="Profile_Main"))
+    assert swapped.status_code == 302
+    camera.refresh_from_db()
+    assert camera.main_stream_uri.endswith("/video_sub") and camera.main_width == 320
+    assert camera.password == onvif_camera.password
