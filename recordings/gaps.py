@@ -20,8 +20,10 @@ _UNREACHABLE = re.compile(
 )
 
 
-def classify_exit(last_error: str) -> str:
+def classify_exit(last_error: str, returncode: int | None = None) -> str:
     """The Gap cause for an FFmpeg exit, from its last error line."""
+    if returncode == 0 and not last_error:
+        return Gap.Cause.CAMERA_UNREACHABLE  # measured: the camera ending the stream exits 0
     if "no space left on device" in last_error.lower():
         return Gap.Cause.DISK_FULL
     if _UNREACHABLE.search(last_error):
@@ -43,9 +45,10 @@ def open_gap(camera: Camera, cause: str, detail: str, at: datetime) -> Gap:
         gap = Gap.objects.filter(camera=camera, end=None).first()
         if gap is not None:
             return gap
+        # From the end of the last media, which is what a court compares coverage with.
         start = last_media_end(camera) or at
         gap = Gap.objects.create(
-            camera=camera, start=min(start, at), cause=cause, detail=camera.redact(detail)[:2000]
+            camera=camera, start=start, cause=cause, detail=camera.redact(detail)[:2000]
         )
     logger.warning("camera %s: gap from %s (%s) %s", camera, gap.start, cause, gap.detail)
     return gap
@@ -62,3 +65,15 @@ def close_gaps(camera: Camera, at: datetime) -> int:
     if closed:
         logger.info("camera %s: recording resumed at %s", camera, at)
     return closed
+
+
+def align_resumed_gap(camera: Camera, first_start: datetime) -> None:
+    """Move the end of the gap a new FFmpeg run closed to its first segment's real start.
+
+    The gap was closed when the run's first file appeared (an estimate to the second); the
+    segment list gives the exact media time once the first file closes.
+    """
+    gap = (Gap.objects.filter(camera=camera, end__isnull=False, start__lte=first_start)
+           .order_by("-start").first())
+    if gap is not None and abs((gap.end - first_start).total_seconds()) < 30:
+        Gap.objects.filter(pk=gap.pk).update(end=first_start)

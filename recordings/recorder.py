@@ -5,9 +5,13 @@ Shaped like healthchecks' `sendalerts`: `Supervisor.tick()` does one round of wo
 indexer thread, in order, so a camera's chain is appended in the order its files closed and
 the loop keeps watching the other cameras meanwhile.
 
-UTC start of a segment: FFmpeg's segment list gives each file's start in stream time since
-the run began; stream time 0 is the wall clock at which the first file was opened (its name,
-to the second, and never before the launch). Cuts land on keyframes at the clock boundaries.
+UTC start of a segment: FFmpeg's segment list gives each file's start and end in stream time
+since the run began. A file is reported 0.1-0.3 s after it closes, and it closes when the
+keyframe after it arrives from the live camera, so stream time 0 ("the media epoch") is the
+wall clock at which the first line arrived minus that line's end. The file name (the second
+the file was opened) is later than that by FFmpeg's stream probing, so it is used only until
+the first line arrives (to say "recording" and close the gap at once), and the gap's end is
+then moved to the first segment's start.
 """
 
 import collections
@@ -77,12 +81,15 @@ def _job(fn):
 
 
 @_job
-def index_closed(camera_id: int, path: Path, start: datetime) -> None:
+def index_closed(camera_id: int, path: Path, start: datetime, first: bool = False) -> None:
     camera = Camera.objects.get(pk=camera_id)
     try:
-        index_segment(camera, path, start=start)
+        segment = index_segment(camera, path, start=start)
     except ffmpeg.FFmpegError as e:
         logger.error("camera %s: closed file %s unreadable: %s", camera, path.name, e)
+        return
+    if first:
+        gaps.align_resumed_gap(camera, segment.start)
 
 
 @_job
@@ -122,7 +129,8 @@ class Run:
         self.redact = camera.redact
         self.dir = Path(settings.RECORDINGS_DIR) / camera.slug
         self.launched_at = now
-        self.epoch: float | None = None  # wall clock of stream time 0
+        self.epoch: float | None = None  # when recording was first seen (file name)
+        self.media_epoch: float | None = None  # wall clock of stream time 0 (segment list)
         self.last_csv_end = 0.0
         self.closed: collections.deque = collections.deque()
         self.stderr: collections.deque = collections.deque(maxlen=20)
@@ -162,7 +170,7 @@ class Run:
     def on_csv(self, line: str) -> None:
         closed = ffmpeg.parse_segment_list_line(line)
         if closed is not None:
-            self.closed.append(closed)
+            self.closed.append((closed, time.time()))
 
     def on_err(self, line: str) -> None:
         if line.strip():
@@ -195,9 +203,9 @@ class Run:
     def starts_of_open_file(self) -> dict:
         """The first-frame time of the file open when this run ended, if known."""
         newest = self.newest_file()
-        if newest is None or self.epoch is None:
-            return {}
-        return {newest.name: datetime.fromtimestamp(self.epoch + self.last_csv_end, UTC)}
+        if newest is None or self.media_epoch is None:
+            return {}  # the time in its name is the best there is
+        return {newest.name: datetime.fromtimestamp(self.media_epoch + self.last_csv_end, UTC)}
 
     def stop(self, cause: str, detail: str) -> None:
         if self.stop_reason is None:
@@ -273,12 +281,15 @@ class Supervisor:
     def collect(self, run: Run) -> None:
         """Index the files FFmpeg reported closed."""
         while run.closed:
-            closed = run.closed.popleft()
+            closed, received_at = run.closed.popleft()
+            first = run.media_epoch is None
+            if first:
+                run.media_epoch = max(run.launched_at, received_at - closed.end)
             if run.epoch is None:
                 self.recording(run, run.set_epoch(closed.name))
             run.last_csv_end = closed.end
             self.executor.submit(index_closed, run.camera_id, run.path_of(closed.name),
-                                 _utc(run.epoch + closed.start))
+                                 _utc(run.media_epoch + closed.start), first)
 
     def recording(self, run: Run, epoch: float) -> None:
         self.failures[run.camera_id] = 0
@@ -311,15 +322,20 @@ class Supervisor:
         if run.stop_reason is not None:
             cause, detail = run.stop_reason
         else:
-            detail = run.last_error or f"FFmpeg exited with status {code} and no error message"
-            cause = gaps.classify_exit(detail)
+            cause = gaps.classify_exit(run.last_error, code)
+            detail = run.last_error or (
+                "the camera ended the stream (FFmpeg exited with status 0)" if code == 0
+                else f"FFmpeg exited with status {code} and no error message")
         logger.warning("camera %s: FFmpeg (pid %d) ended with %s: %s: %s",
                        run.name, run.proc.pid, code, cause, detail)
         self.executor.submit(handle_exit, run.camera_id, run.starts_of_open_file(), cause,
                              detail, _utc(now))
         planned = run.stop_reason is not None and cause in (
             Gap.Cause.DISABLED, Gap.Cause.FFMPEG_EXITED, Gap.Cause.RECORDER_DOWN)
-        if not planned:
+        camera = self.cameras.get(run.camera_id)
+        if cause == Gap.Cause.DISABLED and camera is not None:
+            camera.set_status(Camera.Status.DISABLED, error="")
+        elif not planned:
             self.failed(run.camera_id, detail, now)
 
     def failed(self, camera_id: int, error: str, now: float) -> None:

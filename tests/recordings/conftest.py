@@ -1,0 +1,67 @@
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+SERVER = Path(__file__).resolve().parents[1] / "peers" / "rtsp_server.py"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RTSPServer:
+    """Debian's GStreamer RTSP server serving synthetic H.264, as a real camera."""
+
+    def __init__(self, user="", password="", size="320x240", fps=25):
+        self.port = free_port()
+        self.args = ["/usr/bin/python3", str(SERVER), "--port", str(self.port), "--path", "/cam",
+                     "--size", size, "--fps", str(fps), "--gop", str(fps)]
+        if user:
+            self.args += ["--user", user, "--password", password]
+        self.proc = None
+        self.url = f"rtsp://127.0.0.1:{self.port}/cam"
+
+    def start(self):
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        assert line.startswith("READY"), f"RTSP server did not start: {line!r}"
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def rtsp_server():
+    if not Path("/usr/bin/python3").exists():
+        pytest.skip("Debian's python3 with GStreamer is needed (deploy/bootstrap.sh test)")
+    servers = []
+
+    def make(**kw) -> RTSPServer:
+        server = RTSPServer(**kw).start()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+def wait_for(predicate, timeout=30.0, step=0.2, tick=None, what="condition"):
+    """Poll `predicate` (calling `tick` between polls) until true or the deadline."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if tick:
+            tick()
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
