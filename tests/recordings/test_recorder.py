@@ -165,9 +165,9 @@ def test_stalled_stream_is_killed_and_restarted(rtsp_server, short_segments, sup
 
 
 def test_disabling_a_camera_stops_only_its_ffmpeg(rtsp_server, short_segments, supervisor):
-    server = rtsp_server()
-    one = make_camera("One", main_stream_uri=server.url)
-    two = make_camera("Two", main_stream_uri=server.url)
+    # One server each: gst-rtsp-server asserts when two clients prepare shared media at once.
+    one = make_camera("One", main_stream_uri=rtsp_server().url)
+    two = make_camera("Two", main_stream_uri=rtsp_server().url)
     wait_for(lambda: len(segments(one)) >= 1 and len(segments(two)) >= 1, tick=supervisor.tick,
              what="both cameras recording")
     two_run = supervisor.runs[two.pk]
