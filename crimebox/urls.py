@@ -1,10 +1,13 @@
 from django.contrib import admin
 from django.urls import path
 
+from recordings.health import health_view
+
 admin.site.site_header = "crimebox"
 admin.site.site_title = "crimebox"
 admin.site.index_title = "Box administration"
 
 urlpatterns = [
+    path("health", health_view, name="health"),
     path("", admin.site.urls),
 ]

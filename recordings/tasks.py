@@ -1,6 +1,35 @@
-"""Django-Q tasks: plain functions taking primary keys, safe to run twice."""
+"""Django-Q tasks: plain functions, safe to run twice, and the schedules that call them."""
+
+from django_q.models import Schedule
+
+SCHEDULES = {
+    # name: (function, schedule type, minutes)
+    "retention": ("recordings.tasks.prune_task", Schedule.MINUTES, 1),
+    # Re-hashes every file on disk: daily, a Pi 4 hashes ~140 MB/s (a year of 4 cameras is
+    # hours of work, read at low priority by the cluster).
+    "verify segments": ("recordings.tasks.verify_task", Schedule.DAILY, None),
+}
+
+
+def prune_task() -> str:
+    from .retention import prune
+
+    result = prune()
+    return result.alarm or f"{len(result.deleted)} deleted"
+
+
+def verify_task() -> str:
+    from .integrity import verify_segments
+
+    check = verify_segments()
+    state = "OK" if check.ok else "FAILED"
+    return f"{state}: {check.checked} checked, {len(check.problems)} problems"
 
 
 def ensure_schedules() -> list[str]:
     """Create or update the box's schedules idempotently; returns their names."""
-    return []
+    for name, (func, kind, minutes) in SCHEDULES.items():
+        Schedule.objects.update_or_create(
+            name=name, defaults={"func": func, "schedule_type": kind, "minutes": minutes,
+                                 "repeats": -1})
+    return list(SCHEDULES)

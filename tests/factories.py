@@ -23,7 +23,7 @@ def make_media(path: Path, seconds: float = 4, *, fps: int = 25, size: str = "32
         ["ffmpeg", "-v", "error", "-y", "-f", "lavfi",
          "-i", f"testsrc2=size={size}:rate={fps}:duration={seconds}",
          "-c:v", "libx264", "-preset", "ultrafast", "-g", str(gop or fps),
-         "-pix_fmt", "yuv420p",
+         "-pix_fmt", "yuv420p", "-metadata", f"title={path.name}",  # unique bytes per file
          "-movflags", "+frag_keyframe+empty_moov+default_base_moof", str(path)],
         check=True,
     )

@@ -1,0 +1,57 @@
+"""The box's health in one dict: for the admin's status panel, /health and (later) the RTCC."""
+
+import shutil
+from datetime import datetime
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.utils import timezone
+
+from cameras.models import Camera
+
+from .models import Gap, IntegrityCheck
+from .retention import free_floor, storage_alarm
+from .signing import ensure_signing_key
+
+
+def health_status(now: datetime | None = None, disk_usage=None) -> dict:
+    now = now or timezone.now()
+    alarms, warnings = [], []
+    usage = (disk_usage or shutil.disk_usage)(settings.RECORDINGS_DIR)
+    alarm = storage_alarm(disk_usage)
+    if alarm:
+        alarms.append(alarm)
+    check = IntegrityCheck.objects.exclude(finished_at=None).first()
+    if check is not None and not check.ok:
+        alarms.append(f"Integrity check of {check.started_at:%Y-%m-%d %H:%M} UTC found "
+                      f"{len(check.problems)} problem(s): see Integrity checks.")
+    cameras = []
+    for camera in Camera.objects.all():
+        if camera.is_enabled and camera.status in (Camera.Status.OFFLINE,
+                                                   Camera.Status.RECONNECTING):
+            warnings.append(f"Camera {camera.name} is {camera.get_status_display().lower()}: "
+                            f"{camera.last_error}")
+        cameras.append({
+            "name": camera.name, "enabled": camera.is_enabled, "status": camera.status,
+            "last_segment_at": camera.last_segment_at, "last_error": camera.last_error,
+            "open_gap": Gap.objects.filter(camera=camera, end=None).exists(),
+        })
+    status = "critical" if alarms else "warning" if warnings else "ok"
+    return {
+        "status": status, "box_id": settings.BOX_ID, "time": now, "alarms": alarms,
+        "warnings": warnings, "cameras": cameras,
+        "disk": {"total": usage.total, "free": usage.free, "floor": free_floor(usage.total)},
+        "last_integrity_check": None if check is None else {
+            "at": check.started_at, "ok": check.ok, "checked": check.checked,
+            "problems": len(check.problems)},
+        "signing_key_fingerprint": ensure_signing_key().fingerprint,
+    }
+
+
+def health_view(request):
+    """200 when ok or warning, 503 when critical; details only for logged-in staff."""
+    health = health_status()
+    code = 503 if health["status"] == "critical" else 200
+    if not (request.user.is_authenticated and request.user.is_staff):
+        return JsonResponse({"status": health["status"]}, status=code)
+    return JsonResponse(health, status=code)

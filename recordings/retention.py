@@ -1,0 +1,97 @@
+"""Retention: keep the disk's free-space floor and the age limit, oldest footage first.
+
+Policy (docs/integrity.md): delete the oldest closed, unheld segments across all cameras
+until at least CRIMEBOX_MIN_FREE_GB and CRIMEBOX_MIN_FREE_PERCENT are free, and every segment
+older than CRIMEBOX_RETENTION_DAYS. Never a held segment, never the file FFmpeg is writing
+(only indexed, closed files are candidates), so recording never stops for retention. When only
+held footage is left and the floor is still not met, a critical alarm is raised and recording
+goes on until the disk is truly full. Every deletion keeps its row (status deleted: the hash
+chain still verifies) and writes an audit entry with the file's hash.
+"""
+
+import logging
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from audit import log
+from audit.models import AuditEvent
+
+from .models import Segment
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PruneResult:
+    deleted: list[dict] = field(default_factory=list)
+    freed_bytes: int = 0
+    free_bytes: int = 0
+    floor_bytes: int = 0
+    alarm: str = ""
+
+
+def free_floor(total: int) -> int:
+    return int(max(settings.MIN_FREE_GB * 1e9, total * settings.MIN_FREE_PERCENT / 100))
+
+
+def _delete(segment: Segment, reason: str, now: datetime) -> None:
+    with transaction.atomic():
+        claimed = Segment.objects.filter(pk=segment.pk, on_hold=False,
+                                         status__in=Segment.ON_DISK).update(
+            status=Segment.Status.DELETED, deleted_at=now, note=f"retention: {reason}")
+        if claimed != 1:
+            return  # held or deleted meanwhile
+        segment.abs_path.unlink(missing_ok=True)
+    log.record(AuditEvent.Action.RETENTION_DELETE, username="retention", camera=segment.camera,
+               target=f"segment {segment.pk}",
+               detail={"path": segment.path, "sha256": segment.sha256, "reason": reason,
+                       "start": segment.start, "end": segment.end, "size": segment.size})
+
+
+def prune(now: datetime | None = None, dry_run: bool = False, disk_usage=None) -> PruneResult:
+    now = now or timezone.now()
+    usage = (disk_usage or shutil.disk_usage)(settings.RECORDINGS_DIR)
+    result = PruneResult(free_bytes=usage.free, floor_bytes=free_floor(usage.total))
+    cutoff = now - timedelta(days=settings.RETENTION_DAYS)
+    need = result.floor_bytes - usage.free
+    for segment in Segment.objects.deletable().select_related("camera").iterator():
+        if segment.start < cutoff:
+            reason = f"older than {settings.RETENTION_DAYS} days"
+        elif need > result.freed_bytes:
+            reason = "free space below the floor"
+        else:
+            break  # oldest first: nothing later is due
+        result.deleted.append({"segment": segment.pk, "camera": segment.camera.name,
+                               "path": segment.path, "sha256": segment.sha256,
+                               "start": segment.start.isoformat(), "reason": reason})
+        result.freed_bytes += segment.size
+        if not dry_run:
+            _delete(segment, reason, now)
+    if need > result.freed_bytes:
+        result.alarm = held_only_alarm(usage.free, result.floor_bytes)
+        logger.critical(result.alarm)
+    if result.deleted and not dry_run:
+        logger.info("retention deleted %d segment(s), %.1f MB", len(result.deleted),
+                    result.freed_bytes / 1e6)
+    return result
+
+
+def held_only_alarm(free: int, floor: int) -> str:
+    held = Segment.objects.filter(on_hold=True, status__in=Segment.ON_DISK).count()
+    return (f"CRITICAL: free space {free / 1e9:.2f} GB is below the floor {floor / 1e9:.2f} GB "
+            f"and only footage on legal hold ({held} segments) is left to delete. Recording "
+            "continues until the disk is full: release holds or add storage.")
+
+
+def storage_alarm(disk_usage=None) -> str:
+    """The critical alarm, derived now (any process can ask): below the floor, nothing to delete."""
+    usage = (disk_usage or shutil.disk_usage)(settings.RECORDINGS_DIR)
+    floor = free_floor(usage.total)
+    if usage.free >= floor or Segment.objects.deletable().exists():
+        return ""
+    return held_only_alarm(usage.free, floor)

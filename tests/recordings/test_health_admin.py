@@ -1,0 +1,115 @@
+from collections import namedtuple
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from recordings.holds import place_hold
+from recordings.models import Gap, Segment
+from recordings.tasks import SCHEDULES, ensure_schedules
+from tests.factories import make_camera, make_segments
+
+Usage = namedtuple("Usage", "total used free")
+T0 = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def admin_client_(db, client):
+    user = User.objects.create_superuser("boss", "b@example.org", "pw-boss-123")
+    client.force_login(user)
+    return client
+
+
+def test_health_is_public_but_terse(client, db):
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_health_details_for_staff(admin_client_):
+    make_camera("North")
+    body = admin_client_.get("/health").json()
+    assert body["status"] == "ok"
+    assert body["cameras"][0]["name"] == "North"
+    assert body["disk"]["free"] > 0
+    assert body["signing_key_fingerprint"]
+
+
+def test_health_critical_when_only_held_footage_is_left(client, db, monkeypatch, settings):
+    camera = make_camera("North")
+    make_segments(camera, T0, 2, seconds=2)
+    place_hold(camera, T0, T0 + timedelta(minutes=1), "case 1")
+    monkeypatch.setattr("shutil.disk_usage", lambda p: Usage(100, 100, 0))
+    response = client.get("/health")
+    assert response.status_code == 503
+    assert response.json() == {"status": "critical"}
+
+
+def test_admin_index_shows_the_status_panel(admin_client_):
+    response = admin_client_.get(reverse("admin:index"))
+    assert response.status_code == 200
+    assert b'id="box-status"' in response.content
+    assert b"Signing key" in response.content
+
+
+def test_segment_changelist_filters_without_a_full_count(admin_client_):
+    camera = make_camera("North")
+    make_segments(camera, T0, 3, seconds=2)
+    url = reverse("admin:recordings_segment_changelist")
+    for query in ["", f"?camera__id__exact={camera.pk}", "?status__exact=complete",
+                  "?start__year=2026&start__month=11&start__day=23", "?on_hold__exact=0"]:
+        with CaptureQueriesContext(connection) as ctx:
+            response = admin_client_.get(url + query)
+        assert response.status_code == 200, query
+        full_counts = [q["sql"] for q in ctx.captured_queries
+                       if "COUNT(" in q["sql"] and "LIMIT" not in q["sql"]]
+        assert full_counts == [], query
+        assert len(ctx.captured_queries) < 20
+
+
+def test_segments_are_read_only_even_for_superusers(admin_client_):
+    camera = make_camera("North")
+    seg = make_segments(camera, T0, 1)[0]
+    assert admin_client_.get(reverse("admin:recordings_segment_add")).status_code == 403
+    delete = reverse("admin:recordings_segment_delete", args=[seg.pk])
+    assert admin_client_.post(delete, {"post": "yes"}).status_code == 403
+    assert Segment.objects.filter(pk=seg.pk).exists()
+    change = reverse("admin:recordings_segment_change", args=[seg.pk])
+    response = admin_client_.post(change, {"sha256": "0" * 64})
+    assert response.status_code == 403
+    seg.refresh_from_db()
+    assert seg.sha256 != "0" * 64
+
+
+def test_hold_action_asks_reason_then_holds(admin_client_):
+    camera = make_camera("North")
+    segs = make_segments(camera, T0, 3, seconds=2)
+    url = reverse("admin:recordings_segment_changelist")
+    data = {"action": "place_hold_action", "_selected_action": [segs[0].pk, segs[1].pk]}
+    response = admin_client_.post(url, data)
+    assert b"Reason (required)" in response.content
+    assert not Segment.objects.filter(on_hold=True).exists()
+    admin_client_.post(url, {**data, "reason": "Case 26-77 robbery"})
+    held = set(Segment.objects.filter(on_hold=True).values_list("pk", flat=True))
+    assert held == {segs[0].pk, segs[1].pk}
+
+
+def test_gap_admin_lists_causes(admin_client_):
+    camera = make_camera("North")
+    Gap.objects.create(camera=camera, start=T0, end=T0 + timedelta(seconds=9),
+                       cause=Gap.Cause.CAMERA_UNREACHABLE, detail="Connection refused")
+    response = admin_client_.get(reverse("admin:recordings_gap_changelist"))
+    assert b"Camera unreachable" in response.content and b"9.0 s" in response.content
+
+
+def test_schedules_are_idempotent(db):
+    from django_q.models import Schedule
+
+    assert ensure_schedules() == list(SCHEDULES)
+    ensure_schedules()
+    assert Schedule.objects.count() == len(SCHEDULES)
+    assert set(Schedule.objects.values_list("func", flat=True)) == {
+        "recordings.tasks.prune_task", "recordings.tasks.verify_task"}
