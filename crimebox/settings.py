@@ -25,7 +25,7 @@ RECORDINGS_DIR = Path(
     env.str("CRIMEBOX_RECORDINGS_DIR", default=str(DATA_DIR / "recordings"))
 ).resolve()
 EXPORTS_DIR = Path(env.str("CRIMEBOX_EXPORTS_DIR", default=str(DATA_DIR / "exports"))).resolve()
-KEYS_DIR = DATA_DIR / "keys"
+KEYS_DIR = Path(env.str("CRIMEBOX_KEYS_DIR", default=str(DATA_DIR / "keys"))).resolve()
 for _d in (DATA_DIR, RECORDINGS_DIR, EXPORTS_DIR, KEYS_DIR):
     try:
         _d.mkdir(parents=True, exist_ok=True)

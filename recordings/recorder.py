@@ -138,6 +138,7 @@ class Run:
         self.last_size = -1
         self.last_growth = now
         self.ensure_dirs(now)
+        self.before = {p.name for p in self.recent_files(now)}  # earlier runs' files
         self.proc = subprocess.Popen(
             self.argv(camera), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True, bufsize=1, env={**os.environ, "TZ": "UTC"},
@@ -190,15 +191,18 @@ class Run:
             self.epoch = max(self.launched_at, named.timestamp() if named else 0.0)
         return self.epoch
 
-    def newest_file(self, now: float | None = None) -> Path | None:
-        """The file this run writes now: newest in today's or yesterday's folder."""
-        now = now or time.time()
-        names = []
+    def recent_files(self, now: float) -> list[Path]:
+        files = []
         for offset in (0, 1):
             day = datetime.fromtimestamp(now, UTC) - timedelta(days=offset)
-            names += [p for p in (self.dir / f"{day:%Y-%m-%d}").glob("*.mp4")
-                      if NAME_RE.match(p.name) and p.stat().st_mtime >= self.launched_at - 1]
-        return max(names, key=lambda p: p.name, default=None)
+            files += [p for p in (self.dir / f"{day:%Y-%m-%d}").glob("*.mp4")
+                      if NAME_RE.match(p.name)]
+        return files
+
+    def newest_file(self, now: float | None = None) -> Path | None:
+        """The file this run writes now: the newest it created in today's or yesterday's folder."""
+        files = [p for p in self.recent_files(now or time.time()) if p.name not in self.before]
+        return max(files, key=lambda p: p.name, default=None)
 
     def starts_of_open_file(self) -> dict:
         """The first-frame time of the file open when this run ended, if known."""

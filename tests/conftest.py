@@ -8,6 +8,16 @@ from django.conf import settings
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def own_data_dirs(settings, tmp_path):
+    """Each test gets its own recordings, exports and keys: camera ids are reused between
+    tests, and a folder left by another test would be "unknown files" to recover."""
+    for name in ("RECORDINGS_DIR", "EXPORTS_DIR", "KEYS_DIR"):
+        path = tmp_path / "data" / name.split("_")[0].lower()
+        path.mkdir(parents=True)
+        setattr(settings, name, path)
+
+
 @pytest.fixture
 def box_env(transactional_db):
     """Environment for a real `manage.py` subprocess (recorder, cluster) sharing the test DB.
@@ -21,6 +31,7 @@ def box_env(transactional_db):
         CRIMEBOX_DATA_DIR=str(settings.DATA_DIR),
         CRIMEBOX_RECORDINGS_DIR=str(settings.RECORDINGS_DIR),
         CRIMEBOX_EXPORTS_DIR=str(settings.EXPORTS_DIR),
+        CRIMEBOX_KEYS_DIR=str(settings.KEYS_DIR),
         CRIMEBOX_DATABASE=str(settings.DATABASES["default"]["NAME"]),
         CRIMEBOX_SECRET_KEY=settings.SECRET_KEY,
         CRIMEBOX_BOX_ID=settings.BOX_ID,

@@ -173,8 +173,8 @@ def test_one_changed_byte_fails_verification(footage, tmp_path, member, capsys):
 def test_bad_windows_write_nothing(footage, tmp_path, start, end, message):
     with pytest.raises(CommandError, match=message):
         call_command("export_clip", "--camera", "North", "--start", start, "--end", end,
-                     "--case", "1", "--reason", "r", "--out", str(tmp_path))
-    assert list(tmp_path.iterdir()) == []
+                     "--case", "1", "--reason", "r", "--out", str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
     assert not Export.objects.exists()
 
 
@@ -182,13 +182,13 @@ def test_unknown_camera_and_deleted_footage(footage, tmp_path):
     with pytest.raises(CommandError, match="no camera named 'South'"):
         call_command("export_clip", "--camera", "South", "--start", "2026-11-23T14:00:00Z",
                      "--end", "2026-11-23T14:00:05Z", "--case", "1", "--reason", "r",
-                     "--out", str(tmp_path))
+                     "--out", str(tmp_path / "out"))
     Segment.objects.update(status=Segment.Status.DELETED)
     with pytest.raises(CommandError, match="no longer on the box"):
         call_command("export_clip", "--camera", "North", "--start", "2026-11-23T14:00:00Z",
                      "--end", "2026-11-23T14:00:05Z", "--case", "1", "--reason", "r",
-                     "--out", str(tmp_path))
-    assert list(tmp_path.iterdir()) == []
+                     "--out", str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
 
 
 def test_clip_is_stream_copy(footage, tmp_path):

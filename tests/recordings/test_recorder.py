@@ -227,6 +227,8 @@ def test_kill9_recorder_then_recovery_on_next_start(rtsp_server, box_env, manage
                        what="recorder-down gap closed")
         assert gap.cause == Gap.Cause.RECORDER_DOWN
         assert gap.start == recovered.end
+        wait_for(lambda: any(p.stat().st_size > 50_000 for p in folder.glob("*/*.mp4")
+                             if p.name != recovered.abs_path.name), what="recording again")
         recorder.send_signal(signal.SIGTERM)
         assert recorder.wait(20) == 0
         last = Segment.objects.filter(camera=camera).order_by("-sequence").first()
