@@ -1,5 +1,7 @@
 """Django-Q tasks: plain functions, safe to run twice, and the schedules that call them."""
 
+import logging
+
 from django_q.models import Schedule
 
 SCHEDULES = {
@@ -19,11 +21,17 @@ def prune_task() -> str:
 
 
 def verify_task() -> str:
+    from audit.log import verify_chain
+
     from .integrity import verify_segments
 
     check = verify_segments()
-    state = "OK" if check.ok else "FAILED"
-    return f"{state}: {check.checked} checked, {len(check.problems)} problems"
+    audit_problems = verify_chain()
+    if audit_problems:
+        logging.getLogger(__name__).critical("audit chain broken: %s", "; ".join(audit_problems))
+    state = "OK" if check.ok and not audit_problems else "FAILED"
+    return (f"{state}: {check.checked} segments checked, {len(check.problems)} problems; "
+            f"audit chain {'broken: ' + '; '.join(audit_problems) if audit_problems else 'intact'}")
 
 
 def ensure_schedules() -> list[str]:

@@ -1,0 +1,26 @@
+import json
+
+from django.core.management.base import BaseCommand
+
+from audit.log import verify_chain
+from audit.models import AuditEvent
+
+
+class Command(BaseCommand):
+    help = "Check the audit trail's hash chain; exits 1 naming altered or missing entries."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args, **options):
+        problems = verify_chain()
+        count = AuditEvent.objects.count()
+        if options["json"]:
+            self.stdout.write(json.dumps({"ok": not problems, "entries": count,
+                                          "problems": problems}))
+        else:
+            for p in problems:
+                self.stdout.write(f"FAILED: {p}")
+            self.stdout.write(f"{count} audit entries checked, {len(problems)} problem(s)")
+        if problems:
+            raise SystemExit(1)

@@ -1,0 +1,56 @@
+"""Auth events and admin changes into the audit trail.
+
+Django's auth signals are the documented hooks for logins. Admin changes are taken from
+LogEntry, which every ModelAdmin writes for each addition, change and deletion: one place
+covers cameras, users and groups, whoever's admin class made the change.
+"""
+
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from . import log
+from .models import AuditEvent
+
+_FLAGS = {ADDITION: "added", CHANGE: "changed", DELETION: "deleted"}
+
+
+@receiver(user_logged_in)
+def on_login(sender, request, user, **kwargs):
+    log.record(AuditEvent.Action.LOGIN, request=request, user=user)
+
+
+@receiver(user_logged_out)
+def on_logout(sender, request, user, **kwargs):
+    if user is not None:
+        log.record(AuditEvent.Action.LOGOUT, request=request, user=user)
+
+
+@receiver(user_login_failed)
+def on_login_failed(sender, credentials, request=None, **kwargs):
+    # `credentials` has the password already masked by Django; only the name is kept.
+    log.record(AuditEvent.Action.LOGIN_FAILED, request=request,
+               username=str(credentials.get("username", ""))[:150])
+
+
+@receiver(post_save, sender=LogEntry)
+def on_admin_change(sender, instance: LogEntry, created, **kwargs):
+    if not created:
+        return
+    model = instance.content_type.model_class() if instance.content_type_id else None
+    label = model._meta.label if model else ""
+    if label == "cameras.Camera":
+        from cameras.models import Camera
+
+        camera = Camera.objects.filter(pk=instance.object_id).first()
+        log.record(AuditEvent.Action.CAMERA_CHANGE, user=instance.user, camera=camera,
+                   target=f"camera {instance.object_id}",
+                   detail={"what": _FLAGS.get(instance.action_flag, "?"),
+                           "object": instance.object_repr,
+                           "changes": instance.get_change_message()})
+    elif label in ("auth.User", "auth.Group"):
+        log.record(AuditEvent.Action.USER_CHANGE, user=instance.user,
+                   target=f"{model._meta.model_name} {instance.object_repr}",
+                   detail={"what": _FLAGS.get(instance.action_flag, "?"),
+                           "changes": instance.get_change_message()})

@@ -1,0 +1,46 @@
+"""The box's roles, as Django groups (created by migration audit 0002). See docs/roles.md."""
+
+ROLES = {
+    "Field technician": [
+        "cameras.view_camera", "cameras.add_camera", "cameras.change_camera",
+        "recordings.view_gap", "recordings.view_integritycheck",
+    ],
+    "Investigator": [
+        "cameras.view_camera",
+        "recordings.view_footage", "recordings.export_footage", "recordings.hold_footage",
+        "recordings.view_segment", "recordings.view_gap", "recordings.view_integritycheck",
+        "recordings.view_export", "recordings.add_export",
+        "recordings.view_legalhold", "recordings.add_legalhold", "recordings.change_legalhold",
+    ],
+    "Auditor": [
+        "audit.view_auditevent", "cameras.view_camera", "recordings.view_segment",
+        "recordings.view_gap", "recordings.view_integritycheck", "recordings.view_export",
+        "recordings.view_legalhold",
+    ],
+}
+ADMINISTRATOR_EXTRA = [
+    "cameras.delete_camera", "auth.view_user", "auth.add_user", "auth.change_user",
+    "auth.delete_user", "auth.view_group", "auth.change_group",
+]
+
+
+def role_permissions() -> dict[str, list[str]]:
+    everything = sorted({p for perms in ROLES.values() for p in perms} | set(ADMINISTRATOR_EXTRA))
+    return {**ROLES, "Administrator": everything}
+
+
+def sync_roles(apps=None) -> None:
+    """Create or update the role groups with exactly their permissions (idempotent)."""
+    from django.apps import apps as global_apps
+
+    apps = apps or global_apps
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for name, perms in role_permissions().items():
+        group, _ = Group.objects.get_or_create(name=name)
+        objs = []
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            objs.append(Permission.objects.get(content_type__app_label=app_label,
+                                               codename=codename))
+        group.permissions.set(objs)
