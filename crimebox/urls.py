@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from recordings.health import health_view
 
@@ -9,5 +9,6 @@ admin.site.index_title = "Box administration"
 
 urlpatterns = [
     path("health", health_view, name="health"),
+    path("footage/", include("recordings.urls")),
     path("", admin.site.urls),
 ]

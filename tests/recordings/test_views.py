@@ -1,0 +1,158 @@
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.urls import reverse
+
+from audit.models import AuditEvent
+from recordings.media import parse_range
+from recordings.models import Gap, Segment
+from recordings.timeline import day_timeline
+from tests.factories import make_camera, make_segments
+
+T0 = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+
+
+def user_with(role):
+    user = User.objects.create_user(role.lower().replace(" ", ""), password="x-pass-123",
+                                    is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def footage(db):
+    camera = make_camera("North")
+    segs = make_segments(camera, T0, 2, seconds=4)
+    Gap.objects.create(camera=camera, start=T0 + timedelta(seconds=8),
+                       end=T0 + timedelta(seconds=20), cause=Gap.Cause.STALLED, detail="no data")
+    return camera, segs
+
+
+@pytest.fixture
+def investigator(client, db):
+    client.force_login(user_with("Investigator"))
+    return client
+
+
+def test_range_requests(footage, investigator):
+    _, segs = footage
+    data = segs[0].abs_path.read_bytes()
+    url = reverse("recordings:media", args=[segs[0].pk])
+    full = investigator.get(url)
+    assert full.status_code == 200 and full["Accept-Ranges"] == "bytes"
+    assert b"".join(full.streaming_content) == data
+    for header, first, last in [("bytes=0-99", 0, 99), ("bytes=100-", 100, len(data) - 1),
+                                ("bytes=-50", len(data) - 50, len(data) - 1),
+                                ("bytes=10-10", 10, 10),
+                                (f"bytes=5-{len(data) * 2}", 5, len(data) - 1)]:
+        r = investigator.get(url, HTTP_RANGE=header)
+        assert r.status_code == 206, header
+        assert r["Content-Range"] == f"bytes {first}-{last}/{len(data)}"
+        assert b"".join(r.streaming_content) == data[first:last + 1]
+    for bad in [f"bytes={len(data)}-", "bytes=9-3", "bytes=abc", "items=0-1", "bytes=-"]:
+        r = investigator.get(url, HTTP_RANGE=bad)
+        assert r.status_code == 416, bad
+        assert r["Content-Range"] == f"bytes */{len(data)}"
+
+
+def test_parse_range_unit():
+    assert parse_range("bytes=0-0", 1) == (0, 0)
+    assert parse_range("bytes=-0", 10) is None
+    assert parse_range("bytes=0-", 0) is None
+
+
+@pytest.mark.parametrize("path", [
+    "/footage/segment/..%2f..%2fetc%2fpasswd/media.mp4", "/footage/segment/-1/media.mp4",
+    "/footage/segment/1/../../../etc/passwd", "/footage/segment/%2e%2e/media.mp4",
+    "/footage/segment/999999/media.mp4", "/footage/segment//etc/passwd/download",
+])
+def test_path_tricks_never_reach_a_file(footage, investigator, path):
+    response = investigator.get(path)
+    assert response.status_code == 404
+    assert b"root:" not in response.content
+
+
+def test_tampered_row_path_cannot_escape(footage, investigator):
+    _, segs = footage
+    Segment.objects.filter(pk=segs[0].pk).update(path="../../../../../etc/passwd")
+    assert investigator.get(reverse("recordings:media", args=[segs[0].pk])).status_code == 404
+
+
+def test_deleted_segment_is_404(footage, investigator):
+    _, segs = footage
+    Segment.objects.filter(pk=segs[0].pk).update(status=Segment.Status.DELETED)
+    response = investigator.get(reverse("recordings:player", args=[segs[0].pk]))
+    assert response.status_code == 404
+
+
+def test_permissions(footage, client):
+    _, segs = footage
+    urls = [reverse("recordings:index"), reverse("recordings:day", args=[segs[0].camera_id,
+                                                                         "2026-11-23"]),
+            reverse("recordings:player", args=[segs[0].pk]),
+            reverse("recordings:media", args=[segs[0].pk]),
+            reverse("recordings:download", args=[segs[0].pk]),
+            reverse("recordings:thumb", args=[segs[0].pk])]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 302 and "/login/" in response["Location"], url
+    client.force_login(user_with("Field technician"))
+    for url in urls:
+        assert client.get(url).status_code == 403, url
+    client.force_login(user_with("Auditor"))
+    assert client.get(urls[3]).status_code == 403
+
+
+def test_day_page_draws_coverage_and_gaps_and_is_audited(footage, investigator):
+    camera, segs = footage
+    response = investigator.get(reverse("recordings:day", args=[camera.pk, "2026-11-23"]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.count('class="segment"') == 2
+    assert 'class="gap"' in html and "Stream stalled" in html
+    assert reverse("recordings:thumb", args=[segs[0].pk]) in html
+    assert AuditEvent.objects.filter(action="view", camera=camera).count() == 1
+
+
+def test_play_and_download_are_audited_and_unaltered(footage, investigator):
+    _, segs = footage
+    assert investigator.get(reverse("recordings:player", args=[segs[1].pk])).status_code == 200
+    response = investigator.get(reverse("recordings:download", args=[segs[1].pk]))
+    assert b"".join(response.streaming_content) == segs[1].abs_path.read_bytes()
+    assert "attachment" in response["Content-Disposition"]
+    actions = list(AuditEvent.objects.exclude(action="login").order_by("sequence")
+                   .values_list("action", "target"))
+    assert actions == [("play", f"segment {segs[1].pk}"), ("download", f"segment {segs[1].pk}")]
+
+
+def test_thumbnail_made_once(footage, investigator):
+    _, segs = footage
+    url = reverse("recordings:thumb", args=[segs[0].pk])
+    first = investigator.get(url)
+    assert first.status_code == 200 and first["Content-Type"] == "image/jpeg"
+    from recordings.thumbnails import thumbnail_path
+
+    made = thumbnail_path(segs[0]).stat().st_mtime_ns
+    investigator.get(url)
+    assert thumbnail_path(segs[0]).stat().st_mtime_ns == made
+
+
+def test_hold_from_the_timeline(footage, investigator):
+    camera, segs = footage
+    url = reverse("recordings:day", args=[camera.pk, "2026-11-23"])
+    investigator.post(url, {"start": "2026-11-23T14:00:01", "end": "2026-11-23T14:00:02",
+                            "reason": "Case 26-9", "case_number": "26-9"})
+    assert set(Segment.objects.filter(on_hold=True).values_list("pk", flat=True)) == {segs[0].pk}
+    response = investigator.post(url, {"start": "nonsense", "end": "", "reason": "x"},
+                                 follow=True)
+    assert b"Give the hold" in response.content
+
+
+def test_timeline_math(footage):
+    camera, _ = footage
+    t = day_timeline(camera, date(2026, 11, 23))
+    segs = [b for b in t["bars"] if b.kind == "segment"]
+    assert segs[0].x == pytest.approx(100 * 14 / 24)
+    assert segs[0].width == pytest.approx(100 * 4 / 86400, abs=0.05)
+    assert t["coverage_percent"] == pytest.approx(100 * 8 / 86400)
