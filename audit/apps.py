@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class AuditConfig(AppConfig):
@@ -13,3 +14,12 @@ class AuditConfig(AppConfig):
         from .throttle import ThrottledAuthenticationForm
 
         admin.site.login_form = ThrottledAuthenticationForm
+        # Migration 0002 creates the roles; after every migrate (and flush) they are brought
+        # back in step, so permissions added by later migrations reach the groups too.
+        post_migrate.connect(_sync_roles, sender=self)
+
+
+def _sync_roles(sender, **kwargs):
+    from .roles import sync_roles
+
+    sync_roles()
