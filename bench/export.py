@@ -1,0 +1,92 @@
+#!/usr/bin/env python
+"""Export benchmark: a 10-minute window spanning two segments, against `cat` of the same bytes.
+
+    .venv/bin/python bench/export.py [--size 1280x720] [--segment-minutes 6]
+
+Makes two fragmented-MP4 segments (FFmpeg test source, ~4 Mbit/s), exports minute 1 to 11 as a
+signed package (stream copy, hashing, zip), and prints its time divided by the time `cat` takes
+to copy the two source files, measured in the same run (best of 3 each).
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def best_of(n, fn) -> float:
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="1280x720")
+    parser.add_argument("--segment-minutes", type=int, default=6)
+    args = parser.parse_args()
+    data = Path(tempfile.mkdtemp(prefix="crimebox-bench-export-"))
+    os.environ.update(CRIMEBOX_DATA_DIR=str(data), CRIMEBOX_ENV_FILE=os.devnull,
+                      DJANGO_SETTINGS_MODULE="crimebox.settings", CRIMEBOX_LOG_LEVEL="WARNING")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from cameras.models import Camera
+    from recordings.export import run_export
+    from recordings.index import index_segment, segment_dir
+    from recordings.models import Export
+
+    camera = Camera.objects.create(name="bench", source=Camera.Source.RTSP)
+    t0 = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+    seconds = args.segment_minutes * 60
+    sources = []
+    for i in range(2):
+        start = t0 + timedelta(seconds=i * seconds)
+        path = segment_dir(camera, start) / f"{start:%Y%m%dT%H%M%SZ}.mp4"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
+                        f"testsrc2=size={args.size}:rate=25:duration={seconds}",
+                        "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "4M", "-g", "50",
+                        "-pix_fmt", "yuv420p", "-movflags",
+                        "+frag_keyframe+empty_moov+default_base_moof", str(path)], check=True)
+        index_segment(camera, path, start=start)
+        sources.append(path)
+    total = sum(p.stat().st_size for p in sources)
+    out = data / "out"
+    out.mkdir()
+
+    def export_once():
+        export = Export.objects.create(start=t0 + timedelta(minutes=1),
+                                       end=t0 + timedelta(minutes=11), case_number="bench",
+                                       reason="benchmark", hold_sources=False)
+        export.cameras.set([camera])
+        result = run_export(export.pk, out_dir=out)
+        assert Path(result).is_file(), result
+
+    def cat_once():
+        with open(out / "cat.bin", "wb") as f:
+            subprocess.run(["cat", *map(str, sources)], stdout=f, check=True)
+
+    cat_s = best_of(3, cat_once)
+    export_s = best_of(3, export_once)
+    print(f"sources: 2 segments, {total / 1e6:.0f} MB; window: 10 min spanning both")
+    print(f"cat of the source bytes: {cat_s:.3f} s")
+    print(f"export (cut + hash + sign + zip): {export_s:.3f} s")
+    print(f"ratio export / cat: {export_s / cat_s:.2f}")
+
+
+if __name__ == "__main__":
+    main()
