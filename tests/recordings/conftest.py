@@ -17,10 +17,11 @@ def free_port() -> int:
 class RTSPServer:
     """Debian's GStreamer RTSP server serving synthetic H.264, as a real camera."""
 
-    def __init__(self, user="", password="", size="320x240", fps=25):
+    def __init__(self, user="", password="", size="320x240", fps=25, bitrate=500):
         self.port = free_port()
         self.args = ["/usr/bin/python3", str(SERVER), "--port", str(self.port), "--path", "/cam",
-                     "--size", size, "--fps", str(fps), "--gop", str(fps)]
+                     "--size", size, "--fps", str(fps), "--gop", str(fps),
+                     "--bitrate", str(bitrate)]
         if user:
             self.args += ["--user", user, "--password", password]
         self.proc = None
