@@ -1,14 +1,9 @@
 from django.contrib import admin
-from django.core.paginator import Paginator
+
+from crimebox.paginator import CappedCountPaginator
 
 from .log import verify_chain
 from .models import AuditEvent
-
-
-class CappedCountPaginator(Paginator):
-    @property
-    def count(self):
-        return self.object_list[:10_000].count()
 
 
 @admin.register(AuditEvent)

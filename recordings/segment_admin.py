@@ -1,25 +1,14 @@
 """Segments, gaps and integrity checks: machine-written, read-only for everyone."""
 
 from django.contrib import admin, messages
-from django.core.paginator import Paginator
 from django.db.models import Max, Min
 from django.shortcuts import render
 from django.utils.html import format_html
 
+from crimebox.paginator import CappedCountPaginator
+
 from .holds import HoldError, place_hold
 from .models import Gap, IntegrityCheck, Segment
-
-
-class CappedCountPaginator(Paginator):
-    """Counts at most CAP rows (COUNT over a LIMIT subquery): a year of footage is 140,000
-    segments and the admin never needs more than the first pages; the date drill-down and
-    the filters narrow the rest."""
-
-    CAP = 10_000
-
-    @property
-    def count(self):
-        return self.object_list[: self.CAP].count()
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
