@@ -1,13 +1,13 @@
 from django.contrib import admin
 
-from crimebox.paginator import CappedCountPaginator
+from crimebox.admin_base import ReadOnlyAdmin
 
 from .log import verify_chain
 from .models import AuditEvent
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     """Append-only: nobody edits or deletes an entry here, superusers included."""
 
     list_display = ["sequence", "at", "username", "client_ip", "action", "camera_name", "target"]
@@ -15,18 +15,8 @@ class AuditEventAdmin(admin.ModelAdmin):
     date_hierarchy = "at"
     search_fields = ["username", "target", "camera_name"]
     show_full_result_count = False
-    paginator = CappedCountPaginator
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
     list_select_related = ["camera"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def changelist_view(self, request, extra_context=None):
         problems = verify_chain()

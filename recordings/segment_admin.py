@@ -5,23 +5,10 @@ from django.db.models import Max, Min
 from django.shortcuts import render
 from django.utils.html import format_html
 
-from crimebox.paginator import CappedCountPaginator
+from crimebox.admin_base import ReadOnlyAdmin
 
 from .holds import HoldError, place_hold
 from .models import Gap, IntegrityCheck, Segment
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    paginator = CappedCountPaginator
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Segment)
