@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from crimebox.querysets import RangeDatetimesQuerySet
+
 
 class AuditEvent(models.Model):
     """One append-only, hash-chained entry of who did what to which footage or setting.
@@ -44,6 +46,8 @@ class AuditEvent(models.Model):
     detail = models.JSONField(default=dict, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+
+    objects = RangeDatetimesQuerySet.as_manager()
 
     class Meta:
         ordering = ["-sequence"]

@@ -5,9 +5,10 @@ from django.db import models
 from django.utils import timezone
 
 from cameras.models import Camera
+from crimebox.querysets import RangeDatetimesQuerySet
 
 
-class SegmentQuerySet(models.QuerySet):
+class SegmentQuerySet(RangeDatetimesQuerySet):
     def for_camera(self, camera):
         return self.filter(camera=camera)
 
@@ -85,6 +86,8 @@ class Segment(models.Model):
             models.Index(fields=["camera", "start"], name="segment_camera_start"),
             # Retention: oldest deletable first across cameras.
             models.Index(fields=["status", "on_hold", "start"], name="segment_retention"),
+            # Admin status filter, newest first.
+            models.Index(fields=["status", "start"], name="segment_status_start"),
             # Admin date_hierarchy and day filter without a camera.
             models.Index(fields=["start"], name="segment_start"),
         ]
@@ -101,7 +104,7 @@ class Segment(models.Model):
         return self.status in self.ON_DISK
 
 
-class GapQuerySet(models.QuerySet):
+class GapQuerySet(RangeDatetimesQuerySet):
     def overlapping(self, start, end):
         return self.filter(start__lt=end).filter(models.Q(end__gt=start) | models.Q(end=None))
 
