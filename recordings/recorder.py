@@ -15,9 +15,9 @@ then moved to the first segment's start.
 """
 
 import collections
-import ctypes
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -43,17 +43,12 @@ FIRST_RETRY = 1.5  # the issue asks for the first retry within 2 s
 STOP_GRACE = 10.0
 
 
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM if the supervisor dies (kill -9), so FFmpeg never orphans.
-
-    SIGPIPE ignored: with the supervisor gone, writing the segment list fails with EPIPE
-    instead of killing FFmpeg before it finalises the open segment.
-    """
-    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+def with_parent_death_signal(argv: list[str]) -> list[str]:
+    """FFmpeg gets SIGTERM if the supervisor dies (kill -9), so it never runs orphaned behind
+    the next recorder's back. util-linux's setpriv sets it between fork and exec; a Python
+    preexec_fn is not safe in this threaded process."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", "--", *argv] if setpriv else argv
 
 
 class InlineExecutor:
@@ -140,9 +135,9 @@ class Run:
         self.ensure_dirs(now)
         self.before = {p.name for p in self.recent_files(now)}  # earlier runs' files
         self.proc = subprocess.Popen(
-            self.argv(camera), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, bufsize=1, env={**os.environ, "TZ": "UTC"},
-            preexec_fn=_die_with_parent,
+            with_parent_death_signal(self.argv(camera)), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
+            env={**os.environ, "TZ": "UTC"},
         )
         for stream, sink in ((self.proc.stdout, self.on_csv), (self.proc.stderr, self.on_err)):
             threading.Thread(target=self.pump, args=(stream, sink), daemon=True).start()
@@ -276,11 +271,19 @@ class Supervisor:
     def start_due(self, now: float) -> None:
         for camera in self.cameras.values():
             if (camera.is_enabled and camera.pk not in self.runs
-                    and self.retry_at.get(camera.pk, 0) <= now):
+                    and self.retry_at.get(camera.pk, 0) <= now
+                    and not self.name_taken(camera, now)):
                 try:
                     self.runs[camera.pk] = Run(camera, now)
                 except OSError as e:  # ffmpeg missing, disk unwritable
                     self.failed(camera.pk, f"cannot start FFmpeg: {e}", now)
+
+    @staticmethod
+    def name_taken(camera: Camera, now: float) -> bool:
+        """A file already named for this second: FFmpeg would overwrite it. Wait a second."""
+        moment = datetime.fromtimestamp(now, UTC)
+        return (Path(settings.RECORDINGS_DIR) / camera.slug / f"{moment:%Y-%m-%d}"
+                / f"{moment:%Y%m%dT%H%M%S}Z.mp4").exists()
 
     def collect(self, run: Run) -> None:
         """Index the files FFmpeg reported closed."""

@@ -1,0 +1,75 @@
+"""Pure parts of the recorder: argv builders, segment-list parsing, exit causes."""
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from recordings import ffmpeg
+from recordings.gaps import classify_exit
+from recordings.models import Gap
+from recordings.recorder import Supervisor, with_parent_death_signal
+from tests.factories import make_camera
+
+
+def test_record_argv_is_stream_copy_over_tcp_with_timeout_and_clock_segments():
+    argv = ffmpeg.record_argv("rtsp://u:p@cam/1", "/r/%Y%m%dT%H%M%SZ.mp4", segment_seconds=900,
+                              timeout_seconds=10)
+    joined = " ".join(argv)
+    assert "-rtsp_transport tcp" in joined and "-timeout 10000000" in joined
+    assert "-c copy" in joined and "libx264" not in joined
+    assert "-map 0:v:0" in joined and "0:a" not in joined
+    assert "-segment_time 900 -segment_atclocktime 1" in joined
+    assert "-segment_list pipe:1 -segment_list_type csv" in joined
+    assert "frag_keyframe" in joined and "flush_packets=1" in joined
+    assert argv[-1] == "/r/%Y%m%dT%H%M%SZ.mp4"
+    with_audio = ffmpeg.record_argv("rtsp://cam/1", "/r/x.mp4", segment_seconds=60,
+                                    timeout_seconds=5, audio=True)
+    assert "0:a:0?" in with_audio
+
+
+def test_test_pattern_argv_encodes_with_a_clock():
+    joined = " ".join(ffmpeg.test_pattern_argv("/r/x.mp4", segment_seconds=60))
+    assert "lavfi" in joined and "-re" in joined and "libx264" in joined
+    assert "gmtime" in joined or "null" in joined
+
+
+@pytest.mark.parametrize("line,expected", [
+    ("20261124T141500Z.mp4,0.000000,900.040000\n", ("20261124T141500Z.mp4", 0.0, 900.04)),
+    ('"20261124T141500Z.mp4",1.5,2.5', ("20261124T141500Z.mp4", 1.5, 2.5)),
+    ("", None), ("garbage", None), ("a,b,c", None),
+])
+def test_parse_segment_list_line(line, expected):
+    parsed = ffmpeg.parse_segment_list_line(line)
+    assert (None if parsed is None else (parsed.name, parsed.start, parsed.end)) == expected
+
+
+@pytest.mark.parametrize("error,code,cause", [
+    ("rtsp://cam/1: Connection refused", 1, Gap.Cause.CAMERA_UNREACHABLE),
+    ("method DESCRIBE failed: 401 Unauthorized", 1, Gap.Cause.CAMERA_UNREACHABLE),
+    ("av_interleaved_write_frame(): No space left on device", 1, Gap.Cause.DISK_FULL),
+    ("", 0, Gap.Cause.CAMERA_UNREACHABLE),  # the camera ended the stream
+    ("", -9, Gap.Cause.FFMPEG_EXITED),
+    ("Invalid data found when processing input", 1, Gap.Cause.FFMPEG_EXITED),
+])
+def test_classify_exit(error, code, cause):
+    assert classify_exit(error, code) == cause
+
+
+def test_children_get_a_parent_death_signal():
+    argv = with_parent_death_signal(["ffmpeg", "-version"])
+    assert argv[0].endswith("setpriv") and argv[1:4] == ["--pdeathsig", "TERM", "--"]
+
+
+@pytest.mark.django_db
+def test_never_starts_ffmpeg_onto_an_existing_file_name(settings):
+    camera = make_camera()
+    now = time.time()
+    moment = datetime.fromtimestamp(now, UTC)
+    taken = settings.RECORDINGS_DIR / camera.slug / f"{moment:%Y-%m-%d}" / \
+        f"{moment:%Y%m%dT%H%M%S}Z.mp4"
+    assert not Supervisor.name_taken(camera, now)
+    taken.parent.mkdir(parents=True)
+    taken.write_bytes(b"evidence")
+    assert Supervisor.name_taken(camera, now)
+    assert not Supervisor.name_taken(camera, now + 1)
