@@ -11,7 +11,7 @@ PY=$VENV/bin/python
 
 RUNTIME_APT=(ffmpeg fonts-dejavu-core python3-venv python3-pip)
 TEST_APT=(
-  ffmpeg fonts-dejavu-core python3-venv python3-pip openssl iproute2 util-linux
+  ffmpeg fonts-dejavu-core python3-venv python3-pip openssl iproute2 util-linux procps mount
   # A real RTSP camera: Debian's GStreamer RTSP server, run with the system python3 (gi).
   python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-x
