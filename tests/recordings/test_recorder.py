@@ -238,3 +238,13 @@ def test_kill9_recorder_then_recovery_on_next_start(rtsp_server, box_env, manage
     finally:
         if recorder.poll() is None:
             recorder.kill()
+
+
+def test_test_pattern_camera_records_through_the_same_pipeline(short_segments, supervisor):
+    camera = make_camera("Pattern", source=Camera.Source.TEST_PATTERN, main_stream_uri="")
+    wait_for(lambda: len(segments(camera)) >= 2, tick=supervisor.tick, what="2 segments")
+    seg = segments(camera)[1]
+    assert seg.status == Segment.Status.COMPLETE and seg.codec == "h264"
+    assert (seg.width, seg.height) == (640, 360)
+    assert seg.duration == pytest.approx(2.0, abs=0.15)  # -g fps: a keyframe every second
+    assert_chain(camera)
