@@ -27,9 +27,17 @@ class ExportForm(forms.ModelForm):
         fields = ["cameras", "start", "end", "case_number", "reason", "include_originals",
                   "hold_sources"]
         help_texts = {
-            "start": "Local time of the box; stored and exported in UTC.",
             "hold_sources": "Put the source segments on legal hold (recommended).",
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        now = timezone.localtime()
+        zone = f"{timezone.get_current_timezone_name()} (UTC{now:%z}; now {now:%H:%M})"
+        for name in ("start", "end"):
+            if name in self.fields:
+                self.fields[name].help_text = f"In the box's time zone, {zone}. Stored and " \
+                                              "exported in UTC."
 
     def clean(self):
         data = super().clean()

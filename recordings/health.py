@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from cameras.models import Camera
 
-from .models import Gap, IntegrityCheck
+from .models import Gap, IntegrityCheck, Segment
 from .retention import free_floor, storage_alarm
 from .signing import ensure_signing_key
 
@@ -25,6 +25,10 @@ def health_status(now: datetime | None = None, disk_usage=None) -> dict:
     if check is not None and not check.ok:
         alarms.append(f"Integrity check of {check.started_at:%Y-%m-%d %H:%M} UTC found "
                       f"{len(check.problems)} problem(s): see Integrity checks.")
+    missing = Segment.objects.filter(status=Segment.Status.MISSING).count()
+    if missing:
+        warnings.append(f"{missing} segment file(s) are missing from the disk: see Segments, "
+                        "status Missing.")
     cameras = []
     for camera in Camera.objects.all():
         if camera.is_enabled and camera.status in (Camera.Status.OFFLINE,

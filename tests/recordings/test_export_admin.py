@@ -67,3 +67,9 @@ def test_technician_cannot_export(client, db):
     user.groups.add(Group.objects.get(name="Field technician"))
     client.force_login(user)
     assert client.get(reverse("admin:recordings_export_add")).status_code == 403
+
+
+def test_export_form_states_the_time_zone(investigator, settings):
+    settings.TIME_ZONE = "America/Chicago"
+    page = investigator.get(reverse("admin:recordings_export_add")).content.decode()
+    assert "America/Chicago (UTC-0" in page and "exported in UTC" in page

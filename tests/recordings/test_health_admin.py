@@ -113,3 +113,12 @@ def test_schedules_are_idempotent(db):
     assert Schedule.objects.count() == len(SCHEDULES)
     assert set(Schedule.objects.values_list("func", flat=True)) == {
         "recordings.tasks.prune_task", "recordings.tasks.verify_task"}
+
+
+def test_missing_files_are_a_warning(admin_client_):
+    camera = make_camera("North")
+    seg = make_segments(camera, T0, 1)[0]
+    Segment.objects.filter(pk=seg.pk).update(status=Segment.Status.MISSING)
+    body = admin_client_.get("/health").json()
+    assert body["status"] == "warning"
+    assert "1 segment file(s) are missing" in body["warnings"][0]
