@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -52,12 +52,31 @@ class Piece:
         return max(start, self.segments[0].start), min(end, self.segments[-1].end)
 
 
+def check_not_recording(cameras: list[Camera], end: datetime) -> None:
+    """A window reaching into a segment still being written cannot be exported yet: that
+    footage has no hash until the segment closes."""
+    open_segment = (Segment.objects.filter(camera__in=cameras, status=Segment.Status.RECORDING,
+                                           start__lt=end).order_by("start").first())
+    if open_segment is None:
+        return
+    seconds = settings.SEGMENT_SECONDS
+    closes = datetime.fromtimestamp((open_segment.start.timestamp() // seconds + 1) * seconds,
+                                    UTC)
+    local = timezone.localtime
+    raise ExportError(
+        f"The footage of {open_segment.camera} from {local(open_segment.start):%H:%M:%S} is "
+        f"still being recorded and is hashed when its segment closes at about "
+        f"{local(closes):%H:%M:%S}. Export this window after that, or end it before "
+        f"{local(open_segment.start):%H:%M:%S}.")
+
+
 def plan(cameras: list[Camera], start: datetime, end: datetime) -> list[Piece]:
     """The contiguous runs of footage to cut, or ExportError saying why there is nothing."""
     if end <= start:
         raise ExportError("The end of the window must be after its start.")
     if not cameras:
         raise ExportError("Choose at least one camera.")
+    check_not_recording(cameras, end)
     pieces = []
     for camera in cameras:
         segments = list(Segment.objects.filter(camera=camera).overlapping(start, end)

@@ -32,7 +32,8 @@ def classify_exit(last_error: str, returncode: int | None = None) -> str:
 
 
 def last_media_end(camera: Camera) -> datetime | None:
-    last = Segment.objects.filter(camera=camera).order_by("-sequence").only("end").first()
+    last = (Segment.objects.filter(camera=camera).chained().order_by("-sequence")
+            .only("end").first())
     return last.end if last else None
 
 

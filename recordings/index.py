@@ -41,6 +41,24 @@ def relative_path(path: Path) -> str:
     return str(Path(path).resolve().relative_to(Path(settings.RECORDINGS_DIR).resolve()))
 
 
+def open_segment(camera: Camera, path: Path) -> Segment | None:
+    """A row for the file FFmpeg is writing now: it shows (and plays) while it is recorded.
+
+    It has no hash and no place in the chain until `index_segment` finalises it at close.
+    Nothing is done for a file that already has a row (closed and indexed first).
+    """
+    start = start_from_name(Path(path))
+    rel = relative_path(path)
+    if start is None or Segment.objects.filter(path=rel).exists():
+        return None
+    return Segment.objects.create(
+        camera=camera, start=start, end=start, duration=0, size=0, path=rel,
+        status=Segment.Status.RECORDING,
+        on_hold=LegalHold.objects.filter(camera=camera, released_at=None, start__lte=start,
+                                         end__gt=start).exists(),
+    )
+
+
 def index_segment(
     camera: Camera,
     path: Path,
@@ -53,14 +71,15 @@ def index_segment(
     """Hash and probe a closed file and append it to the camera's chain.
 
     `start` is the UTC time of the first frame when the caller knows it better than the file
-    name (the recorder does); the end is start + the media duration from ffprobe.
+    name (the recorder does); the end is start + the media duration from ffprobe. A row made
+    by `open_segment` for this file is completed in place. Safe to call twice.
     Raises ffmpeg.FFmpegError for a file with no readable video (the caller decides).
     """
     path = Path(path)
     rel = relative_path(path)
     existing = Segment.objects.filter(path=rel).first()
-    if existing is not None:
-        return existing  # safe to call twice: a file is indexed once, never rehashed here
+    if existing is not None and not existing.is_recording:
+        return existing  # a file is indexed once, never rehashed here
     info = ffmpeg.probe(path)
     digest = sha256_file(path)
     size = path.stat().st_size
@@ -70,9 +89,9 @@ def index_segment(
     end = start + timedelta(seconds=info.duration)
     now = now or timezone.now()
     with transaction.atomic():
-        last = Segment.objects.filter(camera=camera).order_by("-sequence").first()
+        last = Segment.objects.filter(camera=camera).chained().order_by("-sequence").first()
         sequence = last.sequence + 1 if last else 1
-        segment = Segment.objects.create(
+        fields = dict(
             camera=camera,
             sequence=sequence,
             start=start,
@@ -97,6 +116,11 @@ def index_segment(
             hashed_at=timezone.now(),
             note=note,
         )
+        if existing is not None:
+            Segment.objects.filter(pk=existing.pk).update(**fields)
+            segment = Segment.objects.get(pk=existing.pk)
+        else:
+            segment = Segment.objects.create(**fields)
         Camera.objects.filter(pk=camera.pk).update(last_segment_at=now)
     logger.info("indexed %s seq=%d %.1fs sha256=%s", rel, sequence, info.duration, digest[:12])
     return segment

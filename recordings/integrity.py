@@ -27,7 +27,8 @@ def check_camera(camera: Camera, now: datetime, rehash: bool = True) -> tuple[in
     """Check one camera's chain and files; returns (segments checked, problems)."""
     problems = []
     prev_hash, expected, checked = GENESIS, 1, 0
-    segments = Segment.objects.filter(camera=camera).select_related("camera").order_by("sequence")
+    segments = (Segment.objects.filter(camera=camera).chained().select_related("camera")
+                .order_by("sequence"))
     for segment in segments.iterator():
         checked += 1
         if segment.sequence != expected:

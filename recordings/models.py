@@ -19,6 +19,10 @@ class SegmentQuerySet(RangeDatetimesQuerySet):
     def on_disk(self):
         return self.filter(status__in=Segment.ON_DISK)
 
+    def chained(self):
+        """Closed segments, the ones in the hash chain (not the file being written)."""
+        return self.exclude(status=Segment.Status.RECORDING)
+
     def deletable(self):
         """Oldest-first candidates for retention: on disk, closed, not on hold."""
         return (
@@ -40,10 +44,13 @@ class Segment(models.Model):
         DELETED = "deleted", "Deleted by retention"
 
     ON_DISK = (Status.COMPLETE, Status.PARTIAL, Status.CORRUPT)
+    # A segment being written has a row (so it shows, plays and is held) but no hash and no
+    # place in the chain yet: both are given when FFmpeg closes it.
+    PLAYABLE = (*ON_DISK, Status.RECORDING)
 
     camera = models.ForeignKey(Camera, on_delete=models.PROTECT, related_name="segments")
-    # Position in the camera's hash chain, 1, 2, 3, ... with no holes.
-    sequence = models.PositiveBigIntegerField()
+    # Position in the camera's hash chain, 1, 2, 3, ... with no holes; none while recording.
+    sequence = models.PositiveBigIntegerField(null=True, blank=True)
     start = models.DateTimeField(help_text="UTC time of the first frame.")
     end = models.DateTimeField(help_text="UTC time just after the last frame.")
     duration = models.FloatField(help_text="Seconds of media.")
@@ -55,11 +62,12 @@ class Segment(models.Model):
     has_audio = models.BooleanField(default=False)
     # Relative to settings.RECORDINGS_DIR, e.g. "cam0001/2026-11-24/20261124T141500Z.mp4".
     path = models.CharField(max_length=300, unique=True)
-    sha256 = models.CharField(max_length=64)
-    chain_hash = models.CharField(max_length=64, unique=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    chain_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.COMPLETE)
     on_hold = models.BooleanField(default=False)
-    hashed_at = models.DateTimeField(help_text="When the SHA-256 was stored.")
+    hashed_at = models.DateTimeField(null=True, blank=True,
+                                     help_text="When the SHA-256 was stored.")
     verified_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
     note = models.TextField(blank=True, help_text="Why it is partial, missing, corrupt, deleted.")
@@ -80,6 +88,10 @@ class Segment(models.Model):
             ),
             models.CheckConstraint(condition=models.Q(end__gte=models.F("start")),
                                    name="segment_end_after_start"),
+            models.CheckConstraint(
+                condition=models.Q(status="recording") | models.Q(
+                    sequence__isnull=False, chain_hash__isnull=False, hashed_at__isnull=False),
+                name="segment_chained_unless_recording"),
         ]
         indexes = [
             # Timeline, export and the admin's camera + date filters: camera, time range.
@@ -102,6 +114,14 @@ class Segment(models.Model):
     @property
     def is_on_disk(self) -> bool:
         return self.status in self.ON_DISK
+
+    @property
+    def is_playable(self) -> bool:
+        return self.status in self.PLAYABLE
+
+    @property
+    def is_recording(self) -> bool:
+        return self.status == self.Status.RECORDING
 
 
 class GapQuerySet(RangeDatetimesQuerySet):

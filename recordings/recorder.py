@@ -32,7 +32,7 @@ from django.db import close_old_connections
 from cameras.models import Camera
 
 from . import ffmpeg, gaps
-from .index import NAME_RE, index_segment, start_from_name
+from .index import NAME_RE, index_segment, open_segment, start_from_name
 from .models import Gap, Segment
 from .recovery import index_unknown_files
 
@@ -88,12 +88,23 @@ def index_closed(camera_id: int, path: Path, start: datetime, first: bool = Fals
 
 
 @_job
-def handle_exit(camera_id: int, starts: dict, cause: str, detail: str, at: datetime) -> None:
-    """After an FFmpeg run ended: index what it left open, open the gap."""
+def opened(camera_id: int, path: Path) -> None:
+    camera = Camera.objects.filter(pk=camera_id).first()
+    if camera is not None:
+        open_segment(camera, path)
+
+
+@_job
+def handle_exit(camera_id: int, paths: list[Path], starts: dict, cause: str, detail: str,
+                at: datetime) -> None:
+    """After an FFmpeg run ended: index what it left open, open the gap.
+
+    Jobs run in order in one thread, so the next run's "recording" row cannot exist yet.
+    """
     camera = Camera.objects.filter(pk=camera_id).first()
     if camera is None:
         return
-    index_unknown_files(camera, starts=starts, note=f"FFmpeg run ended: {cause}")
+    index_unknown_files(camera, paths=paths, starts=starts, note=f"FFmpeg run ended: {cause}")
     gaps.open_gap(camera, cause, detail, at)
     if cause == Gap.Cause.DISK_FULL:
         from .retention import prune
@@ -132,6 +143,7 @@ class Run:
         self.stop_reason: tuple[str, str] | None = None  # (cause, detail) when we stop it
         self.last_size = -1
         self.last_growth = now
+        self.open_name = ""  # the file FFmpeg writes now, once it holds data
         self.ensure_dirs(now)
         self.before = {p.name for p in self.recent_files(now)}  # earlier runs' files
         self.proc = subprocess.Popen(
@@ -194,10 +206,13 @@ class Run:
                       if NAME_RE.match(p.name)]
         return files
 
+    def own_files(self, now: float | None = None) -> list[Path]:
+        """The files this run created, in today's or yesterday's folder."""
+        return [p for p in self.recent_files(now or time.time()) if p.name not in self.before]
+
     def newest_file(self, now: float | None = None) -> Path | None:
-        """The file this run writes now: the newest it created in today's or yesterday's folder."""
-        files = [p for p in self.recent_files(now or time.time()) if p.name not in self.before]
-        return max(files, key=lambda p: p.name, default=None)
+        """The file this run writes now."""
+        return max(self.own_files(now), key=lambda p: p.name, default=None)
 
     def starts_of_open_file(self) -> dict:
         """The first-frame time of the file open when this run ended, if known."""
@@ -265,7 +280,7 @@ class Supervisor:
                 if camera.status != Camera.Status.DISABLED:
                     camera.set_status(Camera.Status.DISABLED, error="")
                     if Segment.objects.filter(camera=camera).exists():
-                        self.executor.submit(handle_exit, camera.pk, {}, Gap.Cause.DISABLED,
+                        self.executor.submit(handle_exit, camera.pk, [], {}, Gap.Cause.DISABLED,
                                              "camera disabled", _utc(now))
 
     def start_due(self, now: float) -> None:
@@ -309,6 +324,9 @@ class Supervisor:
         """Notice a stream that stopped delivering and kill that FFmpeg (and only it)."""
         newest = run.newest_file(now)
         size = newest.stat().st_size if newest is not None else 0
+        if size > 0 and newest.name != run.open_name:
+            run.open_name = newest.name
+            self.executor.submit(opened, run.camera_id, newest)
         if run.epoch is None:
             if size > 0:
                 self.recording(run, run.set_epoch(newest.name))
@@ -335,8 +353,8 @@ class Supervisor:
                 else f"FFmpeg exited with status {code} and no error message")
         logger.warning("camera %s: FFmpeg (pid %d) ended with %s: %s: %s",
                        run.name, run.proc.pid, code, cause, detail)
-        self.executor.submit(handle_exit, run.camera_id, run.starts_of_open_file(), cause,
-                             detail, _utc(now))
+        self.executor.submit(handle_exit, run.camera_id, run.own_files(now),
+                             run.starts_of_open_file(), cause, detail, _utc(now))
         planned = run.stop_reason is not None and cause in (
             Gap.Cause.DISABLED, Gap.Cause.FFMPEG_EXITED, Gap.Cause.RECORDER_DOWN)
         camera = self.cameras.get(run.camera_id)

@@ -40,19 +40,23 @@ def camera_files(camera: Camera) -> list[Path]:
     return sorted(p for p in root.glob("*/*.mp4") if NAME_RE.match(p.name))
 
 
-def index_unknown_files(camera: Camera, *, starts: dict[str, datetime] | None = None,
-                        note: str, result: RecoveryResult | None = None) -> RecoveryResult:
-    """Index the camera's files that have no row, oldest first, as partial segments.
+def index_unknown_files(camera: Camera, *, paths: list[Path] | None = None,
+                        starts: dict[str, datetime] | None = None, note: str,
+                        result: RecoveryResult | None = None) -> RecoveryResult:
+    """Index the camera's files that were never closed in the index, oldest first, as partial.
 
-    `starts` maps a file name to its known first-frame time (from the recorder), else the
-    time in the name is used.
+    That is files with no row and files whose row still says "recording". `paths` limits it
+    to the files of one ended FFmpeg run (else every file of the camera); `starts` maps a file
+    name to its known first-frame time (from the recorder), else the time in the name is used.
+    Call it only while no FFmpeg records this camera: "recording" rows left afterwards (their
+    file vanished or held no media) are removed, since no file is being written.
     """
     result = result or RecoveryResult()
-    known = set(Segment.objects.filter(camera=camera).values_list("path", flat=True))
+    known = set(Segment.objects.filter(camera=camera).chained().values_list("path", flat=True))
     root = Path(settings.RECORDINGS_DIR).resolve()
-    for path in camera_files(camera):
+    for path in sorted(paths) if paths is not None else camera_files(camera):
         rel = str(path.resolve().relative_to(root))
-        if rel in known:
+        if rel in known or not path.is_file():
             continue
         if path.stat().st_size == 0:
             path.unlink()  # FFmpeg opened it and died before the first byte: nothing to keep
@@ -68,6 +72,10 @@ def index_unknown_files(camera: Camera, *, starts: dict[str, datetime] | None = 
             logger.error("camera %s: no readable media in %s (%s); kept as %s.unreadable",
                          camera, rel, e, path.name)
             result.unreadable.append(rel)
+    for stale in Segment.objects.filter(camera=camera, status=Segment.Status.RECORDING):
+        logger.warning("camera %s: %s was being recorded but left no readable file",
+                       camera, stale.path)
+        stale.delete()
     return result
 
 

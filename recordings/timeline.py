@@ -47,12 +47,17 @@ def gap_title(gap: Gap) -> str:
 def day_timeline(camera: Camera, day: date, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     day_start, day_end = day_bounds(day)
-    segments = list(Segment.objects.filter(camera=camera).overlapping(day_start, day_end)
-                    .order_by("start"))
+    segments = list(Segment.objects.filter(camera=camera).chained()
+                    .overlapping(day_start, day_end).order_by("start"))
+    segments += Segment.objects.filter(camera=camera, status=Segment.Status.RECORDING,
+                                       start__gte=day_start, start__lt=day_end)
+    for s in segments:
+        if s.is_recording:
+            s.end = max(s.start, min(now, day_end))  # drawn up to now
     gaps = list(Gap.objects.filter(camera=camera).overlapping(day_start, day_end))
     holds = list(LegalHold.objects.filter(camera=camera, released_at=None, start__lt=day_end,
                                           end__gt=day_start))
-    bars = [bar(s.start, s.end, day_start, day_end, "segment" if s.is_on_disk else "deleted",
+    bars = [bar(s.start, s.end, day_start, day_end, "segment" if s.is_playable else "deleted",
                 f"{timezone.localtime(s.start):%H:%M:%S}–{timezone.localtime(s.end):%H:%M:%S} "
                 f"{s.get_status_display()}{' (on hold)' if s.on_hold else ''}", s)
             for s in segments]
@@ -61,7 +66,7 @@ def day_timeline(camera: Camera, day: date, now: datetime | None = None) -> dict
     bars += [bar(h.start, h.end, day_start, day_end, "hold", f"Legal hold: {h.reason}", h)
              for h in holds]
     covered = sum((min(s.end, day_end) - max(s.start, day_start)).total_seconds()
-                  for s in segments if s.is_on_disk)
+                  for s in segments if s.is_playable)
     return {"day_start": day_start, "day_end": day_end, "segments": segments, "gaps": gaps,
             "holds": holds, "bars": bars,
             "coverage_percent": 100 * covered / (day_end - day_start).total_seconds()}

@@ -40,12 +40,18 @@ def context(request, **kw):
     return {**admin.site.each_context(request), **kw}
 
 
-def on_disk_segment(pk: int) -> Segment:
-    """A segment by id whose file is on disk inside RECORDINGS_DIR, or 404."""
+def on_disk_segment(pk: int, recording: bool = True) -> Segment:
+    """A segment by id whose file is on disk inside RECORDINGS_DIR, or 404.
+
+    `recording`: also the segment FFmpeg is writing now (it plays up to its last fragment).
+    """
     segment = get_object_or_404(Segment.objects.select_related("camera"), pk=pk)
     path = segment.abs_path.resolve()
     root = Path(settings.RECORDINGS_DIR).resolve()
-    if not segment.is_on_disk or root not in path.parents or not path.is_file():
+    if segment.is_recording and not recording:
+        raise Http404("This segment is still being recorded; its original can be downloaded "
+                      "once it closes and is hashed.")
+    if not segment.is_playable or root not in path.parents or not path.is_file():
         raise Http404("This segment's file is not on the box (deleted by retention or missing).")
     return segment
 
@@ -106,14 +112,14 @@ def hold(request, camera, the_day: date):
 @footage_view()
 def player(request, segment_id: int):
     segment = on_disk_segment(segment_id)
-    around = Segment.objects.filter(camera=segment.camera).exclude(status=Segment.Status.DELETED)
+    around = Segment.objects.filter(camera=segment.camera, status__in=Segment.PLAYABLE)
     log.record(AuditEvent.Action.PLAY, request=request, camera=segment.camera,
                target=f"segment {segment.pk}")
     return render(request, "recordings/player.html", context(
         request, title=f"{segment.camera} {timezone.localtime(segment.start):%Y-%m-%d %H:%M:%S}",
         segment=segment, day=timezone.localtime(segment.start).date(),
-        prev=around.filter(sequence__lt=segment.sequence).order_by("-sequence").first(),
-        next=around.filter(sequence__gt=segment.sequence).order_by("sequence").first()))
+        prev=around.filter(start__lt=segment.start).order_by("-start").first(),
+        next=around.filter(start__gt=segment.start).order_by("start").first()))
 
 
 @footage_view()
@@ -124,7 +130,7 @@ def media(request, segment_id: int):
 
 @footage_view()
 def download(request, segment_id: int):
-    segment = on_disk_segment(segment_id)
+    segment = on_disk_segment(segment_id, recording=False)
     log.record(AuditEvent.Action.DOWNLOAD, request=request, camera=segment.camera,
                target=f"segment {segment.pk}", detail={"sha256": segment.sha256})
     return ranged_response(request, segment.abs_path,

@@ -10,8 +10,9 @@ from django.core.management.base import CommandError
 
 from audit.models import AuditEvent
 from recordings import ffmpeg
+from recordings.index import open_segment, segment_dir
 from recordings.models import Export, Gap, Segment
-from tests.factories import make_camera, make_segments
+from tests.factories import make_camera, make_media, make_segments
 
 T0 = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 
@@ -189,6 +190,20 @@ def test_unknown_camera_and_deleted_footage(footage, tmp_path):
                      "--end", "2026-11-23T14:00:05Z", "--case", "1", "--reason", "r",
                      "--out", str(tmp_path / "out"))
     assert not (tmp_path / "out").exists()
+
+
+def test_window_reaching_into_the_segment_being_recorded_is_refused(footage, tmp_path):
+    camera, segs = footage
+    start = segs[-1].end
+    path = segment_dir(camera, start) / f"{start:%Y%m%dT%H%M%S}Z.mp4"
+    open_segment(camera, make_media(path, 2))
+    with pytest.raises(CommandError, match="still being recorded"):
+        call_command("export_clip", "--camera", "North", "--start", "2026-11-23T14:00:18Z",
+                     "--end", "2026-11-23T14:00:26Z", "--case", "1", "--reason", "r",
+                     "--out", str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists() and not Export.objects.exists()
+    package = export(tmp_path, T0 + timedelta(seconds=18), start)  # up to it: fine
+    assert package.is_file()
 
 
 def test_clip_is_stream_copy(footage, tmp_path):

@@ -4,9 +4,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.management import call_command
 
+from recordings.index import index_segment, open_segment, segment_dir
 from recordings.integrity import verify_segments
 from recordings.models import IntegrityCheck, Segment
-from tests.factories import make_camera, make_segments
+from tests.factories import make_camera, make_media, make_segments
 
 T0 = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 
@@ -92,6 +93,19 @@ def test_deleted_by_retention_still_chains(recorded):
     _, segs = recorded
     segs[0].abs_path.unlink()
     Segment.objects.filter(pk=segs[0].pk).update(status=Segment.Status.DELETED)
+    assert verify_segments().ok
+
+
+def test_segment_being_recorded_is_outside_the_chain_until_it_closes(recorded):
+    camera, segs = recorded
+    start = segs[-1].end
+    path = segment_dir(camera, start) / f"{start:%Y%m%dT%H%M%S}Z.mp4"
+    row = open_segment(camera, make_media(path, 2))
+    check = verify_segments()
+    assert check.ok and check.checked == 4
+    index_segment(camera, path, start=start)
+    row.refresh_from_db()
+    assert row.sequence == 5 and row.status == Segment.Status.COMPLETE
     assert verify_segments().ok
 
 

@@ -38,7 +38,8 @@ def supervisor():
 
 
 def segments(camera, **kw):
-    return list(Segment.objects.filter(camera=camera, **kw).order_by("sequence"))
+    """The camera's closed (chained) segments."""
+    return list(Segment.objects.filter(camera=camera, **kw).chained().order_by("sequence"))
 
 
 def assert_chain(camera):
@@ -76,6 +77,29 @@ def test_records_clock_aligned_hashed_chained_segments(rtsp_server, short_segmen
     assert_chain(camera)
     assert not Gap.objects.filter(camera=camera).exists()
     assert PASSWORD not in caplog.text
+
+
+def test_the_open_segment_has_a_recording_row_completed_in_place(rtsp_server, short_segments,
+                                                                 supervisor, settings):
+    settings.SEGMENT_SECONDS = 4
+    server = rtsp_server()
+    camera = make_camera(main_stream_uri=server.url)
+    open_row = wait_for(
+        lambda: Segment.objects.filter(camera=camera, status=Segment.Status.RECORDING).first(),
+        tick=supervisor.tick, what="a recording row")
+    assert open_row.sequence is None and open_row.chain_hash is None and not open_row.sha256
+    assert open_row.abs_path.is_file()
+    wait_for(lambda: Segment.objects.get(pk=open_row.pk).status == Segment.Status.COMPLETE,
+             tick=supervisor.tick, what="the segment closed")
+    done = Segment.objects.get(pk=open_row.pk)
+    assert done.sequence == 1 and done.sha256 == sha256_file(done.abs_path)
+    assert done.start <= open_row.start  # the media start replaces the file name's second
+    following = wait_for(
+        lambda: Segment.objects.filter(camera=camera, status=Segment.Status.RECORDING).first(),
+        tick=supervisor.tick, what="the next file's recording row")
+    assert following.start > done.start
+    assert Segment.objects.filter(camera=camera, status=Segment.Status.RECORDING).count() == 1
+    assert_chain(camera)
 
 
 def test_kill9_ffmpeg_restarts_fast_and_keeps_the_partial_segment(rtsp_server, short_segments,
@@ -207,6 +231,8 @@ def test_kill9_recorder_then_recovery_on_next_start(rtsp_server, box_env, manage
         folder = Path(env["CRIMEBOX_RECORDINGS_DIR"]) / camera.slug
         wait_for(lambda: any(p.stat().st_size > 50_000 for p in folder.glob("*/*.mp4")),
                  what="the recorder writing")
+        wait_for(lambda: Segment.objects.filter(camera=camera).exists(),
+                 what="the open file's row")
         ffmpeg_pids = subprocess.run(["pgrep", "-P", str(recorder.pid)], capture_output=True,
                                      text=True).stdout.split()
         assert ffmpeg_pids
@@ -216,12 +242,17 @@ def test_kill9_recorder_then_recovery_on_next_start(rtsp_server, box_env, manage
         wait_for(lambda: all(not os.path.exists(f"/proc/{p}") or
                              open(f"/proc/{p}/stat").read().split()[2] == "Z"
                              for p in ffmpeg_pids), timeout=10, what="orphan FFmpeg gone")
-        assert not Segment.objects.filter(camera=camera).exists()
+        # The open file has its "recording" row: shown and playable, not hashed yet.
+        open_row = Segment.objects.get(camera=camera)
+        assert open_row.status == Segment.Status.RECORDING and open_row.sequence is None
 
         recorder = subprocess.Popen([*manage_argv, "record"], env=env)
-        wait_for(lambda: Segment.objects.filter(camera=camera).exists(), what="recovery")
-        recovered = Segment.objects.get(camera=camera)
-        assert recovered.status == Segment.Status.PARTIAL
+        wait_for(lambda: Segment.objects.filter(camera=camera).chained().exists(),
+                 what="recovery")
+        recovered = Segment.objects.filter(camera=camera).chained().get()
+        assert recovered.pk == open_row.pk  # completed in place, as partial
+        assert recovered.status == Segment.Status.PARTIAL and recovered.sequence == 1
+        assert recovered.sha256 == sha256_file(recovered.abs_path)
         assert "start-up" in recovered.note
         gap = wait_for(lambda: Gap.objects.filter(camera=camera, end__isnull=False).first(),
                        what="recorder-down gap closed")
@@ -233,6 +264,7 @@ def test_kill9_recorder_then_recovery_on_next_start(rtsp_server, box_env, manage
         assert recorder.wait(20) == 0
         last = Segment.objects.filter(camera=camera).order_by("-sequence").first()
         assert last.sequence == 2 and last.status == Segment.Status.COMPLETE
+        assert not Segment.objects.filter(status=Segment.Status.RECORDING).exists()
         assert Gap.objects.filter(camera=camera, end=None,
                                   cause=Gap.Cause.RECORDER_DOWN).count() == 1
     finally:

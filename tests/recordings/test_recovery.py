@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from recordings.hashing import segment_chain_hash
-from recordings.index import segment_dir
+from recordings.index import open_segment, segment_dir
 from recordings.models import Gap, Segment
 from recordings.recovery import recover
 from tests.factories import make_camera, make_media, make_segment
@@ -81,3 +81,22 @@ def test_disabled_camera_gets_no_recorder_down_gap():
     make_segment(camera, T0, seconds=1)
     assert recover(T0 + timedelta(minutes=1)).gaps == 0
     assert not Gap.objects.exists()
+
+
+def test_recording_row_of_a_crash_is_completed_as_partial_or_removed(caplog):
+    camera = make_camera()
+    make_segment(camera, T0, seconds=2)
+    open_file = make_media(file_for(camera, T0 + timedelta(seconds=2)), seconds=3)
+    row = open_segment(camera, open_file)
+    gone = open_segment(camera, make_media(file_for(camera, T0 + timedelta(seconds=9)), 1))
+    gone.abs_path.unlink()  # its file vanished: it was never footage the box hashed
+    caplog.set_level(logging.WARNING)
+
+    recover(T0 + timedelta(minutes=5))
+
+    row.refresh_from_db()
+    assert (row.status, row.sequence) == (Segment.Status.PARTIAL, 2)  # the same row, chained
+    assert row.sha256 and row.hashed_at is not None
+    assert not Segment.objects.filter(pk=gone.pk).exists()
+    assert "left no readable file" in caplog.text
+    assert not Segment.objects.filter(status=Segment.Status.RECORDING).exists()

@@ -5,10 +5,11 @@ from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
 from audit.models import AuditEvent
+from recordings.index import open_segment, segment_dir
 from recordings.media import parse_range
 from recordings.models import Gap, Segment
 from recordings.timeline import day_timeline
-from tests.factories import make_camera, make_segments
+from tests.factories import make_camera, make_media, make_segments
 
 T0 = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 
@@ -156,3 +157,26 @@ def test_timeline_math(footage):
     assert segs[0].x == pytest.approx(100 * 14 / 24)
     assert segs[0].width == pytest.approx(100 * 4 / 86400, abs=0.05)
     assert t["coverage_percent"] == pytest.approx(100 * 8 / 86400)
+
+
+def test_segment_being_recorded_shows_and_plays_but_has_no_original_yet(footage, investigator):
+    camera, segs = footage
+    start = T0 + timedelta(seconds=20)
+    path = segment_dir(camera, start) / f"{start:%Y%m%dT%H%M%S}Z.mp4"
+    row = open_segment(camera, make_media(path, 2))
+    now = start + timedelta(minutes=3)
+
+    t = day_timeline(camera, date(2026, 11, 23), now=now)
+    drawn = [b for b in t["bars"] if b.obj == row]
+    assert len(drawn) == 1 and drawn[0].kind == "segment"
+    assert drawn[0].end == now  # drawn up to now, not as a zero-length row
+    day = investigator.get(reverse("recordings:day", args=[camera.pk, "2026-11-23"]))
+    assert "recording now" in day.content.decode()
+
+    player = investigator.get(reverse("recordings:player", args=[row.pk]))
+    assert player.status_code == 200 and "still being recorded" in player.content.decode()
+    assert player.context["prev"] == segs[-1]
+    media = investigator.get(reverse("recordings:media", args=[row.pk]), HTTP_RANGE="bytes=0-99")
+    assert media.status_code == 206
+    download = investigator.get(reverse("recordings:download", args=[row.pk]))
+    assert download.status_code == 404
