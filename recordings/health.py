@@ -1,14 +1,16 @@
 """The box's health in one dict: for the admin's status panel, /health and (later) the RTCC."""
 
 import shutil
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.http import JsonResponse
 from django.utils import timezone
 
 from cameras.models import Camera
+from crimebox.clock import clock_synchronized
 
+from . import heartbeat
 from .models import Gap, IntegrityCheck, Segment
 from .retention import free_floor, storage_alarm
 from .signing import ensure_signing_key
@@ -29,12 +31,27 @@ def health_status(now: datetime | None = None, disk_usage=None) -> dict:
     if missing:
         warnings.append(f"{missing} segment file(s) are missing from the disk: see Segments, "
                         "status Missing.")
+    if clock_synchronized() is False:
+        warnings.append("The system clock is not synchronised (NTP): segment times are only as "
+                        "right as the clock. Check the network and `timedatectl`.")
+    all_cameras = list(Camera.objects.all())
+    beat = heartbeat.last_beat()
+    recorder_up = beat is not None and (now - beat).total_seconds() <= heartbeat.MAX_AGE
+    if any(c.is_enabled for c in all_cameras) and not recorder_up:
+        since = f" (last seen {beat:%Y-%m-%d %H:%M:%S} UTC)" if beat else ""
+        alarms.append(f"The recorder is not running{since}: no camera is being recorded. "
+                      "Check `systemctl status crimebox-recorder`.")
     cameras = []
-    for camera in Camera.objects.all():
+    for camera in all_cameras:
         if camera.is_enabled and camera.status in (Camera.Status.OFFLINE,
                                                    Camera.Status.RECONNECTING):
             warnings.append(f"Camera {camera.name} is {camera.get_status_display().lower()}: "
                             f"{camera.last_error}")
+        elif recorder_up and camera.is_enabled and camera.status == Camera.Status.RECORDING:
+            stale = stale_since(camera, now)
+            if stale:
+                warnings.append(f"Camera {camera.name} has closed no segment since {stale:%H:%M} "
+                                "UTC although it is recording: see the recorder's log.")
         cameras.append({
             "name": camera.name, "enabled": camera.is_enabled, "status": camera.status,
             "last_segment_at": camera.last_segment_at, "last_error": camera.last_error,
@@ -43,6 +60,7 @@ def health_status(now: datetime | None = None, disk_usage=None) -> dict:
     status = "critical" if alarms else "warning" if warnings else "ok"
     return {
         "status": status, "box_id": settings.BOX_ID, "time": now, "alarms": alarms,
+        "recorder_heartbeat": beat,
         "warnings": warnings, "cameras": cameras,
         "disk": {"total": usage.total, "free": usage.free, "floor": free_floor(usage.total)},
         "last_integrity_check": None if check is None else {
@@ -50,6 +68,18 @@ def health_status(now: datetime | None = None, disk_usage=None) -> dict:
             "problems": len(check.problems)},
         "signing_key_fingerprint": ensure_signing_key().fingerprint,
     }
+
+
+def stale_since(camera: Camera, now: datetime) -> datetime | None:
+    """When the camera last showed recording activity, if that is longer ago than a segment
+    (plus slack) should take; else None. Activity: a segment closed or a new file opened."""
+    opened = (Segment.objects.filter(camera=camera, status=Segment.Status.RECORDING)
+              .order_by("-start").values_list("start", flat=True).first())
+    latest = max((t for t in (camera.last_segment_at, opened) if t is not None), default=None)
+    if latest is None:
+        return None
+    limit = timedelta(seconds=settings.SEGMENT_SECONDS + 120)
+    return latest if now - latest > limit else None
 
 
 def health_view(request):

@@ -31,7 +31,7 @@ from django.db import close_old_connections
 
 from cameras.models import Camera
 
-from . import ffmpeg, gaps
+from . import ffmpeg, gaps, heartbeat
 from .index import NAME_RE, index_segment, open_segment, start_from_name
 from .models import Gap, Segment
 from .recovery import index_unknown_files
@@ -247,10 +247,14 @@ class Supervisor:
         self.clock = clock
         self.sync_interval = sync_interval
         self.last_sync = float("-inf")
+        self.last_beat = float("-inf")
         self.stopping = False
 
     def tick(self) -> None:
         now = self.clock()
+        if now - self.last_beat >= heartbeat.INTERVAL:
+            self.last_beat = now
+            heartbeat.beat(now)
         if now - self.last_sync >= self.sync_interval:
             self.sync(now)
         for run in list(self.runs.values()):
@@ -389,6 +393,7 @@ class Supervisor:
             self.collect(run)
             self.reap(run, self.clock())
         self.executor.shutdown(wait=True)
+        heartbeat.stop()
         for camera in self.cameras.values():
             if camera.is_enabled:
                 camera.set_status(Camera.Status.IDLE, error="")

@@ -10,8 +10,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(autouse=True)
 def own_data_dirs(settings, tmp_path):
-    """Each test gets its own recordings, exports and keys: camera ids are reused between
-    tests, and a folder left by another test would be "unknown files" to recover."""
+    """Each test gets its own data directory (thumbnails, heartbeat), recordings, exports and
+    keys: camera ids are reused between tests, and a folder left by another test would be
+    "unknown files" to recover. (The database stays where the settings put it.)"""
+    settings.DATA_DIR = tmp_path / "data"
     for name in ("RECORDINGS_DIR", "EXPORTS_DIR", "KEYS_DIR"):
         path = tmp_path / "data" / name.split("_")[0].lower()
         path.mkdir(parents=True)

@@ -1,3 +1,4 @@
+import time
 from collections import namedtuple
 from datetime import UTC, datetime, timedelta
 
@@ -7,6 +8,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from recordings import heartbeat
+from recordings.health import health_status
 from recordings.holds import place_hold
 from recordings.models import Gap, Segment
 from recordings.tasks import SCHEDULES, ensure_schedules
@@ -17,19 +20,26 @@ T0 = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 
 
 @pytest.fixture
+def recorder_alive(monkeypatch):
+    """A running recorder's heartbeat and a synchronised clock: what a healthy box has."""
+    heartbeat.beat(time.time())
+    monkeypatch.setattr("recordings.health.clock_synchronized", lambda: True)
+
+
+@pytest.fixture
 def admin_client_(db, client):
     user = User.objects.create_superuser("boss", "b@example.org", "pw-boss-123")
     client.force_login(user)
     return client
 
 
-def test_health_is_public_but_terse(client, db):
+def test_health_is_public_but_terse(client, db, recorder_alive):
     response = client.get("/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
 
 
-def test_health_details_for_staff(admin_client_):
+def test_health_details_for_staff(admin_client_, recorder_alive):
     make_camera("North")
     body = admin_client_.get("/health").json()
     assert body["status"] == "ok"
@@ -115,10 +125,48 @@ def test_schedules_are_idempotent(db):
         "recordings.tasks.prune_task", "recordings.tasks.verify_task"}
 
 
-def test_missing_files_are_a_warning(admin_client_):
+def test_missing_files_are_a_warning(admin_client_, recorder_alive):
     camera = make_camera("North")
     seg = make_segments(camera, T0, 1)[0]
     Segment.objects.filter(pk=seg.pk).update(status=Segment.Status.MISSING)
     body = admin_client_.get("/health").json()
     assert body["status"] == "warning"
     assert "1 segment file(s) are missing" in body["warnings"][0]
+
+
+def test_recorder_down_is_critical_when_cameras_are_enabled(db, monkeypatch):
+    monkeypatch.setattr("recordings.health.clock_synchronized", lambda: True)
+    camera = make_camera("North")
+    health = health_status()
+    assert health["status"] == "critical"
+    assert "recorder is not running" in health["alarms"][0]
+    heartbeat.beat(time.time() - 300)  # a recorder that died five minutes ago
+    assert "last seen" in health_status()["alarms"][0]
+    heartbeat.beat(time.time())
+    assert health_status()["status"] == "ok"
+    camera.is_enabled = False
+    camera.save()
+    heartbeat.stop()
+    assert health_status()["status"] == "ok"  # nothing to record, nothing missing
+
+
+def test_unsynchronised_clock_is_a_warning(db, recorder_alive, monkeypatch):
+    monkeypatch.setattr("recordings.health.clock_synchronized", lambda: False)
+    health = health_status()
+    assert health["status"] == "warning" and "clock is not synchronised" in health["warnings"][0]
+
+
+def test_recording_camera_that_closes_no_segment_is_a_warning(db, recorder_alive, settings):
+    settings.SEGMENT_SECONDS = 60
+    camera = make_camera("North", status="recording")
+    now = datetime.now(UTC)
+    camera.last_segment_at = now - timedelta(seconds=100)
+    camera.save()
+    assert health_status(now)["status"] == "ok"
+    camera.last_segment_at = now - timedelta(seconds=200)  # a 60 s segment is long overdue
+    camera.save()
+    assert "closed no segment" in health_status(now)["warnings"][0]
+    Segment.objects.create(  # a new file opened since: still fine
+        camera=camera, start=now - timedelta(seconds=30), end=now - timedelta(seconds=30),
+        duration=0, size=0, path="cam/x.mp4", status=Segment.Status.RECORDING)
+    assert health_status(now)["status"] == "ok"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cameras.models import Camera
-from recordings import ffmpeg
+from recordings import ffmpeg, heartbeat
 from recordings.hashing import GENESIS, segment_chain_hash, sha256_file
 from recordings.index import NAME_RE
 from recordings.models import Gap, Segment
@@ -233,6 +233,7 @@ def test_kill9_recorder_then_recovery_on_next_start(rtsp_server, box_env, manage
                  what="the recorder writing")
         wait_for(lambda: Segment.objects.filter(camera=camera).exists(),
                  what="the open file's row")
+        assert heartbeat.last_beat() is not None  # health knows the recorder runs
         ffmpeg_pids = subprocess.run(["pgrep", "-P", str(recorder.pid)], capture_output=True,
                                      text=True).stdout.split()
         assert ffmpeg_pids
@@ -262,6 +263,7 @@ def test_kill9_recorder_then_recovery_on_next_start(rtsp_server, box_env, manage
                              if p.name != recovered.abs_path.name), what="recording again")
         recorder.send_signal(signal.SIGTERM)
         assert recorder.wait(20) == 0
+        assert heartbeat.last_beat() is None  # a clean stop says so
         last = Segment.objects.filter(camera=camera).order_by("-sequence").first()
         assert last.sequence == 2 and last.status == Segment.Status.COMPLETE
         assert not Segment.objects.filter(status=Segment.Status.RECORDING).exists()
