@@ -2,8 +2,8 @@ from django.contrib import admin
 
 from crimebox.admin_base import ReadOnlyAdmin
 
-from .log import verify_chain
-from .models import AuditEvent
+from .log import chain_status
+from .models import AuditCheck, AuditEvent
 
 
 @admin.register(AuditEvent)
@@ -19,8 +19,12 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_select_related = ["camera"]
 
     def changelist_view(self, request, extra_context=None):
-        problems = verify_chain()
-        extra_context = {**(extra_context or {}), "title": (
-            "Audit trail — chain intact" if not problems
-            else f"Audit trail — CHAIN BROKEN: {'; '.join(problems[:5])}")}
+        _, status = chain_status()
+        extra_context = {**(extra_context or {}), "title": f"Audit trail — {status}"}
         return super().changelist_view(request, extra_context)
+
+
+@admin.register(AuditCheck)
+class AuditCheckAdmin(ReadOnlyAdmin):
+    list_display = ["started_at", "finished_at", "checked", "ok", "last_sequence"]
+    readonly_fields = [f.name for f in AuditCheck._meta.fields]

@@ -5,13 +5,14 @@ Entry hash = SHA-256 over the previous entry's hash and this entry's fields (doc
 
 import hashlib
 import json
+from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.utils import timezone
 
 from recordings.hashing import GENESIS, utc_iso
 
-from .models import AuditEvent
+from .models import AuditCheck, AuditEvent
 
 CHAIN_VERSION = "crimebox-audit-v1"
 
@@ -66,18 +67,58 @@ def record(action: str, *, request=None, user=None, camera=None, target: str = "
     return event
 
 
-def verify_chain() -> list[str]:
-    """Problems found in the audit chain, [] when intact."""
-    problems = []
-    prev = GENESIS
-    expected = 1
-    for event in AuditEvent.objects.order_by("sequence").iterator():
+@dataclass
+class ChainWalk:
+    checked: int = 0
+    problems: list[str] = field(default_factory=list)
+    last_sequence: int = 0
+    last_hash: str = GENESIS
+
+
+def walk_chain(after_sequence: int = 0, prev_hash: str = GENESIS) -> ChainWalk:
+    """Verify the entries after `after_sequence`, whose hash was `prev_hash` (all by default)."""
+    walk = ChainWalk(last_sequence=after_sequence, last_hash=prev_hash)
+    expected = after_sequence + 1
+    events = AuditEvent.objects.filter(sequence__gt=after_sequence).order_by("sequence")
+    for event in events.iterator():
+        walk.checked += 1
         if event.sequence != expected:
-            problems.append(f"entries {expected}..{event.sequence - 1} are missing")
-        if event.prev_hash != prev:
-            problems.append(f"entry {event.sequence} does not follow the previous entry")
+            walk.problems.append(f"entries {expected}..{event.sequence - 1} are missing")
+        if event.prev_hash != walk.last_hash:
+            walk.problems.append(f"entry {event.sequence} does not follow the previous entry")
         if compute_hash(event) != event.hash:
-            problems.append(f"entry {event.sequence} was altered")
-        prev = event.hash
+            walk.problems.append(f"entry {event.sequence} was altered")
+        walk.last_hash, walk.last_sequence = event.hash, event.sequence
         expected = event.sequence + 1
-    return problems
+    return walk
+
+
+def verify_chain() -> list[str]:
+    """Problems found in the whole audit chain, [] when intact."""
+    return walk_chain().problems
+
+
+def run_check() -> AuditCheck:
+    """Walk the whole chain and store the result (shown in the audit list and in health)."""
+    check = AuditCheck.objects.create()
+    walk = walk_chain()
+    check.checked, check.problems, check.ok = walk.checked, walk.problems, not walk.problems
+    check.last_sequence, check.last_hash = walk.last_sequence, walk.last_hash
+    check.finished_at = timezone.now()
+    check.save()
+    return check
+
+
+def chain_status() -> tuple[bool, str]:
+    """For the audit list: the newest full check, plus the entries written since it."""
+    full = AuditCheck.objects.exclude(finished_at=None).first()
+    if full is None:
+        full = run_check()
+    if not full.ok:
+        return False, (f"CHAIN BROKEN at the check of {full.started_at:%Y-%m-%d %H:%M} UTC: "
+                       + "; ".join(full.problems[:5]))
+    since = walk_chain(full.last_sequence, full.last_hash or GENESIS)
+    if since.problems:
+        return False, "CHAIN BROKEN: " + "; ".join(since.problems[:5])
+    return True, (f"chain intact ({full.checked} entries at the full check of "
+                  f"{full.started_at:%Y-%m-%d %H:%M} UTC, {since.checked} since)")

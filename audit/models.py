@@ -61,3 +61,25 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"#{self.sequence} {self.at:%Y-%m-%d %H:%M:%S} {self.username or '-'} {self.action}"
+
+
+class AuditCheck(models.Model):
+    """One full verification of the audit chain (verify_audit or the daily schedule).
+
+    The audit list verifies only the entries after the newest passing check's last entry, so
+    it stays fast on a trail of millions; the full walk runs daily.
+    """
+
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    checked = models.PositiveBigIntegerField(default=0)
+    ok = models.BooleanField(default=False)
+    problems = models.JSONField(default=list, blank=True)
+    last_sequence = models.PositiveBigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self):
+        return f"Audit check {self.started_at:%Y-%m-%d %H:%M} {'OK' if self.ok else 'FAILED'}"

@@ -13,9 +13,9 @@ ROLES = {
         "recordings.view_legalhold", "recordings.add_legalhold", "recordings.change_legalhold",
     ],
     "Auditor": [
-        "audit.view_auditevent", "cameras.view_camera", "recordings.view_segment",
-        "recordings.view_gap", "recordings.view_integritycheck", "recordings.view_export",
-        "recordings.view_legalhold",
+        "audit.view_auditevent", "audit.view_auditcheck", "cameras.view_camera",
+        "recordings.view_segment", "recordings.view_gap", "recordings.view_integritycheck",
+        "recordings.view_export", "recordings.view_legalhold",
     ],
 }
 ADMINISTRATOR_EXTRA = [
@@ -30,9 +30,14 @@ def role_permissions() -> dict[str, list[str]]:
 
 
 def sync_roles(apps=None) -> None:
-    """Create or update the role groups with exactly their permissions (idempotent)."""
+    """Create or update the role groups with exactly their permissions (idempotent).
+
+    Called by migration 0002 (historical models: permissions of later models do not exist
+    yet and are skipped) and after every migrate (post_migrate), which completes them.
+    """
     from django.apps import apps as global_apps
 
+    historical = apps is not None
     apps = apps or global_apps
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
@@ -41,6 +46,10 @@ def sync_roles(apps=None) -> None:
         objs = []
         for perm in perms:
             app_label, codename = perm.split(".")
-            objs.append(Permission.objects.get(content_type__app_label=app_label,
-                                               codename=codename))
+            found = Permission.objects.filter(content_type__app_label=app_label,
+                                              codename=codename).first()
+            if found is not None:
+                objs.append(found)
+            elif not historical:
+                raise LookupError(f"role {name!r}: no permission {perm!r}")
         group.permissions.set(objs)

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.http import JsonResponse
 from django.utils import timezone
 
+from audit.models import AuditCheck
 from cameras.models import Camera
 from crimebox.clock import clock_synchronized
 
@@ -27,6 +28,10 @@ def health_status(now: datetime | None = None, disk_usage=None) -> dict:
     if check is not None and not check.ok:
         alarms.append(f"Integrity check of {check.started_at:%Y-%m-%d %H:%M} UTC found "
                       f"{len(check.problems)} problem(s): see Integrity checks.")
+    audit_check = AuditCheck.objects.exclude(finished_at=None).first()
+    if audit_check is not None and not audit_check.ok:
+        alarms.append(f"Audit trail check of {audit_check.started_at:%Y-%m-%d %H:%M} UTC found "
+                      f"the chain broken: {'; '.join(audit_check.problems[:3])}")
     missing = Segment.objects.filter(status=Segment.Status.MISSING).count()
     if missing:
         warnings.append(f"{missing} segment file(s) are missing from the disk: see Segments, "

@@ -45,6 +45,8 @@ class SegmentAdmin(ReadOnlyAdmin):
 
     @admin.display(description="SHA-256")
     def short_sha256(self, obj):
+        if not obj.sha256:
+            return "at close"  # still being recorded
         return format_html('<code title="{}">{}…</code>', obj.sha256, obj.sha256[:16])
 
     @admin.action(description="Place legal hold on the selected segments' time range")

@@ -21,12 +21,12 @@ def prune_task() -> str:
 
 
 def verify_task() -> str:
-    from audit.log import verify_chain
+    from audit.log import run_check
 
     from .integrity import verify_segments
 
     check = verify_segments()
-    audit_problems = verify_chain()
+    audit_problems = run_check().problems
     if audit_problems:
         logging.getLogger(__name__).critical("audit chain broken: %s", "; ".join(audit_problems))
     state = "OK" if check.ok and not audit_problems else "FAILED"

@@ -130,3 +130,28 @@ def test_tampering_is_named_by_verify_audit(capsys):
     assert exc.value.code == 1
     out = capsys.readouterr().out
     assert "entry 8 was altered" in out and "entries 13..13 are missing" in out
+
+
+@pytest.mark.django_db
+def test_audit_list_trusts_the_last_full_check_and_walks_only_what_came_after(client):
+    events = [log.record(AuditEvent.Action.SYSTEM, username="s", target=f"t{i}")
+              for i in range(5)]
+    first = log.run_check()
+    assert first.ok and (first.checked, first.last_sequence) == (5, 5)
+    log.record(AuditEvent.Action.SYSTEM, username="s", target="after")
+    ok, status = log.chain_status()
+    assert ok and "5 entries at the full check" in status and "1 since" in status
+
+    AuditEvent.objects.filter(sequence=6).update(target="rewritten")  # after the check
+    ok, status = log.chain_status()
+    assert not ok and "entry 6 was altered" in status
+
+    AuditEvent.objects.filter(pk=events[1].pk).update(target="old entry rewritten")
+    check = log.run_check()  # the daily full walk finds the older change
+    assert not check.ok and "entry 2 was altered" in check.problems
+    client.force_login(make_user("a", "Auditor"))
+    page = client.get(reverse("admin:audit_auditevent_changelist")).content.decode()
+    assert "CHAIN BROKEN" in page and "entry 2 was altered" in page
+    from recordings.health import health_status
+
+    assert any("Audit trail check" in a for a in health_status()["alarms"])

@@ -2,8 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from audit.log import verify_chain
-from audit.models import AuditEvent
+from audit.log import run_check
 
 
 class Command(BaseCommand):
@@ -13,8 +12,8 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **options):
-        problems = verify_chain()
-        count = AuditEvent.objects.count()
+        check = run_check()
+        problems, count = check.problems, check.checked
         if options["json"]:
             self.stdout.write(json.dumps({"ok": not problems, "entries": count,
                                           "problems": problems}))
