@@ -10,6 +10,8 @@ SCHEDULES = {
     # Re-hashes every file on disk: daily, a Pi 4 hashes ~140 MB/s (a year of 4 cameras is
     # hours of work, read at low priority by the cluster).
     "verify segments": ("recordings.tasks.verify_task", Schedule.DAILY, None),
+    # Expired admin sessions hold, between the two add-camera steps, a camera's credentials.
+    "clear expired sessions": ("recordings.tasks.clear_sessions_task", Schedule.DAILY, None),
 }
 
 
@@ -32,6 +34,13 @@ def verify_task() -> str:
     state = "OK" if check.ok and not audit_problems else "FAILED"
     return (f"{state}: {check.checked} segments checked, {len(check.problems)} problems; "
             f"audit chain {'broken: ' + '; '.join(audit_problems) if audit_problems else 'intact'}")
+
+
+def clear_sessions_task() -> str:
+    from django.core.management import call_command
+
+    call_command("clearsessions")
+    return "expired sessions cleared"
 
 
 def ensure_schedules() -> list[str]:

@@ -122,7 +122,25 @@ def test_schedules_are_idempotent(db):
     ensure_schedules()
     assert Schedule.objects.count() == len(SCHEDULES)
     assert set(Schedule.objects.values_list("func", flat=True)) == {
-        "recordings.tasks.prune_task", "recordings.tasks.verify_task"}
+        "recordings.tasks.prune_task", "recordings.tasks.verify_task",
+        "recordings.tasks.clear_sessions_task"}
+
+
+def test_clear_sessions_task_removes_expired_sessions(db):
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    from recordings.tasks import clear_sessions_task
+
+    old, fresh = SessionStore(), SessionStore()
+    for store in (old, fresh):
+        store["cameras:onvif_add"] = {"data": {"password": "x"}}
+        store.create()
+    Session.objects.filter(session_key=old.session_key).update(
+        expire_date=timezone.now() - timedelta(days=1))
+    clear_sessions_task()
+    assert list(Session.objects.values_list("session_key", flat=True)) == [fresh.session_key]
 
 
 def test_missing_files_are_a_warning(admin_client_, recorder_alive):
