@@ -38,8 +38,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def children(pid: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+def children(pid: int, name: str = "ffmpeg") -> list[int]:
+    """The supervisor's FFmpeg children (not a passing ffprobe of the indexer)."""
+    out = subprocess.run(["pgrep", "-P", str(pid), "-x", name], capture_output=True,
+                         text=True).stdout
     return [int(p) for p in out.split()]
 
 
