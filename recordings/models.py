@@ -232,6 +232,7 @@ class Export(models.Model):
         RUNNING = "running", "Running"
         DONE = "done", "Ready"
         FAILED = "failed", "Failed"
+        EXPIRED = "expired", "Expired (package removed)"
 
     cameras = models.ManyToManyField(Camera, related_name="exports")
     start = models.DateTimeField()
@@ -258,6 +259,10 @@ class Export(models.Model):
         constraints = [
             models.CheckConstraint(condition=models.Q(end__gt=models.F("start")),
                                    name="export_end_after_start"),
+        ]
+        indexes = [
+            # Package expiry: finished packages, oldest first.
+            models.Index(fields=["status", "finished_at"], name="export_status_finished"),
         ]
 
     def __str__(self):

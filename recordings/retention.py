@@ -21,7 +21,7 @@ from django.utils import timezone
 from audit import log
 from audit.models import AuditEvent
 
-from .models import Segment
+from .models import Export, Segment
 
 logger = logging.getLogger(__name__)
 
@@ -95,3 +95,34 @@ def storage_alarm(disk_usage=None) -> str:
     if usage.free >= floor or Segment.objects.deletable().exists():
         return ""
     return held_only_alarm(usage.free, floor)
+
+
+def expire_exports(now: datetime | None = None) -> list[int]:
+    """Remove evidence packages older than CRIMEBOX_EXPORT_KEEP_DAYS from the exports directory.
+
+    The Export row (with the package's SHA-256) and its audit entries stay; packages written
+    elsewhere by `export_clip --out` belong to whoever asked and are never touched.
+    """
+    if settings.EXPORT_KEEP_DAYS <= 0:
+        return []
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.EXPORT_KEEP_DAYS)
+    expired = []
+    for export in Export.objects.filter(status=Export.Status.DONE, finished_at__lt=cutoff):
+        if not export.path or "/" in export.path:
+            continue  # not in the exports directory
+        claimed = Export.objects.filter(pk=export.pk, status=Export.Status.DONE).update(
+            status=Export.Status.EXPIRED)
+        if claimed != 1:
+            continue
+        export.abs_path.unlink(missing_ok=True)
+        log.record(AuditEvent.Action.RETENTION_DELETE, username="retention",
+                   target=f"export {export.pk}",
+                   detail={"package": export.path, "sha256": export.sha256,
+                           "case": export.case_number,
+                           "reason": f"package older than {settings.EXPORT_KEEP_DAYS} days"})
+        expired.append(export.pk)
+    if expired:
+        logger.info("removed %d evidence package(s) older than %d days", len(expired),
+                    settings.EXPORT_KEEP_DAYS)
+    return expired

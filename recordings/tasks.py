@@ -16,10 +16,12 @@ SCHEDULES = {
 
 
 def prune_task() -> str:
-    from .retention import prune
+    from .retention import expire_exports, prune
 
     result = prune()
-    return result.alarm or f"{len(result.deleted)} deleted"
+    expired = expire_exports()
+    return result.alarm or f"{len(result.deleted)} segment(s) deleted, {len(expired)} " \
+                           "package(s) expired"
 
 
 def verify_task() -> str:

@@ -7,8 +7,8 @@ from django.core.management import call_command
 from audit.models import AuditEvent
 from recordings.holds import place_hold
 from recordings.integrity import verify_segments
-from recordings.models import Segment
-from recordings.retention import prune, storage_alarm
+from recordings.models import Export, Segment
+from recordings.retention import expire_exports, prune, storage_alarm
 from tests.factories import make_camera, make_segments
 
 Usage = namedtuple("Usage", "total used free")
@@ -80,3 +80,30 @@ def test_dry_run_deletes_nothing(footage, capsys, monkeypatch):
 
 def test_nothing_to_do_with_enough_space(footage):
     assert prune(now=NOW, disk_usage=disk(50 * 10**9)).deleted == []
+
+
+def test_old_evidence_packages_expire_but_their_record_stays(db, settings, tmp_path):
+    settings.EXPORT_KEEP_DAYS = 30
+
+    def package(name, age_days, where=None):
+        path = (where or settings.EXPORTS_DIR) / name
+        path.write_bytes(b"PK zip")
+        return Export.objects.create(
+            start=T0, end=NOW, case_number="26-1", reason="r", status=Export.Status.DONE,
+            path=name if where is None else str(path), sha256="ab" * 32,
+            finished_at=NOW - timedelta(days=age_days))
+
+    old, fresh = package("old.zip", 31), package("fresh.zip", 29)
+    elsewhere = package("cli.zip", 90, where=tmp_path)  # export_clip --out: not ours
+    assert expire_exports(NOW) == [old.pk]
+    old.refresh_from_db()
+    assert old.status == Export.Status.EXPIRED and old.sha256 == "ab" * 32
+    assert not old.abs_path.exists() and fresh.abs_path.exists()
+    assert (tmp_path / "cli.zip").exists()
+    assert Export.objects.get(pk=elsewhere.pk).status == Export.Status.DONE
+    event = AuditEvent.objects.get(action="retention_delete")
+    assert event.target == f"export {old.pk}" and event.detail["sha256"] == "ab" * 32
+    assert expire_exports(NOW) == []  # safe to run again
+
+    settings.EXPORT_KEEP_DAYS = 0  # keep forever
+    assert expire_exports(NOW + timedelta(days=365)) == []
