@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from .hashing import segment_chain_hash
@@ -54,6 +55,7 @@ def _sha256(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
 
 
 def verify_package(path) -> Verification:
+    """Every check that can be made; a damaged or forged package is a failure, never a crash."""
     result = Verification()
     try:
         z = zipfile.ZipFile(path)
@@ -61,33 +63,56 @@ def verify_package(path) -> Verification:
         result.failures.append(f"not a readable zip: {e}")
         return result
     with z:
-        members = _members(z)
-        for name in ("manifest.json", "manifest.sig", "box_public_key.pem"):
-            if name not in members:
-                result.failures.append(f"{name} is missing")
-        if result.failures:
-            return result
-        data = z.read(members["manifest.json"])
-        key = load_pem_public_key(z.read(members["box_public_key.pem"]))
-        result.fingerprint = fingerprint_of(key)
         try:
-            key.verify(z.read(members["manifest.sig"]), data)
-            result.checked.append("signature of manifest.json")
-        except InvalidSignature:
-            result.failures.append("manifest.json: signature does not verify (altered or "
-                                   "signed by another key)")
-        manifest = json.loads(data)
-        if manifest.get("signing_key_fingerprint") != result.fingerprint:
-            result.failures.append("box_public_key.pem is not the key named in the manifest")
-        for name, expected in sorted(manifest.get("files", {}).items()):
-            if name not in members:
-                result.failures.append(f"{name}: missing from the package")
-            elif _sha256(z, members[name]) != expected:
-                result.failures.append(f"{name}: SHA-256 does not match the manifest")
-            else:
-                result.checked.append(name)
-        _check_originals(z, members, manifest, result)
+            _verify(z, result)
+        except (zipfile.BadZipFile, OSError) as e:
+            result.failures.append(f"the zip is damaged: {e}")
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            result.failures.append(f"manifest.json: malformed ({type(e).__name__}: {e})")
     return result
+
+
+def _verify(z: zipfile.ZipFile, result: Verification) -> None:
+    members = _members(z)
+    for name in ("manifest.json", "manifest.sig", "box_public_key.pem"):
+        if name not in members:
+            result.failures.append(f"{name} is missing")
+    if result.failures:
+        return
+    data = z.read(members["manifest.json"])
+    try:
+        key = load_pem_public_key(z.read(members["box_public_key.pem"]))
+    except (ValueError, TypeError, UnsupportedAlgorithm) as e:
+        result.failures.append(f"box_public_key.pem: not a readable public key ({e})")
+        return
+    if not isinstance(key, Ed25519PublicKey):
+        result.failures.append("box_public_key.pem: not an Ed25519 key")
+        return
+    result.fingerprint = fingerprint_of(key)
+    try:
+        key.verify(z.read(members["manifest.sig"]), data)
+        result.checked.append("signature of manifest.json")
+    except InvalidSignature:
+        result.failures.append("manifest.json: signature does not verify (altered or "
+                               "signed by another key)")
+    try:
+        manifest = json.loads(data)
+    except ValueError as e:  # UnicodeDecodeError is one
+        result.failures.append(f"manifest.json: not valid JSON ({e})")
+        return
+    if not isinstance(manifest, dict):
+        result.failures.append("manifest.json: not a JSON object")
+        return
+    if manifest.get("signing_key_fingerprint") != result.fingerprint:
+        result.failures.append("box_public_key.pem is not the key named in the manifest")
+    for name, expected in sorted(manifest.get("files", {}).items()):
+        if name not in members:
+            result.failures.append(f"{name}: missing from the package")
+        elif _sha256(z, members[name]) != expected:
+            result.failures.append(f"{name}: SHA-256 does not match the manifest")
+        else:
+            result.checked.append(name)
+    _check_originals(z, members, manifest, result)
 
 
 def _check_originals(z, members, manifest, result: Verification) -> None:

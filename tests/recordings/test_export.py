@@ -76,6 +76,9 @@ def test_exact_window_across_a_segment_boundary(footage, tmp_path):
     assert len(times) == pytest.approx(175, abs=1)
     assert clip["start"] == "2026-11-23T14:00:02.500000Z"
     assert [s["sequence"] for s in manifest["source_segments"]] == [1, 2, 3]
+    assert [s["clock_synchronized"] for s in manifest["source_segments"]] == [
+        s.clock_synced for s in Segment.objects.filter(sequence__in=[1, 2, 3])
+        .order_by("sequence")]
     assert manifest["requested_window"] == {"start": "2026-11-23T14:00:02.500000Z",
                                             "end": "2026-11-23T14:00:09.500000Z"}
     assert manifest["cameras"][0]["serial_number"] == "SN1"
@@ -165,6 +168,41 @@ def test_one_changed_byte_fails_verification(footage, tmp_path, member, capsys):
     assert "FAILED" in capsys.readouterr().out
 
 
+def replaced(package: Path, tmp_path: Path, **members: bytes) -> Path:
+    """A copy of the package with some members' bytes replaced (names with . as _)."""
+    out = tmp_path / "replaced.zip"
+    with zipfile.ZipFile(package) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            key = Path(info.filename).name.replace(".", "_")
+            dst.writestr(info, members.get(key, src.read(info)))
+    return out
+
+
+def forged_signature(data: bytes) -> dict:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                        serialization.PublicFormat.SubjectPublicKeyInfo)
+    return {"manifest_json": data, "manifest_sig": key.sign(data), "box_public_key_pem": pem}
+
+
+@pytest.mark.parametrize("members,message", [
+    ({"manifest_json": b"{not json"}, "not valid JSON"),
+    ({"manifest_json": b"\xff\xfe"}, "not valid JSON"),
+    ({"box_public_key_pem": b"-----BEGIN PUBLIC KEY-----\ngarbage"}, "not a readable public key"),
+    (forged_signature(b"[]"), "not a JSON object"),
+    (forged_signature(b'{"files": {}, "source_segments": [{"camera_id": 1}]}'), "malformed"),
+])
+def test_damaged_or_forged_packages_fail_cleanly(footage, tmp_path, capsys, members, message):
+    package = export(tmp_path, T0, T0 + timedelta(seconds=2))
+    capsys.readouterr()
+    assert verify(replaced(package, tmp_path, **members)) == 1
+    out = capsys.readouterr().out
+    assert "FAILED" in out and message in out
+
+
 @pytest.mark.parametrize("start,end,message", [
     ("2026-11-23T14:00:09Z", "2026-11-23T14:00:02Z", "must be after its start"),
     ("2026-11-23T15:00:00Z", "2026-11-23T15:05:00Z", "no footage"),
@@ -204,6 +242,15 @@ def test_window_reaching_into_the_segment_being_recorded_is_refused(footage, tmp
     assert not (tmp_path / "out").exists() and not Export.objects.exists()
     package = export(tmp_path, T0 + timedelta(seconds=18), start)  # up to it: fine
     assert package.is_file()
+
+
+def test_segment_records_whether_the_clock_was_synchronised(db, monkeypatch):
+    camera = make_camera("Clock")
+    for synced in (True, False, None):
+        monkeypatch.setattr("recordings.index.clock_synchronized", lambda s=synced: s)
+        start = T0 + timedelta(minutes=len(camera.segments.all()))
+        [segment] = make_segments(camera, start, 1, seconds=1)
+        assert segment.clock_synced is synced
 
 
 def test_clip_is_stream_copy(footage, tmp_path):
