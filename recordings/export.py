@@ -155,6 +155,7 @@ def segment_entry(segment: Segment) -> dict:
         "sha256": segment.sha256, "size": segment.size, "start": utc_iso(segment.start),
         "end": utc_iso(segment.end), "status": segment.status,
         "prev_chain_hash": prev, "chain_hash": segment.chain_hash,
+        "clock_synchronized": segment.clock_synced,
     }
 
 

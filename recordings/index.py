@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cameras.models import Camera
+from crimebox.clock import clock_synchronized
 
 from . import ffmpeg
 from .hashing import GENESIS, segment_chain_hash, sha256_file
@@ -114,6 +115,7 @@ def index_segment(
                 camera=camera, released_at=None, start__lt=end, end__gt=start
             ).exists(),
             hashed_at=timezone.now(),
+            clock_synced=clock_synchronized(),
             note=note,
         )
         if existing is not None:

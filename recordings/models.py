@@ -68,6 +68,10 @@ class Segment(models.Model):
     on_hold = models.BooleanField(default=False)
     hashed_at = models.DateTimeField(null=True, blank=True,
                                      help_text="When the SHA-256 was stored.")
+    clock_synced = models.BooleanField(
+        null=True, blank=True,
+        help_text="Whether the box's clock was NTP-synchronised when the segment closed "
+                  "(empty: unknown). Its times are only as right as that clock.")
     verified_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
     note = models.TextField(blank=True, help_text="Why it is partial, missing, corrupt, deleted.")
