@@ -282,3 +282,11 @@ def test_test_pattern_camera_records_through_the_same_pipeline(short_segments, s
     assert (seg.width, seg.height) == (640, 360)
     assert seg.duration == pytest.approx(2.0, abs=0.15)  # -g fps: a keyframe every second
     assert_chain(camera)
+
+
+def test_recorder_refuses_an_unmigrated_database(box_env, manage_argv, tmp_path):
+    env = {**box_env, "CRIMEBOX_DATABASE": str(tmp_path / "empty.sqlite3")}
+    proc = subprocess.run([*manage_argv, "record"], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 1
+    assert "not migrated" in proc.stderr and "manage.py migrate" in proc.stderr

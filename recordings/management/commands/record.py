@@ -2,7 +2,9 @@ import logging
 import signal
 import time
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
 from recordings.recorder import Supervisor
 from recordings.recovery import recover
@@ -20,6 +22,11 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=0.5, help="Seconds between ticks.")
 
     def handle(self, *args, **options):
+        executor = MigrationExecutor(connection)
+        if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+            # After an update, before the web unit's ExecStartPre migrated: say so, and let
+            # systemd start us again, rather than fail on a missing column mid-recording.
+            raise CommandError("the database is not migrated: run `python manage.py migrate`")
         result = recover()
         logger.info(
             "start-up recovery: %d file(s) indexed as partial, %d missing, %d unreadable, "
