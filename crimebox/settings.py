@@ -144,6 +144,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+FORMAT_MODULE_PATH = ["crimebox.formats"]  # times shown as 2026-11-24 14:05:09 CST
 # Stored and named in UTC; shown in the box's local zone (with UTC beside it where it matters).
 TIME_ZONE = env.str("CRIMEBOX_TIME_ZONE", default="UTC")
 USE_I18N = True
