@@ -105,9 +105,11 @@ class CameraAdmin(admin.ModelAdmin):
         done, failed = 0, []
         for camera in queryset.filter(source=Camera.Source.ONVIF):
             try:
-                reprobe(camera)
+                changes = reprobe(camera)
                 done += 1
-                self.log_change(request, camera, "Re-probed over ONVIF.")
+                self.log_change(request, camera, "Re-probed over ONVIF: " + (
+                    "; ".join(f"{f} {old!r} -> {new!r}" for f, (old, new) in changes.items())
+                    or "nothing changed"))
             except CameraError as e:
                 failed.append(f"{camera.name}: {camera.redact(str(e))}")
         self.message_user(request, f"Re-probed {done} camera(s).", messages.SUCCESS)

@@ -28,6 +28,8 @@ PROBE_FIELDS = [
       for f in ("profile_token", "stream_uri", "codec", "width", "height", "fps")),
     "snapshot_uri", "probed_at",
 ]
+# What a court may ask about a camera's provenance: a re-probe reports each change of these.
+PROVENANCE_FIELDS = [f for f in PROBE_FIELDS if f not in ("profiles", "probed_at")]
 
 
 class CameraError(Exception):
@@ -185,8 +187,11 @@ def _save_new(camera: Camera) -> Camera:
     return camera
 
 
-def reprobe(camera: Camera) -> Camera:
-    """Probe an ONVIF camera again, keeping the chosen profiles; the error lands on the row."""
+def reprobe(camera: Camera) -> dict[str, list]:
+    """Probe an ONVIF camera again, keeping the chosen profiles; the error lands on the row.
+
+    Returns what changed, {field: [old, new]} (e.g. a firmware update), for the audit trail.
+    """
     if camera.source != Camera.Source.ONVIF:
         raise CameraError(f"{camera.name} is not an ONVIF camera")
     try:
@@ -195,8 +200,9 @@ def reprobe(camera: Camera) -> Camera:
         Camera.objects.filter(pk=camera.pk).update(last_error=camera.redact(str(e))[:2000])
         camera.last_error = camera.redact(str(e))[:2000]
         raise
+    before = {f: getattr(camera, f) for f in PROVENANCE_FIELDS}
     apply_probe(camera, result, camera.main_profile_token, camera.sub_profile_token)
     camera.last_error = ""
     camera.last_seen_at = timezone.now()
     camera.save(update_fields=[*PROBE_FIELDS, "last_error", "last_seen_at", "updated_at"])
-    return camera
+    return {f: [old, getattr(camera, f)] for f, old in before.items() if getattr(camera, f) != old}

@@ -163,6 +163,7 @@ def audit_entries(segments: list[Segment], cameras: list[Camera]) -> list[dict]:
     targets = [f"segment {s.pk}" for s in segments]
     holds = LegalHold.objects.filter(camera__in=cameras)
     targets += [f"hold {pk}" for pk in holds.values_list("pk", flat=True)]
+    targets += [f"camera {c.pk}" for c in cameras]  # provenance: re-probes, setting changes
     events = AuditEvent.objects.filter(Q(target__in=targets)).order_by("sequence")
     return [{"sequence": e.sequence, "at": utc_iso(e.at), "user": e.username,
              "client_ip": e.client_ip, "action": e.action, "camera": e.camera_name,

@@ -8,6 +8,7 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from cameras.models import Camera
 from tests.factories import make_camera
 
@@ -153,6 +154,8 @@ def test_reprobe_action(admin_client, onvif_camera):
     broken.refresh_from_db()
     assert camera.model == "VirtualCam-1" and camera.main_stream_uri.endswith("/video_main")
     assert "refused the connection" in broken.last_error
+    event = AuditEvent.objects.get(action="camera_change", camera=camera)
+    assert "main_stream_uri '' -> 'rtsp://" in str(event.detail["changes"])
 
 
 def test_add_rtsp_url_ffprobe_cannot_open(admin_client, closed_port):

@@ -75,16 +75,24 @@ def test_add_duplicate_camera():
 def test_probe_cameras_updates_records_and_fails_for_broken(onvif_camera):
     good = make_camera("Pole 7", source="onvif", host=onvif_camera.host,
                        onvif_port=onvif_camera.port, username=onvif_camera.username,
-                       password=onvif_camera.password, main_stream_uri="")
+                       password=onvif_camera.password, main_stream_uri="",
+                       firmware_version="0.9-before-update")
     with onvif_camera.netns():
         out = json.loads(run("probe_cameras", "--json"))
+    changed = out[0].pop("changed")
+    assert {"firmware_version", "main_stream_uri", "model"} <= set(changed)
     assert out == [{"id": good.pk, "name": "Pole 7", "ok": True, "manufacturer": "IPyCam",
                     "model": "VirtualCam-1",
                     "main_stream_uri": f"rtsp://{onvif_camera.host}:8554/video_main",
                     "sub_stream_uri": f"rtsp://{onvif_camera.host}:8554/video_sub"}]
     good.refresh_from_db()
     assert good.serial_number == onvif_camera.serial and good.probed_at is not None
-    assert AuditEvent.objects.filter(username="cli", camera=good).count() == 1
+    event = AuditEvent.objects.get(username="cli", camera=good)
+    old, new = event.detail["changed"]["firmware_version"]
+    assert old == "0.9-before-update" and new == good.firmware_version != old
+    with onvif_camera.netns():
+        again = json.loads(run("probe_cameras", "--json"))
+    assert again[0]["changed"] == []  # nothing changed since
 
     make_camera("Broken", source="onvif", host="127.0.0.1", onvif_port=1, main_stream_uri="")
     with onvif_camera.netns(), pytest.raises(CommandError, match=r"1 of 2 cameras failed"):

@@ -89,6 +89,18 @@ def test_exact_window_across_a_segment_boundary(footage, tmp_path):
     assert AuditEvent.objects.filter(action=AuditEvent.Action.EXPORT).count() == 1
 
 
+def test_manifest_carries_the_cameras_history(footage, tmp_path):
+    from audit import log
+
+    camera, _ = footage
+    log.record(AuditEvent.Action.CAMERA_CHANGE, camera=camera, target=f"camera {camera.pk}",
+               username="cli", detail={"changed": {"firmware_version": ["1.0", "1.1"]}})
+    package = export(tmp_path, T0, T0 + timedelta(seconds=2))
+    manifest = json.loads((unzip(package, tmp_path / "x") / "manifest.json").read_bytes())
+    [change] = [e for e in manifest["audit_events"] if e["action"] == "camera_change"]
+    assert change["detail"]["changed"]["firmware_version"] == ["1.0", "1.1"]
+
+
 def test_first_frame_matches_the_source(footage, tmp_path):
     camera, segs = footage
     package = export(tmp_path, T0 + timedelta(seconds=5), T0 + timedelta(seconds=6))

@@ -18,14 +18,15 @@ class Command(BaseCommand):
         results = []
         for camera in Camera.objects.filter(source=Camera.Source.ONVIF):
             try:
-                reprobe(camera)
+                changes = reprobe(camera)
             except CameraError as e:
                 results.append({"id": camera.pk, "name": camera.name, "ok": False,
                                 "error": camera.redact(str(e))})
                 continue
             audit_camera(camera, "re-probed", model=camera.model,
-                         main_profile=camera.main_profile_token)
+                         main_profile=camera.main_profile_token, changed=changes)
             results.append({"id": camera.pk, "name": camera.name, "ok": True,
+                            "changed": sorted(changes),
                             "manufacturer": camera.manufacturer, "model": camera.model,
                             "main_stream_uri": camera.main_stream_uri,
                             "sub_stream_uri": camera.sub_stream_uri})
