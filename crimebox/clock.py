@@ -8,9 +8,16 @@ no changes returns TIME_ERROR (5) while it is unsynchronised. Reading it needs n
 
 import ctypes
 import ctypes.util
+import functools
 import sys
 
 TIME_ERROR = 5
+
+
+@functools.cache
+def _libc():
+    # find_library runs ldconfig in a subprocess: once per process is enough.
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
 def clock_synchronized() -> bool | None:
@@ -18,9 +25,8 @@ def clock_synchronized() -> bool | None:
     if not sys.platform.startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         timex = ctypes.create_string_buffer(512)  # struct timex (~208 bytes); modes = 0: read only
-        state = libc.adjtimex(timex)
+        state = _libc().adjtimex(timex)
     except (OSError, AttributeError):
         return None
     if state < 0:
