@@ -10,6 +10,8 @@ SCHEDULES = {
     # Re-hashes every file on disk: daily, a Pi 4 hashes ~140 MB/s (a year of 4 cameras is
     # hours of work, read at low priority by the cluster).
     "verify segments": ("recordings.tasks.verify_task", Schedule.DAILY, None),
+    # Camera provenance over time: firmware updates and swapped cameras reach the audit trail.
+    "re-probe cameras": ("cameras.tasks.reprobe_task", Schedule.HOURLY, None),
     # Expired admin sessions hold, between the two add-camera steps, a camera's credentials.
     "clear expired sessions": ("recordings.tasks.clear_sessions_task", Schedule.DAILY, None),
 }

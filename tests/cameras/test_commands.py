@@ -100,6 +100,21 @@ def test_probe_cameras_updates_records_and_fails_for_broken(onvif_camera):
     assert "refused" in Camera.objects.get(name="Broken").last_error
 
 
+def test_scheduled_reprobe_audits_only_changes(onvif_camera):
+    from cameras.tasks import reprobe_task
+
+    camera = make_camera("Pole 7", source="onvif", host=onvif_camera.host,
+                         onvif_port=onvif_camera.port, username=onvif_camera.username,
+                         password=onvif_camera.password, main_stream_uri="",
+                         serial_number="SWAPPED-OUT-1")
+    make_camera("Off", source="onvif", host="127.0.0.1", onvif_port=1, is_enabled=False)
+    with onvif_camera.netns():
+        assert reprobe_task() == "1 probed, 1 changed, 0 failed"
+        assert reprobe_task() == "1 probed, 0 changed, 0 failed"
+    [event] = AuditEvent.objects.filter(camera=camera, username="system")
+    assert event.detail["changed"]["serial_number"] == ["SWAPPED-OUT-1", onvif_camera.serial]
+
+
 def test_discover_cameras_json(onvif_camera):
     with onvif_camera.netns():
         out = json.loads(run("discover_cameras", "--timeout", "1", "--json"))

@@ -126,7 +126,7 @@ def test_schedules_are_idempotent(db):
     assert Schedule.objects.count() == len(SCHEDULES)
     assert set(Schedule.objects.values_list("func", flat=True)) == {
         "recordings.tasks.prune_task", "recordings.tasks.verify_task",
-        "recordings.tasks.clear_sessions_task"}
+        "recordings.tasks.clear_sessions_task", "cameras.tasks.reprobe_task"}
 
 
 def test_clear_sessions_task_removes_expired_sessions(db):

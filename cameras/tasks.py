@@ -1,0 +1,33 @@
+"""Django-Q tasks of the cameras app (scheduled in recordings.tasks.SCHEDULES)."""
+
+import logging
+
+from audit.log import record
+from audit.models import AuditEvent
+
+from .models import Camera
+from .services import CameraError, reprobe
+
+logger = logging.getLogger(__name__)
+
+
+def reprobe_task() -> str:
+    """Re-probe every enabled ONVIF camera. What changed (a firmware update, another serial
+    number: a swapped camera) goes to the audit trail, so a camera's provenance at any time can
+    be told; a failure lands on the camera's row and recording is not touched."""
+    probed, changed, failed = 0, 0, 0
+    for camera in Camera.objects.filter(source=Camera.Source.ONVIF, is_enabled=True):
+        try:
+            changes = reprobe(camera)
+        except CameraError as e:
+            failed += 1
+            logger.warning("camera %s: scheduled re-probe failed: %s", camera,
+                           camera.redact(str(e)))
+            continue
+        probed += 1
+        if changes:
+            changed += 1
+            logger.warning("camera %s changed: %s", camera, ", ".join(sorted(changes)))
+            record(AuditEvent.Action.CAMERA_CHANGE, camera=camera, target=f"camera {camera.pk}",
+                   username="system", detail={"change": "re-probed (schedule)", "changed": changes})
+    return f"{probed} probed, {changed} changed, {failed} failed"
