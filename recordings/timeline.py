@@ -31,6 +31,33 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, end
 
 
+def hour_bounds(day: date, hour: int) -> tuple[datetime, datetime]:
+    """One local hour of the day as an aware [start, end)."""
+    start = timezone.make_aware(datetime.combine(day, time(hour)),
+                                timezone.get_current_timezone())
+    return start, start + timedelta(hours=1)
+
+
+@dataclass
+class Tick:
+    x: float  # percent of the window
+    label: str
+    hour: int | None = None  # in the day view: the hour to zoom into
+
+
+def ticks(start: datetime, end: datetime, zoomed: bool) -> list[Tick]:
+    """Labels under the timeline: every hour of a day, every 5 minutes of an hour."""
+    step = timedelta(minutes=5) if zoomed else timedelta(hours=1)
+    total = (end - start).total_seconds()
+    out, t = [], start
+    while t < end:
+        local = timezone.localtime(t)
+        out.append(Tick(100 * (t - start).total_seconds() / total, f"{local:%H:%M}",
+                        None if zoomed else local.hour))
+        t += step
+    return out
+
+
 def bar(start, end, day_start, day_end, kind, title, obj=None) -> Bar:
     total = (day_end - day_start).total_seconds()
     s, e = max(start, day_start), min(end, day_end)
@@ -44,9 +71,12 @@ def gap_title(gap: Gap) -> str:
     return f"Gap {span}: {gap.get_cause_display()}" + (f" ({gap.detail})" if gap.detail else "")
 
 
-def day_timeline(camera: Camera, day: date, now: datetime | None = None) -> dict:
+def day_timeline(camera: Camera, day: date, now: datetime | None = None,
+                 hour: int | None = None) -> dict:
+    """Bars of the local day, or of one hour of it (`hour`), with the segments, gaps and holds
+    in that window."""
     now = now or timezone.now()
-    day_start, day_end = day_bounds(day)
+    day_start, day_end = day_bounds(day) if hour is None else hour_bounds(day, hour)
     segments = list(Segment.objects.filter(camera=camera).chained()
                     .overlapping(day_start, day_end).order_by("start"))
     segments += Segment.objects.filter(camera=camera, status=Segment.Status.RECORDING,
@@ -68,5 +98,5 @@ def day_timeline(camera: Camera, day: date, now: datetime | None = None) -> dict
     covered = sum((min(s.end, day_end) - max(s.start, day_start)).total_seconds()
                   for s in segments if s.is_playable)
     return {"day_start": day_start, "day_end": day_end, "segments": segments, "gaps": gaps,
-            "holds": holds, "bars": bars,
+            "holds": holds, "bars": bars, "ticks": ticks(day_start, day_end, hour is not None),
             "coverage_percent": 100 * covered / (day_end - day_start).total_seconds()}

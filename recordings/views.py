@@ -1,6 +1,7 @@
 """Footage pages: browse a camera's day, play, download, hold. All behind the admin login."""
 
-from datetime import date, timedelta
+import math
+from datetime import date, datetime, time, timedelta
 from functools import wraps
 from pathlib import Path
 
@@ -71,23 +72,64 @@ def camera_day(request, camera_id: int, day: str | None = None):
     the_day = parse_date(day) if day else timezone.localdate()
     if the_day is None:
         raise Http404("Not a date (YYYY-MM-DD).")
+    hour = parse_hour(request.GET.get("hour"))
     if request.method == "POST":
         return hold(request, camera, the_day)
-    timeline = day_timeline(camera, the_day)
+    timeline = day_timeline(camera, the_day, hour=hour)
+    moment = parse_moment(the_day, request.GET.get("at", ""))
     log.record(AuditEvent.Action.VIEW, request=request, camera=camera,
-               target=f"camera {camera.pk} day {the_day}")
+               target=f"camera {camera.pk} day {the_day}" + (f" hour {hour}" if hour is not None
+                                                             else ""))
+    title = f"{camera.name} — {the_day:%A %Y-%m-%d}" + (f", {hour:02d}:00–{hour + 1:02d}:00"
+                                                       if hour is not None else "")
     return render(request, "recordings/day.html", context(
-        request, title=f"{camera.name} — {the_day:%A %Y-%m-%d}", camera=camera, day=the_day,
+        request, title=title, camera=camera, day=the_day, hour=hour,
         prev_day=the_day - timedelta(days=1), next_day=the_day + timedelta(days=1),
-        hours=range(24), can_hold=request.user.has_perm("recordings.hold_footage"),
-        **timeline))
+        prev_hour=hour - 1 if hour else None,
+        next_hour=hour + 1 if hour is not None and hour < 23 else None,
+        can_hold=request.user.has_perm("recordings.hold_footage"),
+        moment=moment, found=find_moment(moment, timeline) if moment else None, **timeline))
+
+
+def parse_moment(the_day: date, hhmm: str) -> datetime | None:
+    """"1405" or "14:05" on the day, in the box's zone; None if absent or not a time."""
+    hhmm = hhmm.replace(":", "")
+    if len(hhmm) != 4 or not hhmm.isdigit() or int(hhmm[:2]) > 23 or int(hhmm[2:]) > 59:
+        return None
+    return timezone.make_aware(datetime.combine(the_day, time(int(hhmm[:2]), int(hhmm[2:]))),
+                               timezone.get_current_timezone())
+
+
+def find_moment(moment: datetime, timeline: dict) -> dict:
+    """The segment that holds the moment (and the offset into it), or the gap that explains
+    why there is none."""
+    # Latest start first: at a cut the next segment may begin a few ms before this one ends.
+    for segment in sorted(timeline["segments"], key=lambda s: s.start, reverse=True):
+        if segment.is_playable and segment.start <= moment < segment.end:
+            return {"segment": segment, "offset": (moment - segment.start).total_seconds()}
+    for gap in timeline["gaps"]:
+        if gap.start <= moment and (gap.end is None or moment < gap.end):
+            return {"gap": gap}
+    return {}
+
+
+def parse_hour(raw: str | None) -> int | None:
+    if raw in (None, ""):
+        return None
+    if not raw.isdigit() or not 0 <= int(raw) <= 23:
+        raise Http404("Not an hour of the day (0 to 23).")
+    return int(raw)
 
 
 def jump(request, camera):
+    """A date and time typed by the user: that hour of that day, scrolled to the time."""
     the_day = parse_date(request.GET.get("date", "")) or timezone.localdate()
     url = reverse("recordings:day", args=[camera.pk, the_day.isoformat()])
-    hhmm = request.GET.get("time", "")
-    return redirect(f"{url}#t{hhmm.replace(':', '')[:4]}" if hhmm else url)
+    moment = parse_moment(the_day, request.GET.get("time", ""))
+    if moment is None:
+        return redirect(url)
+    local = timezone.localtime(moment)
+    return redirect(f"{url}?hour={local.hour}&at={local:%H%M}#moment")
 
 
 def hold(request, camera, the_day: date):
@@ -112,12 +154,17 @@ def hold(request, camera, the_day: date):
 @footage_view()
 def player(request, segment_id: int):
     segment = on_disk_segment(segment_id)
+    try:
+        offset = float(request.GET.get("t", "0"))
+    except ValueError:
+        offset = 0.0
+    offset = min(max(0.0, offset), segment.duration or offset) if math.isfinite(offset) else 0.0
     around = Segment.objects.filter(camera=segment.camera, status__in=Segment.PLAYABLE)
     log.record(AuditEvent.Action.PLAY, request=request, camera=segment.camera,
                target=f"segment {segment.pk}")
     return render(request, "recordings/player.html", context(
         request, title=f"{segment.camera} {timezone.localtime(segment.start):%Y-%m-%d %H:%M:%S}",
-        segment=segment, day=timezone.localtime(segment.start).date(),
+        segment=segment, day=timezone.localtime(segment.start).date(), offset=offset,
         prev=around.filter(start__lt=segment.start).order_by("-start").first(),
         next=around.filter(start__gt=segment.start).order_by("start").first()))
 

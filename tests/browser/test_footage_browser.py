@@ -101,3 +101,23 @@ def test_export_through_the_admin_and_download(browser, live_server, investigato
              what="package downloaded")
     assert hashlib.sha256(target.read_bytes()).hexdigest() == export.sha256
     assert verify_package(target).ok
+
+
+def test_jump_to_a_time_and_play_from_it(browser, live_server, investigator):
+    camera = make_camera("North")
+    make_segment(camera, datetime(2026, 11, 23, 14, 4, 40, tzinfo=UTC), seconds=30)
+    log_in(browser, live_server)
+    browser.get(live_server.url + reverse("recordings:day", args=[camera.pk, "2026-11-23"]))
+    browser.execute_script(  # what typing into the date and time pickers leaves in the form
+        "document.querySelector('input[name=date]').value = '2026-11-23';"
+        "document.querySelector('input[name=time]').value = '14:05';")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit][value=Go]").click()
+    play = wait_for(lambda: browser.find_elements(By.PARTIAL_LINK_TEXT, "Play from 14:05:00"),
+                    what="the moment found")[0]
+    assert "hour=14" in browser.current_url
+    play.click()
+    video = wait_for(lambda: browser.find_elements(By.ID, "player"), what="player")[0]
+    wait_for(lambda: browser.execute_script("return arguments[0].readyState", video) >= 1,
+             what="metadata")
+    start = browser.execute_script("return arguments[0].currentTime", video)
+    assert start == pytest.approx(20.0, abs=0.5)  # 14:05:00 is 20 s into the segment

@@ -180,3 +180,51 @@ def test_segment_being_recorded_shows_and_plays_but_has_no_original_yet(footage,
     assert media.status_code == 206
     download = investigator.get(reverse("recordings:download", args=[row.pk]))
     assert download.status_code == 404
+
+
+def test_jump_to_a_time_opens_that_hour_and_finds_the_footage(footage, investigator):
+    camera, segs = footage
+    day = reverse("recordings:day", args=[camera.pk, "2026-11-23"])
+    response = investigator.get(day, {"date": "2026-11-23", "time": "14:00"})
+    assert response.status_code == 302
+    assert response["Location"] == f"{day}?hour=14&at=1400#moment"
+
+    page = investigator.get(day, {"hour": "14", "at": "1400"})
+    assert page.status_code == 200
+    assert page.context["found"]["segment"] == segs[0] and page.context["found"]["offset"] == 0
+    html = page.content.decode()
+    assert f'{reverse("recordings:player", args=[segs[0].pk])}?t=0.000' in html
+    assert [t.label for t in page.context["ticks"]][:3] == ["14:00", "14:05", "14:10"]
+    assert len(page.context["ticks"]) == 12 and html.count('class="segment"') == 2
+
+    elsewhere = investigator.get(day, {"hour": "14", "at": "1401"})
+    assert elsewhere.context["found"] == {} and "no footage" in elsewhere.content.decode()
+    assert investigator.get(day, {"hour": "13"}).context["segments"] == []
+
+
+@pytest.mark.parametrize("hour", ["24", "-1", "x", "1.5"])
+def test_bad_hour_is_404(footage, investigator, hour):
+    camera, _ = footage
+    url = reverse("recordings:day", args=[camera.pk, "2026-11-23"])
+    assert investigator.get(url, {"hour": hour}).status_code == 404
+
+
+@pytest.mark.parametrize("t,fragment", [("2.5", "#t=2.500"), ("abc", None), ("-5", None),
+                                        ("inf", None), ("nan", None), ("999", "#t=4.000")])
+def test_player_starts_at_an_offset(footage, investigator, t, fragment):
+    _, segs = footage
+    page = investigator.get(reverse("recordings:player", args=[segs[0].pk]), {"t": t})
+    media = reverse("recordings:media", args=[segs[0].pk])
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert (f'src="{media}{fragment}"' if fragment else f'src="{media}"') in html
+
+
+def test_moment_at_a_cut_opens_the_segment_that_starts_there(db, investigator):
+    camera = make_camera("North")
+    first, second = make_segments(camera, T0 - timedelta(seconds=4), 2, seconds=4)
+    # As recorded: the first file's last frame lasts a few ms past the next file's start.
+    Segment.objects.filter(pk=first.pk).update(end=T0 + timedelta(milliseconds=40))
+    day = reverse("recordings:day", args=[camera.pk, "2026-11-23"])
+    page = investigator.get(day, {"hour": "14", "at": "1400"})
+    assert page.context["found"]["segment"] == second
