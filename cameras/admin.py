@@ -46,6 +46,21 @@ class CameraAdmin(admin.ModelAdmin):
             "created_at", "updated_at"]}),
     ]
 
+    def construct_change_message(self, request, form, formsets, add=False):
+        """Old and new values, so the audit trail (and evidence packages) can tell what a
+        camera's name, location or profile was at any time. Credentials: only that they
+        changed."""
+        if add or not form.changed_data:
+            return super().construct_change_message(request, form, formsets, add)
+        parts = []
+        for name in form.changed_data:
+            if name in ("password", "username"):
+                parts.append(f"{name} changed")
+            else:
+                parts.append(f"{name} {_shown(form.initial.get(name))} -> "
+                             f"{_shown(form.cleaned_data.get(name))}")
+        return "Changed " + "; ".join(parts) + "."
+
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
@@ -115,6 +130,10 @@ class CameraAdmin(admin.ModelAdmin):
         self.message_user(request, f"Re-probed {done} camera(s).", messages.SUCCESS)
         for line in failed:
             self.message_user(request, line, messages.ERROR)
+
+
+def _shown(value) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def _format(codec, width, height, fps) -> str:

@@ -126,6 +126,12 @@ def test_change_form_never_renders_password_and_blank_keeps_it(admin_client):
     assert admin_client.post(url, {**data, "password": "New-pw-2"}).status_code == 302
     camera.refresh_from_db()
     assert camera.password == "New-pw-2"
+    # The audit trail keeps old and new values, never a credential.
+    renamed, new_password = (e.detail["changes"] for e in AuditEvent.objects.filter(
+        action="camera_change", camera=camera).order_by("sequence"))
+    assert "name 'RTSP cam' -> 'RTSP cam renamed'" in renamed
+    assert "password changed" in new_password
+    assert "New-pw-2" not in new_password and "Keep-this-pw-1" not in renamed
 
 
 def test_change_list_shows_columns_and_redacted_error(admin_client):
