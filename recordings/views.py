@@ -59,9 +59,21 @@ def on_disk_segment(pk: int, recording: bool = True) -> Segment:
 
 @footage_view()
 def index(request):
+    """The cameras; with a date and time, what each camera has at that moment."""
     today = timezone.localdate()
+    the_day = parse_date(request.GET.get("date", "")) or today
+    moment = parse_moment(the_day, request.GET.get("time", ""))
+    cameras = list(Camera.objects.all())
+    if moment is not None:
+        local = timezone.localtime(moment)
+        for camera in cameras:
+            camera.found = find_moment(moment, day_timeline(camera, local.date(),
+                                                            hour=local.hour))
+        log.record(AuditEvent.Action.VIEW, request=request,
+                   target=f"all cameras at {local:%Y-%m-%d %H:%M}")
     return render(request, "recordings/index.html", context(
-        request, title="Footage", cameras=Camera.objects.all(), today=today))
+        request, title="Footage", cameras=cameras, today=today, day=the_day, moment=moment,
+        zone=timezone.get_current_timezone_name()))
 
 
 @footage_view()

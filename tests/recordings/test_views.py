@@ -228,3 +228,18 @@ def test_moment_at_a_cut_opens_the_segment_that_starts_there(db, investigator):
     day = reverse("recordings:day", args=[camera.pk, "2026-11-23"])
     page = investigator.get(day, {"hour": "14", "at": "1400"})
     assert page.context["found"]["segment"] == second
+
+
+def test_footage_index_shows_every_camera_at_a_moment(footage, investigator):
+    north, segs = footage
+    south = make_camera("South")
+    Gap.objects.create(camera=south, start=T0 - timedelta(hours=1), end=None,
+                       cause=Gap.Cause.CAMERA_UNREACHABLE, detail="No route to host")
+    page = investigator.get(reverse("recordings:index"), {"date": "2026-11-23", "time": "14:00"})
+    html = page.content.decode()
+    assert f'{reverse("recordings:player", args=[segs[0].pk])}?t=0.000' in html
+    assert "no footage: Camera unreachable" in html
+    assert AuditEvent.objects.filter(action="view",
+                                     target="all cameras at 2026-11-23 14:00").exists()
+    plain = investigator.get(reverse("recordings:index"), {"time": "25:99"})
+    assert plain.status_code == 200 and "Play from" not in plain.content.decode()
