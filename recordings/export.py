@@ -228,44 +228,78 @@ Signature: ______________________________    Date: ______________
 """
 
 
+def check_space(pieces: list[Piece], out_dir: Path, include_originals: bool) -> None:
+    """An export never takes the space recording needs: the package (at most the source bytes,
+    twice with originals) must fit above retention's free-space floor."""
+    from .retention import free_floor
+
+    sources = sum(s.size for p in pieces for s in p.segments)
+    need = sources * (2 if include_originals else 1)
+    usage = shutil.disk_usage(out_dir)
+    shares_disk = out_dir.stat().st_dev == Path(settings.RECORDINGS_DIR).stat().st_dev
+    room = usage.free - (free_floor(usage.total) if shares_disk else 0)
+    if need > room:
+        raise ExportError(
+            f"Not enough free space for this export: it needs up to {need / 1e9:.2f} GB and "
+            f"{max(room, 0) / 1e9:.2f} GB are free above the space kept for recording. Export "
+            "a shorter window, leave out the originals, or free space.")
+
+
+def _add_streamed(z: zipfile.ZipFile, source: Path, arcname: str) -> str:
+    """Copy a file into the zip in blocks; returns the SHA-256 of exactly the bytes written."""
+    digest = hashlib.sha256()
+    with source.open("rb") as src, z.open(arcname, "w", force_zip64=True) as dst:
+        for block in iter(lambda: src.read(1 << 20), b""):
+            digest.update(block)
+            dst.write(block)
+    return digest.hexdigest()
+
+
 def write_package(export: Export, pieces: list[Piece], out_dir: Path, progress=None) -> Path:
-    """Cut, describe, sign and zip; returns the zip path. Nothing is left behind on failure."""
+    """Cut, describe, sign and zip; returns the zip path. Nothing is left behind on failure.
+
+    Clips are cut into a temporary folder and moved into the zip one by one; originals are
+    streamed into it from the recordings (no temporary copy), hashed as they are written.
+    """
     key = ensure_signing_key()
     out_dir.mkdir(parents=True, exist_ok=True)
+    check_space(pieces, out_dir, export.include_originals)
     cameras = list(dict.fromkeys(p.camera for p in pieces))
     segments = [s for p in pieces for s in p.segments]
+    stem = f"evidence-{_safe(export.case_number)}-{export.start:%Y%m%dT%H%M%SZ}-{export.pk}"
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".export-") as tmp:
         work = Path(tmp)
-        clips = []
-        for i, piece in enumerate(pieces, start=1):
-            name = "clip.mp4" if len(pieces) == 1 else f"clip-{piece.camera.slug}-{i}.mp4"
-            clips.append(cut_clip(piece, export.start, export.end, work / name))
-            if progress:
-                progress(int(80 * i / len(pieces)))
-        files = {c["file"]: c["sha256"] for c in clips}
-        if export.include_originals:
-            (work / "originals").mkdir()
-            for s in segments:
-                target = work / "originals" / f"{s.camera.slug}-{Path(s.path).name}"
-                shutil.copyfile(s.abs_path, target)
-                files[f"originals/{target.name}"] = sha256_file(target)
-        (work / "box_public_key.pem").write_bytes(key.public_pem)
-        files["box_public_key.pem"] = hashlib.sha256(key.public_pem).hexdigest()
-        manifest = build_manifest(export, pieces, clips, segments, cameras, files, key)
-        data = json.dumps(manifest, indent=2, sort_keys=True, default=str).encode() + b"\n"
-        (work / "manifest.json").write_bytes(data)
-        (work / "manifest.sig").write_bytes(key.sign(data))
-        (work / "SHA256SUMS").write_text("".join(f"{h}  {n}\n" for n, h in sorted(files.items())))
-        (work / "VERIFY.txt").write_text(VERIFY_TEXT.format(
-            fingerprint=key.fingerprint, case=export.case_number, box_id=settings.BOX_ID,
-            exported_at=manifest["exported_at"], exporter=manifest["exporter"],
-            version=crimebox.__version__))
-        stem = f"evidence-{_safe(export.case_number)}-{export.start:%Y%m%dT%H%M%SZ}-{export.pk}"
         partial = work / f"{stem}.zip"
-        with zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED) as z:
-            for path in sorted(work.rglob("*")):
-                if path.is_file() and path != partial:
-                    z.write(path, f"{stem}/{path.relative_to(work)}")
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
+            clips, files = [], {}
+            for i, piece in enumerate(pieces, start=1):
+                name = "clip.mp4" if len(pieces) == 1 else f"clip-{piece.camera.slug}-{i}.mp4"
+                clip = cut_clip(piece, export.start, export.end, work / name)
+                z.write(work / name, f"{stem}/{name}")
+                (work / name).unlink()
+                clips.append(clip)
+                files[clip["file"]] = clip["sha256"]
+                if progress:
+                    progress(int(80 * i / len(pieces)))
+            if export.include_originals:
+                for s in segments:
+                    name = f"originals/{s.camera.slug}-{Path(s.path).name}"
+                    files[name] = _add_streamed(z, s.abs_path, f"{stem}/{name}")
+            files["box_public_key.pem"] = hashlib.sha256(key.public_pem).hexdigest()
+            manifest = build_manifest(export, pieces, clips, segments, cameras, files, key)
+            data = json.dumps(manifest, indent=2, sort_keys=True, default=str).encode() + b"\n"
+            text = {
+                "box_public_key.pem": key.public_pem,
+                "manifest.json": data,
+                "manifest.sig": key.sign(data),
+                "SHA256SUMS": "".join(f"{h}  {n}\n" for n, h in sorted(files.items())).encode(),
+                "VERIFY.txt": VERIFY_TEXT.format(
+                    fingerprint=key.fingerprint, case=export.case_number,
+                    box_id=settings.BOX_ID, exported_at=manifest["exported_at"],
+                    exporter=manifest["exporter"], version=crimebox.__version__).encode(),
+            }
+            for name, content in text.items():
+                z.writestr(f"{stem}/{name}", content)
         final = out_dir / partial.name
         os.replace(partial, final)
     return final

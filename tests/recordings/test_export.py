@@ -265,6 +265,23 @@ def test_segment_records_whether_the_clock_was_synchronised(db, monkeypatch):
         assert segment.clock_synced is synced
 
 
+def test_export_never_takes_the_space_recording_needs(footage, tmp_path, monkeypatch, settings):
+    from collections import namedtuple
+
+    Usage = namedtuple("Usage", "total used free")
+    settings.MIN_FREE_GB, settings.MIN_FREE_PERCENT = 1, 0
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.setattr("recordings.export.shutil.disk_usage",
+                        lambda p: Usage(10**11, 10**11 - 10**9 - 50_000, 10**9 + 50_000))
+    with pytest.raises(CommandError, match="Not enough free space"):
+        call_command("export_clip", "--camera", "North", "--start", "2026-11-23T14:00:00Z",
+                     "--end", "2026-11-23T14:00:08Z", "--case", "1", "--reason", "r",
+                     "--out", str(out))
+    assert list(out.iterdir()) == []
+    assert Export.objects.get().status == Export.Status.FAILED
+
+
 def test_clip_is_stream_copy(footage, tmp_path):
     _, segs = footage
     package = export(tmp_path, T0, T0 + timedelta(seconds=4))
