@@ -187,8 +187,9 @@ def _save_new(camera: Camera) -> Camera:
     return camera
 
 
-def reprobe(camera: Camera) -> dict[str, list]:
-    """Probe an ONVIF camera again, keeping the chosen profiles; the error lands on the row.
+def reprobe(camera: Camera, note_error: bool = True) -> dict[str, list]:
+    """Probe an ONVIF camera again, keeping the chosen profiles; the error lands on the row
+    (unless `note_error` is False: the schedule only logs it, the recorder owns the status).
 
     Returns what changed, {field: [old, new]} (e.g. a firmware update), for the audit trail.
     """
@@ -197,8 +198,9 @@ def reprobe(camera: Camera) -> dict[str, list]:
     try:
         result = probe_onvif(camera.host, camera.onvif_port, camera.username, camera.password)
     except CameraError as e:
-        Camera.objects.filter(pk=camera.pk).update(last_error=camera.redact(str(e))[:2000])
-        camera.last_error = camera.redact(str(e))[:2000]
+        if note_error:
+            Camera.objects.filter(pk=camera.pk).update(last_error=camera.redact(str(e))[:2000])
+            camera.last_error = camera.redact(str(e))[:2000]
         raise
     before = {f: getattr(camera, f) for f in PROVENANCE_FIELDS}
     apply_probe(camera, result, camera.main_profile_token, camera.sub_profile_token)

@@ -14,11 +14,11 @@ logger = logging.getLogger(__name__)
 def reprobe_task() -> str:
     """Re-probe every enabled ONVIF camera. What changed (a firmware update, another serial
     number: a swapped camera) goes to the audit trail, so a camera's provenance at any time can
-    be told; a failure lands on the camera's row and recording is not touched."""
+    be told. A failure is only logged: the camera's status and error belong to the recorder."""
     probed, changed, failed = 0, 0, 0
     for camera in Camera.objects.filter(source=Camera.Source.ONVIF, is_enabled=True):
         try:
-            changes = reprobe(camera)
+            changes = reprobe(camera, note_error=False)
         except CameraError as e:
             failed += 1
             logger.warning("camera %s: scheduled re-probe failed: %s", camera,

@@ -108,9 +108,13 @@ def test_scheduled_reprobe_audits_only_changes(onvif_camera):
                          password=onvif_camera.password, main_stream_uri="",
                          serial_number="SWAPPED-OUT-1")
     make_camera("Off", source="onvif", host="127.0.0.1", onvif_port=1, is_enabled=False)
+    gone = make_camera("Gone", source="onvif", host="127.0.0.1", onvif_port=2,
+                       status="recording")
     with onvif_camera.netns():
-        assert reprobe_task() == "1 probed, 1 changed, 0 failed"
-        assert reprobe_task() == "1 probed, 0 changed, 0 failed"
+        assert reprobe_task() == "1 probed, 1 changed, 1 failed"
+        assert reprobe_task() == "1 probed, 0 changed, 1 failed"
+    gone.refresh_from_db()
+    assert gone.last_error == ""  # the recorder's status and error are left alone
     [event] = AuditEvent.objects.filter(camera=camera, username="system")
     assert event.detail["changed"]["serial_number"] == ["SWAPPED-OUT-1", onvif_camera.serial]
 
