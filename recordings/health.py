@@ -19,26 +19,9 @@ from .signing import ensure_signing_key
 
 def health_status(now: datetime | None = None, disk_usage=None) -> dict:
     now = now or timezone.now()
-    alarms, warnings = [], []
     usage = (disk_usage or shutil.disk_usage)(settings.RECORDINGS_DIR)
-    alarm = storage_alarm(disk_usage)
-    if alarm:
-        alarms.append(alarm)
     check = IntegrityCheck.objects.exclude(finished_at=None).first()
-    if check is not None and not check.ok:
-        alarms.append(f"Integrity check of {check.started_at:%Y-%m-%d %H:%M} UTC found "
-                      f"{len(check.problems)} problem(s): see Integrity checks.")
-    audit_check = AuditCheck.objects.exclude(finished_at=None).first()
-    if audit_check is not None and not audit_check.ok:
-        alarms.append(f"Audit trail check of {audit_check.started_at:%Y-%m-%d %H:%M} UTC found "
-                      f"the chain broken: {'; '.join(audit_check.problems[:3])}")
-    missing = Segment.objects.filter(status=Segment.Status.MISSING).count()
-    if missing:
-        warnings.append(f"{missing} segment file(s) are missing from the disk: see Segments, "
-                        "status Missing.")
-    if clock_synchronized() is False:
-        warnings.append("The system clock is not synchronised (NTP): segment times are only as "
-                        "right as the clock. Check the network and `timedatectl`.")
+    alarms, warnings = box_problems(check, disk_usage)
     all_cameras = list(Camera.objects.all())
     beat = heartbeat.last_beat()
     recorder_up = beat is not None and (now - beat).total_seconds() <= heartbeat.MAX_AGE
@@ -48,15 +31,7 @@ def health_status(now: datetime | None = None, disk_usage=None) -> dict:
                       "Check `systemctl status crimebox-recorder`.")
     cameras = []
     for camera in all_cameras:
-        if camera.is_enabled and camera.status in (Camera.Status.OFFLINE,
-                                                   Camera.Status.RECONNECTING):
-            warnings.append(f"Camera {camera.name} is {camera.get_status_display().lower()}: "
-                            f"{camera.last_error}")
-        elif recorder_up and camera.is_enabled and camera.status == Camera.Status.RECORDING:
-            stale = stale_since(camera, now)
-            if stale:
-                warnings.append(f"Camera {camera.name} has closed no segment since {stale:%H:%M} "
-                                "UTC although it is recording: see the recorder's log.")
+        warnings += camera_warnings(camera, now, recorder_up)
         cameras.append({
             "name": camera.name, "enabled": camera.is_enabled, "status": camera.status,
             "last_segment_at": camera.last_segment_at, "last_error": camera.last_error,
@@ -73,6 +48,43 @@ def health_status(now: datetime | None = None, disk_usage=None) -> dict:
             "problems": len(check.problems)},
         "signing_key_fingerprint": ensure_signing_key().fingerprint,
     }
+
+
+def box_problems(check: IntegrityCheck | None, disk_usage=None) -> tuple[list[str], list[str]]:
+    """(alarms, warnings) about storage, the stored checks, missing files and the clock."""
+    alarms, warnings = [], []
+    alarm = storage_alarm(disk_usage)
+    if alarm:
+        alarms.append(alarm)
+    if check is not None and not check.ok:
+        alarms.append(f"Integrity check of {check.started_at:%Y-%m-%d %H:%M} UTC found "
+                      f"{len(check.problems)} problem(s): see Integrity checks.")
+    audit_check = AuditCheck.objects.exclude(finished_at=None).first()
+    if audit_check is not None and not audit_check.ok:
+        alarms.append(f"Audit trail check of {audit_check.started_at:%Y-%m-%d %H:%M} UTC found "
+                      f"the chain broken: {'; '.join(audit_check.problems[:3])}")
+    missing = Segment.objects.filter(status=Segment.Status.MISSING).count()
+    if missing:
+        warnings.append(f"{missing} segment file(s) are missing from the disk: see Segments, "
+                        "status Missing.")
+    if clock_synchronized() is False:
+        warnings.append("The system clock is not synchronised (NTP): segment times are only as "
+                        "right as the clock. Check the network and `timedatectl`.")
+    return alarms, warnings
+
+
+def camera_warnings(camera: Camera, now: datetime, recorder_up: bool) -> list[str]:
+    if not camera.is_enabled:
+        return []
+    if camera.status in (Camera.Status.OFFLINE, Camera.Status.RECONNECTING):
+        return [f"Camera {camera.name} is {camera.get_status_display().lower()}: "
+                f"{camera.last_error}"]
+    if recorder_up and camera.status == Camera.Status.RECORDING:
+        stale = stale_since(camera, now)
+        if stale:
+            return [f"Camera {camera.name} has closed no segment since {stale:%H:%M} UTC "
+                    "although it is recording: see the recorder's log."]
+    return []
 
 
 def stale_since(camera: Camera, now: datetime) -> datetime | None:
