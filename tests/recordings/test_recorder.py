@@ -290,3 +290,18 @@ def test_recorder_refuses_an_unmigrated_database(box_env, manage_argv, tmp_path)
                           timeout=60)
     assert proc.returncode == 1
     assert "not migrated" in proc.stderr and "manage.py migrate" in proc.stderr
+
+
+def test_a_second_recorder_on_the_same_data_refuses_to_start(box_env, manage_argv):
+    make_camera("Pattern", source=Camera.Source.TEST_PATTERN, main_stream_uri="")
+    first = subprocess.Popen([*manage_argv, "record"], env=box_env)
+    try:
+        wait_for(lambda: Segment.objects.exists(), what="the first recorder recording")
+        second = subprocess.run([*manage_argv, "record"], env=box_env, capture_output=True,
+                                text=True, timeout=60)
+        assert second.returncode == 1
+        assert "another recorder is running" in second.stderr
+        assert f"pid {first.pid}" in second.stderr
+    finally:
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(20) == 0
