@@ -79,11 +79,11 @@ def day_timeline(camera: Camera, day: date, now: datetime | None = None,
     day_start, day_end = day_bounds(day) if hour is None else hour_bounds(day, hour)
     segments = list(Segment.objects.filter(camera=camera).chained()
                     .overlapping(day_start, day_end).order_by("start"))
-    segments += Segment.objects.filter(camera=camera, status=Segment.Status.RECORDING,
-                                       start__gte=day_start, start__lt=day_end)
-    for s in segments:
-        if s.is_recording:
-            s.end = max(s.start, min(now, day_end))  # drawn up to now
+    for s in Segment.objects.filter(camera=camera, status=Segment.Status.RECORDING,
+                                    start__lt=day_end):
+        s.end = max(s.start, min(now, day_end))  # being written: drawn up to now
+        if s.end > day_start or s.start >= day_start:
+            segments.append(s)
     gaps = list(Gap.objects.filter(camera=camera).overlapping(day_start, day_end))
     holds = list(LegalHold.objects.filter(camera=camera, released_at=None, start__lt=day_end,
                                           end__gt=day_start))

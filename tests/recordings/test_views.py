@@ -243,3 +243,15 @@ def test_footage_index_shows_every_camera_at_a_moment(footage, investigator):
                                      target="all cameras at 2026-11-23 14:00").exists()
     plain = investigator.get(reverse("recordings:index"), {"time": "25:99"})
     assert plain.status_code == 200 and "Play from" not in plain.content.decode()
+
+
+def test_segment_being_recorded_since_the_previous_hour_shows_in_this_hour(db):
+    camera = make_camera("North")
+    start = T0 - timedelta(minutes=5)  # 13:55, still being written at 14:03
+    path = segment_dir(camera, start) / f"{start:%Y%m%dT%H%M%S}Z.mp4"
+    row = open_segment(camera, make_media(path, 1))
+    t = day_timeline(camera, date(2026, 11, 23), now=T0 + timedelta(minutes=3), hour=14)
+    assert t["segments"] == [row]
+    assert t["segments"][0].end == T0 + timedelta(minutes=3)
+    earlier = day_timeline(camera, date(2026, 11, 23), now=T0 + timedelta(minutes=3), hour=12)
+    assert earlier["segments"] == []
