@@ -78,34 +78,33 @@ def _onvif_save(admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
 
 
 def rtsp_add(admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
-    form = RtspAddForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        d = form.cleaned_data
-        try:
-            camera = add_rtsp_camera(d["name"], d["url"], d["username"], d["password"],
-                                     location=d["location"])
-        except CameraError as e:
-            form.add_error(None, str(e))
-        else:
-            return _saved(admin, request, camera)
-    return render(request, "admin/cameras/camera/add_simple.html",
-                  _context(admin, request, "Add camera (RTSP URL)", form=form,
-                           note="The URL is checked with ffprobe before it is saved."))
+    return _simple_add(
+        admin, request, RtspAddForm, "Add camera (RTSP URL)",
+        "The URL is checked with ffprobe before it is saved.",
+        lambda d: add_rtsp_camera(d["name"], d["url"], d["username"], d["password"],
+                                  location=d["location"]))
 
 
 def test_pattern_add(admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
-    form = TestPatternAddForm(request.POST or None)
+    return _simple_add(
+        admin, request, TestPatternAddForm, "Add camera (built-in test pattern)",
+        "FFmpeg's test source, for trying the box without a camera.",
+        lambda d: add_test_pattern_camera(d["name"], location=d["location"]))
+
+
+def _simple_add(admin: ModelAdmin, request: HttpRequest, form_class, title: str, note: str,
+                create) -> HttpResponse:
+    """One-step add: a valid form is handed to `create`; its CameraError shows on the form."""
+    form = form_class(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            camera = add_test_pattern_camera(form.cleaned_data["name"],
-                                             location=form.cleaned_data["location"])
+            camera = create(form.cleaned_data)
         except CameraError as e:
             form.add_error(None, str(e))
         else:
             return _saved(admin, request, camera)
     return render(request, "admin/cameras/camera/add_simple.html",
-                  _context(admin, request, "Add camera (built-in test pattern)", form=form,
-                           note="FFmpeg's test source, for trying the box without a camera."))
+                  _context(admin, request, title, form=form, note=note))
 
 
 def discover_view(admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
