@@ -89,7 +89,8 @@ def day_timeline(camera: Camera, day: date, now: datetime | None = None,
                                           end__gt=day_start))
     bars = [bar(s.start, s.end, day_start, day_end, "segment" if s.is_playable else "deleted",
                 f"{timezone.localtime(s.start):%H:%M:%S}–{timezone.localtime(s.end):%H:%M:%S} "
-                f"{s.get_status_display()}{' (on hold)' if s.on_hold else ''}", s)
+                f"{s.get_status_display()}{' (on hold)' if s.on_hold else ''}"
+                f"{' (clock not NTP-synchronised)' if s.clock_synced is False else ''}", s)
             for s in segments]
     bars += [bar(g.start, g.end or min(now, day_end), day_start, day_end, "gap",
                  gap_title(g), g) for g in gaps]

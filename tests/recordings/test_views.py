@@ -255,3 +255,13 @@ def test_segment_being_recorded_since_the_previous_hour_shows_in_this_hour(db):
     assert t["segments"][0].end == T0 + timedelta(minutes=3)
     earlier = day_timeline(camera, date(2026, 11, 23), now=T0 + timedelta(minutes=3), hour=12)
     assert earlier["segments"] == []
+
+
+def test_timeline_marks_footage_recorded_with_an_unsynchronised_clock(footage):
+    camera, segs = footage
+    Segment.objects.filter(pk=segs[0].pk).update(clock_synced=False)
+    Segment.objects.filter(pk=segs[1].pk).update(clock_synced=True)
+    titles = {b.obj.pk: b.title for b in day_timeline(camera, date(2026, 11, 23))["bars"]
+              if b.kind == "segment"}
+    assert "clock not NTP-synchronised" in titles[segs[0].pk]
+    assert "clock" not in titles[segs[1].pk]
