@@ -52,14 +52,9 @@ class CameraAdmin(admin.ModelAdmin):
         changed."""
         if add or not form.changed_data:
             return super().construct_change_message(request, form, formsets, add)
-        parts = []
-        for name in form.changed_data:
-            if name in ("password", "username"):
-                parts.append(f"{name} changed")
-            else:
-                parts.append(f"{name} {_shown(form.initial.get(name))} -> "
-                             f"{_shown(form.cleaned_data.get(name))}")
-        return "Changed " + "; ".join(parts) + "."
+        changes = {name: [form.initial.get(name), form.cleaned_data.get(name)]
+                   for name in form.changed_data}
+        return "Changed " + describe_changes(changes) + "."
 
     def get_urls(self):
         wrap = self.admin_site.admin_view
@@ -123,13 +118,20 @@ class CameraAdmin(admin.ModelAdmin):
                 changes = reprobe(camera)
                 done += 1
                 self.log_change(request, camera, "Re-probed over ONVIF: " + (
-                    "; ".join(f"{f} {old!r} -> {new!r}" for f, (old, new) in changes.items())
-                    or "nothing changed"))
+                    describe_changes(changes) or "nothing changed"))
             except CameraError as e:
                 failed.append(f"{camera.name}: {camera.redact(str(e))}")
         self.message_user(request, f"Re-probed {done} camera(s).", messages.SUCCESS)
         for line in failed:
             self.message_user(request, line, messages.ERROR)
+
+
+def describe_changes(changes: dict[str, list]) -> str:
+    """{field: [old, new]} as "field 'old' -> 'new'; ..." for the history and audit trail.
+    Credentials: only that they changed."""
+    return "; ".join(
+        f"{name} changed" if name in ("password", "username")
+        else f"{name} {_shown(old)} -> {_shown(new)}" for name, (old, new) in changes.items())
 
 
 def _shown(value) -> str:
