@@ -93,11 +93,6 @@ def walk_chain(after_sequence: int = 0, prev_hash: str = GENESIS) -> ChainWalk:
     return walk
 
 
-def verify_chain() -> list[str]:
-    """Problems found in the whole audit chain, [] when intact."""
-    return walk_chain().problems
-
-
 def run_check() -> AuditCheck:
     """Walk the whole chain and store the result (shown in the audit list and in health)."""
     check = AuditCheck.objects.create()
