@@ -32,6 +32,7 @@ from . import ffmpeg
 from .hashing import GENESIS, sha256_file, utc_iso
 from .holds import place_hold
 from .models import Export, Gap, LegalHold, Segment
+from .retention import free_floor
 from .signing import ensure_signing_key
 
 logger = logging.getLogger(__name__)
@@ -231,8 +232,6 @@ Signature: ______________________________    Date: ______________
 def check_space(pieces: list[Piece], out_dir: Path, include_originals: bool) -> None:
     """An export never takes the space recording needs: the package (at most the source bytes,
     twice with originals) must fit above retention's free-space floor."""
-    from .retention import free_floor
-
     sources = sum(s.size for p in pieces for s in p.segments)
     need = sources * (2 if include_originals else 1)
     usage = shutil.disk_usage(out_dir)
