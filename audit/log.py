@@ -24,27 +24,53 @@ def client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
-def event_hash(*, sequence, prev_hash, at, username, client_ip, action, camera_id, camera_name,
-               target, detail) -> str:
-    message = "\n".join([
-        CHAIN_VERSION, str(sequence), prev_hash, utc_iso(at), username, client_ip or "",
-        action, str(camera_id or ""), camera_name, target,
-        json.dumps(detail, sort_keys=True, separators=(",", ":"), default=str),
-    ])
+def event_hash(
+    *, sequence, prev_hash, at, username, client_ip, action, camera_id, camera_name, target, detail
+) -> str:
+    message = "\n".join(
+        [
+            CHAIN_VERSION,
+            str(sequence),
+            prev_hash,
+            utc_iso(at),
+            username,
+            client_ip or "",
+            action,
+            str(camera_id or ""),
+            camera_name,
+            target,
+            json.dumps(detail, sort_keys=True, separators=(",", ":"), default=str),
+        ]
+    )
     return hashlib.sha256(message.encode()).hexdigest()
 
 
 def compute_hash(event: AuditEvent) -> str:
     return event_hash(
-        sequence=event.sequence, prev_hash=event.prev_hash, at=event.at,
-        username=event.username, client_ip=event.client_ip, action=event.action,
-        camera_id=event.camera_id, camera_name=event.camera_name, target=event.target,
+        sequence=event.sequence,
+        prev_hash=event.prev_hash,
+        at=event.at,
+        username=event.username,
+        client_ip=event.client_ip,
+        action=event.action,
+        camera_id=event.camera_id,
+        camera_name=event.camera_name,
+        target=event.target,
         detail=event.detail,
     )
 
 
-def record(action: str, *, request=None, user=None, camera=None, target: str = "",
-           detail: dict | None = None, username: str | None = None, at=None) -> AuditEvent:
+def record(
+    action: str,
+    *,
+    request=None,
+    user=None,
+    camera=None,
+    target: str = "",
+    detail: dict | None = None,
+    username: str | None = None,
+    at=None,
+) -> AuditEvent:
     """Append one entry. `user` defaults to request.user; `username` for failed logins."""
     if user is None and request is not None and getattr(request, "user", None) is not None:
         user = request.user if request.user.is_authenticated else None
@@ -54,9 +80,14 @@ def record(action: str, *, request=None, user=None, camera=None, target: str = "
     detail = json.loads(json.dumps(detail or {}, default=str))
     event = AuditEvent(
         at=at or timezone.now(),
-        user=user, username=username, client_ip=client_ip(request), action=action,
-        camera=camera, camera_name=camera.name if camera is not None else "",
-        target=target[:200], detail=detail,
+        user=user,
+        username=username,
+        client_ip=client_ip(request),
+        action=action,
+        camera=camera,
+        camera_name=camera.name if camera is not None else "",
+        target=target[:200],
+        detail=detail,
     )
     with transaction.atomic():
         last = AuditEvent.objects.order_by("-sequence").first()
@@ -110,10 +141,14 @@ def chain_status() -> tuple[bool, str]:
     if full is None:
         full = run_check()
     if not full.ok:
-        return False, (f"CHAIN BROKEN at the check of {full.started_at:%Y-%m-%d %H:%M} UTC: "
-                       + "; ".join(full.problems[:5]))
+        return False, (
+            f"CHAIN BROKEN at the check of {full.started_at:%Y-%m-%d %H:%M} UTC: "
+            + "; ".join(full.problems[:5])
+        )
     since = walk_chain(full.last_sequence, full.last_hash or GENESIS)
     if since.problems:
         return False, "CHAIN BROKEN: " + "; ".join(since.problems[:5])
-    return True, (f"chain intact ({full.checked} entries at the full check of "
-                  f"{full.started_at:%Y-%m-%d %H:%M} UTC, {since.checked} since)")
+    return True, (
+        f"chain intact ({full.checked} entries at the full check of "
+        f"{full.started_at:%Y-%m-%d %H:%M} UTC, {since.checked} since)"
+    )

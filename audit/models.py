@@ -30,7 +30,10 @@ class AuditEvent(models.Model):
     sequence = models.PositiveBigIntegerField(unique=True)
     at = models.DateTimeField(default=timezone.now)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     # Kept as text too: the entry must still say who after the user row is gone.

@@ -30,8 +30,11 @@ def on_logout(sender, request, user, **kwargs):
 @receiver(user_login_failed)
 def on_login_failed(sender, credentials, request=None, **kwargs):
     # `credentials` has the password already masked by Django; only the name is kept.
-    log.record(AuditEvent.Action.LOGIN_FAILED, request=request,
-               username=str(credentials.get("username", ""))[:150])
+    log.record(
+        AuditEvent.Action.LOGIN_FAILED,
+        request=request,
+        username=str(credentials.get("username", ""))[:150],
+    )
 
 
 @receiver(post_save, sender=LogEntry)
@@ -44,13 +47,24 @@ def on_admin_change(sender, instance: LogEntry, created, **kwargs):
         from cameras.models import Camera
 
         camera = Camera.objects.filter(pk=instance.object_id).first()
-        log.record(AuditEvent.Action.CAMERA_CHANGE, user=instance.user, camera=camera,
-                   target=f"camera {instance.object_id}",
-                   detail={"what": _FLAGS.get(instance.action_flag, "?"),
-                           "object": instance.object_repr,
-                           "changes": instance.get_change_message()})
+        log.record(
+            AuditEvent.Action.CAMERA_CHANGE,
+            user=instance.user,
+            camera=camera,
+            target=f"camera {instance.object_id}",
+            detail={
+                "what": _FLAGS.get(instance.action_flag, "?"),
+                "object": instance.object_repr,
+                "changes": instance.get_change_message(),
+            },
+        )
     elif label in ("auth.User", "auth.Group"):
-        log.record(AuditEvent.Action.USER_CHANGE, user=instance.user,
-                   target=f"{model._meta.model_name} {instance.object_repr}",
-                   detail={"what": _FLAGS.get(instance.action_flag, "?"),
-                           "changes": instance.get_change_message()})
+        log.record(
+            AuditEvent.Action.USER_CHANGE,
+            user=instance.user,
+            target=f"{model._meta.model_name} {instance.object_repr}",
+            detail={
+                "what": _FLAGS.get(instance.action_flag, "?"),
+                "changes": instance.get_change_message(),
+            },
+        )

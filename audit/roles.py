@@ -2,25 +2,45 @@
 
 ROLES = {
     "Field technician": [
-        "cameras.view_camera", "cameras.add_camera", "cameras.change_camera",
-        "recordings.view_gap", "recordings.view_integritycheck",
+        "cameras.view_camera",
+        "cameras.add_camera",
+        "cameras.change_camera",
+        "recordings.view_gap",
+        "recordings.view_integritycheck",
     ],
     "Investigator": [
         "cameras.view_camera",
-        "recordings.view_footage", "recordings.export_footage", "recordings.hold_footage",
-        "recordings.view_segment", "recordings.view_gap", "recordings.view_integritycheck",
-        "recordings.view_export", "recordings.add_export",
-        "recordings.view_legalhold", "recordings.add_legalhold", "recordings.change_legalhold",
+        "recordings.view_footage",
+        "recordings.export_footage",
+        "recordings.hold_footage",
+        "recordings.view_segment",
+        "recordings.view_gap",
+        "recordings.view_integritycheck",
+        "recordings.view_export",
+        "recordings.add_export",
+        "recordings.view_legalhold",
+        "recordings.add_legalhold",
+        "recordings.change_legalhold",
     ],
     "Auditor": [
-        "audit.view_auditevent", "audit.view_auditcheck", "cameras.view_camera",
-        "recordings.view_segment", "recordings.view_gap", "recordings.view_integritycheck",
-        "recordings.view_export", "recordings.view_legalhold",
+        "audit.view_auditevent",
+        "audit.view_auditcheck",
+        "cameras.view_camera",
+        "recordings.view_segment",
+        "recordings.view_gap",
+        "recordings.view_integritycheck",
+        "recordings.view_export",
+        "recordings.view_legalhold",
     ],
 }
 ADMINISTRATOR_EXTRA = [
-    "cameras.delete_camera", "auth.view_user", "auth.add_user", "auth.change_user",
-    "auth.delete_user", "auth.view_group", "auth.change_group",
+    "cameras.delete_camera",
+    "auth.view_user",
+    "auth.add_user",
+    "auth.change_user",
+    "auth.delete_user",
+    "auth.view_group",
+    "auth.change_group",
 ]
 
 
@@ -46,8 +66,9 @@ def sync_roles(apps=None) -> None:
         objs = []
         for perm in perms:
             app_label, codename = perm.split(".")
-            found = Permission.objects.filter(content_type__app_label=app_label,
-                                              codename=codename).first()
+            found = Permission.objects.filter(
+                content_type__app_label=app_label, codename=codename
+            ).first()
             if found is not None:
                 objs.append(found)
             elif not historical:

@@ -17,8 +17,9 @@ def recent_failures(username: str, ip: str | None, now=None) -> int:
     who = Q(username__iexact=username) if username else Q(pk__in=[])
     if ip:
         who |= Q(client_ip=ip)
-    return AuditEvent.objects.filter(who, action=AuditEvent.Action.LOGIN_FAILED,
-                                     at__gte=since).count()
+    return AuditEvent.objects.filter(
+        who, action=AuditEvent.Action.LOGIN_FAILED, at__gte=since
+    ).count()
 
 
 class ThrottledAuthenticationForm(AdminAuthenticationForm):
@@ -30,9 +31,15 @@ class ThrottledAuthenticationForm(AdminAuthenticationForm):
         ip = log.client_ip(self.request)
         if recent_failures(username, ip) >= settings.LOGIN_MAX_FAILURES:
             minutes = max(1, round(settings.LOGIN_LOCKOUT_SECONDS / 60))
-            log.record(AuditEvent.Action.LOGIN_FAILED, request=self.request, username=username,
-                       detail={"refused": "too many failed logins"})
+            log.record(
+                AuditEvent.Action.LOGIN_FAILED,
+                request=self.request,
+                username=username,
+                detail={"refused": "too many failed logins"},
+            )
             raise forms.ValidationError(
                 f"Too many failed logins; try again in {minutes} minute"
-                f"{'s' if minutes != 1 else ''}.", code="throttled")
+                f"{'s' if minutes != 1 else ''}.",
+                code="throttled",
+            )
         return super().clean()

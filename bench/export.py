@@ -35,8 +35,12 @@ def main() -> None:
     parser.add_argument("--segment-minutes", type=int, default=6)
     args = parser.parse_args()
     data = Path(tempfile.mkdtemp(prefix="crimebox-bench-export-"))
-    os.environ.update(CRIMEBOX_DATA_DIR=str(data), CRIMEBOX_ENV_FILE=os.devnull,
-                      DJANGO_SETTINGS_MODULE="crimebox.settings", CRIMEBOX_LOG_LEVEL="WARNING")
+    os.environ.update(
+        CRIMEBOX_DATA_DIR=str(data),
+        CRIMEBOX_ENV_FILE=os.devnull,
+        DJANGO_SETTINGS_MODULE="crimebox.settings",
+        CRIMEBOX_LOG_LEVEL="WARNING",
+    )
     sys.path.insert(0, str(ROOT))
     import django
 
@@ -57,11 +61,31 @@ def main() -> None:
         start = t0 + timedelta(seconds=i * seconds)
         path = segment_dir(camera, start) / f"{start:%Y%m%dT%H%M%SZ}.mp4"
         path.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
-                        f"testsrc2=size={args.size}:rate=25:duration={seconds}",
-                        "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "4M", "-g", "50",
-                        "-pix_fmt", "yuv420p", "-movflags",
-                        "+frag_keyframe+empty_moov+default_base_moof", str(path)], check=True)
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-v",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                f"testsrc2=size={args.size}:rate=25:duration={seconds}",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-b:v",
+                "4M",
+                "-g",
+                "50",
+                "-pix_fmt",
+                "yuv420p",
+                "-movflags",
+                "+frag_keyframe+empty_moov+default_base_moof",
+                str(path),
+            ],
+            check=True,
+        )
         index_segment(camera, path, start=start)
         sources.append(path)
     total = sum(p.stat().st_size for p in sources)
@@ -69,9 +93,13 @@ def main() -> None:
     out.mkdir()
 
     def export_once():
-        export = Export.objects.create(start=t0 + timedelta(minutes=1),
-                                       end=t0 + timedelta(minutes=11), case_number="bench",
-                                       reason="benchmark", hold_sources=False)
+        export = Export.objects.create(
+            start=t0 + timedelta(minutes=1),
+            end=t0 + timedelta(minutes=11),
+            case_number="bench",
+            reason="benchmark",
+            hold_sources=False,
+        )
         export.cameras.set([camera])
         result = run_export(export.pk, out_dir=out)
         assert Path(result).is_file(), result

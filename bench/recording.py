@@ -40,8 +40,9 @@ def cpu_seconds(pid: int) -> float:
 
 def children(pid: int, name: str = "ffmpeg") -> list[int]:
     """The supervisor's FFmpeg children (not a passing ffprobe of the indexer)."""
-    out = subprocess.run(["pgrep", "-P", str(pid), "-x", name], capture_output=True,
-                         text=True).stdout
+    out = subprocess.run(
+        ["pgrep", "-P", str(pid), "-x", name], capture_output=True, text=True
+    ).stdout
     return [int(p) for p in out.split()]
 
 
@@ -50,9 +51,23 @@ def start_servers(n: int) -> list[tuple[subprocess.Popen, str]]:
     for _ in range(n):
         port = free_port()
         proc = subprocess.Popen(
-            ["/usr/bin/python3", str(ROOT / "tests/peers/rtsp_server.py"), "--port", str(port),
-             "--size", "1920x1080", "--fps", "25", "--gop", "50", "--bitrate", "4000"],
-            stdout=subprocess.PIPE, text=True)
+            [
+                "/usr/bin/python3",
+                str(ROOT / "tests/peers/rtsp_server.py"),
+                "--port",
+                str(port),
+                "--size",
+                "1920x1080",
+                "--fps",
+                "25",
+                "--gop",
+                "50",
+                "--bitrate",
+                "4000",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert proc.stdout.readline().startswith("READY")
         servers.append((proc, f"rtsp://127.0.0.1:{port}/cam"))
     return servers
@@ -78,9 +93,14 @@ def main() -> None:
     args = parser.parse_args()
 
     data = Path(tempfile.mkdtemp(prefix="crimebox-bench-"))
-    env = {**os.environ, "CRIMEBOX_DATA_DIR": str(data), "CRIMEBOX_ENV_FILE": os.devnull,
-           "CRIMEBOX_SEGMENT_SECONDS": str(args.segment), "DJANGO_SETTINGS_MODULE":
-           "crimebox.settings", "CRIMEBOX_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "CRIMEBOX_DATA_DIR": str(data),
+        "CRIMEBOX_ENV_FILE": os.devnull,
+        "CRIMEBOX_SEGMENT_SECONDS": str(args.segment),
+        "DJANGO_SETTINGS_MODULE": "crimebox.settings",
+        "CRIMEBOX_LOG_LEVEL": "WARNING",
+    }
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
     import django
@@ -93,11 +113,13 @@ def main() -> None:
     from recordings.models import Gap, Segment
 
     servers = start_servers(args.cameras)
-    cameras = [Camera.objects.create(name=f"bench {i}", source=Camera.Source.RTSP,
-                                     main_stream_uri=url)
-               for i, (_, url) in enumerate(servers)]
-    recorder = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "record"], env=env,
-                                cwd=ROOT)
+    cameras = [
+        Camera.objects.create(name=f"bench {i}", source=Camera.Source.RTSP, main_stream_uri=url)
+        for i, (_, url) in enumerate(servers)
+    ]
+    recorder = subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "record"], env=env, cwd=ROOT
+    )
     t0 = time.time()
     time.sleep(5)
     ffmpegs = children(recorder.pid)
@@ -112,30 +134,43 @@ def main() -> None:
     for proc, _ in servers:
         proc.terminate()
 
-    print(f"{args.cameras} cameras, 1080p25 ~4 Mbit/s, {args.segment} s segments, "
-          f"{wall:.0f} s wall")
+    print(
+        f"{args.cameras} cameras, 1080p25 ~4 Mbit/s, {args.segment} s segments, {wall:.0f} s wall"
+    )
     for camera in cameras:
         segs = list(Segment.objects.filter(camera=camera).order_by("sequence"))
         media = sum(s.duration for s in segs)
-        gaps = [g.duration or 0 for g in Gap.objects.filter(camera=camera)
-                if g.cause != Gap.Cause.RECORDER_DOWN]
+        gaps = [
+            g.duration or 0
+            for g in Gap.objects.filter(camera=camera)
+            if g.cause != Gap.Cause.RECORDER_DOWN
+        ]
         inner = [(b.start - a.end).total_seconds() for a, b in zip(segs, segs[1:], strict=False)]
         longest = max(gaps + inner + [0.0])
-        print(f"  {camera.name}: {len(segs)} segments, media/wall {media / wall:.3f}, "
-              f"longest gap {longest:.2f} s")
-    print(f"  supervisor CPU: {(cpu1[recorder.pid] - cpu0[recorder.pid]) / wall_cpu:.4f} "
-          "of one core")
+        print(
+            f"  {camera.name}: {len(segs)} segments, media/wall {media / wall:.3f}, "
+            f"longest gap {longest:.2f} s"
+        )
+    print(
+        f"  supervisor CPU: {(cpu1[recorder.pid] - cpu0[recorder.pid]) / wall_cpu:.4f} of one core"
+    )
     for pid in ffmpegs:
         print(f"  ffmpeg {pid} CPU: {(cpu1[pid] - cpu0[pid]) / wall_cpu:.4f} of one core")
-    lags = [(s.hashed_at - s.end).total_seconds()
-            for s in Segment.objects.filter(status=Segment.Status.COMPLETE)]
+    lags = [
+        (s.hashed_at - s.end).total_seconds()
+        for s in Segment.objects.filter(status=Segment.Status.COMPLETE)
+    ]
     if lags:
-        print(f"  segment close -> hash stored: median {statistics.median(lags):.2f} s, "
-              f"max {max(lags):.2f} s")
+        print(
+            f"  segment close -> hash stored: median {statistics.median(lags):.2f} s, "
+            f"max {max(lags):.2f} s"
+        )
     biggest = max(data.glob("recordings/*/*/*.mp4"), key=lambda p: p.stat().st_size)
     ours, theirs = hash_speed(biggest)
-    print(f"  SHA-256 of {biggest.stat().st_size / 1e6:.0f} MB: hashlib {ours:.0f} MB/s, "
-          f"sha256sum {theirs:.0f} MB/s, ratio {ours / theirs:.2f}")
+    print(
+        f"  SHA-256 of {biggest.stat().st_size / 1e6:.0f} MB: hashlib {ours:.0f} MB/s, "
+        f"sha256sum {theirs:.0f} MB/s, ratio {ours / theirs:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -24,9 +24,13 @@ def main() -> None:
     parser.add_argument("--per-camera", type=int, default=35040)
     args = parser.parse_args()
     data = Path(tempfile.mkdtemp(prefix="crimebox-bench-admin-"))
-    os.environ.update(CRIMEBOX_DATA_DIR=str(data), CRIMEBOX_ENV_FILE=os.devnull,
-                      DJANGO_SETTINGS_MODULE="crimebox.settings", CRIMEBOX_LOG_LEVEL="WARNING",
-                      CRIMEBOX_ALLOWED_HOSTS="testserver")
+    os.environ.update(
+        CRIMEBOX_DATA_DIR=str(data),
+        CRIMEBOX_ENV_FILE=os.devnull,
+        DJANGO_SETTINGS_MODULE="crimebox.settings",
+        CRIMEBOX_LOG_LEVEL="WARNING",
+        CRIMEBOX_ALLOWED_HOSTS="testserver",
+    )
     sys.path.insert(0, str(ROOT))
     import django
 
@@ -43,11 +47,26 @@ def main() -> None:
     step = timedelta(minutes=15)
     for c in range(4):
         camera = Camera.objects.create(name=f"cam {c}", source=Camera.Source.RTSP)
-        Segment.objects.bulk_create([Segment(
-            camera=camera, sequence=i + 1, start=t0 + i * step, end=t0 + (i + 1) * step,
-            duration=900, size=450_000_000, codec="h264", path=f"{camera.slug}/{i}.mp4",
-            sha256=f"{i:064x}", chain_hash=f"{c:02x}{i:062x}", hashed_at=t0 + (i + 1) * step,
-            status="complete") for i in range(args.per_camera)], batch_size=5000)
+        Segment.objects.bulk_create(
+            [
+                Segment(
+                    camera=camera,
+                    sequence=i + 1,
+                    start=t0 + i * step,
+                    end=t0 + (i + 1) * step,
+                    duration=900,
+                    size=450_000_000,
+                    codec="h264",
+                    path=f"{camera.slug}/{i}.mp4",
+                    sha256=f"{i:064x}",
+                    chain_hash=f"{c:02x}{i:062x}",
+                    hashed_at=t0 + (i + 1) * step,
+                    status="complete",
+                )
+                for i in range(args.per_camera)
+            ],
+            batch_size=5000,
+        )
     print(f"{Segment.objects.count()} segments")
     User.objects.create_superuser("bench", password="bench-pass-1")
     client = Client()
@@ -67,11 +86,14 @@ def main() -> None:
     baseline = timed(f"{base}{one}/change/")
     print(f"baseline (one segment's page): {baseline * 1000:.0f} ms")
     cam = Camera.objects.first().pk
-    for label, query in [("unfiltered", ""), ("camera", f"?camera__id__exact={cam}"),
-                         ("status", "?status__exact=complete"), ("on hold", "?on_hold__exact=1"),
-                         ("day", "?start__year=2026&start__month=3&start__day=14"),
-                         ("camera + day", f"?camera__id__exact={cam}&start__year=2026"
-                                          "&start__month=3&start__day=14")]:
+    for label, query in [
+        ("unfiltered", ""),
+        ("camera", f"?camera__id__exact={cam}"),
+        ("status", "?status__exact=complete"),
+        ("on hold", "?on_hold__exact=1"),
+        ("day", "?start__year=2026&start__month=3&start__day=14"),
+        ("camera + day", f"?camera__id__exact={cam}&start__year=2026&start__month=3&start__day=14"),
+    ]:
         t = timed(base + query)
         print(f"changelist {label:>13}: {t * 1000:6.0f} ms = {t / baseline:5.1f} x baseline")
 

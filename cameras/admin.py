@@ -11,39 +11,98 @@ from .models import Camera
 from .services import CameraError, reprobe
 
 STATUS_COLOURS = {
-    Camera.Status.RECORDING: "#2e7d32", Camera.Status.RECONNECTING: "#ef6c00",
-    Camera.Status.OFFLINE: "#c62828", Camera.Status.DISABLED: "#757575",
+    Camera.Status.RECORDING: "#2e7d32",
+    Camera.Status.RECONNECTING: "#ef6c00",
+    Camera.Status.OFFLINE: "#c62828",
+    Camera.Status.DISABLED: "#757575",
 }
 
 
 @admin.register(Camera)
 class CameraAdmin(admin.ModelAdmin):
     form = CameraChangeForm
-    list_display = ["name", "location", "source", "make_model", "status_badge", "error",
-                    "last_segment_at", "is_enabled"]
+    list_display = [
+        "name",
+        "location",
+        "source",
+        "make_model",
+        "status_badge",
+        "error",
+        "last_segment_at",
+        "is_enabled",
+    ]
     list_filter = ["source", "status", "is_enabled", "manufacturer"]
     search_fields = ["name", "location", "host", "manufacturer", "model", "serial_number"]
     list_select_related = True
     actions = ["reprobe_cameras"]
     readonly_fields = [
-        "source", "manufacturer", "model", "serial_number", "firmware_version", "hardware_id",
-        "main_stream_uri", "main_format", "sub_stream_uri", "sub_format", "snapshot_uri",
-        "profile_table", "status", "status_changed_at", "last_seen_at", "error",
-        "last_segment_at", "probed_at", "created_at", "updated_at",
+        "source",
+        "manufacturer",
+        "model",
+        "serial_number",
+        "firmware_version",
+        "hardware_id",
+        "main_stream_uri",
+        "main_format",
+        "sub_stream_uri",
+        "sub_format",
+        "snapshot_uri",
+        "profile_table",
+        "status",
+        "status_changed_at",
+        "last_seen_at",
+        "error",
+        "last_segment_at",
+        "probed_at",
+        "created_at",
+        "updated_at",
     ]
     fieldsets = [
         (None, {"fields": ["name", "is_enabled", "record_audio", "source"]}),
         ("Location", {"fields": ["location", "latitude", "longitude", "facing_degrees"]}),
         ("Network", {"fields": ["host", "onvif_port", "username", "password"]}),
-        ("Device (from ONVIF)", {"fields": [
-            "manufacturer", "model", "serial_number", "firmware_version", "hardware_id",
-            "probed_at"]}),
-        ("Streams", {"fields": [
-            "main_profile_token", "main_stream_uri", "main_format", "sub_profile_token",
-            "sub_stream_uri", "sub_format", "snapshot_uri", "profile_table"]}),
-        ("Status", {"fields": [
-            "status", "status_changed_at", "last_seen_at", "last_segment_at", "error",
-            "created_at", "updated_at"]}),
+        (
+            "Device (from ONVIF)",
+            {
+                "fields": [
+                    "manufacturer",
+                    "model",
+                    "serial_number",
+                    "firmware_version",
+                    "hardware_id",
+                    "probed_at",
+                ]
+            },
+        ),
+        (
+            "Streams",
+            {
+                "fields": [
+                    "main_profile_token",
+                    "main_stream_uri",
+                    "main_format",
+                    "sub_profile_token",
+                    "sub_stream_uri",
+                    "sub_format",
+                    "snapshot_uri",
+                    "profile_table",
+                ]
+            },
+        ),
+        (
+            "Status",
+            {
+                "fields": [
+                    "status",
+                    "status_changed_at",
+                    "last_seen_at",
+                    "last_segment_at",
+                    "error",
+                    "created_at",
+                    "updated_at",
+                ]
+            },
+        ),
     ]
 
     def construct_change_message(self, request, form, formsets, add=False):
@@ -52,19 +111,28 @@ class CameraAdmin(admin.ModelAdmin):
         changed."""
         if add or not form.changed_data:
             return super().construct_change_message(request, form, formsets, add)
-        changes = {name: [form.initial.get(name), form.cleaned_data.get(name)]
-                   for name in form.changed_data}
+        changes = {
+            name: [form.initial.get(name), form.cleaned_data.get(name)]
+            for name in form.changed_data
+        }
         return "Changed " + describe_changes(changes) + "."
 
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
-            path("add/rtsp/", wrap(self._adder(admin_views.rtsp_add)),
-                 name="cameras_camera_add_rtsp"),
-            path("add/test-pattern/", wrap(self._adder(admin_views.test_pattern_add)),
-                 name="cameras_camera_add_test"),
-            path("discover/", wrap(self._adder(admin_views.discover_view)),
-                 name="cameras_camera_discover"),
+            path(
+                "add/rtsp/", wrap(self._adder(admin_views.rtsp_add)), name="cameras_camera_add_rtsp"
+            ),
+            path(
+                "add/test-pattern/",
+                wrap(self._adder(admin_views.test_pattern_add)),
+                name="cameras_camera_add_test",
+            ),
+            path(
+                "discover/",
+                wrap(self._adder(admin_views.discover_view)),
+                name="cameras_camera_discover",
+            ),
             *super().get_urls(),
         ]
 
@@ -73,6 +141,7 @@ class CameraAdmin(admin.ModelAdmin):
             if not self.has_add_permission(request):
                 raise PermissionDenied
             return view(self, request)
+
         return checked
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None):
@@ -84,8 +153,11 @@ class CameraAdmin(admin.ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, camera: Camera) -> str:
-        return format_html('<b style="color:{}">{}</b>', STATUS_COLOURS.get(camera.status, "#333"),
-                           camera.get_status_display())
+        return format_html(
+            '<b style="color:{}">{}</b>',
+            STATUS_COLOURS.get(camera.status, "#333"),
+            camera.get_status_display(),
+        )
 
     @admin.display(description="last error")
     def error(self, camera: Camera) -> str:
@@ -103,12 +175,23 @@ class CameraAdmin(admin.ModelAdmin):
     def profile_table(self, camera: Camera) -> str:
         if not camera.profiles:
             return "—"
-        rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
-            (p.get("token"), p.get("name"), _format(p.get("encoding"), p.get("width"),
-                                                    p.get("height"), p.get("fps")),
-             p.get("stream_uri")) for p in camera.profiles))
-        return format_html("<table><tr><th>token</th><th>name</th><th>format</th>"
-                           "<th>stream</th></tr>{}</table>", rows)
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    p.get("token"),
+                    p.get("name"),
+                    _format(p.get("encoding"), p.get("width"), p.get("height"), p.get("fps")),
+                    p.get("stream_uri"),
+                )
+                for p in camera.profiles
+            ),
+        )
+        return format_html(
+            "<table><tr><th>token</th><th>name</th><th>format</th><th>stream</th></tr>{}</table>",
+            rows,
+        )
 
     @admin.action(description="Re-probe selected ONVIF cameras")
     def reprobe_cameras(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -117,8 +200,11 @@ class CameraAdmin(admin.ModelAdmin):
             try:
                 changes = reprobe(camera)
                 done += 1
-                self.log_change(request, camera, "Re-probed over ONVIF: " + (
-                    describe_changes(changes) or "nothing changed"))
+                self.log_change(
+                    request,
+                    camera,
+                    "Re-probed over ONVIF: " + (describe_changes(changes) or "nothing changed"),
+                )
             except CameraError as e:
                 failed.append(f"{camera.name}: {camera.redact(str(e))}")
         self.message_user(request, f"Re-probed {done} camera(s).", messages.SUCCESS)
@@ -130,8 +216,11 @@ def describe_changes(changes: dict[str, list]) -> str:
     """{field: [old, new]} as "field 'old' -> 'new'; ..." for the history and audit trail.
     Credentials: only that they changed."""
     return "; ".join(
-        f"{name} changed" if name in ("password", "username")
-        else f"{name} {_shown(old)} -> {_shown(new)}" for name, (old, new) in changes.items())
+        f"{name} changed"
+        if name in ("password", "username")
+        else f"{name} {_shown(old)} -> {_shown(new)}"
+        for name, (old, new) in changes.items()
+    )
 
 
 def _shown(value) -> str:

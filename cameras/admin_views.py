@@ -22,8 +22,13 @@ DISCOVERY_SECONDS = 3.0
 
 
 def _context(admin: ModelAdmin, request: HttpRequest, title: str, **extra) -> dict:
-    return {**admin.admin_site.each_context(request), "opts": admin.model._meta,
-            "title": title, "has_view_permission": admin.has_view_permission(request), **extra}
+    return {
+        **admin.admin_site.each_context(request),
+        "opts": admin.model._meta,
+        "title": title,
+        "has_view_permission": admin.has_view_permission(request),
+        **extra,
+    }
 
 
 def _saved(admin: ModelAdmin, request: HttpRequest, camera: Camera) -> HttpResponse:
@@ -35,30 +40,47 @@ def _saved(admin: ModelAdmin, request: HttpRequest, camera: Camera) -> HttpRespo
 def onvif_add(admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and request.POST.get("step") == "save":
         return _onvif_save(admin, request)
-    form = OnvifAddForm(request.POST or None, initial={
-        k: request.GET[k] for k in ("name", "host", "port") if k in request.GET})
+    form = OnvifAddForm(
+        request.POST or None,
+        initial={k: request.GET[k] for k in ("name", "host", "port") if k in request.GET},
+    )
     if request.method == "POST" and form.is_valid():
         request.session[PENDING] = {"data": form.cleaned_data, "probe": form.probe.as_dict()}
         return _choose_profiles(admin, request, form.probe, ProfileChoiceForm(probe=form.probe))
     request.session.pop(PENDING, None)
-    return render(request, "admin/cameras/camera/add_onvif.html",
-                  _context(admin, request, "Add camera (ONVIF)", form=form, step="probe"))
+    return render(
+        request,
+        "admin/cameras/camera/add_onvif.html",
+        _context(admin, request, "Add camera (ONVIF)", form=form, step="probe"),
+    )
 
 
-def _choose_profiles(admin: ModelAdmin, request: HttpRequest, probe: DeviceProbe,
-                     form: ProfileChoiceForm) -> HttpResponse:
+def _choose_profiles(
+    admin: ModelAdmin, request: HttpRequest, probe: DeviceProbe, form: ProfileChoiceForm
+) -> HttpResponse:
     pending = request.session[PENDING]["data"]
-    return render(request, "admin/cameras/camera/add_onvif.html", _context(
-        admin, request, "Add camera (ONVIF): choose profiles", form=form, step="save",
-        device=probe, camera_name=pending["name"],
-        address=f"{pending['host']}:{pending['port']}"))
+    return render(
+        request,
+        "admin/cameras/camera/add_onvif.html",
+        _context(
+            admin,
+            request,
+            "Add camera (ONVIF): choose profiles",
+            form=form,
+            step="save",
+            device=probe,
+            camera_name=pending["name"],
+            address=f"{pending['host']}:{pending['port']}",
+        ),
+    )
 
 
 def _onvif_save(admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
     pending = request.session.get(PENDING)
     if not pending:
-        admin.message_user(request, "The probe expired; please probe the camera again.",
-                           messages.WARNING)
+        admin.message_user(
+            request, "The probe expired; please probe the camera again.", messages.WARNING
+        )
         return HttpResponseRedirect(reverse("admin:cameras_camera_add"))
     probe = DeviceProbe.from_dict(pending["probe"])
     form = ProfileChoiceForm(request.POST, probe=probe)
@@ -66,9 +88,16 @@ def _onvif_save(admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
         d = pending["data"]
         try:
             camera = add_onvif_camera(
-                d["name"], d["host"], d["port"], d["username"], d["password"], result=probe,
+                d["name"],
+                d["host"],
+                d["port"],
+                d["username"],
+                d["password"],
+                result=probe,
                 main_token=form.cleaned_data["main_profile"],
-                sub_token=form.cleaned_data["sub_profile"], location=d["location"])
+                sub_token=form.cleaned_data["sub_profile"],
+                location=d["location"],
+            )
         except CameraError as e:
             form.add_error(None, str(e))
         else:
@@ -79,21 +108,31 @@ def _onvif_save(admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
 
 def rtsp_add(admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
     return _simple_add(
-        admin, request, RtspAddForm, "Add camera (RTSP URL)",
+        admin,
+        request,
+        RtspAddForm,
+        "Add camera (RTSP URL)",
         "The URL is checked with ffprobe before it is saved.",
-        lambda d: add_rtsp_camera(d["name"], d["url"], d["username"], d["password"],
-                                  location=d["location"]))
+        lambda d: add_rtsp_camera(
+            d["name"], d["url"], d["username"], d["password"], location=d["location"]
+        ),
+    )
 
 
 def test_pattern_add(admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
     return _simple_add(
-        admin, request, TestPatternAddForm, "Add camera (built-in test pattern)",
+        admin,
+        request,
+        TestPatternAddForm,
+        "Add camera (built-in test pattern)",
         "FFmpeg's test source, for trying the box without a camera.",
-        lambda d: add_test_pattern_camera(d["name"], location=d["location"]))
+        lambda d: add_test_pattern_camera(d["name"], location=d["location"]),
+    )
 
 
-def _simple_add(admin: ModelAdmin, request: HttpRequest, form_class, title: str, note: str,
-                create) -> HttpResponse:
+def _simple_add(
+    admin: ModelAdmin, request: HttpRequest, form_class, title: str, note: str, create
+) -> HttpResponse:
     """One-step add: a valid form is handed to `create`; its CameraError shows on the form."""
     form = form_class(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -103,8 +142,11 @@ def _simple_add(admin: ModelAdmin, request: HttpRequest, form_class, title: str,
             form.add_error(None, str(e))
         else:
             return _saved(admin, request, camera)
-    return render(request, "admin/cameras/camera/add_simple.html",
-                  _context(admin, request, title, form=form, note=note))
+    return render(
+        request,
+        "admin/cameras/camera/add_simple.html",
+        _context(admin, request, title, form=form, note=note),
+    )
 
 
 def discover_view(admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
@@ -115,8 +157,18 @@ def discover_view(admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
         error = f"WS-Discovery failed: {e.strerror or e}"
     known = {(c.host, c.onvif_port): c for c in Camera.objects.filter(source=Camera.Source.ONVIF)}
     add_url = reverse("admin:cameras_camera_add")
-    rows = [{"device": d, "camera": known.get((d.host, d.port)),
-             "add_url": f"{add_url}?{urlencode({'host': d.host, 'port': d.port, 'name': d.name})}"}
-            for d in devices]
-    return render(request, "admin/cameras/camera/discover.html", _context(
-        admin, request, "Discover cameras", rows=rows, error=error, seconds=DISCOVERY_SECONDS))
+    rows = [
+        {
+            "device": d,
+            "camera": known.get((d.host, d.port)),
+            "add_url": f"{add_url}?{urlencode({'host': d.host, 'port': d.port, 'name': d.name})}",
+        }
+        for d in devices
+    ]
+    return render(
+        request,
+        "admin/cameras/camera/discover.html",
+        _context(
+            admin, request, "Discover cameras", rows=rows, error=error, seconds=DISCOVERY_SECONDS
+        ),
+    )

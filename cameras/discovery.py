@@ -60,8 +60,9 @@ def lan_addresses() -> list[str]:
     for adapter in ifaddr.get_adapters():
         if adapter.nice_name.startswith(SKIPPED_INTERFACE_PREFIXES):
             continue
-        found += [ip.ip for ip in adapter.ips
-                  if isinstance(ip.ip, str) and not ip.ip.startswith("127.")]
+        found += [
+            ip.ip for ip in adapter.ips if isinstance(ip.ip, str) and not ip.ip.startswith("127.")
+        ]
     return found
 
 
@@ -72,8 +73,11 @@ def discover(timeout: float = 3.0, addresses: list[str] | None = None) -> list[F
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP) as sock:
         sock.bind(("0.0.0.0", 0))
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
-        sent = _send_probes(sock, PROBE.format(message_id=message_id).encode(),
-                            addresses if addresses is not None else lan_addresses())
+        sent = _send_probes(
+            sock,
+            PROBE.format(message_id=message_id).encode(),
+            addresses if addresses is not None else lan_addresses(),
+        )
         deadline = time.monotonic() + timeout
         while sent and (left := deadline - time.monotonic()) > 0:
             ready, _, _ = select.select([sock], [], [], left)
@@ -124,14 +128,22 @@ def _device(match: ET.Element) -> FoundDevice | None:
         return None
     url = urlsplit(xaddrs[0])
     scopes = _split_scopes(values.get("Scopes", ""))
-    device = FoundDevice(endpoint=values.get("Address", ""), xaddrs=xaddrs, scopes=scopes,
-                         types=values.get("Types", ""), host=url.hostname or "",
-                         port=url.port or (443 if url.scheme == "https" else 80))
+    device = FoundDevice(
+        endpoint=values.get("Address", ""),
+        xaddrs=xaddrs,
+        scopes=scopes,
+        types=values.get("Types", ""),
+        host=url.hostname or "",
+        port=url.port or (443 if url.scheme == "https" else 80),
+    )
     for scope in scopes:
-        for prefix, attr in ((NAME_SCOPE, "name"), (HARDWARE_SCOPE, "hardware"),
-                             (LOCATION_SCOPE, "location")):
+        for prefix, attr in (
+            (NAME_SCOPE, "name"),
+            (HARDWARE_SCOPE, "hardware"),
+            (LOCATION_SCOPE, "location"),
+        ):
             if scope.startswith(prefix) and not getattr(device, attr):
-                setattr(device, attr, unquote(scope[len(prefix):]))
+                setattr(device, attr, unquote(scope[len(prefix) :]))
     return device
 
 

@@ -16,7 +16,9 @@ from .services import (
 
 def password_field(required: bool = False, help_text: str = "") -> forms.CharField:
     return forms.CharField(
-        required=required, strip=False, help_text=help_text,
+        required=required,
+        strip=False,
+        help_text=help_text,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
     )
 
@@ -27,8 +29,9 @@ class OnvifAddForm(forms.Form):
     name = forms.CharField(max_length=100)
     location = forms.CharField(max_length=200, required=False)
     host = forms.CharField(max_length=255, help_text="IP address or host name of the camera.")
-    port = forms.IntegerField(min_value=1, max_value=65535, initial=80,
-                              help_text="ONVIF (HTTP) port, usually 80.")
+    port = forms.IntegerField(
+        min_value=1, max_value=65535, initial=80, help_text="ONVIF (HTTP) port, usually 80."
+    )
     username = forms.CharField(max_length=100, required=False)
     password = password_field()
 
@@ -46,8 +49,7 @@ class OnvifAddForm(forms.Form):
             return data
         try:
             check_unique(data["name"], host=data["host"], port=data["port"])
-            self.probe = probe_onvif(data["host"], data["port"], data["username"],
-                                     data["password"])
+            self.probe = probe_onvif(data["host"], data["port"], data["username"], data["password"])
         except CameraError as e:
             raise forms.ValidationError(str(e)) from None
         if not self.probe.profiles:
@@ -60,8 +62,9 @@ def profile_choices(profiles: list[dict]) -> list[tuple[str, str]]:
     for p in profiles:
         size = f"{p.get('width')}x{p.get('height')}" if p.get("width") else "unknown size"
         fps = f" @ {p['fps']:g} fps" if p.get("fps") else ""
-        labels.append((p["token"], f"{p.get('name') or p['token']} "
-                                   f"({p.get('encoding') or '?'} {size}{fps})"))
+        labels.append(
+            (p["token"], f"{p.get('name') or p['token']} ({p.get('encoding') or '?'} {size}{fps})")
+        )
     return labels
 
 
@@ -85,7 +88,8 @@ class RtspAddForm(forms.Form):
     name = forms.CharField(max_length=100)
     location = forms.CharField(max_length=200, required=False)
     url = forms.CharField(
-        label="RTSP URL", max_length=500,
+        label="RTSP URL",
+        max_length=500,
         help_text="rtsp://host:554/path; credentials in the URL are moved to the fields below.",
     )
     username = forms.CharField(max_length=100, required=False)
@@ -96,8 +100,9 @@ class RtspAddForm(forms.Form):
         if data is not None and data.get("url"):
             data = data.copy()
             try:
-                url, user, pw = split_rtsp_url(data["url"], data.get("username", ""),
-                                               data.get("password", ""))
+                url, user, pw = split_rtsp_url(
+                    data["url"], data.get("username", ""), data.get("password", "")
+                )
             except CameraError:
                 data["url"] = redact_text(data["url"])
             else:
@@ -121,9 +126,21 @@ class CameraChangeForm(forms.ModelForm):
 
     class Meta:
         model = Camera
-        fields = ["name", "location", "latitude", "longitude", "facing_degrees", "is_enabled",
-                  "record_audio", "host", "onvif_port", "username", "password",
-                  "main_profile_token", "sub_profile_token"]
+        fields = [
+            "name",
+            "location",
+            "latitude",
+            "longitude",
+            "facing_degrees",
+            "is_enabled",
+            "record_audio",
+            "host",
+            "onvif_port",
+            "username",
+            "password",
+            "main_profile_token",
+            "sub_profile_token",
+        ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -143,8 +160,9 @@ class CameraChangeForm(forms.ModelForm):
         if self.instance.pk and all(data.get(f) == getattr(self.instance, f) for f in endpoint):
             return data
         try:
-            self.probe = probe_onvif(data["host"], data["onvif_port"], data["username"],
-                                     data["password"])
+            self.probe = probe_onvif(
+                data["host"], data["onvif_port"], data["username"], data["password"]
+            )
         except CameraError as e:
             raise forms.ValidationError(str(e)) from None
         return data

@@ -31,8 +31,9 @@ CODECS = {"H264": "h264", "H265": "hevc", "HEVC": "hevc", "JPEG": "mjpeg", "MPEG
 _HOST = re.compile(
     r"^(\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]+|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)$"
 )
-_AUTH_WORDS = re.compile(r"not ?authori[sz]ed|unauthori[sz]ed|authenticat|authority|password",
-                         re.IGNORECASE)
+_AUTH_WORDS = re.compile(
+    r"not ?authori[sz]ed|unauthori[sz]ed|authenticat|authority|password", re.IGNORECASE
+)
 
 
 class ONVIFError(Exception):
@@ -97,8 +98,9 @@ def validate_host(host: str) -> str:
     return host.strip("[]")
 
 
-def probe_device(host: str, port: int, username: str, password: str,
-                 timeout: float | None = None) -> DeviceProbe:
+def probe_device(
+    host: str, port: int, username: str, password: str, timeout: float | None = None
+) -> DeviceProbe:
     """Device information, media profiles and their stream/snapshot URIs (all redacted)."""
     host = validate_host(host)
     if not 1 <= int(port) <= 65535:
@@ -117,29 +119,34 @@ async def _within(aw: Awaitable[T], timeout: float) -> T:
     return await asyncio.wait_for(aw, timeout)
 
 
-async def _probe(host: str, port: int, username: str, password: str,
-                 timeout: float) -> DeviceProbe:
+async def _probe(host: str, port: int, username: str, password: str, timeout: float) -> DeviceProbe:
     # adjust_time: cameras with a wrong clock reject WS-Security digests; the library then
     # signs with the camera's own time (one extra unauthenticated round trip).
-    cam = ONVIFCamera(host, port, username or None, password or None,
-                      no_cache=True, adjust_time=True)
+    cam = ONVIFCamera(
+        host, port, username or None, password or None, no_cache=True, adjust_time=True
+    )
     try:
         await _within(cam.update_xaddrs(), timeout)
         devicemgmt = await cam.create_devicemgmt_service()
         info = await _within(devicemgmt.GetDeviceInformation(), timeout)
         media = await cam.create_media_service()
         raw_profiles = await _within(media.GetProfiles(), timeout) or []
-        profiles = [await _profile(media, p, timeout) for p in raw_profiles
-                    if getattr(p, "VideoEncoderConfiguration", None) is not None]
+        profiles = [
+            await _profile(media, p, timeout)
+            for p in raw_profiles
+            if getattr(p, "VideoEncoderConfiguration", None) is not None
+        ]
     finally:
         try:
             await _within(cam.close(), timeout)
         except Exception:  # closing must never hide the real outcome
             logger.debug("closing the ONVIF client of %s:%s failed", host, port)
     return DeviceProbe(
-        manufacturer=_text(info, "Manufacturer"), model=_text(info, "Model"),
+        manufacturer=_text(info, "Manufacturer"),
+        model=_text(info, "Model"),
         firmware_version=_text(info, "FirmwareVersion"),
-        serial_number=_text(info, "SerialNumber"), hardware_id=_text(info, "HardwareId"),
+        serial_number=_text(info, "SerialNumber"),
+        hardware_id=_text(info, "HardwareId"),
         profiles=profiles,
     )
 
@@ -149,18 +156,25 @@ async def _profile(media: Any, raw: Any, timeout: float) -> Profile:
     resolution = getattr(enc, "Resolution", None)
     rate = getattr(enc, "RateControl", None)
     encoding = str(getattr(enc, "Encoding", "") or "")
-    stream = await _within(media.GetStreamUri({
-        "StreamSetup": {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}},
-        "ProfileToken": raw.token,
-    }), timeout)
+    stream = await _within(
+        media.GetStreamUri(
+            {
+                "StreamSetup": {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}},
+                "ProfileToken": raw.token,
+            }
+        ),
+        timeout,
+    )
     try:
         snapshot = await _within(media.GetSnapshotUri({"ProfileToken": raw.token}), timeout)
     except zeep.exceptions.Fault:  # snapshots are optional in ONVIF Profile S
         snapshot = None
     return Profile(
-        token=str(raw.token), name=str(getattr(raw, "Name", "") or ""),
+        token=str(raw.token),
+        name=str(getattr(raw, "Name", "") or ""),
         encoding=CODECS.get(encoding.upper(), encoding.lower()),
-        width=getattr(resolution, "Width", None), height=getattr(resolution, "Height", None),
+        width=getattr(resolution, "Width", None),
+        height=getattr(resolution, "Height", None),
         fps=float(rate.FrameRateLimit) if getattr(rate, "FrameRateLimit", None) else None,
         stream_uri=redact_url(_text(stream, "Uri")),
         snapshot_uri=redact_url(_text(snapshot, "Uri")),
@@ -204,8 +218,12 @@ def explain(exc: BaseException, where: str, timeout: float) -> str:
         return f"{where} is not an ONVIF device (its answer is not SOAP)"
     if find(ConnectionRefusedError) is not None:
         return f"{where} refused the connection (unreachable: nothing listens on that port)"
-    if find(aiohttp.ClientResponseError, aiohttp.ServerDisconnectedError,
-            aiohttp.ClientPayloadError) is not None:
+    if (
+        find(
+            aiohttp.ClientResponseError, aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError
+        )
+        is not None
+    ):
         return f"{where} is not an ONVIF device (it does not answer ONVIF requests)"
     if (oserr := find(OSError)) is not None and getattr(oserr, "strerror", None):
         return f"cannot reach {where} (unreachable: {oserr.strerror})"

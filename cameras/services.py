@@ -23,10 +23,19 @@ RTSP_SCHEMES = ("rtsp", "rtsps")
 # What a probe writes; a re-probe saves only these so it never overwrites the recorder's
 # status fields written meanwhile.
 PROBE_FIELDS = [
-    "manufacturer", "model", "firmware_version", "serial_number", "hardware_id", "profiles",
-    *(f"{role}_{f}" for role in ("main", "sub")
-      for f in ("profile_token", "stream_uri", "codec", "width", "height", "fps")),
-    "snapshot_uri", "probed_at",
+    "manufacturer",
+    "model",
+    "firmware_version",
+    "serial_number",
+    "hardware_id",
+    "profiles",
+    *(
+        f"{role}_{f}"
+        for role in ("main", "sub")
+        for f in ("profile_token", "stream_uri", "codec", "width", "height", "fps")
+    ),
+    "snapshot_uri",
+    "probed_at",
 ]
 # What a court may ask about a camera's provenance: a re-probe reports each change of these.
 PROVENANCE_FIELDS = [f for f in PROBE_FIELDS if f not in ("profiles", "probed_at")]
@@ -40,8 +49,10 @@ def parse_onvif_address(address: str, default_port: int = 80) -> tuple[str, int]
     """'host', 'host:port' or '[v6]:port' -> (host, port)."""
     address = (address or "").strip()
     if any(c in address for c in "/@ "):
-        raise CameraError(f"'{redact_text(address)[:60]}' is not a valid host name or IP "
-                          f"address (give HOST[:PORT], without scheme, path or credentials)")
+        raise CameraError(
+            f"'{redact_text(address)[:60]}' is not a valid host name or IP "
+            f"address (give HOST[:PORT], without scheme, path or credentials)"
+        )
     host, port = address, default_port
     if address.startswith("["):
         host, _, rest = address[1:].partition("]")
@@ -71,8 +82,9 @@ def split_rtsp_url(url: str, username: str = "", password: str = "") -> tuple[st
     except ValueError:
         raise CameraError(f"malformed RTSP URL: {redact_text(url)[:100]}") from None
     if parts.scheme.lower() not in RTSP_SCHEMES or not parts.hostname or " " in url:
-        raise CameraError(f"malformed RTSP URL (expected rtsp://host[:port]/path): "
-                          f"{redact_text(url)[:100]}")
+        raise CameraError(
+            f"malformed RTSP URL (expected rtsp://host[:port]/path): {redact_text(url)[:100]}"
+        )
     if port == 0:
         raise CameraError("malformed RTSP URL: port 0")
     if parts.username is not None:
@@ -81,8 +93,14 @@ def split_rtsp_url(url: str, username: str = "", password: str = "") -> tuple[st
     return redact_url(url), username, password
 
 
-def check_unique(name: str, *, host: str = "", port: int | None = None, url: str = "",
-                 exclude_pk: int | None = None) -> None:
+def check_unique(
+    name: str,
+    *,
+    host: str = "",
+    port: int | None = None,
+    url: str = "",
+    exclude_pk: int | None = None,
+) -> None:
     """CameraError naming the existing camera when this one would duplicate it."""
     others = Camera.objects.exclude(pk=exclude_pk) if exclude_pk else Camera.objects.all()
     if name and others.filter(name__iexact=name.strip()).exists():
@@ -104,13 +122,20 @@ def probe_onvif(host: str, port: int, username: str, password: str) -> DevicePro
         raise CameraError(str(e)) from None
 
 
-def apply_probe(camera: Camera, result: DeviceProbe, main_token: str = "",
-                sub_token: str = "") -> None:
+def apply_probe(
+    camera: Camera, result: DeviceProbe, main_token: str = "", sub_token: str = ""
+) -> None:
     """Fill the camera from a probe (not saved). Unknown tokens fall back to the defaults."""
     for name in ("manufacturer", "model", "firmware_version", "serial_number", "hardware_id"):
         setattr(camera, name, getattr(result, name)[:100])
-    camera.profiles = [{**p.__dict__, "stream_uri": redact_url(p.stream_uri),
-                        "snapshot_uri": redact_url(p.snapshot_uri)} for p in result.profiles]
+    camera.profiles = [
+        {
+            **p.__dict__,
+            "stream_uri": redact_url(p.stream_uri),
+            "snapshot_uri": redact_url(p.snapshot_uri),
+        }
+        for p in result.profiles
+    ]
     default_main, default_sub = result.default_profiles()
     main = result.profile(main_token) or default_main
     sub = result.profile(sub_token) or default_sub
@@ -133,24 +158,41 @@ def set_profile(camera: Camera, role: str, profile: Profile | dict | None) -> No
     setattr(camera, f"{role}_fps", p.fps)
 
 
-def add_onvif_camera(name: str, host: str, port: int, username: str, password: str, *,
-                     result: DeviceProbe | None = None, main_token: str = "",
-                     sub_token: str = "", **fields) -> Camera:
+def add_onvif_camera(
+    name: str,
+    host: str,
+    port: int,
+    username: str,
+    password: str,
+    *,
+    result: DeviceProbe | None = None,
+    main_token: str = "",
+    sub_token: str = "",
+    **fields,
+) -> Camera:
     """Probe (unless a fresh probe is given) and save an ONVIF camera."""
     host = parse_onvif_address(host, port)[0]
     check_unique(name, host=host, port=port)
     result = result or probe_onvif(host, port, username, password)
     if not result.profiles:
         raise CameraError(f"{host}:{port} reported no video profile to record")
-    camera = Camera(name=name.strip(), source=Camera.Source.ONVIF, host=host, onvif_port=port,
-                    username=username, password=password, last_seen_at=timezone.now(),
-                    **fields)
+    camera = Camera(
+        name=name.strip(),
+        source=Camera.Source.ONVIF,
+        host=host,
+        onvif_port=port,
+        username=username,
+        password=password,
+        last_seen_at=timezone.now(),
+        **fields,
+    )
     apply_probe(camera, result, main_token, sub_token)
     return _save_new(camera)
 
 
-def add_rtsp_camera(name: str, url: str, username: str = "", password: str = "",
-                    **fields) -> Camera:
+def add_rtsp_camera(
+    name: str, url: str, username: str = "", password: str = "", **fields
+) -> Camera:
     """Check the stream with ffprobe, then save a plain-RTSP camera."""
     url, username, password = split_rtsp_url(url, username, password)
     check_unique(name, url=url)
@@ -160,11 +202,21 @@ def add_rtsp_camera(name: str, url: str, username: str = "", password: str = "",
     except FFmpegError as e:
         message = redact_text(str(e)).replace(password, "***") if password else str(e)
         raise CameraError(f"ffprobe cannot open {url}: {message}") from None
-    camera = Camera(name=name.strip(), source=Camera.Source.RTSP, main_stream_uri=url,
-                    host=urlsplit(url).hostname or "", username=username, password=password,
-                    main_codec=info.codec[:20], main_width=info.width,
-                    main_height=info.height, main_fps=info.fps, probed_at=timezone.now(),
-                    last_seen_at=timezone.now(), **fields)
+    camera = Camera(
+        name=name.strip(),
+        source=Camera.Source.RTSP,
+        main_stream_uri=url,
+        host=urlsplit(url).hostname or "",
+        username=username,
+        password=password,
+        main_codec=info.codec[:20],
+        main_width=info.width,
+        main_height=info.height,
+        main_fps=info.fps,
+        probed_at=timezone.now(),
+        last_seen_at=timezone.now(),
+        **fields,
+    )
     return _save_new(camera)
 
 

@@ -21,13 +21,19 @@ def reprobe_task() -> str:
             changes = reprobe(camera, note_error=False)
         except CameraError as e:
             failed += 1
-            logger.warning("camera %s: scheduled re-probe failed: %s", camera,
-                           camera.redact(str(e)))
+            logger.warning(
+                "camera %s: scheduled re-probe failed: %s", camera, camera.redact(str(e))
+            )
             continue
         probed += 1
         if changes:
             changed += 1
             logger.warning("camera %s changed: %s", camera, ", ".join(sorted(changes)))
-            record(AuditEvent.Action.CAMERA_CHANGE, camera=camera, target=f"camera {camera.pk}",
-                   username="system", detail={"change": "re-probed (schedule)", "changed": changes})
+            record(
+                AuditEvent.Action.CAMERA_CHANGE,
+                camera=camera,
+                target=f"camera {camera.pk}",
+                username="system",
+                detail={"change": "re-probed (schedule)", "changed": changes},
+            )
     return f"{probed} probed, {changed} changed, {failed} failed"

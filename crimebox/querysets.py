@@ -29,9 +29,14 @@ class RangeDatetimesQuerySet(models.QuerySet):
             return []
         tz = tzinfo or timezone.get_current_timezone()
         first, last = timezone.localtime(span["first"], tz), timezone.localtime(span["last"], tz)
-        moment = first.replace(month=1 if kind == "year" else first.month,
-                               day=1 if kind in ("year", "month") else first.day,
-                               hour=0, minute=0, second=0, microsecond=0)
+        moment = first.replace(
+            month=1 if kind == "year" else first.month,
+            day=1 if kind in ("year", "month") else first.day,
+            hour=0,
+            minute=0,
+            second=0,
+            microsecond=0,
+        )
         periods = []
         while moment <= last:
             periods.append(moment)

@@ -66,6 +66,7 @@ test_suite() {
   venv_install requirements-test.txt
   if [ -x tests/peers/install.sh ]; then tests/peers/install.sh; fi
   "$VENV/bin/ruff" check .
+  "$VENV/bin/ruff" format --check .
   exec "$PY" -m pytest "$@"
 }
 

@@ -93,8 +93,9 @@ def _verify(z: zipfile.ZipFile, result: Verification) -> None:
         key.verify(z.read(members["manifest.sig"]), data)
         result.checked.append("signature of manifest.json")
     except InvalidSignature:
-        result.failures.append("manifest.json: signature does not verify (altered or "
-                               "signed by another key)")
+        result.failures.append(
+            "manifest.json: signature does not verify (altered or signed by another key)"
+        )
     try:
         manifest = json.loads(data)
     except ValueError as e:  # UnicodeDecodeError is one
@@ -118,18 +119,28 @@ def _verify(z: zipfile.ZipFile, result: Verification) -> None:
 def _check_originals(z, members, manifest, result: Verification) -> None:
     by_name = {f"originals/{_original_name(s)}": s for s in manifest.get("source_segments", [])}
     previous = {}
-    for name, seg in sorted(by_name.items(), key=lambda kv: (kv[1]["camera_id"],
-                                                              kv[1]["sequence"])):
+    for name, seg in sorted(
+        by_name.items(), key=lambda kv: (kv[1]["camera_id"], kv[1]["sequence"])
+    ):
         link = segment_chain_hash(
-            camera_id=seg["camera_id"], sequence=seg["sequence"], prev=seg["prev_chain_hash"],
-            sha256=seg["sha256"], start=_parse(seg["start"]), end=_parse(seg["end"]),
-            size=seg["size"])
+            camera_id=seg["camera_id"],
+            sequence=seg["sequence"],
+            prev=seg["prev_chain_hash"],
+            sha256=seg["sha256"],
+            start=_parse(seg["start"]),
+            end=_parse(seg["end"]),
+            size=seg["size"],
+        )
         if link != seg["chain_hash"]:
-            result.failures.append(f"segment {seg['id']} (#{seg['sequence']}): chain hash does "
-                                   "not recompute")
+            result.failures.append(
+                f"segment {seg['id']} (#{seg['sequence']}): chain hash does not recompute"
+            )
         prev = previous.get(seg["camera_id"])
-        if prev and prev["sequence"] + 1 == seg["sequence"] and \
-                prev["chain_hash"] != seg["prev_chain_hash"]:
+        if (
+            prev
+            and prev["sequence"] + 1 == seg["sequence"]
+            and prev["chain_hash"] != seg["prev_chain_hash"]
+        ):
             result.failures.append(f"segment {seg['id']}: does not follow segment {prev['id']}")
         previous[seg["camera_id"]] = seg
         if name in members and _sha256(z, members[name]) != seg["sha256"]:

@@ -56,19 +56,22 @@ class Piece:
 def check_not_recording(cameras: list[Camera], end: datetime) -> None:
     """A window reaching into a segment still being written cannot be exported yet: that
     footage has no hash until the segment closes."""
-    open_segment = (Segment.objects.filter(camera__in=cameras, status=Segment.Status.RECORDING,
-                                           start__lt=end).order_by("start").first())
+    open_segment = (
+        Segment.objects.filter(camera__in=cameras, status=Segment.Status.RECORDING, start__lt=end)
+        .order_by("start")
+        .first()
+    )
     if open_segment is None:
         return
     seconds = settings.SEGMENT_SECONDS
-    closes = datetime.fromtimestamp((open_segment.start.timestamp() // seconds + 1) * seconds,
-                                    UTC)
+    closes = datetime.fromtimestamp((open_segment.start.timestamp() // seconds + 1) * seconds, UTC)
     local = timezone.localtime
     raise ExportError(
         f"The footage of {open_segment.camera} from {local(open_segment.start):%H:%M:%S} is "
         f"still being recorded and is hashed when its segment closes at about "
         f"{local(closes):%H:%M:%S}. Export this window after that, or end it before "
-        f"{local(open_segment.start):%H:%M:%S}.")
+        f"{local(open_segment.start):%H:%M:%S}."
+    )
 
 
 def plan(cameras: list[Camera], start: datetime, end: datetime) -> list[Piece]:
@@ -80,22 +83,30 @@ def plan(cameras: list[Camera], start: datetime, end: datetime) -> list[Piece]:
     check_not_recording(cameras, end)
     pieces = []
     for camera in cameras:
-        segments = list(Segment.objects.filter(camera=camera).overlapping(start, end)
-                        .order_by("start"))
+        segments = list(
+            Segment.objects.filter(camera=camera).overlapping(start, end).order_by("start")
+        )
         on_disk = [s for s in segments if s.is_on_disk and s.status != Segment.Status.CORRUPT]
         for segment in on_disk:
-            if pieces and pieces[-1].camera == camera and \
-                    segment.start - pieces[-1].segments[-1].end < CONTIGUOUS:
+            if (
+                pieces
+                and pieces[-1].camera == camera
+                and segment.start - pieces[-1].segments[-1].end < CONTIGUOUS
+            ):
                 pieces[-1].segments.append(segment)
             else:
                 pieces.append(Piece(camera, [segment]))
     if not pieces:
-        gone = Segment.objects.filter(camera__in=cameras).overlapping(start, end).exclude(
-            status__in=Segment.ON_DISK)
+        gone = (
+            Segment.objects.filter(camera__in=cameras)
+            .overlapping(start, end)
+            .exclude(status__in=Segment.ON_DISK)
+        )
         if gone.exists():
             raise ExportError(
                 "The footage of this window is no longer on the box (deleted by retention or "
-                f"missing): {', '.join(sorted({s.get_status_display() for s in gone}))}.")
+                f"missing): {', '.join(sorted({s.get_status_display() for s in gone}))}."
+            )
         raise ExportError("There is no footage from the chosen camera(s) in this window.")
     return pieces
 
@@ -109,14 +120,38 @@ def cut_clip(piece: Piece, start: datetime, end: datetime, out: Path) -> dict:
     """Stream-copy the window of one run into `out`; returns its manifest entry."""
     clip_start, clip_end = piece.window(start, end)
     listing = out.with_suffix(".ffconcat")
-    listing.write_text("ffconcat version 1.0\n" + "".join(
-        f"file '{s.abs_path}'\n" for s in piece.segments))
+    listing.write_text(
+        "ffconcat version 1.0\n" + "".join(f"file '{s.abs_path}'\n" for s in piece.segments)
+    )
     offset = (clip_start - piece.segments[0].start).total_seconds()
     duration = (clip_end - clip_start).total_seconds()
-    argv = [settings.FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-            "-ss", f"{offset:.6f}", "-f", "concat", "-safe", "0", "-i", str(listing),
-            "-t", f"{duration:.6f}", "-map", "0:v", "-map", "0:a?", "-c", "copy",
-            "-movflags", "+faststart", str(out)]
+    argv = [
+        settings.FFMPEG,
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-y",
+        "-ss",
+        f"{offset:.6f}",
+        "-f",
+        "concat",
+        "-safe",
+        "0",
+        "-i",
+        str(listing),
+        "-t",
+        f"{duration:.6f}",
+        "-map",
+        "0:v",
+        "-map",
+        "0:a?",
+        "-c",
+        "copy",
+        "-movflags",
+        "+faststart",
+        str(out),
+    ]
     proc = subprocess.run(argv, capture_output=True, text=True)
     listing.unlink()
     if proc.returncode != 0:
@@ -124,11 +159,17 @@ def cut_clip(piece: Piece, start: datetime, end: datetime, out: Path) -> dict:
     info = ffmpeg.probe(out)
     shown = [a if not a.startswith(str(out.parent)) else os.path.basename(a) for a in argv]
     return {
-        "file": out.name, "sha256": sha256_file(out), "size": out.stat().st_size,
-        "camera": piece.camera.name, "start": utc_iso(clip_start),
+        "file": out.name,
+        "sha256": sha256_file(out),
+        "size": out.stat().st_size,
+        "camera": piece.camera.name,
+        "start": utc_iso(clip_start),
         "end": utc_iso(clip_start + timedelta(seconds=info.duration)),
-        "duration": info.duration, "codec": info.codec, "width": info.width,
-        "height": info.height, "fps": info.fps,
+        "duration": info.duration,
+        "codec": info.codec,
+        "width": info.width,
+        "height": info.height,
+        "fps": info.fps,
         "ffmpeg_argv": [a.replace(str(settings.RECORDINGS_DIR) + "/", "") for a in shown],
         "source_segments": [s.pk for s in piece.segments],
     }
@@ -136,26 +177,46 @@ def cut_clip(piece: Piece, start: datetime, end: datetime, out: Path) -> dict:
 
 def camera_provenance(camera: Camera) -> dict:
     return {
-        "id": camera.pk, "name": camera.name, "location": camera.location,
-        "latitude": str(camera.latitude or ""), "longitude": str(camera.longitude or ""),
-        "facing_degrees": camera.facing_degrees, "source": camera.source,
-        "manufacturer": camera.manufacturer, "model": camera.model,
-        "serial_number": camera.serial_number, "firmware_version": camera.firmware_version,
-        "hardware_id": camera.hardware_id, "onvif_profile": camera.main_profile_token,
-        "stream_uri": redact_url(camera.main_stream_uri), "codec": camera.main_codec,
-        "width": camera.main_width, "height": camera.main_height, "fps": camera.main_fps,
+        "id": camera.pk,
+        "name": camera.name,
+        "location": camera.location,
+        "latitude": str(camera.latitude or ""),
+        "longitude": str(camera.longitude or ""),
+        "facing_degrees": camera.facing_degrees,
+        "source": camera.source,
+        "manufacturer": camera.manufacturer,
+        "model": camera.model,
+        "serial_number": camera.serial_number,
+        "firmware_version": camera.firmware_version,
+        "hardware_id": camera.hardware_id,
+        "onvif_profile": camera.main_profile_token,
+        "stream_uri": redact_url(camera.main_stream_uri),
+        "codec": camera.main_codec,
+        "width": camera.main_width,
+        "height": camera.main_height,
+        "fps": camera.main_fps,
     }
 
 
 def segment_entry(segment: Segment) -> dict:
-    prev = (Segment.objects.filter(camera=segment.camera, sequence=segment.sequence - 1)
-            .values_list("chain_hash", flat=True).first()) or GENESIS
+    prev = (
+        Segment.objects.filter(camera=segment.camera, sequence=segment.sequence - 1)
+        .values_list("chain_hash", flat=True)
+        .first()
+    ) or GENESIS
     return {
-        "id": segment.pk, "camera_id": segment.camera_id, "camera": segment.camera.name,
-        "sequence": segment.sequence, "file": Path(segment.path).name,
-        "sha256": segment.sha256, "size": segment.size, "start": utc_iso(segment.start),
-        "end": utc_iso(segment.end), "status": segment.status,
-        "prev_chain_hash": prev, "chain_hash": segment.chain_hash,
+        "id": segment.pk,
+        "camera_id": segment.camera_id,
+        "camera": segment.camera.name,
+        "sequence": segment.sequence,
+        "file": Path(segment.path).name,
+        "sha256": segment.sha256,
+        "size": segment.size,
+        "start": utc_iso(segment.start),
+        "end": utc_iso(segment.end),
+        "status": segment.status,
+        "prev_chain_hash": prev,
+        "chain_hash": segment.chain_hash,
         "clock_synchronized": segment.clock_synced,
     }
 
@@ -166,9 +227,20 @@ def audit_entries(segments: list[Segment], cameras: list[Camera]) -> list[dict]:
     targets += [f"hold {pk}" for pk in holds.values_list("pk", flat=True)]
     targets += [f"camera {c.pk}" for c in cameras]  # provenance: re-probes, setting changes
     events = AuditEvent.objects.filter(Q(target__in=targets)).order_by("sequence")
-    return [{"sequence": e.sequence, "at": utc_iso(e.at), "user": e.username,
-             "client_ip": e.client_ip, "action": e.action, "camera": e.camera_name,
-             "target": e.target, "detail": e.detail, "hash": e.hash} for e in events]
+    return [
+        {
+            "sequence": e.sequence,
+            "at": utc_iso(e.at),
+            "user": e.username,
+            "client_ip": e.client_ip,
+            "action": e.action,
+            "camera": e.camera_name,
+            "target": e.target,
+            "detail": e.detail,
+            "hash": e.hash,
+        }
+        for e in events
+    ]
 
 
 VERIFY_TEXT = """\
@@ -241,7 +313,8 @@ def check_space(pieces: list[Piece], out_dir: Path, include_originals: bool) -> 
         raise ExportError(
             f"Not enough free space for this export: it needs up to {need / 1e9:.2f} GB and "
             f"{max(room, 0) / 1e9:.2f} GB are free above the space kept for recording. Export "
-            "a shorter window, leave out the originals, or free space.")
+            "a shorter window, leave out the originals, or free space."
+        )
 
 
 def _add_streamed(z: zipfile.ZipFile, source: Path, arcname: str) -> str:
@@ -293,9 +366,13 @@ def write_package(export: Export, pieces: list[Piece], out_dir: Path, progress=N
                 "manifest.sig": key.sign(data),
                 "SHA256SUMS": "".join(f"{h}  {n}\n" for n, h in sorted(files.items())).encode(),
                 "VERIFY.txt": VERIFY_TEXT.format(
-                    fingerprint=key.fingerprint, case=export.case_number,
-                    box_id=settings.BOX_ID, exported_at=manifest["exported_at"],
-                    exporter=manifest["exporter"], version=crimebox.__version__).encode(),
+                    fingerprint=key.fingerprint,
+                    case=export.case_number,
+                    box_id=settings.BOX_ID,
+                    exported_at=manifest["exported_at"],
+                    exporter=manifest["exporter"],
+                    version=crimebox.__version__,
+                ).encode(),
             }
             for name, content in text.items():
                 z.writestr(f"{stem}/{name}", content)
@@ -313,12 +390,14 @@ def build_manifest(export, pieces, clips, segments, cameras, files, key) -> dict
     gaps = Gap.objects.filter(camera__in=cameras).overlapping(start, end).select_related("camera")
     return {
         "format": FORMAT_VERSION,
-        "box_id": settings.BOX_ID, "software": f"crimebox {crimebox.__version__}",
+        "box_id": settings.BOX_ID,
+        "software": f"crimebox {crimebox.__version__}",
         "signing_key_fingerprint": key.fingerprint,
         "signature": "manifest.sig: raw Ed25519 signature of the exact bytes of this file",
         "chain_formula": "sha256('\\n'.join(['crimebox-chain-v1', camera_id, sequence, "
-                         "prev_chain_hash, sha256, start, end, size]))",
-        "case_number": export.case_number, "reason": export.reason,
+        "prev_chain_hash, sha256, start, end, size]))",
+        "case_number": export.case_number,
+        "reason": export.reason,
         "exporter": (export.requested_by.get_username() if export.requested_by else "cli"),
         "exported_at": utc_iso(timezone.now()),
         "requested_window": {"start": utc_iso(start), "end": utc_iso(end)},
@@ -326,9 +405,17 @@ def build_manifest(export, pieces, clips, segments, cameras, files, key) -> dict
         "cameras": [camera_provenance(c) for c in cameras],
         "clips": clips,
         "source_segments": [segment_entry(s) for s in segments],
-        "gaps": [{"camera": g.camera.name, "start": utc_iso(g.start),
-                  "end": utc_iso(g.end) if g.end else None, "cause": g.cause,
-                  "cause_text": g.get_cause_display(), "detail": g.detail} for g in gaps],
+        "gaps": [
+            {
+                "camera": g.camera.name,
+                "start": utc_iso(g.start),
+                "end": utc_iso(g.end) if g.end else None,
+                "cause": g.cause,
+                "cause_text": g.get_cause_display(),
+                "detail": g.detail,
+            }
+            for g in gaps
+        ],
         "files": files,
         "audit_events": audit_entries(segments, cameras),
     }
@@ -337,33 +424,58 @@ def build_manifest(export, pieces, clips, segments, cameras, files, key) -> dict
 def run_export(export_id: int, out_dir: Path | None = None) -> str:
     """Django-Q task (and export_clip's body): build the package of one Export row."""
     claimed = Export.objects.filter(pk=export_id, status=Export.Status.QUEUED).update(
-        status=Export.Status.RUNNING, progress=1)
+        status=Export.Status.RUNNING, progress=1
+    )
     if claimed != 1:
         return "already taken"
     export = Export.objects.select_related("requested_by").get(pk=export_id)
     out_dir = Path(out_dir or settings.EXPORTS_DIR)
     try:
         pieces = plan(list(export.cameras.all()), export.start, export.end)
-        path = write_package(export, pieces, out_dir, progress=lambda p: Export.objects.filter(
-            pk=export_id).update(progress=p))
+        path = write_package(
+            export,
+            pieces,
+            out_dir,
+            progress=lambda p: Export.objects.filter(pk=export_id).update(progress=p),
+        )
     except (ExportError, ffmpeg.FFmpegError, OSError) as e:
         Export.objects.filter(pk=export_id).update(
-            status=Export.Status.FAILED, error=str(e), finished_at=timezone.now())
+            status=Export.Status.FAILED, error=str(e), finished_at=timezone.now()
+        )
         logger.error("export %d failed: %s", export_id, e)
         return f"failed: {e}"
     if export.hold_sources:
         for camera in dict.fromkeys(p.camera for p in pieces):
-            place_hold(camera, export.start, export.end, f"evidence export {export.case_number}",
-                       case_number=export.case_number, user=export.requested_by)
+            place_hold(
+                camera,
+                export.start,
+                export.end,
+                f"evidence export {export.case_number}",
+                case_number=export.case_number,
+                user=export.requested_by,
+            )
     rel = path.name if out_dir == Path(settings.EXPORTS_DIR) else str(path)
     Export.objects.filter(pk=export_id).update(
-        status=Export.Status.DONE, progress=100, path=rel, sha256=sha256_file(path),
-        size=path.stat().st_size, finished_at=timezone.now())
-    log.record(AuditEvent.Action.EXPORT, user=export.requested_by,
-               username=None if export.requested_by else "cli",
-               target=f"export {export.pk}",
-               detail={"case": export.case_number, "reason": export.reason,
-                       "start": export.start, "end": export.end, "package": path.name,
-                       "cameras": [c.name for c in export.cameras.all()],
-                       "segments": [s.pk for p in pieces for s in p.segments]})
+        status=Export.Status.DONE,
+        progress=100,
+        path=rel,
+        sha256=sha256_file(path),
+        size=path.stat().st_size,
+        finished_at=timezone.now(),
+    )
+    log.record(
+        AuditEvent.Action.EXPORT,
+        user=export.requested_by,
+        username=None if export.requested_by else "cli",
+        target=f"export {export.pk}",
+        detail={
+            "case": export.case_number,
+            "reason": export.reason,
+            "start": export.start,
+            "end": export.end,
+            "package": path.name,
+            "cameras": [c.name for c in export.cameras.all()],
+            "segments": [s.pk for p in pieces for s in p.segments],
+        },
+    )
     return str(path)

@@ -24,8 +24,15 @@ from .signing import ensure_signing_key
 class ExportForm(forms.ModelForm):
     class Meta:
         model = Export
-        fields = ["cameras", "start", "end", "case_number", "reason", "include_originals",
-                  "hold_sources"]
+        fields = [
+            "cameras",
+            "start",
+            "end",
+            "case_number",
+            "reason",
+            "include_originals",
+            "hold_sources",
+        ]
         help_texts = {
             "hold_sources": "Put the source segments on legal hold (recommended).",
         }
@@ -36,8 +43,9 @@ class ExportForm(forms.ModelForm):
         zone = f"{timezone.get_current_timezone_name()} (UTC{now:%z}; now {now:%H:%M})"
         for name in ("start", "end"):
             if name in self.fields:
-                self.fields[name].help_text = f"In the box's time zone, {zone}. Stored and " \
-                                              "exported in UTC."
+                self.fields[name].help_text = (
+                    f"In the box's time zone, {zone}. Stored and exported in UTC."
+                )
 
     def clean(self):
         data = super().clean()
@@ -47,22 +55,41 @@ class ExportForm(forms.ModelForm):
             except ExportError as e:
                 raise forms.ValidationError(str(e)) from None
             start, end = data["start"], data["end"]
-            local = f"{timezone.localtime(start):%Y-%m-%d %H:%M:%S}–" \
-                    f"{timezone.localtime(end):%H:%M:%S} {timezone.get_current_timezone_name()}"
-            self.window_text = f"{local} = {start.astimezone(UTC):%Y-%m-%d %H:%M:%S}–" \
-                               f"{end.astimezone(UTC):%H:%M:%S} UTC"
+            local = (
+                f"{timezone.localtime(start):%Y-%m-%d %H:%M:%S}–"
+                f"{timezone.localtime(end):%H:%M:%S} {timezone.get_current_timezone_name()}"
+            )
+            self.window_text = (
+                f"{local} = {start.astimezone(UTC):%Y-%m-%d %H:%M:%S}–"
+                f"{end.astimezone(UTC):%H:%M:%S} UTC"
+            )
         return data
 
 
 @admin.register(Export)
 class ExportAdmin(admin.ModelAdmin):
     form = ExportForm
-    list_display = ["requested_at", "case_number", "window", "requested_by", "status_text",
-                    "download_link"]
+    list_display = [
+        "requested_at",
+        "case_number",
+        "window",
+        "requested_by",
+        "status_text",
+        "download_link",
+    ]
     list_filter = ["status"]
     search_fields = ["case_number", "reason"]
-    readonly_fields = ["status", "progress", "path", "sha256", "size", "error", "finished_at",
-                       "requested_by", "requested_at"]
+    readonly_fields = [
+        "status",
+        "progress",
+        "path",
+        "sha256",
+        "size",
+        "error",
+        "finished_at",
+        "requested_by",
+        "requested_at",
+    ]
     list_select_related = ["requested_by"]
 
     def has_change_permission(self, request, obj=None):
@@ -75,17 +102,22 @@ class ExportAdmin(admin.ModelAdmin):
         return request.user.has_perm("recordings.export_footage")
 
     def get_fields(self, request, obj=None):
-        return ExportForm.Meta.fields if obj is None else ExportForm.Meta.fields + \
-            self.readonly_fields
+        return (
+            ExportForm.Meta.fields if obj is None else ExportForm.Meta.fields + self.readonly_fields
+        )
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "subtitle":
-                         f"Box signing key fingerprint: {ensure_signing_key().fingerprint}"}
+        extra_context = {
+            **(extra_context or {}),
+            "subtitle": f"Box signing key fingerprint: {ensure_signing_key().fingerprint}",
+        }
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "subtitle":
-                         f"Box signing key fingerprint: {ensure_signing_key().fingerprint}"}
+        extra_context = {
+            **(extra_context or {}),
+            "subtitle": f"Box signing key fingerprint: {ensure_signing_key().fingerprint}",
+        }
         return super().changelist_view(request, extra_context)
 
     def save_model(self, request, obj, form, change):
@@ -95,10 +127,14 @@ class ExportAdmin(admin.ModelAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         pk = form.instance.pk
-        transaction.on_commit(lambda: async_task("recordings.export.run_export", pk,
-                                                 task_name=f"export {pk}"))
-        messages.info(request, f"Export queued: {getattr(form, 'window_text', '')}. "
-                               "The package is offered for download here when ready.")
+        transaction.on_commit(
+            lambda: async_task("recordings.export.run_export", pk, task_name=f"export {pk}")
+        )
+        messages.info(
+            request,
+            f"Export queued: {getattr(form, 'window_text', '')}. "
+            "The package is offered for download here when ready.",
+        )
 
     @admin.display(description="window (UTC)")
     def window(self, obj):
@@ -117,22 +153,36 @@ class ExportAdmin(admin.ModelAdmin):
         if obj.status != Export.Status.DONE:
             return "—"
         url = reverse("admin:recordings_export_download", args=[obj.pk])
-        return format_html('<a class="download" href="{}">Download zip</a> ({} MB)', url,
-                           f"{(obj.size or 0) / 1e6:.1f}")
+        return format_html(
+            '<a class="download" href="{}">Download zip</a> ({} MB)',
+            url,
+            f"{(obj.size or 0) / 1e6:.1f}",
+        )
 
     def get_urls(self):
-        return [path("<int:export_id>/download/", self.admin_site.admin_view(self.download),
-                     name="recordings_export_download")] + super().get_urls()
+        return [
+            path(
+                "<int:export_id>/download/",
+                self.admin_site.admin_view(self.download),
+                name="recordings_export_download",
+            )
+        ] + super().get_urls()
 
     def download(self, request, export_id: int):
-        if not (request.user.has_perm("recordings.export_footage")
-                or request.user.has_perm("recordings.view_footage")):
+        if not (
+            request.user.has_perm("recordings.export_footage")
+            or request.user.has_perm("recordings.view_footage")
+        ):
             raise PermissionDenied
         export = Export.objects.filter(pk=export_id, status=Export.Status.DONE).first()
-        if export is None or not export.path or "/" in export.path or \
-                not export.abs_path.is_file():
+        if export is None or not export.path or "/" in export.path or not export.abs_path.is_file():
             raise Http404("No package for this export.")
-        log.record(AuditEvent.Action.DOWNLOAD, request=request, target=f"export {export.pk}",
-                   detail={"package": export.path, "sha256": export.sha256})
-        return ranged_response(request, export.abs_path, content_type="application/zip",
-                               download_name=export.path)
+        log.record(
+            AuditEvent.Action.DOWNLOAD,
+            request=request,
+            target=f"export {export.pk}",
+            detail={"package": export.path, "sha256": export.sha256},
+        )
+        return ranged_response(
+            request, export.abs_path, content_type="application/zip", download_name=export.path
+        )

@@ -30,8 +30,15 @@ class MediaInfo:
 
 
 def ffprobe_argv(source: str, timeout_seconds: float | None = None) -> list[str]:
-    argv = [settings.FFPROBE, "-v", "error", "-print_format", "json",
-            "-show_format", "-show_streams"]
+    argv = [
+        settings.FFPROBE,
+        "-v",
+        "error",
+        "-print_format",
+        "json",
+        "-show_format",
+        "-show_streams",
+    ]
     if source.startswith("rtsp://"):
         argv += ["-rtsp_transport", "tcp", "-timeout", str(int((timeout_seconds or 10) * 1e6))]
     return argv + [source]
@@ -91,49 +98,89 @@ TEST_PATTERN_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 def segment_output_args(out_template: str, segment_seconds: int) -> list[str]:
     """Segment muxer: clock-aligned cuts on keyframes, closed files reported on stdout as CSV."""
     return [
-        "-f", "segment",
-        "-segment_time", str(segment_seconds),
-        "-segment_atclocktime", "1",
-        "-segment_format", "mp4",
-        "-segment_format_options", FRAGMENTED_MP4,
-        "-reset_timestamps", "1",
-        "-strftime", "1",
-        "-segment_list", "pipe:1",
-        "-segment_list_type", "csv",
+        "-f",
+        "segment",
+        "-segment_time",
+        str(segment_seconds),
+        "-segment_atclocktime",
+        "1",
+        "-segment_format",
+        "mp4",
+        "-segment_format_options",
+        FRAGMENTED_MP4,
+        "-reset_timestamps",
+        "1",
+        "-strftime",
+        "1",
+        "-segment_list",
+        "pipe:1",
+        "-segment_list_type",
+        "csv",
         out_template,
     ]
 
 
-def record_argv(url: str, out_template: str, *, segment_seconds: int, timeout_seconds: int,
-                audio: bool = False) -> list[str]:
+def record_argv(
+    url: str, out_template: str, *, segment_seconds: int, timeout_seconds: int, audio: bool = False
+) -> list[str]:
     """Stream-copy one RTSP camera into segments. Never re-encodes."""
     maps = ["-map", "0:v:0"] + (["-map", "0:a:0?"] if audio else [])
     return [
-        settings.FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error",
-        "-rtsp_transport", "tcp",
+        settings.FFMPEG,
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-rtsp_transport",
+        "tcp",
         # Socket I/O timeout (µs): a silent camera makes FFmpeg exit instead of hanging.
-        "-timeout", str(timeout_seconds * 1_000_000),
-        "-fflags", "+genpts",
-        "-i", url,
-        *maps, "-c", "copy",
+        "-timeout",
+        str(timeout_seconds * 1_000_000),
+        "-fflags",
+        "+genpts",
+        "-i",
+        url,
+        *maps,
+        "-c",
+        "copy",
         *segment_output_args(out_template, segment_seconds),
     ]
 
 
-def test_pattern_argv(out_template: str, *, segment_seconds: int, size: str = "640x360",
-                      fps: int = 10) -> list[str]:
+def test_pattern_argv(
+    out_template: str, *, segment_seconds: int, size: str = "640x360", fps: int = 10
+) -> list[str]:
     """The built-in test camera: FFmpeg's test source with a UTC clock, cheaply encoded.
 
     The only recording that encodes; -re paces it like a live camera.
     """
-    overlay = (f"drawtext=fontfile={TEST_PATTERN_FONT}:text=%{{gmtime}} UTC:fontsize=20:"
-               "fontcolor=white:box=1:boxcolor=black@0.6:x=8:y=8")
+    overlay = (
+        f"drawtext=fontfile={TEST_PATTERN_FONT}:text=%{{gmtime}} UTC:fontsize=20:"
+        "fontcolor=white:box=1:boxcolor=black@0.6:x=8:y=8"
+    )
     return [
-        settings.FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error",
-        "-re", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={fps}",
-        "-vf", overlay if Path(TEST_PATTERN_FONT).exists() else "null",
-        "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
-        "-g", str(fps), "-pix_fmt", "yuv420p",
+        settings.FFMPEG,
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-re",
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size={size}:rate={fps}",
+        "-vf",
+        overlay if Path(TEST_PATTERN_FONT).exists() else "null",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-tune",
+        "zerolatency",
+        "-g",
+        str(fps),
+        "-pix_fmt",
+        "yuv420p",
         *segment_output_args(out_template, segment_seconds),
     ]
 

@@ -32,8 +32,7 @@ def classify_exit(last_error: str, returncode: int | None = None) -> str:
 
 
 def last_media_end(camera: Camera) -> datetime | None:
-    last = (Segment.objects.filter(camera=camera).chained().order_by("-sequence")
-            .only("end").first())
+    last = Segment.objects.filter(camera=camera).chained().order_by("-sequence").only("end").first()
     return last.end if last else None
 
 
@@ -74,7 +73,10 @@ def align_resumed_gap(camera: Camera, first_start: datetime) -> None:
     The gap was closed when the run's first file appeared (an estimate to the second); the
     segment list gives the exact media time once the first file closes.
     """
-    gap = (Gap.objects.filter(camera=camera, end__isnull=False, start__lte=first_start)
-           .order_by("-start").first())
+    gap = (
+        Gap.objects.filter(camera=camera, end__isnull=False, start__lte=first_start)
+        .order_by("-start")
+        .first()
+    )
     if gap is not None and abs((gap.end - first_start).total_seconds()) < 30:
         Gap.objects.filter(pk=gap.pk).update(end=first_start)

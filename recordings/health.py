@@ -27,25 +27,41 @@ def health_status(now: datetime | None = None, disk_usage=None) -> dict:
     recorder_up = beat is not None and (now - beat).total_seconds() <= heartbeat.MAX_AGE
     if any(c.is_enabled for c in all_cameras) and not recorder_up:
         since = f" (last seen {beat:%Y-%m-%d %H:%M:%S} UTC)" if beat else ""
-        alarms.append(f"The recorder is not running{since}: no camera is being recorded. "
-                      "Check `systemctl status crimebox-recorder`.")
+        alarms.append(
+            f"The recorder is not running{since}: no camera is being recorded. "
+            "Check `systemctl status crimebox-recorder`."
+        )
     cameras = []
     for camera in all_cameras:
         warnings += camera_warnings(camera, now, recorder_up)
-        cameras.append({
-            "name": camera.name, "enabled": camera.is_enabled, "status": camera.status,
-            "last_segment_at": camera.last_segment_at, "last_error": camera.last_error,
-            "open_gap": Gap.objects.filter(camera=camera, end=None).exists(),
-        })
+        cameras.append(
+            {
+                "name": camera.name,
+                "enabled": camera.is_enabled,
+                "status": camera.status,
+                "last_segment_at": camera.last_segment_at,
+                "last_error": camera.last_error,
+                "open_gap": Gap.objects.filter(camera=camera, end=None).exists(),
+            }
+        )
     status = "critical" if alarms else "warning" if warnings else "ok"
     return {
-        "status": status, "box_id": settings.BOX_ID, "time": now, "alarms": alarms,
+        "status": status,
+        "box_id": settings.BOX_ID,
+        "time": now,
+        "alarms": alarms,
         "recorder_heartbeat": beat,
-        "warnings": warnings, "cameras": cameras,
+        "warnings": warnings,
+        "cameras": cameras,
         "disk": {"total": usage.total, "free": usage.free, "floor": free_floor(usage.total)},
-        "last_integrity_check": None if check is None else {
-            "at": check.started_at, "ok": check.ok, "checked": check.checked,
-            "problems": len(check.problems)},
+        "last_integrity_check": None
+        if check is None
+        else {
+            "at": check.started_at,
+            "ok": check.ok,
+            "checked": check.checked,
+            "problems": len(check.problems),
+        },
         "signing_key_fingerprint": ensure_signing_key().fingerprint,
     }
 
@@ -57,19 +73,26 @@ def box_problems(check: IntegrityCheck | None, disk_usage=None) -> tuple[list[st
     if alarm:
         alarms.append(alarm)
     if check is not None and not check.ok:
-        alarms.append(f"Integrity check of {check.started_at:%Y-%m-%d %H:%M} UTC found "
-                      f"{len(check.problems)} problem(s): see Integrity checks.")
+        alarms.append(
+            f"Integrity check of {check.started_at:%Y-%m-%d %H:%M} UTC found "
+            f"{len(check.problems)} problem(s): see Integrity checks."
+        )
     audit_check = AuditCheck.objects.exclude(finished_at=None).first()
     if audit_check is not None and not audit_check.ok:
-        alarms.append(f"Audit trail check of {audit_check.started_at:%Y-%m-%d %H:%M} UTC found "
-                      f"the chain broken: {'; '.join(audit_check.problems[:3])}")
+        alarms.append(
+            f"Audit trail check of {audit_check.started_at:%Y-%m-%d %H:%M} UTC found "
+            f"the chain broken: {'; '.join(audit_check.problems[:3])}"
+        )
     missing = Segment.objects.filter(status=Segment.Status.MISSING).count()
     if missing:
-        warnings.append(f"{missing} segment file(s) are missing from the disk: see Segments, "
-                        "status Missing.")
+        warnings.append(
+            f"{missing} segment file(s) are missing from the disk: see Segments, status Missing."
+        )
     if clock_synchronized() is False:
-        warnings.append("The system clock is not synchronised (NTP): segment times are only as "
-                        "right as the clock. Check the network and `timedatectl`.")
+        warnings.append(
+            "The system clock is not synchronised (NTP): segment times are only as "
+            "right as the clock. Check the network and `timedatectl`."
+        )
     return alarms, warnings
 
 
@@ -77,21 +100,28 @@ def camera_warnings(camera: Camera, now: datetime, recorder_up: bool) -> list[st
     if not camera.is_enabled:
         return []
     if camera.status in (Camera.Status.OFFLINE, Camera.Status.RECONNECTING):
-        return [f"Camera {camera.name} is {camera.get_status_display().lower()}: "
-                f"{camera.last_error}"]
+        return [
+            f"Camera {camera.name} is {camera.get_status_display().lower()}: {camera.last_error}"
+        ]
     if recorder_up and camera.status == Camera.Status.RECORDING:
         stale = stale_since(camera, now)
         if stale:
-            return [f"Camera {camera.name} has closed no segment since {stale:%H:%M} UTC "
-                    "although it is recording: see the recorder's log."]
+            return [
+                f"Camera {camera.name} has closed no segment since {stale:%H:%M} UTC "
+                "although it is recording: see the recorder's log."
+            ]
     return []
 
 
 def stale_since(camera: Camera, now: datetime) -> datetime | None:
     """When the camera last showed recording activity, if that is longer ago than a segment
     (plus slack) should take; else None. Activity: a segment closed or a new file opened."""
-    opened = (Segment.objects.filter(camera=camera, status=Segment.Status.RECORDING)
-              .order_by("-start").values_list("start", flat=True).first())
+    opened = (
+        Segment.objects.filter(camera=camera, status=Segment.Status.RECORDING)
+        .order_by("-start")
+        .values_list("start", flat=True)
+        .first()
+    )
     latest = max((t for t in (camera.last_segment_at, opened) if t is not None), default=None)
     if latest is None:
         return None

@@ -13,8 +13,7 @@ class LegalHoldAdmin(admin.ModelAdmin):
     list_filter = ["camera", ("released_at", admin.EmptyFieldListFilter)]
     search_fields = ["case_number", "reason"]
     list_select_related = ["camera", "created_by"]
-    readonly_fields = ["created_by", "created_at", "released_at", "released_by",
-                       "release_reason"]
+    readonly_fields = ["created_by", "created_at", "released_at", "released_by", "release_reason"]
     actions = ["release"]
 
     def has_add_permission(self, request):
@@ -36,16 +35,23 @@ class LegalHoldAdmin(admin.ModelAdmin):
             self.message_user(request, "You may not release legal holds.", messages.ERROR)
             return None
         if not request.POST.get("release_reason"):
-            return render(request, "admin/recordings/legalhold/release.html", {
-                **self.admin_site.each_context(request), "holds": queryset,
-                "opts": self.model._meta,
-                "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME})
+            return render(
+                request,
+                "admin/recordings/legalhold/release.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "holds": queryset,
+                    "opts": self.model._meta,
+                    "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                },
+            )
         released = 0
         for hold in queryset:
             try:
-                release_hold(hold, request.POST["release_reason"], user=request.user,
-                             request=request)
+                release_hold(
+                    hold, request.POST["release_reason"], user=request.user, request=request
+                )
                 released += 1
             except HoldError as e:
                 self.message_user(request, f"{hold}: {e}", messages.WARNING)

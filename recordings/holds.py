@@ -19,20 +19,26 @@ def _refresh_segments(camera, start, end) -> int:
     One read of the active holds and of the segments, then bulk updates: a hold over a year of
     15-minute segments is 35,000 rows.
     """
-    segments = list(Segment.objects.filter(camera=camera).overlapping(start, end)
-                    .values_list("pk", "start", "end"))
+    segments = list(
+        Segment.objects.filter(camera=camera)
+        .overlapping(start, end)
+        .values_list("pk", "start", "end")
+    )
     if not segments:
         return 0
     # Every active hold touching these segments, also those reaching beyond [start, end).
     span_start, span_end = min(s[1] for s in segments), max(s[2] for s in segments)
-    holds = list(LegalHold.objects.filter(camera=camera, released_at=None, start__lt=span_end,
-                                          end__gt=span_start).values_list("start", "end"))
+    holds = list(
+        LegalHold.objects.filter(
+            camera=camera, released_at=None, start__lt=span_end, end__gt=span_start
+        ).values_list("start", "end")
+    )
     held, free = [], []
     for pk, s, e in segments:
         (held if any(hs < e and he > s for hs, he in holds) else free).append(pk)
     for ids, value in ((held, True), (free, False)):
         for i in range(0, len(ids), 5000):  # under SQLite's bound-parameter limit
-            Segment.objects.filter(pk__in=ids[i:i + 5000]).update(on_hold=value)
+            Segment.objects.filter(pk__in=ids[i : i + 5000]).update(on_hold=value)
     return len(held)
 
 
@@ -44,14 +50,28 @@ def place_hold(camera, start, end, reason, *, user=None, request=None, case_numb
         raise HoldError("The end of a hold must be after its start.")
     with transaction.atomic():
         hold = LegalHold.objects.create(
-            camera=camera, start=start, end=end, reason=reason.strip(),
-            case_number=case_number, created_by=user,
+            camera=camera,
+            start=start,
+            end=end,
+            reason=reason.strip(),
+            case_number=case_number,
+            created_by=user,
         )
         count = _refresh_segments(camera, start, end)
-    log.record(AuditEvent.Action.HOLD, request=request, user=user, camera=camera,
-               target=f"hold {hold.pk}",
-               detail={"start": start, "end": end, "reason": hold.reason,
-                       "case_number": case_number, "segments": count})
+    log.record(
+        AuditEvent.Action.HOLD,
+        request=request,
+        user=user,
+        camera=camera,
+        target=f"hold {hold.pk}",
+        detail={
+            "start": start,
+            "end": end,
+            "reason": hold.reason,
+            "case_number": case_number,
+            "segments": count,
+        },
+    )
     return hold
 
 
@@ -66,6 +86,12 @@ def release_hold(hold: LegalHold, reason, *, user=None, request=None) -> LegalHo
         hold.release_reason = reason.strip()
         hold.save(update_fields=["released_at", "released_by", "release_reason"])
         _refresh_segments(hold.camera, hold.start, hold.end)
-    log.record(AuditEvent.Action.RELEASE, request=request, user=user, camera=hold.camera,
-               target=f"hold {hold.pk}", detail={"reason": hold.release_reason})
+    log.record(
+        AuditEvent.Action.RELEASE,
+        request=request,
+        user=user,
+        camera=hold.camera,
+        target=f"hold {hold.pk}",
+        detail={"reason": hold.release_reason},
+    )
     return hold

@@ -53,10 +53,16 @@ def open_segment(camera: Camera, path: Path) -> Segment | None:
     if start is None or Segment.objects.filter(path=rel).exists():
         return None
     return Segment.objects.create(
-        camera=camera, start=start, end=start, duration=0, size=0, path=rel,
+        camera=camera,
+        start=start,
+        end=start,
+        duration=0,
+        size=0,
+        path=rel,
         status=Segment.Status.RECORDING,
-        on_hold=LegalHold.objects.filter(camera=camera, released_at=None, start__lte=start,
-                                         end__gt=start).exists(),
+        on_hold=LegalHold.objects.filter(
+            camera=camera, released_at=None, start__lte=start, end__gt=start
+        ).exists(),
     )
 
 
@@ -107,8 +113,13 @@ def index_segment(
             path=rel,
             sha256=digest,
             chain_hash=segment_chain_hash(
-                camera_id=camera.pk, sequence=sequence, prev=last.chain_hash if last else GENESIS,
-                sha256=digest, start=start, end=end, size=size,
+                camera_id=camera.pk,
+                sequence=sequence,
+                prev=last.chain_hash if last else GENESIS,
+                sha256=digest,
+                start=start,
+                end=end,
+                size=size,
             ),
             status=status,
             on_hold=LegalHold.objects.filter(

@@ -19,27 +19,49 @@ logger = logging.getLogger(__name__)
 
 
 def _problem(segment: Segment, kind: str, detail: str) -> dict:
-    return {"segment": segment.pk, "camera": segment.camera.name, "sequence": segment.sequence,
-            "path": segment.path, "problem": kind, "detail": detail}
+    return {
+        "segment": segment.pk,
+        "camera": segment.camera.name,
+        "sequence": segment.sequence,
+        "path": segment.path,
+        "problem": kind,
+        "detail": detail,
+    }
 
 
 def check_camera(camera: Camera, now: datetime, rehash: bool = True) -> tuple[int, list[dict]]:
     """Check one camera's chain and files; returns (segments checked, problems)."""
     problems = []
     prev_hash, expected, checked = GENESIS, 1, 0
-    segments = (Segment.objects.filter(camera=camera).chained().select_related("camera")
-                .order_by("sequence"))
+    segments = (
+        Segment.objects.filter(camera=camera)
+        .chained()
+        .select_related("camera")
+        .order_by("sequence")
+    )
     for segment in segments.iterator():
         checked += 1
         if segment.sequence != expected:
-            problems.append(_problem(segment, "out_of_chain",
-                                     f"segments {expected}..{segment.sequence - 1} are gone"))
+            problems.append(
+                _problem(
+                    segment, "out_of_chain", f"segments {expected}..{segment.sequence - 1} are gone"
+                )
+            )
         link = segment_chain_hash(
-            camera_id=camera.pk, sequence=segment.sequence, prev=prev_hash, sha256=segment.sha256,
-            start=segment.start, end=segment.end, size=segment.size)
+            camera_id=camera.pk,
+            sequence=segment.sequence,
+            prev=prev_hash,
+            sha256=segment.sha256,
+            start=segment.start,
+            end=segment.end,
+            size=segment.size,
+        )
         if link != segment.chain_hash:
-            problems.append(_problem(segment, "out_of_chain",
-                                     "row altered, or does not follow the previous segment"))
+            problems.append(
+                _problem(
+                    segment, "out_of_chain", "row altered, or does not follow the previous segment"
+                )
+            )
         prev_hash, expected = segment.chain_hash, segment.sequence + 1
         if rehash and segment.is_on_disk:
             problems += _check_file(segment, now)
@@ -50,13 +72,15 @@ def _check_file(segment: Segment, now: datetime) -> list[dict]:
     path = segment.abs_path
     if not path.is_file():
         Segment.objects.filter(pk=segment.pk).update(
-            status=Segment.Status.MISSING, note=f"file gone at verification {now:%Y-%m-%d %H:%M}Z")
+            status=Segment.Status.MISSING, note=f"file gone at verification {now:%Y-%m-%d %H:%M}Z"
+        )
         return [_problem(segment, "missing", "file not found")]
     digest = sha256_file(path)
     if digest != segment.sha256:
         Segment.objects.filter(pk=segment.pk).update(
             status=Segment.Status.CORRUPT,
-            note=f"hash mismatch at verification {now:%Y-%m-%d %H:%M}Z: file is {digest}")
+            note=f"hash mismatch at verification {now:%Y-%m-%d %H:%M}Z: file is {digest}",
+        )
         return [_problem(segment, "modified", f"file hashes to {digest}")]
     if path.stat().st_size != segment.size:
         return [_problem(segment, "modified", "file size differs from the indexed size")]
@@ -77,8 +101,9 @@ def verify_segments(camera: Camera | None = None, now: datetime | None = None) -
     check.finished_at = timezone.now()
     check.save()
     if problems:
-        logger.error("integrity check %d: %d problem(s) in %d segments", check.pk,
-                     len(problems), checked)
+        logger.error(
+            "integrity check %d: %d problem(s) in %d segments", check.pk, len(problems), checked
+        )
     else:
         logger.info("integrity check %d: %d segments verified", check.pk, checked)
     return check

@@ -35,8 +35,9 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     return first, last
 
 
-def ranged_response(request, path: Path, content_type: str = "video/mp4",
-                    download_name: str | None = None) -> HttpResponse:
+def ranged_response(
+    request, path: Path, content_type: str = "video/mp4", download_name: str | None = None
+) -> HttpResponse:
     size = path.stat().st_size
     header = request.headers.get("Range", "")
     if header and "," not in header:  # several ranges: answer with the whole file (RFC 9110)
@@ -46,8 +47,9 @@ def ranged_response(request, path: Path, content_type: str = "video/mp4",
             response["Content-Range"] = f"bytes */{size}"
             return response
         first, last = span
-        response = StreamingHttpResponse(_chunks(path, first, last - first + 1), status=206,
-                                         content_type=content_type)
+        response = StreamingHttpResponse(
+            _chunks(path, first, last - first + 1), status=206, content_type=content_type
+        )
         response["Content-Range"] = f"bytes {first}-{last}/{size}"
         response["Content-Length"] = str(last - first + 1)
     else:

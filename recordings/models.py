@@ -25,11 +25,10 @@ class SegmentQuerySet(RangeDatetimesQuerySet):
 
     def deletable(self):
         """Oldest-first candidates for retention: on disk, closed, not on hold."""
-        return (
-            self.filter(status__in=(Segment.Status.COMPLETE, Segment.Status.PARTIAL,
-                                    Segment.Status.CORRUPT), on_hold=False)
-            .order_by("start")
-        )
+        return self.filter(
+            status__in=(Segment.Status.COMPLETE, Segment.Status.PARTIAL, Segment.Status.CORRUPT),
+            on_hold=False,
+        ).order_by("start")
 
 
 class Segment(models.Model):
@@ -66,12 +65,15 @@ class Segment(models.Model):
     chain_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.COMPLETE)
     on_hold = models.BooleanField(default=False)
-    hashed_at = models.DateTimeField(null=True, blank=True,
-                                     help_text="When the SHA-256 was stored.")
+    hashed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the SHA-256 was stored."
+    )
     clock_synced = models.BooleanField(
-        null=True, blank=True,
+        null=True,
+        blank=True,
         help_text="Whether the box's clock was NTP-synchronised when the segment closed "
-                  "(empty: unknown). Its times are only as right as that clock.")
+        "(empty: unknown). Its times are only as right as that clock.",
+    )
     verified_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
     note = models.TextField(blank=True, help_text="Why it is partial, missing, corrupt, deleted.")
@@ -90,12 +92,16 @@ class Segment(models.Model):
             models.UniqueConstraint(
                 fields=["camera", "sequence"], name="segment_unique_camera_sequence"
             ),
-            models.CheckConstraint(condition=models.Q(end__gte=models.F("start")),
-                                   name="segment_end_after_start"),
             models.CheckConstraint(
-                condition=models.Q(status="recording") | models.Q(
-                    sequence__isnull=False, chain_hash__isnull=False, hashed_at__isnull=False),
-                name="segment_chained_unless_recording"),
+                condition=models.Q(end__gte=models.F("start")), name="segment_end_after_start"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="recording")
+                | models.Q(
+                    sequence__isnull=False, chain_hash__isnull=False, hashed_at__isnull=False
+                ),
+                name="segment_chained_unless_recording",
+            ),
         ]
         indexes = [
             # Timeline, export and the admin's camera + date filters: camera, time range.
@@ -183,13 +189,19 @@ class LegalHold(models.Model):
     reason = models.TextField()
     case_number = models.CharField(max_length=100, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     created_at = models.DateTimeField(default=timezone.now)
     released_at = models.DateTimeField(null=True, blank=True)
     released_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     release_reason = models.TextField(blank=True)
@@ -197,8 +209,9 @@ class LegalHold(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(end__gt=models.F("start")),
-                                   name="hold_end_after_start"),
+            models.CheckConstraint(
+                condition=models.Q(end__gt=models.F("start")), name="hold_end_after_start"
+            ),
         ]
         indexes = [models.Index(fields=["camera", "start"], name="hold_camera_start")]
 
@@ -246,7 +259,10 @@ class Export(models.Model):
     include_originals = models.BooleanField(default=False)
     hold_sources = models.BooleanField(default=True)
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     requested_at = models.DateTimeField(default=timezone.now)
@@ -261,8 +277,9 @@ class Export(models.Model):
     class Meta:
         ordering = ["-requested_at"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(end__gt=models.F("start")),
-                                   name="export_end_after_start"),
+            models.CheckConstraint(
+                condition=models.Q(end__gt=models.F("start")), name="export_end_after_start"
+            ),
         ]
         indexes = [
             # Package expiry: finished packages, oldest first.

@@ -65,12 +65,14 @@ class InlineExecutor:
 
 def _job(fn):
     """Indexer-thread job: its own connection hygiene, never lets an error kill the thread."""
+
     def run(*args, **kwargs):
         close_old_connections()
         try:
             return fn(*args, **kwargs)
         except Exception:
             logger.exception("recorder job %s failed", fn.__name__)
+
     run.__name__ = fn.__name__
     return run
 
@@ -95,8 +97,9 @@ def opened(camera_id: int, path: Path) -> None:
 
 
 @_job
-def handle_exit(camera_id: int, paths: list[Path], starts: dict, cause: str, detail: str,
-                at: datetime) -> None:
+def handle_exit(
+    camera_id: int, paths: list[Path], starts: dict, cause: str, detail: str, at: datetime
+) -> None:
     """After an FFmpeg run ended: index what it left open, open the gap.
 
     Jobs run in order in one thread, so the next run's "recording" row cannot exist yet.
@@ -121,8 +124,14 @@ def resume(camera_id: int, at: datetime) -> None:
 
 def recording_fingerprint(camera: Camera) -> tuple:
     """What, if changed, needs a new FFmpeg run."""
-    return (camera.source, camera.main_stream_uri, camera.username, camera.password,
-            camera.record_audio, settings.SEGMENT_SECONDS)
+    return (
+        camera.source,
+        camera.main_stream_uri,
+        camera.username,
+        camera.password,
+        camera.record_audio,
+        settings.SEGMENT_SECONDS,
+    )
 
 
 class Run:
@@ -147,8 +156,12 @@ class Run:
         self.ensure_dirs(now)
         self.before = {p.name for p in self.recent_files(now)}  # earlier runs' files
         self.proc = subprocess.Popen(
-            with_parent_death_signal(self.argv(camera)), stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
+            with_parent_death_signal(self.argv(camera)),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
             env={**os.environ, "TZ": "UTC"},
         )
         for stream, sink in ((self.proc.stdout, self.on_csv), (self.proc.stderr, self.on_err)):
@@ -160,8 +173,11 @@ class Run:
         if camera.source == Camera.Source.TEST_PATTERN:
             return ffmpeg.test_pattern_argv(template, segment_seconds=settings.SEGMENT_SECONDS)
         return ffmpeg.record_argv(
-            camera.recording_url(), template, segment_seconds=settings.SEGMENT_SECONDS,
-            timeout_seconds=settings.RTSP_TIMEOUT_SECONDS, audio=camera.record_audio,
+            camera.recording_url(),
+            template,
+            segment_seconds=settings.SEGMENT_SECONDS,
+            timeout_seconds=settings.RTSP_TIMEOUT_SECONDS,
+            audio=camera.record_audio,
         )
 
     def ensure_dirs(self, now: float) -> None:
@@ -202,8 +218,9 @@ class Run:
         files = []
         for offset in (0, 1):
             day = datetime.fromtimestamp(now, UTC) - timedelta(days=offset)
-            files += [p for p in (self.dir / f"{day:%Y-%m-%d}").glob("*.mp4")
-                      if NAME_RE.match(p.name)]
+            files += [
+                p for p in (self.dir / f"{day:%Y-%m-%d}").glob("*.mp4") if NAME_RE.match(p.name)
+            ]
         return files
 
     def own_files(self, now: float | None = None) -> list[Path]:
@@ -284,14 +301,24 @@ class Supervisor:
                 if camera.status != Camera.Status.DISABLED:
                     camera.set_status(Camera.Status.DISABLED, error="")
                     if Segment.objects.filter(camera=camera).exists():
-                        self.executor.submit(handle_exit, camera.pk, [], {}, Gap.Cause.DISABLED,
-                                             "camera disabled", _utc(now))
+                        self.executor.submit(
+                            handle_exit,
+                            camera.pk,
+                            [],
+                            {},
+                            Gap.Cause.DISABLED,
+                            "camera disabled",
+                            _utc(now),
+                        )
 
     def start_due(self, now: float) -> None:
         for camera in self.cameras.values():
-            if (camera.is_enabled and camera.pk not in self.runs
-                    and self.retry_at.get(camera.pk, 0) <= now
-                    and not self.name_taken(camera, now)):
+            if (
+                camera.is_enabled
+                and camera.pk not in self.runs
+                and self.retry_at.get(camera.pk, 0) <= now
+                and not self.name_taken(camera, now)
+            ):
                 try:
                     self.runs[camera.pk] = Run(camera, now)
                 except OSError as e:  # ffmpeg missing, disk unwritable
@@ -301,8 +328,12 @@ class Supervisor:
     def name_taken(camera: Camera, now: float) -> bool:
         """A file already named for this second: FFmpeg would overwrite it. Wait a second."""
         moment = datetime.fromtimestamp(now, UTC)
-        return (Path(settings.RECORDINGS_DIR) / camera.slug / f"{moment:%Y-%m-%d}"
-                / f"{moment:%Y%m%dT%H%M%S}Z.mp4").exists()
+        return (
+            Path(settings.RECORDINGS_DIR)
+            / camera.slug
+            / f"{moment:%Y-%m-%d}"
+            / f"{moment:%Y%m%dT%H%M%S}Z.mp4"
+        ).exists()
 
     def collect(self, run: Run) -> None:
         """Index the files FFmpeg reported closed."""
@@ -314,8 +345,13 @@ class Supervisor:
             if run.epoch is None:
                 self.recording(run, run.set_epoch(closed.name))
             run.last_csv_end = closed.end
-            self.executor.submit(index_closed, run.camera_id, run.path_of(closed.name),
-                                 _utc(run.media_epoch + closed.start), first)
+            self.executor.submit(
+                index_closed,
+                run.camera_id,
+                run.path_of(closed.name),
+                _utc(run.media_epoch + closed.start),
+                first,
+            )
 
     def recording(self, run: Run, epoch: float) -> None:
         self.failures[run.camera_id] = 0
@@ -335,14 +371,18 @@ class Supervisor:
             if size > 0:
                 self.recording(run, run.set_epoch(newest.name))
             elif now - run.launched_at > settings.RTSP_TIMEOUT_SECONDS + settings.STALL_SECONDS:
-                run.kill(Gap.Cause.CAMERA_UNREACHABLE,
-                         run.last_error or "no media from the camera after connecting")
+                run.kill(
+                    Gap.Cause.CAMERA_UNREACHABLE,
+                    run.last_error or "no media from the camera after connecting",
+                )
             return
         if size != run.last_size:
             run.last_size, run.last_growth = size, now
         elif now - run.last_growth > settings.STALL_SECONDS:
-            run.kill(Gap.Cause.STALLED,
-                     f"no new data for {settings.STALL_SECONDS} s; FFmpeg killed and restarted")
+            run.kill(
+                Gap.Cause.STALLED,
+                f"no new data for {settings.STALL_SECONDS} s; FFmpeg killed and restarted",
+            )
 
     def reap(self, run: Run, now: float) -> None:
         """An FFmpeg run ended: index what it left, record the gap, plan the restart."""
@@ -353,14 +393,32 @@ class Supervisor:
         else:
             cause = gaps.classify_exit(run.last_error, code)
             detail = run.last_error or (
-                "the camera ended the stream (FFmpeg exited with status 0)" if code == 0
-                else f"FFmpeg exited with status {code} and no error message")
-        logger.warning("camera %s: FFmpeg (pid %d) ended with %s: %s: %s",
-                       run.name, run.proc.pid, code, cause, detail)
-        self.executor.submit(handle_exit, run.camera_id, run.own_files(now),
-                             run.starts_of_open_file(), cause, detail, _utc(now))
+                "the camera ended the stream (FFmpeg exited with status 0)"
+                if code == 0
+                else f"FFmpeg exited with status {code} and no error message"
+            )
+        logger.warning(
+            "camera %s: FFmpeg (pid %d) ended with %s: %s: %s",
+            run.name,
+            run.proc.pid,
+            code,
+            cause,
+            detail,
+        )
+        self.executor.submit(
+            handle_exit,
+            run.camera_id,
+            run.own_files(now),
+            run.starts_of_open_file(),
+            cause,
+            detail,
+            _utc(now),
+        )
         planned = run.stop_reason is not None and cause in (
-            Gap.Cause.DISABLED, Gap.Cause.FFMPEG_EXITED, Gap.Cause.RECORDER_DOWN)
+            Gap.Cause.DISABLED,
+            Gap.Cause.FFMPEG_EXITED,
+            Gap.Cause.RECORDER_DOWN,
+        )
         camera = self.cameras.get(run.camera_id)
         if cause == Gap.Cause.DISABLED and camera is not None:
             camera.set_status(Camera.Status.DISABLED, error="")

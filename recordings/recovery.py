@@ -40,9 +40,14 @@ def camera_files(camera: Camera) -> list[Path]:
     return sorted(p for p in root.glob("*/*.mp4") if NAME_RE.match(p.name))
 
 
-def index_unknown_files(camera: Camera, *, paths: list[Path] | None = None,
-                        starts: dict[str, datetime] | None = None, note: str,
-                        result: RecoveryResult | None = None) -> RecoveryResult:
+def index_unknown_files(
+    camera: Camera,
+    *,
+    paths: list[Path] | None = None,
+    starts: dict[str, datetime] | None = None,
+    note: str,
+    result: RecoveryResult | None = None,
+) -> RecoveryResult:
     """Index the camera's files that were never closed in the index, oldest first, as partial.
 
     That is files with no row and files whose row still says "recording". `paths` limits it
@@ -62,19 +67,30 @@ def index_unknown_files(camera: Camera, *, paths: list[Path] | None = None,
             path.unlink()  # FFmpeg opened it and died before the first byte: nothing to keep
             continue
         try:
-            index_segment(camera, path, start=(starts or {}).get(path.name),
-                          status=Segment.Status.PARTIAL, note=note)
+            index_segment(
+                camera,
+                path,
+                start=(starts or {}).get(path.name),
+                status=Segment.Status.PARTIAL,
+                note=note,
+            )
             result.indexed.append(rel)
         except ffmpeg.FFmpegError as e:
             # Not one readable frame (FFmpeg died right after opening it). Kept for a person
             # to look at, renamed so it is not retried at every start; said loudly.
             path.rename(path.with_name(path.name + ".unreadable"))
-            logger.error("camera %s: no readable media in %s (%s); kept as %s.unreadable",
-                         camera, rel, e, path.name)
+            logger.error(
+                "camera %s: no readable media in %s (%s); kept as %s.unreadable",
+                camera,
+                rel,
+                e,
+                path.name,
+            )
             result.unreadable.append(rel)
     for stale in Segment.objects.filter(camera=camera, status=Segment.Status.RECORDING):
-        logger.warning("camera %s: %s was being recorded but left no readable file",
-                       camera, stale.path)
+        logger.warning(
+            "camera %s: %s was being recorded but left no readable file", camera, stale.path
+        )
         stale.delete()
     return result
 
@@ -86,8 +102,9 @@ def mark_missing(camera: Camera, result: RecoveryResult) -> None:
                 status=Segment.Status.MISSING,
                 note=f"file not found at start-up {timezone.now():%Y-%m-%d %H:%M:%S}Z",
             )
-            logger.warning("camera %s: segment %s is missing its file %s",
-                           camera, segment.pk, segment.path)
+            logger.warning(
+                "camera %s: segment %s is missing its file %s", camera, segment.pk, segment.path
+            )
             result.missing.append(segment.path)
 
 
@@ -99,7 +116,11 @@ def recover(now: datetime | None = None) -> RecoveryResult:
         index_unknown_files(camera, note="recovered at recorder start-up", result=result)
         if camera.is_enabled and Segment.objects.filter(camera=camera).exists():
             if not Gap.objects.filter(camera=camera, end=None).exists():
-                open_gap(camera, Gap.Cause.RECORDER_DOWN,
-                         "recorder was not running (crash, power cut or reboot)", now)
+                open_gap(
+                    camera,
+                    Gap.Cause.RECORDER_DOWN,
+                    "recorder was not running (crash, power cut or reboot)",
+                    now,
+                )
                 result.gaps += 1
     return result

@@ -41,16 +41,26 @@ def free_floor(total: int) -> int:
 
 def _delete(segment: Segment, reason: str, now: datetime) -> None:
     with transaction.atomic():
-        claimed = Segment.objects.filter(pk=segment.pk, on_hold=False,
-                                         status__in=Segment.ON_DISK).update(
-            status=Segment.Status.DELETED, deleted_at=now, note=f"retention: {reason}")
+        claimed = Segment.objects.filter(
+            pk=segment.pk, on_hold=False, status__in=Segment.ON_DISK
+        ).update(status=Segment.Status.DELETED, deleted_at=now, note=f"retention: {reason}")
         if claimed != 1:
             return  # held or deleted meanwhile
         segment.abs_path.unlink(missing_ok=True)
-    log.record(AuditEvent.Action.RETENTION_DELETE, username="retention", camera=segment.camera,
-               target=f"segment {segment.pk}",
-               detail={"path": segment.path, "sha256": segment.sha256, "reason": reason,
-                       "start": segment.start, "end": segment.end, "size": segment.size})
+    log.record(
+        AuditEvent.Action.RETENTION_DELETE,
+        username="retention",
+        camera=segment.camera,
+        target=f"segment {segment.pk}",
+        detail={
+            "path": segment.path,
+            "sha256": segment.sha256,
+            "reason": reason,
+            "start": segment.start,
+            "end": segment.end,
+            "size": segment.size,
+        },
+    )
 
 
 def prune(now: datetime | None = None, dry_run: bool = False, disk_usage=None) -> PruneResult:
@@ -66,9 +76,16 @@ def prune(now: datetime | None = None, dry_run: bool = False, disk_usage=None) -
             reason = "free space below the floor"
         else:
             break  # oldest first: nothing later is due
-        result.deleted.append({"segment": segment.pk, "camera": segment.camera.name,
-                               "path": segment.path, "sha256": segment.sha256,
-                               "start": segment.start.isoformat(), "reason": reason})
+        result.deleted.append(
+            {
+                "segment": segment.pk,
+                "camera": segment.camera.name,
+                "path": segment.path,
+                "sha256": segment.sha256,
+                "start": segment.start.isoformat(),
+                "reason": reason,
+            }
+        )
         result.freed_bytes += segment.size
         if not dry_run:
             _delete(segment, reason, now)
@@ -76,16 +93,21 @@ def prune(now: datetime | None = None, dry_run: bool = False, disk_usage=None) -
         result.alarm = held_only_alarm(usage.free, result.floor_bytes)
         logger.critical(result.alarm)
     if result.deleted and not dry_run:
-        logger.info("retention deleted %d segment(s), %.1f MB", len(result.deleted),
-                    result.freed_bytes / 1e6)
+        logger.info(
+            "retention deleted %d segment(s), %.1f MB",
+            len(result.deleted),
+            result.freed_bytes / 1e6,
+        )
     return result
 
 
 def held_only_alarm(free: int, floor: int) -> str:
     held = Segment.objects.filter(on_hold=True, status__in=Segment.ON_DISK).count()
-    return (f"CRITICAL: free space {free / 1e9:.2f} GB is below the floor {floor / 1e9:.2f} GB "
-            f"and only footage on legal hold ({held} segments) is left to delete. Recording "
-            "continues until the disk is full: release holds or add storage.")
+    return (
+        f"CRITICAL: free space {free / 1e9:.2f} GB is below the floor {floor / 1e9:.2f} GB "
+        f"and only footage on legal hold ({held} segments) is left to delete. Recording "
+        "continues until the disk is full: release holds or add storage."
+    )
 
 
 def storage_alarm(disk_usage=None) -> str:
@@ -112,17 +134,27 @@ def expire_exports(now: datetime | None = None) -> list[int]:
         if not export.path or "/" in export.path:
             continue  # not in the exports directory
         claimed = Export.objects.filter(pk=export.pk, status=Export.Status.DONE).update(
-            status=Export.Status.EXPIRED)
+            status=Export.Status.EXPIRED
+        )
         if claimed != 1:
             continue
         export.abs_path.unlink(missing_ok=True)
-        log.record(AuditEvent.Action.RETENTION_DELETE, username="retention",
-                   target=f"export {export.pk}",
-                   detail={"package": export.path, "sha256": export.sha256,
-                           "case": export.case_number,
-                           "reason": f"package older than {settings.EXPORT_KEEP_DAYS} days"})
+        log.record(
+            AuditEvent.Action.RETENTION_DELETE,
+            username="retention",
+            target=f"export {export.pk}",
+            detail={
+                "package": export.path,
+                "sha256": export.sha256,
+                "case": export.case_number,
+                "reason": f"package older than {settings.EXPORT_KEEP_DAYS} days",
+            },
+        )
         expired.append(export.pk)
     if expired:
-        logger.info("removed %d evidence package(s) older than %d days", len(expired),
-                    settings.EXPORT_KEEP_DAYS)
+        logger.info(
+            "removed %d evidence package(s) older than %d days",
+            len(expired),
+            settings.EXPORT_KEEP_DAYS,
+        )
     return expired

@@ -13,8 +13,15 @@ from .models import Gap, IntegrityCheck, Segment
 
 @admin.register(Segment)
 class SegmentAdmin(ReadOnlyAdmin):
-    list_display = ["start", "camera", "duration_s", "size_mb", "status_badge", "held",
-                    "short_sha256"]
+    list_display = [
+        "start",
+        "camera",
+        "duration_s",
+        "size_mb",
+        "status_badge",
+        "held",
+        "short_sha256",
+    ]
     list_filter = ["camera", "status", "on_hold"]
     list_select_related = ["camera"]
     date_hierarchy = "start"
@@ -55,19 +62,32 @@ class SegmentAdmin(ReadOnlyAdmin):
             self.message_user(request, "You may not place legal holds.", messages.ERROR)
             return None
         if "reason" not in request.POST:
-            return render(request, "admin/recordings/segment/hold_reason.html", {
-                **self.admin_site.each_context(request), "segments": queryset[:50],
-                "count": queryset.count(), "opts": self.model._meta,
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-                "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)})
+            return render(
+                request,
+                "admin/recordings/segment/hold_reason.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "segments": queryset[:50],
+                    "count": queryset.count(),
+                    "opts": self.model._meta,
+                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                    "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+                },
+            )
         holds = 0
         ranges = queryset.values("camera").annotate(start=Min("start"), end=Max("end"))
         for r in ranges:
             camera = Segment.objects.filter(camera_id=r["camera"]).first().camera
             try:
-                place_hold(camera, r["start"], r["end"], request.POST["reason"],
-                           case_number=request.POST.get("case_number", ""),
-                           user=request.user, request=request)
+                place_hold(
+                    camera,
+                    r["start"],
+                    r["end"],
+                    request.POST["reason"],
+                    case_number=request.POST.get("case_number", ""),
+                    user=request.user,
+                    request=request,
+                )
                 holds += 1
             except HoldError as e:
                 self.message_user(request, str(e), messages.ERROR)

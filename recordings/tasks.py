@@ -22,8 +22,10 @@ def prune_task() -> str:
 
     result = prune()
     expired = expire_exports()
-    return result.alarm or f"{len(result.deleted)} segment(s) deleted, {len(expired)} " \
-                           "package(s) expired"
+    return (
+        result.alarm
+        or f"{len(result.deleted)} segment(s) deleted, {len(expired)} package(s) expired"
+    )
 
 
 def verify_task() -> str:
@@ -36,8 +38,10 @@ def verify_task() -> str:
     if audit_problems:
         logging.getLogger(__name__).critical("audit chain broken: %s", "; ".join(audit_problems))
     state = "OK" if check.ok and not audit_problems else "FAILED"
-    return (f"{state}: {check.checked} segments checked, {len(check.problems)} problems; "
-            f"audit chain {'broken: ' + '; '.join(audit_problems) if audit_problems else 'intact'}")
+    return (
+        f"{state}: {check.checked} segments checked, {len(check.problems)} problems; "
+        f"audit chain {'broken: ' + '; '.join(audit_problems) if audit_problems else 'intact'}"
+    )
 
 
 def clear_sessions_task() -> str:
@@ -51,6 +55,7 @@ def ensure_schedules() -> list[str]:
     """Create or update the box's schedules idempotently; returns their names."""
     for name, (func, kind, minutes) in SCHEDULES.items():
         Schedule.objects.update_or_create(
-            name=name, defaults={"func": func, "schedule_type": kind, "minutes": minutes,
-                                 "repeats": -1})
+            name=name,
+            defaults={"func": func, "schedule_type": kind, "minutes": minutes, "repeats": -1},
+        )
     return list(SCHEDULES)

@@ -21,9 +21,26 @@ def thumbnail(segment: Segment) -> Path | None:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".tmp.jpg")
     proc = subprocess.run(
-        [settings.FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-         "-i", str(segment.abs_path), "-frames:v", "1", "-vf", "scale=160:-2", "-q:v", "6",
-         str(partial)], capture_output=True, timeout=30)
+        [
+            settings.FFMPEG,
+            "-hide_banner",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(segment.abs_path),
+            "-frames:v",
+            "1",
+            "-vf",
+            "scale=160:-2",
+            "-q:v",
+            "6",
+            str(partial),
+        ],
+        capture_output=True,
+        timeout=30,
+    )
     if proc.returncode != 0 or not partial.exists():
         return None
     partial.replace(path)

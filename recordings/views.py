@@ -27,13 +27,16 @@ from .timeline import day_timeline
 
 def footage_view(perm="recordings.view_footage"):
     """Login through the admin (redirect), then the permission (403)."""
+
     def decorator(view):
         @wraps(view)
         def wrapped(request, *args, **kwargs):
             if not request.user.has_perm(perm):
                 raise PermissionDenied
             return view(request, *args, **kwargs)
+
         return admin.site.admin_view(wrapped)
+
     return decorator
 
 
@@ -50,8 +53,10 @@ def on_disk_segment(pk: int, recording: bool = True) -> Segment:
     path = segment.abs_path.resolve()
     root = Path(settings.RECORDINGS_DIR).resolve()
     if segment.is_recording and not recording:
-        raise Http404("This segment is still being recorded; its original can be downloaded "
-                      "once it closes and is hashed.")
+        raise Http404(
+            "This segment is still being recorded; its original can be downloaded "
+            "once it closes and is hashed."
+        )
     if not segment.is_playable or root not in path.parents or not path.is_file():
         raise Http404("This segment's file is not on the box (deleted by retention or missing).")
     return segment
@@ -67,13 +72,23 @@ def index(request):
     if moment is not None:
         local = timezone.localtime(moment)
         for camera in cameras:
-            camera.found = find_moment(moment, day_timeline(camera, local.date(),
-                                                            hour=local.hour))
-        log.record(AuditEvent.Action.VIEW, request=request,
-                   target=f"all cameras at {local:%Y-%m-%d %H:%M}")
-    return render(request, "recordings/index.html", context(
-        request, title="Footage", cameras=cameras, today=today, day=the_day, moment=moment,
-        zone=timezone.get_current_timezone_name()))
+            camera.found = find_moment(moment, day_timeline(camera, local.date(), hour=local.hour))
+        log.record(
+            AuditEvent.Action.VIEW, request=request, target=f"all cameras at {local:%Y-%m-%d %H:%M}"
+        )
+    return render(
+        request,
+        "recordings/index.html",
+        context(
+            request,
+            title="Footage",
+            cameras=cameras,
+            today=today,
+            day=the_day,
+            moment=moment,
+            zone=timezone.get_current_timezone_name(),
+        ),
+    )
 
 
 @footage_view()
@@ -89,27 +104,45 @@ def camera_day(request, camera_id: int, day: str | None = None):
         return hold(request, camera, the_day)
     timeline = day_timeline(camera, the_day, hour=hour)
     moment = parse_moment(the_day, request.GET.get("at", ""))
-    log.record(AuditEvent.Action.VIEW, request=request, camera=camera,
-               target=f"camera {camera.pk} day {the_day}" + (f" hour {hour}" if hour is not None
-                                                             else ""))
-    title = f"{camera.name} — {the_day:%A %Y-%m-%d}" + (f", {hour:02d}:00–{hour + 1:02d}:00"
-                                                       if hour is not None else "")
-    return render(request, "recordings/day.html", context(
-        request, title=title, camera=camera, day=the_day, hour=hour,
-        prev_day=the_day - timedelta(days=1), next_day=the_day + timedelta(days=1),
-        prev_hour=hour - 1 if hour else None,
-        next_hour=hour + 1 if hour is not None and hour < 23 else None,
-        can_hold=request.user.has_perm("recordings.hold_footage"),
-        moment=moment, found=find_moment(moment, timeline) if moment else None, **timeline))
+    log.record(
+        AuditEvent.Action.VIEW,
+        request=request,
+        camera=camera,
+        target=f"camera {camera.pk} day {the_day}" + (f" hour {hour}" if hour is not None else ""),
+    )
+    title = f"{camera.name} — {the_day:%A %Y-%m-%d}" + (
+        f", {hour:02d}:00–{hour + 1:02d}:00" if hour is not None else ""
+    )
+    return render(
+        request,
+        "recordings/day.html",
+        context(
+            request,
+            title=title,
+            camera=camera,
+            day=the_day,
+            hour=hour,
+            prev_day=the_day - timedelta(days=1),
+            next_day=the_day + timedelta(days=1),
+            prev_hour=hour - 1 if hour else None,
+            next_hour=hour + 1 if hour is not None and hour < 23 else None,
+            can_hold=request.user.has_perm("recordings.hold_footage"),
+            moment=moment,
+            found=find_moment(moment, timeline) if moment else None,
+            **timeline,
+        ),
+    )
 
 
 def parse_moment(the_day: date, hhmm: str) -> datetime | None:
-    """"1405" or "14:05" on the day, in the box's zone; None if absent or not a time."""
+    """ "1405" or "14:05" on the day, in the box's zone; None if absent or not a time."""
     hhmm = hhmm.replace(":", "")
     if len(hhmm) != 4 or not hhmm.isdigit() or int(hhmm[:2]) > 23 or int(hhmm[2:]) > 59:
         return None
-    return timezone.make_aware(datetime.combine(the_day, time(int(hhmm[:2]), int(hhmm[2:]))),
-                               timezone.get_current_timezone())
+    return timezone.make_aware(
+        datetime.combine(the_day, time(int(hhmm[:2]), int(hhmm[2:]))),
+        timezone.get_current_timezone(),
+    )
 
 
 def find_moment(moment: datetime, timeline: dict) -> dict:
@@ -153,13 +186,25 @@ def hold(request, camera, the_day: date):
         if start is None or end is None:
             raise ValueError("no time")
         start, end = timezone.make_aware(start, tz), timezone.make_aware(end, tz)
-        place_hold(camera, start, end, request.POST.get("reason", ""), user=request.user,
-                   request=request, case_number=request.POST.get("case_number", ""))
-        messages.success(request, f"Legal hold placed on {camera} from {start:%H:%M} to "
-                                  f"{end:%H:%M}.")
+        place_hold(
+            camera,
+            start,
+            end,
+            request.POST.get("reason", ""),
+            user=request.user,
+            request=request,
+            case_number=request.POST.get("case_number", ""),
+        )
+        messages.success(
+            request, f"Legal hold placed on {camera} from {start:%H:%M} to {end:%H:%M}."
+        )
     except ValueError as e:
-        messages.error(request, str(e) if isinstance(e, HoldError) else
-                       "Give the hold's start and end as date and time.")
+        messages.error(
+            request,
+            str(e)
+            if isinstance(e, HoldError)
+            else "Give the hold's start and end as date and time.",
+        )
     return redirect("recordings:day", camera.pk, the_day.isoformat())
 
 
@@ -172,13 +217,25 @@ def player(request, segment_id: int):
         offset = 0.0
     offset = min(max(0.0, offset), segment.duration or offset) if math.isfinite(offset) else 0.0
     around = Segment.objects.filter(camera=segment.camera, status__in=Segment.PLAYABLE)
-    log.record(AuditEvent.Action.PLAY, request=request, camera=segment.camera,
-               target=f"segment {segment.pk}")
-    return render(request, "recordings/player.html", context(
-        request, title=f"{segment.camera} {timezone.localtime(segment.start):%Y-%m-%d %H:%M:%S}",
-        segment=segment, day=timezone.localtime(segment.start).date(), offset=offset,
-        prev=around.filter(start__lt=segment.start).order_by("-start").first(),
-        next=around.filter(start__gt=segment.start).order_by("start").first()))
+    log.record(
+        AuditEvent.Action.PLAY,
+        request=request,
+        camera=segment.camera,
+        target=f"segment {segment.pk}",
+    )
+    return render(
+        request,
+        "recordings/player.html",
+        context(
+            request,
+            title=f"{segment.camera} {timezone.localtime(segment.start):%Y-%m-%d %H:%M:%S}",
+            segment=segment,
+            day=timezone.localtime(segment.start).date(),
+            offset=offset,
+            prev=around.filter(start__lt=segment.start).order_by("-start").first(),
+            next=around.filter(start__gt=segment.start).order_by("start").first(),
+        ),
+    )
 
 
 @footage_view()
@@ -190,10 +247,16 @@ def media(request, segment_id: int):
 @footage_view()
 def download(request, segment_id: int):
     segment = on_disk_segment(segment_id, recording=False)
-    log.record(AuditEvent.Action.DOWNLOAD, request=request, camera=segment.camera,
-               target=f"segment {segment.pk}", detail={"sha256": segment.sha256})
-    return ranged_response(request, segment.abs_path,
-                           download_name=f"{segment.camera.slug}-{segment.abs_path.name}")
+    log.record(
+        AuditEvent.Action.DOWNLOAD,
+        request=request,
+        camera=segment.camera,
+        target=f"segment {segment.pk}",
+        detail={"sha256": segment.sha256},
+    )
+    return ranged_response(
+        request, segment.abs_path, download_name=f"{segment.camera.slug}-{segment.abs_path.name}"
+    )
 
 
 @footage_view()
@@ -204,5 +267,3 @@ def thumb(request, segment_id: int):
     response = FileResponse(open(path, "rb"), content_type="image/jpeg")
     response["Cache-Control"] = "private, max-age=86400"
     return response
-
-

@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class SyncConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'sync'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "sync"

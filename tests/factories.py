@@ -14,17 +14,36 @@ def make_camera(name="Cam 1", **fields) -> Camera:
     return Camera.objects.create(name=name, **fields)
 
 
-def make_media(path: Path, seconds: float = 4, *, fps: int = 25, size: str = "320x240",
-               gop: int | None = None) -> Path:
+def make_media(
+    path: Path, seconds: float = 4, *, fps: int = 25, size: str = "320x240", gop: int | None = None
+) -> Path:
     """A fragmented-MP4 H.264 file like the recorder writes, from FFmpeg's test source."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi",
-         "-i", f"testsrc2=size={size}:rate={fps}:duration={seconds}",
-         "-c:v", "libx264", "-preset", "ultrafast", "-g", str(gop or fps),
-         "-pix_fmt", "yuv420p", "-metadata", f"title={path.name}",  # unique bytes per file
-         "-movflags", "+frag_keyframe+empty_moov+default_base_moof", str(path)],
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=size={size}:rate={fps}:duration={seconds}",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            str(gop or fps),
+            "-pix_fmt",
+            "yuv420p",
+            "-metadata",
+            f"title={path.name}",  # unique bytes per file
+            "-movflags",
+            "+frag_keyframe+empty_moov+default_base_moof",
+            str(path),
+        ],
         check=True,
     )
     return path
@@ -39,5 +58,6 @@ def make_segment(camera: Camera, start: datetime | None = None, seconds: float =
 
 
 def make_segments(camera: Camera, start: datetime, count: int, seconds: float = 4):
-    return [make_segment(camera, start + timedelta(seconds=i * seconds), seconds)
-            for i in range(count)]
+    return [
+        make_segment(camera, start + timedelta(seconds=i * seconds), seconds) for i in range(count)
+    ]

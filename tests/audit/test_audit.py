@@ -22,14 +22,18 @@ def make_user(name, role=None, **kw):
 
 
 def login(client, username, password=PASSWORD, ip="10.147.17.9"):
-    return client.post(reverse("admin:login"), {"username": username, "password": password},
-                       REMOTE_ADDR=ip)
+    return client.post(
+        reverse("admin:login"), {"username": username, "password": password}, REMOTE_ADDR=ip
+    )
 
 
 @pytest.mark.django_db
 def test_roles_exist_with_their_permissions():
-    tech, inv, auditor = (make_user("t", "Field technician"), make_user("i", "Investigator"),
-                          make_user("a", "Auditor"))
+    tech, inv, auditor = (
+        make_user("t", "Field technician"),
+        make_user("i", "Investigator"),
+        make_user("a", "Auditor"),
+    )
     assert tech.has_perm("cameras.change_camera")
     assert not tech.has_perm("recordings.view_footage")
     assert not tech.has_perm("recordings.view_segment")
@@ -45,12 +49,16 @@ def test_admin_pages_follow_the_roles(client):
     make_user("t", "Field technician")
     make_user("i", "Investigator")
     make_user("a", "Auditor")
-    pages = {"segments": reverse("admin:recordings_segment_changelist"),
-             "audit": reverse("admin:audit_auditevent_changelist"),
-             "cameras": reverse("admin:cameras_camera_changelist")}
-    expected = {"t": {"segments": 403, "audit": 403, "cameras": 200},
-                "i": {"segments": 200, "audit": 403, "cameras": 200},
-                "a": {"segments": 200, "audit": 200, "cameras": 200}}
+    pages = {
+        "segments": reverse("admin:recordings_segment_changelist"),
+        "audit": reverse("admin:audit_auditevent_changelist"),
+        "cameras": reverse("admin:cameras_camera_changelist"),
+    }
+    expected = {
+        "t": {"segments": 403, "audit": 403, "cameras": 200},
+        "i": {"segments": 200, "audit": 403, "cameras": 200},
+        "a": {"segments": 200, "audit": 200, "cameras": 200},
+    }
     for name, codes in expected.items():
         client.force_login(User.objects.get(username=name))
         assert {k: client.get(url).status_code for k, url in pages.items()} == codes, name
@@ -62,10 +70,14 @@ def test_login_logout_and_failure_are_audited_with_the_address(client):
     login(client, "alice", "wrong-password")
     login(client, "alice")
     client.post(reverse("admin:logout"), REMOTE_ADDR="10.147.17.9")
-    events = list(AuditEvent.objects.order_by("sequence").values_list(
-        "action", "username", "client_ip"))
-    assert events == [("login_failed", "alice", "10.147.17.9"),
-                      ("login", "alice", "10.147.17.9"), ("logout", "alice", "10.147.17.9")]
+    events = list(
+        AuditEvent.objects.order_by("sequence").values_list("action", "username", "client_ip")
+    )
+    assert events == [
+        ("login_failed", "alice", "10.147.17.9"),
+        ("login", "alice", "10.147.17.9"),
+        ("logout", "alice", "10.147.17.9"),
+    ]
     assert "wrong-password" not in str(list(AuditEvent.objects.values()))
 
 
@@ -109,8 +121,13 @@ def test_camera_change_in_the_admin_is_audited_without_the_password(client):
     client.force_login(boss)
     from django.contrib.admin.models import CHANGE, LogEntry
 
-    LogEntry.objects.log_actions(boss.pk, [camera], CHANGE, change_message=[
-        {"changed": {"fields": ["Location"]}}], single_object=True)
+    LogEntry.objects.log_actions(
+        boss.pk,
+        [camera],
+        CHANGE,
+        change_message=[{"changed": {"fields": ["Location"]}}],
+        single_object=True,
+    )
     event = AuditEvent.objects.get(action=AuditEvent.Action.CAMERA_CHANGE)
     assert event.camera == camera and event.username == "boss"
     assert "cam-secret-9" not in str(event.detail)
@@ -119,8 +136,7 @@ def test_camera_change_in_the_admin_is_audited_without_the_password(client):
 
 @pytest.mark.django_db
 def test_tampering_is_named_by_verify_audit(capsys):
-    events = [log.record(AuditEvent.Action.SYSTEM, username="s", target=f"t{i}")
-              for i in range(20)]
+    events = [log.record(AuditEvent.Action.SYSTEM, username="s", target=f"t{i}") for i in range(20)]
     call_command("verify_audit")
     assert "20 audit entries checked, 0 problem(s)" in capsys.readouterr().out
     AuditEvent.objects.filter(pk=events[7].pk).update(target="rewritten")
@@ -134,8 +150,7 @@ def test_tampering_is_named_by_verify_audit(capsys):
 
 @pytest.mark.django_db
 def test_audit_list_trusts_the_last_full_check_and_walks_only_what_came_after(client):
-    events = [log.record(AuditEvent.Action.SYSTEM, username="s", target=f"t{i}")
-              for i in range(5)]
+    events = [log.record(AuditEvent.Action.SYSTEM, username="s", target=f"t{i}") for i in range(5)]
     first = log.run_check()
     assert first.ok and (first.checked, first.last_sequence) == (5, 5)
     log.record(AuditEvent.Action.SYSTEM, username="s", target="after")

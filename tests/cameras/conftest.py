@@ -80,26 +80,81 @@ def onvif_camera(tmp_path_factory) -> Iterator[OnvifPeer]:
     if os.geteuid() != 0 or not shutil.which("unshare"):
         _unavailable("needs root and unshare for a private network namespace")
     work = tmp_path_factory.mktemp("ipycam")
-    peer = OnvifPeer(pid=0, host=CAMERA_IP, port=8080, username="admin", password=PASSWORD,
-                     name="Pole 7 test cam", serial="SN-TEST-42")
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi",
-                    "-i", "testsrc2=size=640x360:rate=10:duration=2", "-c:v", "libx264",
-                    "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(work / "clip.mp4")],
-                   check=True)
+    peer = OnvifPeer(
+        pid=0,
+        host=CAMERA_IP,
+        port=8080,
+        username="admin",
+        password=PASSWORD,
+        name="Pole 7 test cam",
+        serial="SN-TEST-42",
+    )
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=10:duration=2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            str(work / "clip.mp4"),
+        ],
+        check=True,
+    )
     # Small and slow on purpose: other suites share this 2-core machine.
-    (work / "config.json").write_text(json.dumps({
-        "name": peer.name, "manufacturer": "IPyCam", "model": "VirtualCam-1",
-        "serial_number": peer.serial, "username": peer.username, "password": peer.password,
-        "local_ip": CAMERA_IP, "onvif_port": peer.port, "rtsp_port": 8554,
-        "main_width": 640, "main_height": 360, "main_fps": 10, "main_bitrate": "1M",
-        "sub_width": 320, "sub_height": 180, "sub_fps": 5, "sub_bitrate": "256K",
-        "hw_accel": "cpu", "show_timestamp": False,
-    }))
+    (work / "config.json").write_text(
+        json.dumps(
+            {
+                "name": peer.name,
+                "manufacturer": "IPyCam",
+                "model": "VirtualCam-1",
+                "serial_number": peer.serial,
+                "username": peer.username,
+                "password": peer.password,
+                "local_ip": CAMERA_IP,
+                "onvif_port": peer.port,
+                "rtsp_port": 8554,
+                "main_width": 640,
+                "main_height": 360,
+                "main_fps": 10,
+                "main_bitrate": "1M",
+                "sub_width": 320,
+                "sub_height": 180,
+                "sub_fps": 5,
+                "sub_bitrate": "256K",
+                "hw_accel": "cpu",
+                "show_timestamp": False,
+            }
+        )
+    )
     log = (work / "ipycam.log").open("w")
     proc = subprocess.Popen(
-        ["unshare", "-n", str(ROOT / "tests/peers/netns.sh"), str(IPYCAM_PYTHON), "-m", "ipycam",
-         "--config", "config.json", "--source", "clip.mp4", "--log-level", "WARNING"],
-        cwd=work, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        [
+            "unshare",
+            "-n",
+            str(ROOT / "tests/peers/netns.sh"),
+            str(IPYCAM_PYTHON),
+            "-m",
+            "ipycam",
+            "--config",
+            "config.json",
+            "--source",
+            "clip.mp4",
+            "--log-level",
+            "WARNING",
+        ],
+        cwd=work,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     peer.pid = proc.pid
     try:

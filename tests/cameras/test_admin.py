@@ -17,8 +17,15 @@ pytestmark = pytest.mark.django_db
 
 
 def _probe_post(peer, **over):
-    data = {"step": "probe", "name": "Pole 7", "location": "Main St & 3rd", "host": peer.host,
-            "port": peer.port, "username": peer.username, "password": peer.password}
+    data = {
+        "step": "probe",
+        "name": "Pole 7",
+        "location": "Main St & 3rd",
+        "host": peer.host,
+        "port": peer.port,
+        "username": peer.username,
+        "password": peer.password,
+    }
     return {**data, **over}
 
 
@@ -30,14 +37,22 @@ def test_add_onvif_camera_probe_choose_profiles_save(admin_client, onvif_camera,
         found = admin_client.post(reverse(ADD), _probe_post(onvif_camera))
     html = found.content.decode()
     assert found.status_code == 200, html
-    for text in ("IPyCam", "VirtualCam-1", onvif_camera.serial, "Profile_Main", "Profile_Sub",
-                 f"rtsp://{onvif_camera.host}:8554/video_main", "Save camera"):
+    for text in (
+        "IPyCam",
+        "VirtualCam-1",
+        onvif_camera.serial,
+        "Profile_Main",
+        "Profile_Sub",
+        f"rtsp://{onvif_camera.host}:8554/video_main",
+        "Save camera",
+    ):
         assert text in html
     assert not Camera.objects.exists()  # nothing saved before the user picks profiles
 
     # The user swaps the defaults: records the sub stream, views the main one.
-    saved = admin_client.post(reverse(ADD), {"step": "save", "main_profile": "Profile_Sub",
-                                             "sub_profile": "Profile_Main"})
+    saved = admin_client.post(
+        reverse(ADD), {"step": "save", "main_profile": "Profile_Sub", "sub_profile": "Profile_Main"}
+    )
     camera = Camera.objects.get()
     assert saved.status_code == 302
     assert saved.url == reverse("admin:cameras_camera_change", args=[camera.pk])
@@ -51,8 +66,12 @@ def test_add_onvif_camera_probe_choose_profiles_save(admin_client, onvif_camera,
 
     change = admin_client.get(saved.url).content.decode()
     assert "VirtualCam-1" in change and camera.main_stream_uri in change
-    stored = [camera.main_stream_uri, camera.sub_stream_uri, camera.snapshot_uri,
-              json.dumps(camera.profiles)]
+    stored = [
+        camera.main_stream_uri,
+        camera.sub_stream_uri,
+        camera.snapshot_uri,
+        json.dumps(camera.profiles),
+    ]
     for text in (html, change, caplog.text, *stored):
         assert onvif_camera.password not in text
 
@@ -75,21 +94,34 @@ def test_wrong_credentials_shown_on_form(admin_client, onvif_camera, caplog):
     assert not Camera.objects.exists()
 
 
-def test_unreachable_and_not_onvif_and_timeout_on_form(admin_client, closed_port, web_server,
-                                                       silent_port, settings):
+def test_unreachable_and_not_onvif_and_timeout_on_form(
+    admin_client, closed_port, web_server, silent_port, settings
+):
     settings.PROBE_TIMEOUT_SECONDS = 0.5
-    for port, message in ((closed_port, "refused the connection"),
-                          (web_server, "is not an ONVIF device"),
-                          (silent_port, "(timeout)")):
-        page = admin_client.post(reverse(ADD), {"step": "probe", "name": "X", "host": "127.0.0.1",
-                                                "port": port, "username": "u", "password": "p"})
+    for port, message in (
+        (closed_port, "refused the connection"),
+        (web_server, "is not an ONVIF device"),
+        (silent_port, "(timeout)"),
+    ):
+        page = admin_client.post(
+            reverse(ADD),
+            {
+                "step": "probe",
+                "name": "X",
+                "host": "127.0.0.1",
+                "port": port,
+                "username": "u",
+                "password": "p",
+            },
+        )
         assert message in page.content.decode(), port
     assert not Camera.objects.exists()
 
 
 def test_malformed_host_on_form(admin_client):
-    page = admin_client.post(reverse(ADD), {"step": "probe", "name": "X",
-                                            "host": "http://cam/", "port": 80})
+    page = admin_client.post(
+        reverse(ADD), {"step": "probe", "name": "X", "host": "http://cam/", "port": 80}
+    )
     assert "not a valid host name" in page.content.decode()
 
 
@@ -117,9 +149,17 @@ def test_change_form_never_renders_password_and_blank_keeps_it(admin_client):
     assert "Keep-this-pw-1" not in page and 'name="password"' in page
     form = page.split('name="password"')[1].split(">")[0]
     assert "value" not in form
-    data = {"name": "RTSP cam renamed", "location": "", "host": "", "onvif_port": 80,
-            "username": "op", "password": "", "is_enabled": "on",
-            "main_profile_token": "", "sub_profile_token": ""}
+    data = {
+        "name": "RTSP cam renamed",
+        "location": "",
+        "host": "",
+        "onvif_port": 80,
+        "username": "op",
+        "password": "",
+        "is_enabled": "on",
+        "main_profile_token": "",
+        "sub_profile_token": "",
+    }
     assert admin_client.post(url, data).status_code == 302
     camera.refresh_from_db()
     assert (camera.name, camera.password) == ("RTSP cam renamed", "Keep-this-pw-1")
@@ -127,17 +167,26 @@ def test_change_form_never_renders_password_and_blank_keeps_it(admin_client):
     camera.refresh_from_db()
     assert camera.password == "New-pw-2"
     # The audit trail keeps old and new values, never a credential.
-    renamed, new_password = (e.detail["changes"] for e in AuditEvent.objects.filter(
-        action="camera_change", camera=camera).order_by("sequence"))
+    renamed, new_password = (
+        e.detail["changes"]
+        for e in AuditEvent.objects.filter(action="camera_change", camera=camera).order_by(
+            "sequence"
+        )
+    )
     assert "name 'RTSP cam' -> 'RTSP cam renamed'" in renamed
     assert "password changed" in new_password
     assert "New-pw-2" not in new_password and "Keep-this-pw-1" not in renamed
 
 
 def test_change_list_shows_columns_and_redacted_error(admin_client):
-    make_camera("Gate", location="North gate", manufacturer="Axis", model="P1448",
-                last_error="rtsp://op:Leak-pw-77@10.0.0.5/stream: 401 Unauthorized",
-                password="Leak-pw-77")
+    make_camera(
+        "Gate",
+        location="North gate",
+        manufacturer="Axis",
+        model="P1448",
+        last_error="rtsp://op:Leak-pw-77@10.0.0.5/stream: 401 Unauthorized",
+        password="Leak-pw-77",
+    )
     page = admin_client.get(reverse("admin:cameras_camera_changelist")).content.decode()
     for text in ("Gate", "North gate", "Axis P1448", "rtsp://10.0.0.5/stream: 401"):
         assert text in page
@@ -145,15 +194,30 @@ def test_change_list_shows_columns_and_redacted_error(admin_client):
 
 
 def test_reprobe_action(admin_client, onvif_camera):
-    camera = make_camera("Pole 7", source="onvif", host=onvif_camera.host,
-                         onvif_port=onvif_camera.port, username=onvif_camera.username,
-                         password=onvif_camera.password, main_stream_uri="")
-    broken = make_camera("Broken", source="onvif", host="127.0.0.1", onvif_port=1,
-                         username="u", password="Broken-pw-1", main_stream_uri="")
+    camera = make_camera(
+        "Pole 7",
+        source="onvif",
+        host=onvif_camera.host,
+        onvif_port=onvif_camera.port,
+        username=onvif_camera.username,
+        password=onvif_camera.password,
+        main_stream_uri="",
+    )
+    broken = make_camera(
+        "Broken",
+        source="onvif",
+        host="127.0.0.1",
+        onvif_port=1,
+        username="u",
+        password="Broken-pw-1",
+        main_stream_uri="",
+    )
     with onvif_camera.netns():
-        page = admin_client.post(reverse("admin:cameras_camera_changelist"), {
-            "action": "reprobe_cameras", "_selected_action": [camera.pk, broken.pk]},
-            follow=True)
+        page = admin_client.post(
+            reverse("admin:cameras_camera_changelist"),
+            {"action": "reprobe_cameras", "_selected_action": [camera.pk, broken.pk]},
+            follow=True,
+        )
     html = page.content.decode()
     assert "Re-probed 1 camera(s)." in html and "Broken: 127.0.0.1:1" in html
     camera.refresh_from_db()
@@ -165,8 +229,10 @@ def test_reprobe_action(admin_client, onvif_camera):
 
 
 def test_add_rtsp_url_ffprobe_cannot_open(admin_client, closed_port):
-    page = admin_client.post(reverse("admin:cameras_camera_add_rtsp"), {
-        "name": "Door", "url": f"rtsp://op:Rtsp-pw-55@127.0.0.1:{closed_port}/live"})
+    page = admin_client.post(
+        reverse("admin:cameras_camera_add_rtsp"),
+        {"name": "Door", "url": f"rtsp://op:Rtsp-pw-55@127.0.0.1:{closed_port}/live"},
+    )
     html = page.content.decode()
     assert "ffprobe cannot open rtsp://127.0.0.1:" in html
     assert "Rtsp-pw-55" not in html
@@ -174,8 +240,9 @@ def test_add_rtsp_url_ffprobe_cannot_open(admin_client, closed_port):
 
 
 def test_add_rtsp_malformed_url(admin_client):
-    page = admin_client.post(reverse("admin:cameras_camera_add_rtsp"),
-                             {"name": "Door", "url": "http://cam/live"})
+    page = admin_client.post(
+        reverse("admin:cameras_camera_add_rtsp"), {"name": "Door", "url": "http://cam/live"}
+    )
     assert "malformed RTSP URL" in page.content.decode()
     assert not Camera.objects.exists()
 
@@ -208,18 +275,27 @@ def test_add_pages_need_add_permission(client, django_user_model):
 
 
 def _change_data(camera, **over):
-    data = {"name": camera.name, "location": "", "host": camera.host,
-            "onvif_port": camera.onvif_port, "username": camera.username, "password": "",
-            "is_enabled": "on", "main_profile_token": camera.main_profile_token,
-            "sub_profile_token": camera.sub_profile_token}
+    data = {
+        "name": camera.name,
+        "location": "",
+        "host": camera.host,
+        "onvif_port": camera.onvif_port,
+        "username": camera.username,
+        "password": "",
+        "is_enabled": "on",
+        "main_profile_token": camera.main_profile_token,
+        "sub_profile_token": camera.sub_profile_token,
+    }
     return {**data, **over}
 
 
 def test_change_onvif_endpoint_is_probed_before_saving(admin_client, onvif_camera, closed_port):
     with onvif_camera.netns():
         admin_client.post(reverse(ADD), _probe_post(onvif_camera))
-        admin_client.post(reverse(ADD), {"step": "save", "main_profile": "Profile_Main",
-                                         "sub_profile": "Profile_Sub"})
+        admin_client.post(
+            reverse(ADD),
+            {"step": "save", "main_profile": "Profile_Main", "sub_profile": "Profile_Sub"},
+        )
     camera = Camera.objects.get()
     url = reverse("admin:cameras_camera_change", args=[camera.pk])
     bad = admin_client.post(url, _change_data(camera, host="127.0.0.1", onvif_port=closed_port))
@@ -228,8 +304,10 @@ def test_change_onvif_endpoint_is_probed_before_saving(admin_client, onvif_camer
     assert camera.host == onvif_camera.host  # nothing half-saved
 
     # Same endpoint, blank password: no probe needed, the profile swap uses stored profiles.
-    swapped = admin_client.post(url, _change_data(camera, main_profile_token="Profile_Sub",
-                                                  sub_profile_token="Profile_Main"))
+    swapped = admin_client.post(
+        url,
+        _change_data(camera, main_profile_token="Profile_Sub", sub_profile_token="Profile_Main"),
+    )
     assert swapped.status_code == 302
     camera.refresh_from_db()
     assert camera.main_stream_uri.endswith("/video_sub") and camera.main_width == 320

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.django_db
 
 def run(*args) -> str:
     from io import StringIO
+
     out = StringIO()
     call_command(*args, stdout=out, stderr=out)
     return out.getvalue()
@@ -24,33 +25,52 @@ def test_add_onvif_camera_with_password_file(onvif_camera, tmp_path, caplog):
     secret = tmp_path / "pw"
     secret.write_text(onvif_camera.password + "\n")
     with onvif_camera.netns():
-        out = run("add_camera", "Pole 7", "--onvif", f"{onvif_camera.host}:{onvif_camera.port}",
-                  "--username", onvif_camera.username, "--password-file", str(secret))
+        out = run(
+            "add_camera",
+            "Pole 7",
+            "--onvif",
+            f"{onvif_camera.host}:{onvif_camera.port}",
+            "--username",
+            onvif_camera.username,
+            "--password-file",
+            str(secret),
+        )
     camera = Camera.objects.get()
     assert (camera.manufacturer, camera.model, camera.serial_number) == (
-        "IPyCam", "VirtualCam-1", onvif_camera.serial)
+        "IPyCam",
+        "VirtualCam-1",
+        onvif_camera.serial,
+    )
     assert camera.main_stream_uri == f"rtsp://{onvif_camera.host}:8554/video_main"
     assert camera.sub_stream_uri == f"rtsp://{onvif_camera.host}:8554/video_sub"
     assert camera.password == onvif_camera.password
     assert "IPyCam VirtualCam-1" in out and camera.main_stream_uri in out
     event = AuditEvent.objects.get(action=AuditEvent.Action.CAMERA_CHANGE)
-    assert (event.username, event.target, event.camera_id) == ("cli", f"camera {camera.pk}",
-                                                               camera.pk)
+    assert (event.username, event.target, event.camera_id) == (
+        "cli",
+        f"camera {camera.pk}",
+        camera.pk,
+    )
     assert event.detail["change"] == "added"
     for text in (out, caplog.text, json.dumps(event.detail)):
         assert onvif_camera.password not in text
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--onvif", "127.0.0.1:1", "--username", "u", "--password", "Cli-pw-123"],
-     "refused the connection"),
-    (["--onvif", "http://cam/", "--username", "u", "--password", "p"], "not a valid host"),
-    (["--onvif", "cam:99999", "--username", "u", "--password", "p"], "not a port number"),
-    (["--onvif", "cam"], "--onvif needs --username"),
-    (["--rtsp", "rtsp//cam/live"], "malformed RTSP URL"),
-    (["--rtsp", "rtsp://u:Cli-pw-123@127.0.0.1:1/live"], "ffprobe cannot open"),
-    (["--test-pattern", "--password-file", "/nonexistent/pw"], "cannot read --password-file"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--onvif", "127.0.0.1:1", "--username", "u", "--password", "Cli-pw-123"],
+            "refused the connection",
+        ),
+        (["--onvif", "http://cam/", "--username", "u", "--password", "p"], "not a valid host"),
+        (["--onvif", "cam:99999", "--username", "u", "--password", "p"], "not a port number"),
+        (["--onvif", "cam"], "--onvif needs --username"),
+        (["--rtsp", "rtsp//cam/live"], "malformed RTSP URL"),
+        (["--rtsp", "rtsp://u:Cli-pw-123@127.0.0.1:1/live"], "ffprobe cannot open"),
+        (["--test-pattern", "--password-file", "/nonexistent/pw"], "cannot read --password-file"),
+    ],
+)
 def test_add_camera_failures(args, message):
     with pytest.raises(CommandError, match=message) as err:
         run("add_camera", "Cam", *args)
@@ -60,8 +80,16 @@ def test_add_camera_failures(args, message):
 
 def test_add_camera_wrong_password(onvif_camera):
     with onvif_camera.netns(), pytest.raises(CommandError, match="wrong credentials"):
-        run("add_camera", "Pole 7", "--onvif", f"{onvif_camera.host}:{onvif_camera.port}",
-            "--username", "admin", "--password", "Wrong-pw-42")
+        run(
+            "add_camera",
+            "Pole 7",
+            "--onvif",
+            f"{onvif_camera.host}:{onvif_camera.port}",
+            "--username",
+            "admin",
+            "--password",
+            "Wrong-pw-42",
+        )
     assert not Camera.objects.exists()
 
 
@@ -73,18 +101,31 @@ def test_add_duplicate_camera():
 
 
 def test_probe_cameras_updates_records_and_fails_for_broken(onvif_camera):
-    good = make_camera("Pole 7", source="onvif", host=onvif_camera.host,
-                       onvif_port=onvif_camera.port, username=onvif_camera.username,
-                       password=onvif_camera.password, main_stream_uri="",
-                       firmware_version="0.9-before-update")
+    good = make_camera(
+        "Pole 7",
+        source="onvif",
+        host=onvif_camera.host,
+        onvif_port=onvif_camera.port,
+        username=onvif_camera.username,
+        password=onvif_camera.password,
+        main_stream_uri="",
+        firmware_version="0.9-before-update",
+    )
     with onvif_camera.netns():
         out = json.loads(run("probe_cameras", "--json"))
     changed = out[0].pop("changed")
     assert {"firmware_version", "main_stream_uri", "model"} <= set(changed)
-    assert out == [{"id": good.pk, "name": "Pole 7", "ok": True, "manufacturer": "IPyCam",
-                    "model": "VirtualCam-1",
-                    "main_stream_uri": f"rtsp://{onvif_camera.host}:8554/video_main",
-                    "sub_stream_uri": f"rtsp://{onvif_camera.host}:8554/video_sub"}]
+    assert out == [
+        {
+            "id": good.pk,
+            "name": "Pole 7",
+            "ok": True,
+            "manufacturer": "IPyCam",
+            "model": "VirtualCam-1",
+            "main_stream_uri": f"rtsp://{onvif_camera.host}:8554/video_main",
+            "sub_stream_uri": f"rtsp://{onvif_camera.host}:8554/video_sub",
+        }
+    ]
     good.refresh_from_db()
     assert good.serial_number == onvif_camera.serial and good.probed_at is not None
     event = AuditEvent.objects.get(username="cli", camera=good)
@@ -103,13 +144,18 @@ def test_probe_cameras_updates_records_and_fails_for_broken(onvif_camera):
 def test_scheduled_reprobe_audits_only_changes(onvif_camera):
     from cameras.tasks import reprobe_task
 
-    camera = make_camera("Pole 7", source="onvif", host=onvif_camera.host,
-                         onvif_port=onvif_camera.port, username=onvif_camera.username,
-                         password=onvif_camera.password, main_stream_uri="",
-                         serial_number="SWAPPED-OUT-1")
+    camera = make_camera(
+        "Pole 7",
+        source="onvif",
+        host=onvif_camera.host,
+        onvif_port=onvif_camera.port,
+        username=onvif_camera.username,
+        password=onvif_camera.password,
+        main_stream_uri="",
+        serial_number="SWAPPED-OUT-1",
+    )
     make_camera("Off", source="onvif", host="127.0.0.1", onvif_port=1, is_enabled=False)
-    gone = make_camera("Gone", source="onvif", host="127.0.0.1", onvif_port=2,
-                       status="recording")
+    gone = make_camera("Gone", source="onvif", host="127.0.0.1", onvif_port=2, status="recording")
     with onvif_camera.netns():
         assert reprobe_task() == "1 probed, 1 changed, 1 failed"
         assert reprobe_task() == "1 probed, 0 changed, 1 failed"
@@ -123,7 +169,8 @@ def test_discover_cameras_json(onvif_camera):
     with onvif_camera.netns():
         out = json.loads(run("discover_cameras", "--timeout", "1", "--json"))
     assert [(d["host"], d["port"], d["name"]) for d in out] == [
-        (onvif_camera.host, onvif_camera.port, onvif_camera.name)]
+        (onvif_camera.host, onvif_camera.port, onvif_camera.name)
+    ]
 
 
 def test_discover_cameras_rejects_bad_timeout():
@@ -132,8 +179,14 @@ def test_discover_cameras_rejects_bad_timeout():
 
 
 def test_failure_exits_non_zero_with_one_line(box_env, manage_argv):
-    proc = subprocess.run([*manage_argv, "add_camera", "Cam", "--rtsp", "not-a-url"],
-                          env=box_env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [*manage_argv, "add_camera", "Cam", "--rtsp", "not-a-url"],
+        env=box_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines() == [
-        "CommandError: malformed RTSP URL (expected rtsp://host[:port]/path): not-a-url"]
+        "CommandError: malformed RTSP URL (expected rtsp://host[:port]/path): not-a-url"
+    ]

@@ -11,8 +11,9 @@ from cameras.onvif import DeviceProbe, ONVIFError, Profile, probe_device, valida
 def test_probe_reads_device_profiles_and_uris(onvif_camera, caplog):
     caplog.set_level(logging.DEBUG)
     with onvif_camera.netns():
-        result = probe_device(onvif_camera.host, onvif_camera.port, onvif_camera.username,
-                              onvif_camera.password)
+        result = probe_device(
+            onvif_camera.host, onvif_camera.port, onvif_camera.username, onvif_camera.password
+        )
     assert (result.manufacturer, result.model) == ("IPyCam", "VirtualCam-1")
     assert result.serial_number == onvif_camera.serial
     assert result.firmware_version == "1.3.0"

@@ -19,10 +19,15 @@ from tests.factories import make_camera
 from tests.recordings.conftest import RTSPServer
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("10.0.0.5", ("10.0.0.5", 80)), ("cam.local:8080", ("cam.local", 8080)),
-    ("[fe80::1]:8000", ("fe80::1", 8000)), ("fe80::1", ("fe80::1", 80)),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("10.0.0.5", ("10.0.0.5", 80)),
+        ("cam.local:8080", ("cam.local", 8080)),
+        ("[fe80::1]:8000", ("fe80::1", 8000)),
+        ("fe80::1", ("fe80::1", 80)),
+    ],
+)
 def test_parse_onvif_address(text, expected):
     assert parse_onvif_address(text) == expected
 
@@ -35,14 +40,18 @@ def test_parse_onvif_address_rejects(text):
 
 def test_split_rtsp_url_moves_inline_credentials_out():
     assert split_rtsp_url("rtsp://op:p%40ss@10.0.0.5:554/live?ch=1") == (
-        "rtsp://10.0.0.5:554/live?ch=1", "op", "p@ss")
+        "rtsp://10.0.0.5:554/live?ch=1",
+        "op",
+        "p@ss",
+    )
     # Separate credentials win over inline ones.
     assert split_rtsp_url("rtsp://a:b@h/x", "op", "pw") == ("rtsp://h/x", "op", "pw")
     assert split_rtsp_url(" rtsp://h/x ") == ("rtsp://h/x", "", "")
 
 
-@pytest.mark.parametrize("url", ["", "h/x", "http://h/x", "rtsp://", "rtsp://h:port/x",
-                                 "rtsp://h:0/x", "rtsp://h/a b"])
+@pytest.mark.parametrize(
+    "url", ["", "h/x", "http://h/x", "rtsp://", "rtsp://h:port/x", "rtsp://h:0/x", "rtsp://h/a b"]
+)
 def test_split_rtsp_url_rejects_malformed(url):
     with pytest.raises(CameraError, match="malformed RTSP URL"):
         split_rtsp_url(url)
@@ -50,8 +59,13 @@ def test_split_rtsp_url_rejects_malformed(url):
 
 @pytest.mark.django_db
 def test_check_unique():
-    make_camera("Gate", source="onvif", host="10.0.0.5", onvif_port=80,
-                main_stream_uri="rtsp://10.0.0.5/main")
+    make_camera(
+        "Gate",
+        source="onvif",
+        host="10.0.0.5",
+        onvif_port=80,
+        main_stream_uri="rtsp://10.0.0.5/main",
+    )
     with pytest.raises(CameraError, match="named 'gate' already exists"):
         check_unique("gate")
     with pytest.raises(CameraError, match="'Gate' already uses ONVIF address 10.0.0.5:80"):
@@ -63,11 +77,22 @@ def test_check_unique():
 
 
 def test_apply_probe_keeps_chosen_profiles_and_redacts():
-    probe = DeviceProbe(manufacturer="Axis", model="P1448", profiles=[
-        Profile("hi", width=1920, height=1080, encoding="h264", fps=25,
-                stream_uri="rtsp://u:pw@c/hi", snapshot_uri="http://u:pw@c/snap.jpg"),
-        Profile("lo", width=640, height=360, encoding="h264", stream_uri="rtsp://c/lo"),
-    ])
+    probe = DeviceProbe(
+        manufacturer="Axis",
+        model="P1448",
+        profiles=[
+            Profile(
+                "hi",
+                width=1920,
+                height=1080,
+                encoding="h264",
+                fps=25,
+                stream_uri="rtsp://u:pw@c/hi",
+                snapshot_uri="http://u:pw@c/snap.jpg",
+            ),
+            Profile("lo", width=640, height=360, encoding="h264", stream_uri="rtsp://c/lo"),
+        ],
+    )
     camera = Camera(name="x")
     apply_probe(camera, probe)
     assert (camera.main_profile_token, camera.sub_profile_token) == ("hi", "lo")
@@ -86,8 +111,9 @@ def test_add_onvif_camera_reports_unreachable_and_saves_nothing(closed_port):
 
 @pytest.mark.django_db
 def test_reprobe_records_error_on_row(closed_port):
-    camera = make_camera("Gate", source="onvif", host="127.0.0.1", onvif_port=closed_port,
-                         password="Secret-pw-1")
+    camera = make_camera(
+        "Gate", source="onvif", host="127.0.0.1", onvif_port=closed_port, password="Secret-pw-1"
+    )
     with pytest.raises(CameraError):
         reprobe(camera)
     camera.refresh_from_db()

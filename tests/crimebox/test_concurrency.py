@@ -29,8 +29,9 @@ for i, path in enumerate(files):
 """
 
 
-def test_processes_append_to_the_same_chains_without_locks_or_forks(box_env, manage_argv,
-                                                                    settings, tmp_path):
+def test_processes_append_to_the_same_chains_without_locks_or_forks(
+    box_env, manage_argv, settings, tmp_path
+):
     camera = make_camera("Shared")
     folder = settings.RECORDINGS_DIR / camera.slug / "2026-11-24"
     source = make_media(tmp_path / "one.mp4", seconds=1)
@@ -46,12 +47,23 @@ def test_processes_append_to_the_same_chains_without_locks_or_forks(box_env, man
             files[n].append(str(path))
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
-    procs = [subprocess.Popen([*manage_argv, "shell", "-v0", "-c",
-                               f"import sys; sys.argv = ['w', '{n}', *{files[n]!r}]; "
-                               f"exec(open({str(script)!r}).read())"],
-                              env=box_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True)
-             for n in range(writers)]
+    procs = [
+        subprocess.Popen(
+            [
+                *manage_argv,
+                "shell",
+                "-v0",
+                "-c",
+                f"import sys; sys.argv = ['w', '{n}', *{files[n]!r}]; "
+                f"exec(open({str(script)!r}).read())",
+            ],
+            env=box_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(writers)
+    ]
     for proc in procs:
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err[-2000:]

@@ -11,12 +11,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run_settings(env_extra: dict, expr: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRIMEBOX_")}
-    env.update(env_extra, DJANGO_SETTINGS_MODULE="crimebox.settings",
-               CRIMEBOX_ENV_FILE=os.devnull)
+    env.update(env_extra, DJANGO_SETTINGS_MODULE="crimebox.settings", CRIMEBOX_ENV_FILE=os.devnull)
     out = subprocess.run(
-        [sys.executable, "-c", f"import django; django.setup(); from django.conf import settings; "
-                               f"print(({expr}))"],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            f"import django; django.setup(); from django.conf import settings; print(({expr}))",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return out.stdout.strip()
 
@@ -28,17 +34,24 @@ def test_defaults(tmp_path):
         "['NAME'], settings.DATABASES['default']['OPTIONS']['transaction_mode']",
     )
     import socket
-    assert out == (f"(False, 900, {socket.gethostname()!r}, "
-                   f"{str(tmp_path / 'crimebox.sqlite3')!r}, 'IMMEDIATE')")
+
+    assert out == (
+        f"(False, 900, {socket.gethostname()!r}, "
+        f"{str(tmp_path / 'crimebox.sqlite3')!r}, 'IMMEDIATE')"
+    )
     for sub in ("recordings", "exports", "keys"):
         assert (tmp_path / sub).is_dir()
 
 
 def test_environment_overrides(tmp_path):
     out = run_settings(
-        {"CRIMEBOX_DATA_DIR": str(tmp_path), "CRIMEBOX_SEGMENT_SECONDS": "60",
-         "CRIMEBOX_BOX_ID": "pole-17", "CRIMEBOX_DEBUG": "1",
-         "CRIMEBOX_ALLOWED_HOSTS": "10.147.17.5,box.zt"},
+        {
+            "CRIMEBOX_DATA_DIR": str(tmp_path),
+            "CRIMEBOX_SEGMENT_SECONDS": "60",
+            "CRIMEBOX_BOX_ID": "pole-17",
+            "CRIMEBOX_DEBUG": "1",
+            "CRIMEBOX_ALLOWED_HOSTS": "10.147.17.5,box.zt",
+        },
         "settings.SEGMENT_SECONDS, settings.BOX_ID, settings.DEBUG, settings.ALLOWED_HOSTS",
     )
     assert out == "(60, 'pole-17', True, ['10.147.17.5', 'box.zt'])"
@@ -51,9 +64,17 @@ def test_env_file_is_read_and_environment_wins(tmp_path):
     envp = {k: v for k, v in os.environ.items() if not k.startswith("CRIMEBOX_")}
     envp.update(env, DJANGO_SETTINGS_MODULE="crimebox.settings", CRIMEBOX_ENV_FILE=str(env_file))
     out = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings;"
-                               "print(settings.SEGMENT_SECONDS, settings.BOX_ID)"],
-        cwd=ROOT, env=envp, capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings;"
+            "print(settings.SEGMENT_SECONDS, settings.BOX_ID)",
+        ],
+        cwd=ROOT,
+        env=envp,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     assert out == "120 from-env"
 
@@ -70,8 +91,10 @@ def test_secret_key_generated_once_with_mode_0600(tmp_path):
 
 
 def test_secret_key_from_environment(tmp_path):
-    out = run_settings({"CRIMEBOX_DATA_DIR": str(tmp_path), "CRIMEBOX_SECRET_KEY": "s3cret-" * 8},
-                       "settings.SECRET_KEY")
+    out = run_settings(
+        {"CRIMEBOX_DATA_DIR": str(tmp_path), "CRIMEBOX_SECRET_KEY": "s3cret-" * 8},
+        "settings.SECRET_KEY",
+    )
     assert out == "s3cret-" * 8
     assert not (tmp_path / "keys" / "secret_key").exists()
 

@@ -19,9 +19,22 @@ class RTSPServer:
 
     def __init__(self, user="", password="", size="320x240", fps=25, bitrate=500):
         self.port = free_port()
-        self.args = ["/usr/bin/python3", str(SERVER), "--port", str(self.port), "--path", "/cam",
-                     "--size", size, "--fps", str(fps), "--gop", str(fps),
-                     "--bitrate", str(bitrate)]
+        self.args = [
+            "/usr/bin/python3",
+            str(SERVER),
+            "--port",
+            str(self.port),
+            "--path",
+            "/cam",
+            "--size",
+            size,
+            "--fps",
+            str(fps),
+            "--gop",
+            str(fps),
+            "--bitrate",
+            str(bitrate),
+        ]
         if user:
             self.args += ["--user", user, "--password", password]
         self.proc = None

@@ -35,15 +35,23 @@ def test_disk_full_gap_then_retention_and_recording_resume(rtsp_server, tiny_dis
     camera = make_camera(main_stream_uri=server.url)
     supervisor = Supervisor(executor=InlineExecutor(), sync_interval=0.5)
     try:
-        gap = wait_for(lambda: Gap.objects.filter(camera=camera, cause=Gap.Cause.DISK_FULL)
-                       .first(), tick=supervisor.tick, timeout=60, what="a disk-full gap")
+        gap = wait_for(
+            lambda: Gap.objects.filter(camera=camera, cause=Gap.Cause.DISK_FULL).first(),
+            tick=supervisor.tick,
+            timeout=60,
+            what="a disk-full gap",
+        )
         assert "No space left on device" in gap.detail
         # Retention ran on the disk-full exit and deleted the oldest segments...
         deleted = Segment.objects.filter(camera=camera, status=Segment.Status.DELETED)
         assert deleted.exists()
         assert all("free space" in s.note for s in deleted)
         # ...so the camera records again and the gap closes.
-        wait_for(lambda: Gap.objects.get(pk=gap.pk).end is not None, tick=supervisor.tick,
-                 timeout=30, what="recording resumed")
+        wait_for(
+            lambda: Gap.objects.get(pk=gap.pk).end is not None,
+            tick=supervisor.tick,
+            timeout=30,
+            what="recording resumed",
+        )
     finally:
         supervisor.shutdown(grace=5)

@@ -20,12 +20,17 @@ T0 = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 @pytest.fixture
 def footage(db):
     """Camera North: 3 x 4 s from T0 (contiguous), a 4 s gap, then 2 x 4 s."""
-    camera = make_camera("North", location="Main St & 3rd", manufacturer="Acme",
-                         model="X1", serial_number="SN1")
+    camera = make_camera(
+        "North", location="Main St & 3rd", manufacturer="Acme", model="X1", serial_number="SN1"
+    )
     first = make_segments(camera, T0, 3, seconds=4)
-    Gap.objects.create(camera=camera, start=T0 + timedelta(seconds=12),
-                       end=T0 + timedelta(seconds=16), cause=Gap.Cause.CAMERA_UNREACHABLE,
-                       detail="Connection refused")
+    Gap.objects.create(
+        camera=camera,
+        start=T0 + timedelta(seconds=12),
+        end=T0 + timedelta(seconds=16),
+        cause=Gap.Cause.CAMERA_UNREACHABLE,
+        detail="Connection refused",
+    )
     second = make_segments(camera, T0 + timedelta(seconds=16), 2, seconds=4)
     return camera, first + second
 
@@ -34,9 +39,23 @@ def export(tmp_path, start, end, *extra):
     from io import StringIO
 
     out = StringIO()
-    call_command("export_clip", "--camera", "North", "--start", start.isoformat(), "--end",
-                 end.isoformat(), "--case", "26-004512", "--reason", "hit and run",
-                 "--out", str(tmp_path), *extra, stdout=out)
+    call_command(
+        "export_clip",
+        "--camera",
+        "North",
+        "--start",
+        start.isoformat(),
+        "--end",
+        end.isoformat(),
+        "--case",
+        "26-004512",
+        "--reason",
+        "hit and run",
+        "--out",
+        str(tmp_path),
+        *extra,
+        stdout=out,
+    )
     path = Path(out.getvalue().strip())
     assert path.is_file() and path.parent == tmp_path
     return path
@@ -49,9 +68,23 @@ def unzip(path: Path, into: Path) -> Path:
 
 
 def frame_times(path: Path) -> list[float]:
-    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
-                          "frame=pts_time", "-of", "csv=p=0", str(path)],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v",
+            "-show_entries",
+            "frame=pts_time",
+            "-of",
+            "csv=p=0",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return [float(line.split(",")[0]) for line in out.split()]
 
 
@@ -77,10 +110,12 @@ def test_exact_window_across_a_segment_boundary(footage, tmp_path):
     assert clip["start"] == "2026-11-23T14:00:02.500000Z"
     assert [s["sequence"] for s in manifest["source_segments"]] == [1, 2, 3]
     assert [s["clock_synchronized"] for s in manifest["source_segments"]] == [
-        s.clock_synced for s in Segment.objects.filter(sequence__in=[1, 2, 3])
-        .order_by("sequence")]
-    assert manifest["requested_window"] == {"start": "2026-11-23T14:00:02.500000Z",
-                                            "end": "2026-11-23T14:00:09.500000Z"}
+        s.clock_synced for s in Segment.objects.filter(sequence__in=[1, 2, 3]).order_by("sequence")
+    ]
+    assert manifest["requested_window"] == {
+        "start": "2026-11-23T14:00:02.500000Z",
+        "end": "2026-11-23T14:00:09.500000Z",
+    }
     assert manifest["cameras"][0]["serial_number"] == "SN1"
     assert "-c" in clip["ffmpeg_argv"] and "copy" in clip["ffmpeg_argv"]
     assert verify(package) == 0
@@ -93,8 +128,13 @@ def test_manifest_carries_the_cameras_history(footage, tmp_path):
     from audit import log
 
     camera, _ = footage
-    log.record(AuditEvent.Action.CAMERA_CHANGE, camera=camera, target=f"camera {camera.pk}",
-               username="cli", detail={"changed": {"firmware_version": ["1.0", "1.1"]}})
+    log.record(
+        AuditEvent.Action.CAMERA_CHANGE,
+        camera=camera,
+        target=f"camera {camera.pk}",
+        username="cli",
+        detail={"changed": {"firmware_version": ["1.0", "1.1"]}},
+    )
     package = export(tmp_path, T0, T0 + timedelta(seconds=2))
     manifest = json.loads((unzip(package, tmp_path / "x") / "manifest.json").read_bytes())
     [change] = [e for e in manifest["audit_events"] if e["action"] == "camera_change"]
@@ -105,56 +145,101 @@ def test_first_frame_matches_the_source(footage, tmp_path):
     camera, segs = footage
     package = export(tmp_path, T0 + timedelta(seconds=5), T0 + timedelta(seconds=6))
     folder = unzip(package, tmp_path / "x")
+
     # Compare the first decoded frame of the clip with the source frame at 1.0 s of segment 2.
     def frame(path, ss=None):
-        args = ["ffmpeg", "-v", "error"] + (["-ss", ss] if ss else []) + [
-            "-i", str(path), "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "gray", "-"]
+        args = (
+            ["ffmpeg", "-v", "error"]
+            + (["-ss", ss] if ss else [])
+            + ["-i", str(path), "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "gray", "-"]
+        )
         return subprocess.run(args, capture_output=True, check=True).stdout
+
     assert frame(folder / "clip.mp4") == frame(segs[1].abs_path, "1.0")
     assert frame(folder / "clip.mp4") != frame(segs[1].abs_path, "1.2")
 
 
 def test_window_across_a_gap_gives_two_clips_and_names_the_gap(footage, tmp_path):
-    package = export(tmp_path, T0 + timedelta(seconds=10), T0 + timedelta(seconds=20),
-                     "--include-originals")
+    package = export(
+        tmp_path, T0 + timedelta(seconds=10), T0 + timedelta(seconds=20), "--include-originals"
+    )
     folder = unzip(package, tmp_path / "x")
     manifest = json.loads((folder / "manifest.json").read_bytes())
     assert [(c["start"], round(c["duration"], 1)) for c in manifest["clips"]] == [
-        ("2026-11-23T14:00:10.000000Z", 2.0), ("2026-11-23T14:00:16.000000Z", 4.0)]
+        ("2026-11-23T14:00:10.000000Z", 2.0),
+        ("2026-11-23T14:00:16.000000Z", 4.0),
+    ]
     assert [g["cause"] for g in manifest["gaps"]] == ["unreachable"]
     assert sorted(p.name for p in (folder / "originals").iterdir()) == [
-        "cam0001-20261123T140008Z.mp4", "cam0001-20261123T140016Z.mp4"]
+        "cam0001-20261123T140008Z.mp4",
+        "cam0001-20261123T140016Z.mp4",
+    ]
     assert verify(package) == 0
 
 
 def test_package_verifies_with_openssl_and_sha256sum(footage, tmp_path):
-    package = export(tmp_path, T0 + timedelta(seconds=1), T0 + timedelta(seconds=5),
-                     "--include-originals")
+    package = export(
+        tmp_path, T0 + timedelta(seconds=1), T0 + timedelta(seconds=5), "--include-originals"
+    )
     folder = unzip(package, tmp_path / "x")
     text = (folder / "VERIFY.txt").read_text()
     assert "openssl pkeyutl -verify -pubin -inkey box_public_key.pem -rawin" in text
     assert "902(14)" in text
     openssl = subprocess.run(
-        ["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", "box_public_key.pem", "-rawin",
-         "-in", "manifest.json", "-sigfile", "manifest.sig"],
-        cwd=folder, capture_output=True, text=True)
+        [
+            "openssl",
+            "pkeyutl",
+            "-verify",
+            "-pubin",
+            "-inkey",
+            "box_public_key.pem",
+            "-rawin",
+            "-in",
+            "manifest.json",
+            "-sigfile",
+            "manifest.sig",
+        ],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+    )
     assert openssl.returncode == 0 and "Signature Verified Successfully" in openssl.stdout
-    sums = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=folder, capture_output=True,
-                          text=True)
+    sums = subprocess.run(
+        ["sha256sum", "-c", "SHA256SUMS"], cwd=folder, capture_output=True, text=True
+    )
     assert sums.returncode == 0 and "clip.mp4: OK" in sums.stdout
     fingerprint = subprocess.run(
         "openssl pkey -pubin -in box_public_key.pem -outform DER | tail -c 32 | sha256sum",
-        shell=True, cwd=folder, capture_output=True, text=True).stdout.split()[0]
-    assert fingerprint == json.loads((folder / "manifest.json").read_text())[
-        "signing_key_fingerprint"]
+        shell=True,
+        cwd=folder,
+        capture_output=True,
+        text=True,
+    ).stdout.split()[0]
+    assert (
+        fingerprint == json.loads((folder / "manifest.json").read_text())["signing_key_fingerprint"]
+    )
 
     # One changed byte of the manifest: openssl and verify_evidence both refuse it.
     data = bytearray((folder / "manifest.json").read_bytes())
     data[10] ^= 1
     (folder / "manifest.json").write_bytes(bytes(data))
     openssl = subprocess.run(
-        ["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", "box_public_key.pem", "-rawin",
-         "-in", "manifest.json", "-sigfile", "manifest.sig"], cwd=folder, capture_output=True)
+        [
+            "openssl",
+            "pkeyutl",
+            "-verify",
+            "-pubin",
+            "-inkey",
+            "box_public_key.pem",
+            "-rawin",
+            "-in",
+            "manifest.json",
+            "-sigfile",
+            "manifest.sig",
+        ],
+        cwd=folder,
+        capture_output=True,
+    )
     assert openssl.returncode != 0
 
 
@@ -171,11 +256,13 @@ def tampered(package: Path, member_suffix: str, tmp_path: Path) -> Path:
     return out
 
 
-@pytest.mark.parametrize("member", [
-    "clip.mp4", "manifest.json", "originals/cam0001-20261123T140004Z.mp4"])
+@pytest.mark.parametrize(
+    "member", ["clip.mp4", "manifest.json", "originals/cam0001-20261123T140004Z.mp4"]
+)
 def test_one_changed_byte_fails_verification(footage, tmp_path, member, capsys):
-    package = export(tmp_path, T0 + timedelta(seconds=1), T0 + timedelta(seconds=5),
-                     "--include-originals")
+    package = export(
+        tmp_path, T0 + timedelta(seconds=1), T0 + timedelta(seconds=5), "--include-originals"
+    )
     assert verify(tampered(package, member, tmp_path)) == 1
     assert "FAILED" in capsys.readouterr().out
 
@@ -195,18 +282,25 @@ def forged_signature(data: bytes) -> dict:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     key = Ed25519PrivateKey.generate()
-    pem = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                        serialization.PublicFormat.SubjectPublicKeyInfo)
+    pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     return {"manifest_json": data, "manifest_sig": key.sign(data), "box_public_key_pem": pem}
 
 
-@pytest.mark.parametrize("members,message", [
-    ({"manifest_json": b"{not json"}, "not valid JSON"),
-    ({"manifest_json": b"\xff\xfe"}, "not valid JSON"),
-    ({"box_public_key_pem": b"-----BEGIN PUBLIC KEY-----\ngarbage"}, "not a readable public key"),
-    (forged_signature(b"[]"), "not a JSON object"),
-    (forged_signature(b'{"files": {}, "source_segments": [{"camera_id": 1}]}'), "malformed"),
-])
+@pytest.mark.parametrize(
+    "members,message",
+    [
+        ({"manifest_json": b"{not json"}, "not valid JSON"),
+        ({"manifest_json": b"\xff\xfe"}, "not valid JSON"),
+        (
+            {"box_public_key_pem": b"-----BEGIN PUBLIC KEY-----\ngarbage"},
+            "not a readable public key",
+        ),
+        (forged_signature(b"[]"), "not a JSON object"),
+        (forged_signature(b'{"files": {}, "source_segments": [{"camera_id": 1}]}'), "malformed"),
+    ],
+)
 def test_damaged_or_forged_packages_fail_cleanly(footage, tmp_path, capsys, members, message):
     package = export(tmp_path, T0, T0 + timedelta(seconds=2))
     capsys.readouterr()
@@ -215,30 +309,70 @@ def test_damaged_or_forged_packages_fail_cleanly(footage, tmp_path, capsys, memb
     assert "FAILED" in out and message in out
 
 
-@pytest.mark.parametrize("start,end,message", [
-    ("2026-11-23T14:00:09Z", "2026-11-23T14:00:02Z", "must be after its start"),
-    ("2026-11-23T15:00:00Z", "2026-11-23T15:05:00Z", "no footage"),
-    ("yesterday", "2026-11-23T15:05:00Z", "not an ISO 8601 time"),
-    ("2026-11-23T14:00:00", "2026-11-23T14:00:05Z", "no time zone"),
-])
+@pytest.mark.parametrize(
+    "start,end,message",
+    [
+        ("2026-11-23T14:00:09Z", "2026-11-23T14:00:02Z", "must be after its start"),
+        ("2026-11-23T15:00:00Z", "2026-11-23T15:05:00Z", "no footage"),
+        ("yesterday", "2026-11-23T15:05:00Z", "not an ISO 8601 time"),
+        ("2026-11-23T14:00:00", "2026-11-23T14:00:05Z", "no time zone"),
+    ],
+)
 def test_bad_windows_write_nothing(footage, tmp_path, start, end, message):
     with pytest.raises(CommandError, match=message):
-        call_command("export_clip", "--camera", "North", "--start", start, "--end", end,
-                     "--case", "1", "--reason", "r", "--out", str(tmp_path / "out"))
+        call_command(
+            "export_clip",
+            "--camera",
+            "North",
+            "--start",
+            start,
+            "--end",
+            end,
+            "--case",
+            "1",
+            "--reason",
+            "r",
+            "--out",
+            str(tmp_path / "out"),
+        )
     assert not (tmp_path / "out").exists()
     assert not Export.objects.exists()
 
 
 def test_unknown_camera_and_deleted_footage(footage, tmp_path):
     with pytest.raises(CommandError, match="no camera named 'South'"):
-        call_command("export_clip", "--camera", "South", "--start", "2026-11-23T14:00:00Z",
-                     "--end", "2026-11-23T14:00:05Z", "--case", "1", "--reason", "r",
-                     "--out", str(tmp_path / "out"))
+        call_command(
+            "export_clip",
+            "--camera",
+            "South",
+            "--start",
+            "2026-11-23T14:00:00Z",
+            "--end",
+            "2026-11-23T14:00:05Z",
+            "--case",
+            "1",
+            "--reason",
+            "r",
+            "--out",
+            str(tmp_path / "out"),
+        )
     Segment.objects.update(status=Segment.Status.DELETED)
     with pytest.raises(CommandError, match="no longer on the box"):
-        call_command("export_clip", "--camera", "North", "--start", "2026-11-23T14:00:00Z",
-                     "--end", "2026-11-23T14:00:05Z", "--case", "1", "--reason", "r",
-                     "--out", str(tmp_path / "out"))
+        call_command(
+            "export_clip",
+            "--camera",
+            "North",
+            "--start",
+            "2026-11-23T14:00:00Z",
+            "--end",
+            "2026-11-23T14:00:05Z",
+            "--case",
+            "1",
+            "--reason",
+            "r",
+            "--out",
+            str(tmp_path / "out"),
+        )
     assert not (tmp_path / "out").exists()
 
 
@@ -248,9 +382,21 @@ def test_window_reaching_into_the_segment_being_recorded_is_refused(footage, tmp
     path = segment_dir(camera, start) / f"{start:%Y%m%dT%H%M%S}Z.mp4"
     open_segment(camera, make_media(path, 2))
     with pytest.raises(CommandError, match="still being recorded"):
-        call_command("export_clip", "--camera", "North", "--start", "2026-11-23T14:00:18Z",
-                     "--end", "2026-11-23T14:00:26Z", "--case", "1", "--reason", "r",
-                     "--out", str(tmp_path / "out"))
+        call_command(
+            "export_clip",
+            "--camera",
+            "North",
+            "--start",
+            "2026-11-23T14:00:18Z",
+            "--end",
+            "2026-11-23T14:00:26Z",
+            "--case",
+            "1",
+            "--reason",
+            "r",
+            "--out",
+            str(tmp_path / "out"),
+        )
     assert not (tmp_path / "out").exists() and not Export.objects.exists()
     package = export(tmp_path, T0 + timedelta(seconds=18), start)  # up to it: fine
     assert package.is_file()
@@ -272,12 +418,26 @@ def test_export_never_takes_the_space_recording_needs(footage, tmp_path, monkeyp
     settings.MIN_FREE_GB, settings.MIN_FREE_PERCENT = 1, 0
     out = tmp_path / "out"
     out.mkdir()
-    monkeypatch.setattr("recordings.export.shutil.disk_usage",
-                        lambda p: Usage(10**11, 10**11 - 10**9 - 50_000, 10**9 + 50_000))
+    monkeypatch.setattr(
+        "recordings.export.shutil.disk_usage",
+        lambda p: Usage(10**11, 10**11 - 10**9 - 50_000, 10**9 + 50_000),
+    )
     with pytest.raises(CommandError, match="Not enough free space"):
-        call_command("export_clip", "--camera", "North", "--start", "2026-11-23T14:00:00Z",
-                     "--end", "2026-11-23T14:00:08Z", "--case", "1", "--reason", "r",
-                     "--out", str(out))
+        call_command(
+            "export_clip",
+            "--camera",
+            "North",
+            "--start",
+            "2026-11-23T14:00:00Z",
+            "--end",
+            "2026-11-23T14:00:08Z",
+            "--case",
+            "1",
+            "--reason",
+            "r",
+            "--out",
+            str(out),
+        )
     assert list(out.iterdir()) == []
     assert Export.objects.get().status == Export.Status.FAILED
 

@@ -22,20 +22,30 @@ def investigator(client, db):
 
 
 def form(camera, start, end, **kw):
-    return {"cameras": [camera.pk], "start_0": f"{start:%Y-%m-%d}", "start_1": f"{start:%H:%M:%S}",
-            "end_0": f"{end:%Y-%m-%d}", "end_1": f"{end:%H:%M:%S}", "case_number": "26-1",
-            "reason": "robbery", "hold_sources": "on", **kw}
+    return {
+        "cameras": [camera.pk],
+        "start_0": f"{start:%Y-%m-%d}",
+        "start_1": f"{start:%H:%M:%S}",
+        "end_0": f"{end:%Y-%m-%d}",
+        "end_1": f"{end:%H:%M:%S}",
+        "case_number": "26-1",
+        "reason": "robbery",
+        "hold_sources": "on",
+        **kw,
+    }
 
 
-def test_export_from_the_admin_runs_and_downloads(investigator, monkeypatch,
-                                                  django_capture_on_commit_callbacks):
+def test_export_from_the_admin_runs_and_downloads(
+    investigator, monkeypatch, django_capture_on_commit_callbacks
+):
     monkeypatch.setattr("django_q.conf.Conf.SYNC", True)  # the task runs in this process
     camera = make_camera("North")
     make_segments(camera, T0, 2, seconds=4)
     with django_capture_on_commit_callbacks(execute=True):
-        response = investigator.post(reverse("admin:recordings_export_add"),
-                                     form(camera, T0 + timedelta(seconds=1),
-                                          T0 + timedelta(seconds=6)))
+        response = investigator.post(
+            reverse("admin:recordings_export_add"),
+            form(camera, T0 + timedelta(seconds=1), T0 + timedelta(seconds=6)),
+        )
     assert response.status_code == 302
     export = Export.objects.get()
     assert export.status == Export.Status.DONE, export.error
@@ -52,12 +62,15 @@ def test_export_from_the_admin_runs_and_downloads(investigator, monkeypatch,
 def test_export_form_errors_save_nothing(investigator):
     camera = make_camera("North")
     make_segments(camera, T0, 1, seconds=4)
-    response = investigator.post(reverse("admin:recordings_export_add"),
-                                 form(camera, T0 + timedelta(hours=2), T0 + timedelta(hours=3)))
+    response = investigator.post(
+        reverse("admin:recordings_export_add"),
+        form(camera, T0 + timedelta(hours=2), T0 + timedelta(hours=3)),
+    )
     assert response.status_code == 200
     assert b"There is no footage" in response.content
-    response = investigator.post(reverse("admin:recordings_export_add"),
-                                 form(camera, T0 + timedelta(seconds=3), T0))
+    response = investigator.post(
+        reverse("admin:recordings_export_add"), form(camera, T0 + timedelta(seconds=3), T0)
+    )
     assert b"must be after its start" in response.content
     assert not Export.objects.exists()
 

@@ -13,8 +13,9 @@ from tests.factories import make_camera
 
 
 def test_record_argv_is_stream_copy_over_tcp_with_timeout_and_clock_segments():
-    argv = ffmpeg.record_argv("rtsp://u:p@cam/1", "/r/%Y%m%dT%H%M%SZ.mp4", segment_seconds=900,
-                              timeout_seconds=10)
+    argv = ffmpeg.record_argv(
+        "rtsp://u:p@cam/1", "/r/%Y%m%dT%H%M%SZ.mp4", segment_seconds=900, timeout_seconds=10
+    )
     joined = " ".join(argv)
     assert "-rtsp_transport tcp" in joined and "-timeout 10000000" in joined
     assert "-c copy" in joined and "libx264" not in joined
@@ -23,8 +24,9 @@ def test_record_argv_is_stream_copy_over_tcp_with_timeout_and_clock_segments():
     assert "-segment_list pipe:1 -segment_list_type csv" in joined
     assert "frag_keyframe" in joined and "flush_packets=1" in joined
     assert argv[-1] == "/r/%Y%m%dT%H%M%SZ.mp4"
-    with_audio = ffmpeg.record_argv("rtsp://cam/1", "/r/x.mp4", segment_seconds=60,
-                                    timeout_seconds=5, audio=True)
+    with_audio = ffmpeg.record_argv(
+        "rtsp://cam/1", "/r/x.mp4", segment_seconds=60, timeout_seconds=5, audio=True
+    )
     assert "0:a:0?" in with_audio
 
 
@@ -34,24 +36,32 @@ def test_test_pattern_argv_encodes_with_a_clock():
     assert "gmtime" in joined or "null" in joined
 
 
-@pytest.mark.parametrize("line,expected", [
-    ("20261124T141500Z.mp4,0.000000,900.040000\n", ("20261124T141500Z.mp4", 0.0, 900.04)),
-    ('"20261124T141500Z.mp4",1.5,2.5', ("20261124T141500Z.mp4", 1.5, 2.5)),
-    ("", None), ("garbage", None), ("a,b,c", None),
-])
+@pytest.mark.parametrize(
+    "line,expected",
+    [
+        ("20261124T141500Z.mp4,0.000000,900.040000\n", ("20261124T141500Z.mp4", 0.0, 900.04)),
+        ('"20261124T141500Z.mp4",1.5,2.5', ("20261124T141500Z.mp4", 1.5, 2.5)),
+        ("", None),
+        ("garbage", None),
+        ("a,b,c", None),
+    ],
+)
 def test_parse_segment_list_line(line, expected):
     parsed = ffmpeg.parse_segment_list_line(line)
     assert (None if parsed is None else (parsed.name, parsed.start, parsed.end)) == expected
 
 
-@pytest.mark.parametrize("error,code,cause", [
-    ("rtsp://cam/1: Connection refused", 1, Gap.Cause.CAMERA_UNREACHABLE),
-    ("method DESCRIBE failed: 401 Unauthorized", 1, Gap.Cause.CAMERA_UNREACHABLE),
-    ("av_interleaved_write_frame(): No space left on device", 1, Gap.Cause.DISK_FULL),
-    ("", 0, Gap.Cause.CAMERA_UNREACHABLE),  # the camera ended the stream
-    ("", -9, Gap.Cause.FFMPEG_EXITED),
-    ("Invalid data found when processing input", 1, Gap.Cause.FFMPEG_EXITED),
-])
+@pytest.mark.parametrize(
+    "error,code,cause",
+    [
+        ("rtsp://cam/1: Connection refused", 1, Gap.Cause.CAMERA_UNREACHABLE),
+        ("method DESCRIBE failed: 401 Unauthorized", 1, Gap.Cause.CAMERA_UNREACHABLE),
+        ("av_interleaved_write_frame(): No space left on device", 1, Gap.Cause.DISK_FULL),
+        ("", 0, Gap.Cause.CAMERA_UNREACHABLE),  # the camera ended the stream
+        ("", -9, Gap.Cause.FFMPEG_EXITED),
+        ("Invalid data found when processing input", 1, Gap.Cause.FFMPEG_EXITED),
+    ],
+)
 def test_classify_exit(error, code, cause):
     assert classify_exit(error, code) == cause
 
@@ -66,8 +76,12 @@ def test_never_starts_ffmpeg_onto_an_existing_file_name(settings):
     camera = make_camera()
     now = time.time()
     moment = datetime.fromtimestamp(now, UTC)
-    taken = settings.RECORDINGS_DIR / camera.slug / f"{moment:%Y-%m-%d}" / \
-        f"{moment:%Y%m%dT%H%M%S}Z.mp4"
+    taken = (
+        settings.RECORDINGS_DIR
+        / camera.slug
+        / f"{moment:%Y-%m-%d}"
+        / f"{moment:%Y%m%dT%H%M%S}Z.mp4"
+    )
     assert not Supervisor.name_taken(camera, now)
     taken.parent.mkdir(parents=True)
     taken.write_bytes(b"evidence")

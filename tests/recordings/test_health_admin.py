@@ -72,13 +72,21 @@ def test_segment_changelist_filters_without_a_full_count(admin_client_):
     camera = make_camera("North")
     make_segments(camera, T0, 3, seconds=2)
     url = reverse("admin:recordings_segment_changelist")
-    for query in ["", f"?camera__id__exact={camera.pk}", "?status__exact=complete",
-                  "?start__year=2026&start__month=11&start__day=23", "?on_hold__exact=0"]:
+    for query in [
+        "",
+        f"?camera__id__exact={camera.pk}",
+        "?status__exact=complete",
+        "?start__year=2026&start__month=11&start__day=23",
+        "?on_hold__exact=0",
+    ]:
         with CaptureQueriesContext(connection) as ctx:
             response = admin_client_.get(url + query)
         assert response.status_code == 200, query
-        full_counts = [q["sql"] for q in ctx.captured_queries
-                       if "COUNT(" in q["sql"] and "LIMIT" not in q["sql"]]
+        full_counts = [
+            q["sql"]
+            for q in ctx.captured_queries
+            if "COUNT(" in q["sql"] and "LIMIT" not in q["sql"]
+        ]
         assert full_counts == [], query
         assert len(ctx.captured_queries) < 20
     # Segments 2 s apart are told apart: times to the second, with the zone.
@@ -115,8 +123,13 @@ def test_hold_action_asks_reason_then_holds(admin_client_):
 
 def test_gap_admin_lists_causes(admin_client_):
     camera = make_camera("North")
-    Gap.objects.create(camera=camera, start=T0, end=T0 + timedelta(seconds=9),
-                       cause=Gap.Cause.CAMERA_UNREACHABLE, detail="Connection refused")
+    Gap.objects.create(
+        camera=camera,
+        start=T0,
+        end=T0 + timedelta(seconds=9),
+        cause=Gap.Cause.CAMERA_UNREACHABLE,
+        detail="Connection refused",
+    )
     response = admin_client_.get(reverse("admin:recordings_gap_changelist"))
     assert b"Camera unreachable" in response.content and b"9.0 s" in response.content
 
@@ -128,8 +141,11 @@ def test_schedules_are_idempotent(db):
     ensure_schedules()
     assert Schedule.objects.count() == len(SCHEDULES)
     assert set(Schedule.objects.values_list("func", flat=True)) == {
-        "recordings.tasks.prune_task", "recordings.tasks.verify_task",
-        "recordings.tasks.clear_sessions_task", "cameras.tasks.reprobe_task"}
+        "recordings.tasks.prune_task",
+        "recordings.tasks.verify_task",
+        "recordings.tasks.clear_sessions_task",
+        "cameras.tasks.reprobe_task",
+    }
 
 
 def test_clear_sessions_task_removes_expired_sessions(db):
@@ -144,7 +160,8 @@ def test_clear_sessions_task_removes_expired_sessions(db):
         store["cameras:onvif_add"] = {"data": {"password": "x"}}
         store.create()
     Session.objects.filter(session_key=old.session_key).update(
-        expire_date=timezone.now() - timedelta(days=1))
+        expire_date=timezone.now() - timedelta(days=1)
+    )
     clear_sessions_task()
     assert list(Session.objects.values_list("session_key", flat=True)) == [fresh.session_key]
 
@@ -191,6 +208,12 @@ def test_recording_camera_that_closes_no_segment_is_a_warning(db, recorder_alive
     camera.save()
     assert "closed no segment" in health_status(now)["warnings"][0]
     Segment.objects.create(  # a new file opened since: still fine
-        camera=camera, start=now - timedelta(seconds=30), end=now - timedelta(seconds=30),
-        duration=0, size=0, path="cam/x.mp4", status=Segment.Status.RECORDING)
+        camera=camera,
+        start=now - timedelta(seconds=30),
+        end=now - timedelta(seconds=30),
+        duration=0,
+        size=0,
+        path="cam/x.mp4",
+        status=Segment.Status.RECORDING,
+    )
     assert health_status(now)["status"] == "ok"

@@ -18,8 +18,9 @@ def segs(db):
 
 
 def held():
-    return list(Segment.objects.filter(on_hold=True).order_by("sequence")
-                .values_list("sequence", flat=True))
+    return list(
+        Segment.objects.filter(on_hold=True).order_by("sequence").values_list("sequence", flat=True)
+    )
 
 
 def test_overlapping_holds_release_one_keeps_the_other(segs):

@@ -46,13 +46,20 @@ def assert_chain(camera):
     prev = GENESIS
     for seg in segments(camera):
         assert seg.chain_hash == segment_chain_hash(
-            camera_id=camera.pk, sequence=seg.sequence, prev=prev, sha256=seg.sha256,
-            start=seg.start, end=seg.end, size=seg.size)
+            camera_id=camera.pk,
+            sequence=seg.sequence,
+            prev=prev,
+            sha256=seg.sha256,
+            start=seg.start,
+            end=seg.end,
+            size=seg.size,
+        )
         prev = seg.chain_hash
 
 
-def test_records_clock_aligned_hashed_chained_segments(rtsp_server, short_segments, supervisor,
-                                                       caplog):
+def test_records_clock_aligned_hashed_chained_segments(
+    rtsp_server, short_segments, supervisor, caplog
+):
     caplog.set_level(logging.DEBUG)
     server = rtsp_server(user="admin", password=PASSWORD)
     camera = make_camera(main_stream_uri=server.url, username="admin", password=PASSWORD)
@@ -79,42 +86,59 @@ def test_records_clock_aligned_hashed_chained_segments(rtsp_server, short_segmen
     assert PASSWORD not in caplog.text
 
 
-def test_the_open_segment_has_a_recording_row_completed_in_place(rtsp_server, short_segments,
-                                                                 supervisor, settings):
+def test_the_open_segment_has_a_recording_row_completed_in_place(
+    rtsp_server, short_segments, supervisor, settings
+):
     settings.SEGMENT_SECONDS = 4
     server = rtsp_server()
     camera = make_camera(main_stream_uri=server.url)
     open_row = wait_for(
         lambda: Segment.objects.filter(camera=camera, status=Segment.Status.RECORDING).first(),
-        tick=supervisor.tick, what="a recording row")
+        tick=supervisor.tick,
+        what="a recording row",
+    )
     assert open_row.sequence is None and open_row.chain_hash is None and not open_row.sha256
     assert open_row.abs_path.is_file()
-    wait_for(lambda: Segment.objects.get(pk=open_row.pk).status == Segment.Status.COMPLETE,
-             tick=supervisor.tick, what="the segment closed")
+    wait_for(
+        lambda: Segment.objects.get(pk=open_row.pk).status == Segment.Status.COMPLETE,
+        tick=supervisor.tick,
+        what="the segment closed",
+    )
     done = Segment.objects.get(pk=open_row.pk)
     assert done.sequence == 1 and done.sha256 == sha256_file(done.abs_path)
     assert done.start <= open_row.start  # the media start replaces the file name's second
     following = wait_for(
         lambda: Segment.objects.filter(camera=camera, status=Segment.Status.RECORDING).first(),
-        tick=supervisor.tick, what="the next file's recording row")
+        tick=supervisor.tick,
+        what="the next file's recording row",
+    )
     assert following.start > done.start
     assert Segment.objects.filter(camera=camera, status=Segment.Status.RECORDING).count() == 1
     assert_chain(camera)
 
 
-def test_kill9_ffmpeg_restarts_fast_and_keeps_the_partial_segment(rtsp_server, short_segments,
-                                                                  supervisor, settings):
+def test_kill9_ffmpeg_restarts_fast_and_keeps_the_partial_segment(
+    rtsp_server, short_segments, supervisor, settings
+):
     settings.SEGMENT_SECONDS = 60  # the killed segment is mid-way, not at a cut
     server = rtsp_server()
     camera = make_camera(main_stream_uri=server.url)
     run = wait_for(lambda: supervisor.runs.get(camera.pk), tick=supervisor.tick, what="run")
-    wait_for(lambda: run.epoch is not None and run.last_size > 50_000, tick=supervisor.tick,
-             what="a few fragments written")
+    wait_for(
+        lambda: run.epoch is not None and run.last_size > 50_000,
+        tick=supervisor.tick,
+        what="a few fragments written",
+    )
     os.kill(run.proc.pid, signal.SIGKILL)
     killed_at = time.monotonic()
-    new_run = wait_for(lambda: supervisor.runs.get(camera.pk) not in (None, run) and
-                       supervisor.runs.get(camera.pk), tick=supervisor.tick, step=0.05,
-                       what="a new FFmpeg")
+    new_run = wait_for(
+        lambda: (
+            supervisor.runs.get(camera.pk) not in (None, run) and supervisor.runs.get(camera.pk)
+        ),
+        tick=supervisor.tick,
+        step=0.05,
+        what="a new FFmpeg",
+    )
     assert time.monotonic() - killed_at < 2.5
     wait_for(lambda: new_run.epoch is not None, tick=supervisor.tick, what="recording again")
 
@@ -131,8 +155,7 @@ def test_kill9_ffmpeg_restarts_fast_and_keeps_the_partial_segment(rtsp_server, s
     assert_chain(camera)
 
 
-def test_camera_away_then_back_reconnects_with_backoff(rtsp_server, short_segments,
-                                                       supervisor):
+def test_camera_away_then_back_reconnects_with_backoff(rtsp_server, short_segments, supervisor):
     server = rtsp_server()
     camera = make_camera(main_stream_uri=server.url)
     wait_for(lambda: len(segments(camera)) >= 1, tick=supervisor.tick, what="first segment")
@@ -146,13 +169,21 @@ def test_camera_away_then_back_reconnects_with_backoff(rtsp_server, short_segmen
         if run is not None and run.launched_at > stopped_at and run not in launches:
             launches.append(run)
 
-    wait_for(lambda: supervisor.failures.get(camera.pk, 0) >= 2, tick=tick, timeout=20,
-             what="a failed reconnect")
+    wait_for(
+        lambda: supervisor.failures.get(camera.pk, 0) >= 2,
+        tick=tick,
+        timeout=20,
+        what="a failed reconnect",
+    )
     camera.refresh_from_db()
     assert camera.status == Camera.Status.RECONNECTING
     assert "retry in" in camera.last_error and "refused" in camera.last_error
-    wait_for(lambda: supervisor.failures.get(camera.pk, 0) >= 4, tick=tick, timeout=40,
-             what="four failures in a row")
+    wait_for(
+        lambda: supervisor.failures.get(camera.pk, 0) >= 4,
+        tick=tick,
+        timeout=40,
+        what="four failures in a row",
+    )
     camera.refresh_from_db()
     assert camera.status == Camera.Status.OFFLINE
     gap = Gap.objects.get(camera=camera)
@@ -164,10 +195,17 @@ def test_camera_away_then_back_reconnects_with_backoff(rtsp_server, short_segmen
     assert waits[1] > waits[0] * 1.5
 
     server.start()  # same port: the camera comes back
-    wait_for(lambda: Gap.objects.get(pk=gap.pk).end is not None, tick=supervisor.tick,
-             timeout=40, what="gap closed after reconnect")
-    wait_for(lambda: segments(camera)[-1].start > Gap.objects.get(pk=gap.pk).start,
-             tick=supervisor.tick, what="a segment after the gap")
+    wait_for(
+        lambda: Gap.objects.get(pk=gap.pk).end is not None,
+        tick=supervisor.tick,
+        timeout=40,
+        what="gap closed after reconnect",
+    )
+    wait_for(
+        lambda: segments(camera)[-1].start > Gap.objects.get(pk=gap.pk).start,
+        tick=supervisor.tick,
+        what="a segment after the gap",
+    )
     camera.refresh_from_db()
     assert camera.status == Camera.Status.RECORDING
 
@@ -175,25 +213,39 @@ def test_camera_away_then_back_reconnects_with_backoff(rtsp_server, short_segmen
 def test_stalled_stream_is_killed_and_restarted(rtsp_server, short_segments, supervisor):
     server = rtsp_server()
     camera = make_camera(main_stream_uri=server.url)
-    run = wait_for(lambda: (r := supervisor.runs.get(camera.pk)) and r.epoch and r,
-                   tick=supervisor.tick, what="recording")
+    run = wait_for(
+        lambda: (r := supervisor.runs.get(camera.pk)) and r.epoch and r,
+        tick=supervisor.tick,
+        what="recording",
+    )
     os.kill(server.proc.pid, signal.SIGSTOP)  # the camera hangs, the socket stays open
     try:
-        wait_for(lambda: Gap.objects.filter(camera=camera, cause=Gap.Cause.STALLED).exists(),
-                 tick=supervisor.tick, timeout=20, what="a stalled gap")
+        wait_for(
+            lambda: Gap.objects.filter(camera=camera, cause=Gap.Cause.STALLED).exists(),
+            tick=supervisor.tick,
+            timeout=20,
+            what="a stalled gap",
+        )
     finally:
         os.kill(server.proc.pid, signal.SIGCONT)
     assert run.proc.returncode == -signal.SIGKILL
-    wait_for(lambda: Gap.objects.get(camera=camera).end is not None, tick=supervisor.tick,
-             timeout=30, what="recording resumed")
+    wait_for(
+        lambda: Gap.objects.get(camera=camera).end is not None,
+        tick=supervisor.tick,
+        timeout=30,
+        what="recording resumed",
+    )
 
 
 def test_disabling_a_camera_stops_only_its_ffmpeg(rtsp_server, short_segments, supervisor):
     # One server each: gst-rtsp-server asserts when two clients prepare shared media at once.
     one = make_camera("One", main_stream_uri=rtsp_server().url)
     two = make_camera("Two", main_stream_uri=rtsp_server().url)
-    wait_for(lambda: len(segments(one)) >= 1 and len(segments(two)) >= 1, tick=supervisor.tick,
-             what="both cameras recording")
+    wait_for(
+        lambda: len(segments(one)) >= 1 and len(segments(two)) >= 1,
+        tick=supervisor.tick,
+        what="both cameras recording",
+    )
     two_run = supervisor.runs[two.pk]
     Camera.objects.filter(pk=one.pk).update(is_enabled=False)
     wait_for(lambda: one.pk not in supervisor.runs, tick=supervisor.tick, what="one stopped")
@@ -204,16 +256,23 @@ def test_disabling_a_camera_stops_only_its_ffmpeg(rtsp_server, short_segments, s
     assert supervisor.runs[two.pk] is two_run and two_run.proc.poll() is None
 
     Camera.objects.filter(pk=one.pk).update(is_enabled=True)
-    wait_for(lambda: Gap.objects.get(pk=gap.pk).end is not None, tick=supervisor.tick,
-             what="one recording again")
+    wait_for(
+        lambda: Gap.objects.get(pk=gap.pk).end is not None,
+        tick=supervisor.tick,
+        what="one recording again",
+    )
 
 
 def test_unreachable_camera_error_is_redacted(short_segments, supervisor, caplog):
     caplog.set_level(logging.DEBUG)
-    camera = make_camera(main_stream_uri="rtsp://127.0.0.1:9/cam", username="admin",
-                         password=PASSWORD)
-    wait_for(lambda: supervisor.failures.get(camera.pk, 0) >= 1, tick=supervisor.tick,
-             what="a failed start")
+    camera = make_camera(
+        main_stream_uri="rtsp://127.0.0.1:9/cam", username="admin", password=PASSWORD
+    )
+    wait_for(
+        lambda: supervisor.failures.get(camera.pk, 0) >= 1,
+        tick=supervisor.tick,
+        what="a failed start",
+    )
     camera.refresh_from_db()
     gap = Gap.objects.get(camera=camera)
     assert gap.cause == Gap.Cause.CAMERA_UNREACHABLE
@@ -229,46 +288,61 @@ def test_kill9_recorder_then_recovery_on_next_start(rtsp_server, box_env, manage
     recorder = subprocess.Popen([*manage_argv, "record"], env=env)
     try:
         folder = Path(env["CRIMEBOX_RECORDINGS_DIR"]) / camera.slug
-        wait_for(lambda: any(p.stat().st_size > 50_000 for p in folder.glob("*/*.mp4")),
-                 what="the recorder writing")
-        wait_for(lambda: Segment.objects.filter(camera=camera).exists(),
-                 what="the open file's row")
+        wait_for(
+            lambda: any(p.stat().st_size > 50_000 for p in folder.glob("*/*.mp4")),
+            what="the recorder writing",
+        )
+        wait_for(lambda: Segment.objects.filter(camera=camera).exists(), what="the open file's row")
         assert heartbeat.last_beat() is not None  # health knows the recorder runs
-        ffmpeg_pids = subprocess.run(["pgrep", "-P", str(recorder.pid)], capture_output=True,
-                                     text=True).stdout.split()
+        ffmpeg_pids = subprocess.run(
+            ["pgrep", "-P", str(recorder.pid)], capture_output=True, text=True
+        ).stdout.split()
         assert ffmpeg_pids
         recorder.kill()
         recorder.wait(5)
         # FFmpeg dies with its supervisor (no orphans writing behind the next recorder's back).
-        wait_for(lambda: all(not os.path.exists(f"/proc/{p}") or
-                             open(f"/proc/{p}/stat").read().split()[2] == "Z"
-                             for p in ffmpeg_pids), timeout=10, what="orphan FFmpeg gone")
+        wait_for(
+            lambda: all(
+                not os.path.exists(f"/proc/{p}") or open(f"/proc/{p}/stat").read().split()[2] == "Z"
+                for p in ffmpeg_pids
+            ),
+            timeout=10,
+            what="orphan FFmpeg gone",
+        )
         # The open file has its "recording" row: shown and playable, not hashed yet.
         open_row = Segment.objects.get(camera=camera)
         assert open_row.status == Segment.Status.RECORDING and open_row.sequence is None
 
         recorder = subprocess.Popen([*manage_argv, "record"], env=env)
-        wait_for(lambda: Segment.objects.filter(camera=camera).chained().exists(),
-                 what="recovery")
+        wait_for(lambda: Segment.objects.filter(camera=camera).chained().exists(), what="recovery")
         recovered = Segment.objects.filter(camera=camera).chained().get()
         assert recovered.pk == open_row.pk  # completed in place, as partial
         assert recovered.status == Segment.Status.PARTIAL and recovered.sequence == 1
         assert recovered.sha256 == sha256_file(recovered.abs_path)
         assert "start-up" in recovered.note
-        gap = wait_for(lambda: Gap.objects.filter(camera=camera, end__isnull=False).first(),
-                       what="recorder-down gap closed")
+        gap = wait_for(
+            lambda: Gap.objects.filter(camera=camera, end__isnull=False).first(),
+            what="recorder-down gap closed",
+        )
         assert gap.cause == Gap.Cause.RECORDER_DOWN
         assert gap.start == recovered.end
-        wait_for(lambda: any(p.stat().st_size > 50_000 for p in folder.glob("*/*.mp4")
-                             if p.name != recovered.abs_path.name), what="recording again")
+        wait_for(
+            lambda: any(
+                p.stat().st_size > 50_000
+                for p in folder.glob("*/*.mp4")
+                if p.name != recovered.abs_path.name
+            ),
+            what="recording again",
+        )
         recorder.send_signal(signal.SIGTERM)
         assert recorder.wait(20) == 0
         assert heartbeat.last_beat() is None  # a clean stop says so
         last = Segment.objects.filter(camera=camera).order_by("-sequence").first()
         assert last.sequence == 2 and last.status == Segment.Status.COMPLETE
         assert not Segment.objects.filter(status=Segment.Status.RECORDING).exists()
-        assert Gap.objects.filter(camera=camera, end=None,
-                                  cause=Gap.Cause.RECORDER_DOWN).count() == 1
+        assert (
+            Gap.objects.filter(camera=camera, end=None, cause=Gap.Cause.RECORDER_DOWN).count() == 1
+        )
     finally:
         if recorder.poll() is None:
             recorder.kill()
@@ -286,8 +360,9 @@ def test_test_pattern_camera_records_through_the_same_pipeline(short_segments, s
 
 def test_recorder_refuses_an_unmigrated_database(box_env, manage_argv, tmp_path):
     env = {**box_env, "CRIMEBOX_DATABASE": str(tmp_path / "empty.sqlite3")}
-    proc = subprocess.run([*manage_argv, "record"], env=env, capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run(
+        [*manage_argv, "record"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 1
     assert "not migrated" in proc.stderr and "manage.py migrate" in proc.stderr
 
@@ -297,8 +372,9 @@ def test_a_second_recorder_on_the_same_data_refuses_to_start(box_env, manage_arg
     first = subprocess.Popen([*manage_argv, "record"], env=box_env)
     try:
         wait_for(lambda: Segment.objects.exists(), what="the first recorder recording")
-        second = subprocess.run([*manage_argv, "record"], env=box_env, capture_output=True,
-                                text=True, timeout=60)
+        second = subprocess.run(
+            [*manage_argv, "record"], env=box_env, capture_output=True, text=True, timeout=60
+        )
         assert second.returncode == 1
         assert "another recorder is running" in second.stderr
         assert f"pid {first.pid}" in second.stderr

@@ -33,8 +33,14 @@ def test_unknown_file_becomes_a_partial_segment_and_a_recorder_down_gap():
     assert seg.status == Segment.Status.PARTIAL and "start-up" in seg.note
     assert seg.start == T0 + timedelta(seconds=2)  # from the name: nothing better is known
     assert seg.chain_hash == segment_chain_hash(  # appended to the same chain
-        camera_id=camera.pk, sequence=2, prev=first.chain_hash, sha256=seg.sha256,
-        start=seg.start, end=seg.end, size=seg.size)
+        camera_id=camera.pk,
+        sequence=2,
+        prev=first.chain_hash,
+        sha256=seg.sha256,
+        start=seg.start,
+        end=seg.end,
+        size=seg.size,
+    )
     gap = Gap.objects.get(camera=camera)
     assert (gap.cause, gap.start, gap.end) == (Gap.Cause.RECORDER_DOWN, seg.end, None)
 

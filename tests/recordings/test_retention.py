@@ -89,9 +89,15 @@ def test_old_evidence_packages_expire_but_their_record_stays(db, settings, tmp_p
         path = (where or settings.EXPORTS_DIR) / name
         path.write_bytes(b"PK zip")
         return Export.objects.create(
-            start=T0, end=NOW, case_number="26-1", reason="r", status=Export.Status.DONE,
-            path=name if where is None else str(path), sha256="ab" * 32,
-            finished_at=NOW - timedelta(days=age_days))
+            start=T0,
+            end=NOW,
+            case_number="26-1",
+            reason="r",
+            status=Export.Status.DONE,
+            path=name if where is None else str(path),
+            sha256="ab" * 32,
+            finished_at=NOW - timedelta(days=age_days),
+        )
 
     old, fresh = package("old.zip", 31), package("fresh.zip", 29)
     elsewhere = package("cli.zip", 90, where=tmp_path)  # export_clip --out: not ours

@@ -15,8 +15,9 @@ T0 = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 
 
 def user_with(role):
-    user = User.objects.create_user(role.lower().replace(" ", ""), password="x-pass-123",
-                                    is_staff=True)
+    user = User.objects.create_user(
+        role.lower().replace(" ", ""), password="x-pass-123", is_staff=True
+    )
     user.groups.add(Group.objects.get(name=role))
     return user
 
@@ -25,8 +26,13 @@ def user_with(role):
 def footage(db):
     camera = make_camera("North")
     segs = make_segments(camera, T0, 2, seconds=4)
-    Gap.objects.create(camera=camera, start=T0 + timedelta(seconds=8),
-                       end=T0 + timedelta(seconds=20), cause=Gap.Cause.STALLED, detail="no data")
+    Gap.objects.create(
+        camera=camera,
+        start=T0 + timedelta(seconds=8),
+        end=T0 + timedelta(seconds=20),
+        cause=Gap.Cause.STALLED,
+        detail="no data",
+    )
     return camera, segs
 
 
@@ -43,14 +49,17 @@ def test_range_requests(footage, investigator):
     full = investigator.get(url)
     assert full.status_code == 200 and full["Accept-Ranges"] == "bytes"
     assert b"".join(full.streaming_content) == data
-    for header, first, last in [("bytes=0-99", 0, 99), ("bytes=100-", 100, len(data) - 1),
-                                ("bytes=-50", len(data) - 50, len(data) - 1),
-                                ("bytes=10-10", 10, 10),
-                                (f"bytes=5-{len(data) * 2}", 5, len(data) - 1)]:
+    for header, first, last in [
+        ("bytes=0-99", 0, 99),
+        ("bytes=100-", 100, len(data) - 1),
+        ("bytes=-50", len(data) - 50, len(data) - 1),
+        ("bytes=10-10", 10, 10),
+        (f"bytes=5-{len(data) * 2}", 5, len(data) - 1),
+    ]:
         r = investigator.get(url, HTTP_RANGE=header)
         assert r.status_code == 206, header
         assert r["Content-Range"] == f"bytes {first}-{last}/{len(data)}"
-        assert b"".join(r.streaming_content) == data[first:last + 1]
+        assert b"".join(r.streaming_content) == data[first : last + 1]
     for bad in [f"bytes={len(data)}-", "bytes=9-3", "bytes=abc", "items=0-1", "bytes=-"]:
         r = investigator.get(url, HTTP_RANGE=bad)
         assert r.status_code == 416, bad
@@ -63,11 +72,17 @@ def test_parse_range_unit():
     assert parse_range("bytes=0-", 0) is None
 
 
-@pytest.mark.parametrize("path", [
-    "/footage/segment/..%2f..%2fetc%2fpasswd/media.mp4", "/footage/segment/-1/media.mp4",
-    "/footage/segment/1/../../../etc/passwd", "/footage/segment/%2e%2e/media.mp4",
-    "/footage/segment/999999/media.mp4", "/footage/segment//etc/passwd/download",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/footage/segment/..%2f..%2fetc%2fpasswd/media.mp4",
+        "/footage/segment/-1/media.mp4",
+        "/footage/segment/1/../../../etc/passwd",
+        "/footage/segment/%2e%2e/media.mp4",
+        "/footage/segment/999999/media.mp4",
+        "/footage/segment//etc/passwd/download",
+    ],
+)
 def test_path_tricks_never_reach_a_file(footage, investigator, path):
     response = investigator.get(path)
     assert response.status_code == 404
@@ -89,12 +104,14 @@ def test_deleted_segment_is_404(footage, investigator):
 
 def test_permissions(footage, client):
     _, segs = footage
-    urls = [reverse("recordings:index"), reverse("recordings:day", args=[segs[0].camera_id,
-                                                                         "2026-11-23"]),
-            reverse("recordings:player", args=[segs[0].pk]),
-            reverse("recordings:media", args=[segs[0].pk]),
-            reverse("recordings:download", args=[segs[0].pk]),
-            reverse("recordings:thumb", args=[segs[0].pk])]
+    urls = [
+        reverse("recordings:index"),
+        reverse("recordings:day", args=[segs[0].camera_id, "2026-11-23"]),
+        reverse("recordings:player", args=[segs[0].pk]),
+        reverse("recordings:media", args=[segs[0].pk]),
+        reverse("recordings:download", args=[segs[0].pk]),
+        reverse("recordings:thumb", args=[segs[0].pk]),
+    ]
     for url in urls:
         response = client.get(url)
         assert response.status_code == 302 and "/login/" in response["Location"], url
@@ -122,8 +139,11 @@ def test_play_and_download_are_audited_and_unaltered(footage, investigator):
     response = investigator.get(reverse("recordings:download", args=[segs[1].pk]))
     assert b"".join(response.streaming_content) == segs[1].abs_path.read_bytes()
     assert "attachment" in response["Content-Disposition"]
-    actions = list(AuditEvent.objects.exclude(action="login").order_by("sequence")
-                   .values_list("action", "target"))
+    actions = list(
+        AuditEvent.objects.exclude(action="login")
+        .order_by("sequence")
+        .values_list("action", "target")
+    )
     assert actions == [("play", f"segment {segs[1].pk}"), ("download", f"segment {segs[1].pk}")]
 
 
@@ -142,11 +162,17 @@ def test_thumbnail_made_once(footage, investigator):
 def test_hold_from_the_timeline(footage, investigator):
     camera, segs = footage
     url = reverse("recordings:day", args=[camera.pk, "2026-11-23"])
-    investigator.post(url, {"start": "2026-11-23T14:00:01", "end": "2026-11-23T14:00:02",
-                            "reason": "Case 26-9", "case_number": "26-9"})
+    investigator.post(
+        url,
+        {
+            "start": "2026-11-23T14:00:01",
+            "end": "2026-11-23T14:00:02",
+            "reason": "Case 26-9",
+            "case_number": "26-9",
+        },
+    )
     assert set(Segment.objects.filter(on_hold=True).values_list("pk", flat=True)) == {segs[0].pk}
-    response = investigator.post(url, {"start": "nonsense", "end": "", "reason": "x"},
-                                 follow=True)
+    response = investigator.post(url, {"start": "nonsense", "end": "", "reason": "x"}, follow=True)
     assert b"Give the hold" in response.content
 
 
@@ -193,7 +219,7 @@ def test_jump_to_a_time_opens_that_hour_and_finds_the_footage(footage, investiga
     assert page.status_code == 200
     assert page.context["found"]["segment"] == segs[0] and page.context["found"]["offset"] == 0
     html = page.content.decode()
-    assert f'{reverse("recordings:player", args=[segs[0].pk])}?t=0.000' in html
+    assert f"{reverse('recordings:player', args=[segs[0].pk])}?t=0.000" in html
     assert [t.label for t in page.context["ticks"]][:3] == ["14:00", "14:05", "14:10"]
     assert len(page.context["ticks"]) == 12 and html.count('class="segment"') == 2
 
@@ -209,8 +235,17 @@ def test_bad_hour_is_404(footage, investigator, hour):
     assert investigator.get(url, {"hour": hour}).status_code == 404
 
 
-@pytest.mark.parametrize("t,fragment", [("2.5", "#t=2.500"), ("abc", None), ("-5", None),
-                                        ("inf", None), ("nan", None), ("999", "#t=4.000")])
+@pytest.mark.parametrize(
+    "t,fragment",
+    [
+        ("2.5", "#t=2.500"),
+        ("abc", None),
+        ("-5", None),
+        ("inf", None),
+        ("nan", None),
+        ("999", "#t=4.000"),
+    ],
+)
 def test_player_starts_at_an_offset(footage, investigator, t, fragment):
     _, segs = footage
     page = investigator.get(reverse("recordings:player", args=[segs[0].pk]), {"t": t})
@@ -233,14 +268,20 @@ def test_moment_at_a_cut_opens_the_segment_that_starts_there(db, investigator):
 def test_footage_index_shows_every_camera_at_a_moment(footage, investigator):
     north, segs = footage
     south = make_camera("South")
-    Gap.objects.create(camera=south, start=T0 - timedelta(hours=1), end=None,
-                       cause=Gap.Cause.CAMERA_UNREACHABLE, detail="No route to host")
+    Gap.objects.create(
+        camera=south,
+        start=T0 - timedelta(hours=1),
+        end=None,
+        cause=Gap.Cause.CAMERA_UNREACHABLE,
+        detail="No route to host",
+    )
     page = investigator.get(reverse("recordings:index"), {"date": "2026-11-23", "time": "14:00"})
     html = page.content.decode()
-    assert f'{reverse("recordings:player", args=[segs[0].pk])}?t=0.000' in html
+    assert f"{reverse('recordings:player', args=[segs[0].pk])}?t=0.000" in html
     assert "no footage: Camera unreachable" in html
-    assert AuditEvent.objects.filter(action="view",
-                                     target="all cameras at 2026-11-23 14:00").exists()
+    assert AuditEvent.objects.filter(
+        action="view", target="all cameras at 2026-11-23 14:00"
+    ).exists()
     plain = investigator.get(reverse("recordings:index"), {"time": "25:99"})
     assert plain.status_code == 200 and "Play from" not in plain.content.decode()
 
@@ -261,7 +302,10 @@ def test_timeline_marks_footage_recorded_with_an_unsynchronised_clock(footage):
     camera, segs = footage
     Segment.objects.filter(pk=segs[0].pk).update(clock_synced=False)
     Segment.objects.filter(pk=segs[1].pk).update(clock_synced=True)
-    titles = {b.obj.pk: b.title for b in day_timeline(camera, date(2026, 11, 23))["bars"]
-              if b.kind == "segment"}
+    titles = {
+        b.obj.pk: b.title
+        for b in day_timeline(camera, date(2026, 11, 23))["bars"]
+        if b.kind == "segment"
+    }
     assert "clock not NTP-synchronised" in titles[segs[0].pk]
     assert "clock" not in titles[segs[1].pk]

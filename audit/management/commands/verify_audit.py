@@ -15,8 +15,9 @@ class Command(BaseCommand):
         check = run_check()
         problems, count = check.problems, check.checked
         if options["json"]:
-            self.stdout.write(json.dumps({"ok": not problems, "entries": count,
-                                          "problems": problems}))
+            self.stdout.write(
+                json.dumps({"ok": not problems, "entries": count, "problems": problems})
+            )
         else:
             for p in problems:
                 self.stdout.write(f"FAILED: {p}")

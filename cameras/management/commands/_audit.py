@@ -6,7 +6,16 @@ from cameras.models import Camera
 
 
 def audit_camera(camera: Camera, what: str, **detail) -> None:
-    record(AuditEvent.Action.CAMERA_CHANGE, camera=camera, target=f"camera {camera.pk}",
-           username="cli", detail={"change": what, "source": camera.source,
-                                   "host": camera.host, "stream": camera.main_stream_uri,
-                                   **detail})
+    record(
+        AuditEvent.Action.CAMERA_CHANGE,
+        camera=camera,
+        target=f"camera {camera.pk}",
+        username="cli",
+        detail={
+            "change": what,
+            "source": camera.source,
+            "host": camera.host,
+            "stream": camera.main_stream_uri,
+            **detail,
+        },
+    )

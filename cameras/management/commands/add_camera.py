@@ -15,8 +15,10 @@ from ._audit import audit_camera
 
 
 class Command(BaseCommand):
-    help = ("Add a camera: probed over ONVIF (--onvif HOST[:PORT]), a plain RTSP URL checked "
-            "with ffprobe (--rtsp URL), or the built-in test pattern (--test-pattern).")
+    help = (
+        "Add a camera: probed over ONVIF (--onvif HOST[:PORT]), a plain RTSP URL checked "
+        "with ffprobe (--rtsp URL), or the built-in test pattern (--test-pattern)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name")
@@ -27,8 +29,9 @@ class Command(BaseCommand):
         parser.add_argument("--username", default="")
         secret = parser.add_mutually_exclusive_group()
         secret.add_argument("--password", default="")
-        secret.add_argument("--password-file", type=Path,
-                            help="file holding the password (keeps it out of `ps`)")
+        secret.add_argument(
+            "--password-file", type=Path, help="file holding the password (keeps it out of `ps`)"
+        )
         parser.add_argument("--location", default="")
 
     def handle(self, *args, **opts) -> None:
@@ -54,22 +57,26 @@ class Command(BaseCommand):
             if not opts["username"]:
                 raise CommandError("--onvif needs --username (and --password or --password-file)")
             host, port = parse_onvif_address(opts["onvif"])
-            return add_onvif_camera(opts["name"], host, port, opts["username"], password,
-                                    **extra)
+            return add_onvif_camera(opts["name"], host, port, opts["username"], password, **extra)
         if opts["rtsp"]:
-            return add_rtsp_camera(opts["name"], opts["rtsp"], opts["username"], password,
-                                   **extra)
+            return add_rtsp_camera(opts["name"], opts["rtsp"], opts["username"], password, **extra)
         return add_test_pattern_camera(opts["name"], **extra)
 
     def _summary(self, camera: Camera) -> str:
         lines = [f"Added camera {camera.pk} '{camera.name}' ({camera.get_source_display()})"]
         if camera.manufacturer or camera.model:
-            lines.append(f"  device:  {camera.manufacturer} {camera.model} "
-                         f"serial {camera.serial_number} firmware {camera.firmware_version}")
+            lines.append(
+                f"  device:  {camera.manufacturer} {camera.model} "
+                f"serial {camera.serial_number} firmware {camera.firmware_version}"
+            )
         if camera.main_stream_uri:
-            lines.append(f"  main:    {camera.main_stream_uri} ({camera.main_codec} "
-                         f"{camera.main_width}x{camera.main_height})")
+            lines.append(
+                f"  main:    {camera.main_stream_uri} ({camera.main_codec} "
+                f"{camera.main_width}x{camera.main_height})"
+            )
         if camera.sub_stream_uri:
-            lines.append(f"  sub:     {camera.sub_stream_uri} ({camera.sub_codec} "
-                         f"{camera.sub_width}x{camera.sub_height})")
+            lines.append(
+                f"  sub:     {camera.sub_stream_uri} ({camera.sub_codec} "
+                f"{camera.sub_width}x{camera.sub_height})"
+            )
         return "\n".join(lines)

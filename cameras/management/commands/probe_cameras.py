@@ -20,16 +20,34 @@ class Command(BaseCommand):
             try:
                 changes = reprobe(camera)
             except CameraError as e:
-                results.append({"id": camera.pk, "name": camera.name, "ok": False,
-                                "error": camera.redact(str(e))})
+                results.append(
+                    {
+                        "id": camera.pk,
+                        "name": camera.name,
+                        "ok": False,
+                        "error": camera.redact(str(e)),
+                    }
+                )
                 continue
-            audit_camera(camera, "re-probed", model=camera.model,
-                         main_profile=camera.main_profile_token, changed=changes)
-            results.append({"id": camera.pk, "name": camera.name, "ok": True,
-                            "changed": sorted(changes),
-                            "manufacturer": camera.manufacturer, "model": camera.model,
-                            "main_stream_uri": camera.main_stream_uri,
-                            "sub_stream_uri": camera.sub_stream_uri})
+            audit_camera(
+                camera,
+                "re-probed",
+                model=camera.model,
+                main_profile=camera.main_profile_token,
+                changed=changes,
+            )
+            results.append(
+                {
+                    "id": camera.pk,
+                    "name": camera.name,
+                    "ok": True,
+                    "changed": sorted(changes),
+                    "manufacturer": camera.manufacturer,
+                    "model": camera.model,
+                    "main_stream_uri": camera.main_stream_uri,
+                    "sub_stream_uri": camera.sub_stream_uri,
+                }
+            )
         if opts["json"]:
             self.stdout.write(json.dumps(results, indent=2))
         else:
@@ -40,5 +58,7 @@ class Command(BaseCommand):
                 self.stdout.write("no ONVIF camera to probe")
         failed = [r for r in results if not r["ok"]]
         if failed:
-            raise CommandError(f"{len(failed)} of {len(results)} cameras failed to probe: "
-                               + "; ".join(f"{r['name']}: {r['error']}" for r in failed))
+            raise CommandError(
+                f"{len(failed)} of {len(results)} cameras failed to probe: "
+                + "; ".join(f"{r['name']}: {r['error']}" for r in failed)
+            )

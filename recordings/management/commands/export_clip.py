@@ -24,16 +24,21 @@ class Command(BaseCommand):
     help = "Export a time window as a signed evidence package (zip); prints its path."
 
     def add_arguments(self, parser):
-        parser.add_argument("--camera", action="append", required=True,
-                            help="Camera name (repeat for several cameras).")
+        parser.add_argument(
+            "--camera",
+            action="append",
+            required=True,
+            help="Camera name (repeat for several cameras).",
+        )
         parser.add_argument("--start", required=True, help="ISO 8601 with zone.")
         parser.add_argument("--end", required=True, help="ISO 8601 with zone.")
         parser.add_argument("--case", required=True, help="Case number.")
         parser.add_argument("--reason", required=True)
         parser.add_argument("--out", required=True, help="Directory for the package.")
         parser.add_argument("--include-originals", action="store_true")
-        parser.add_argument("--no-hold", action="store_true",
-                            help="Do not put the source segments on legal hold.")
+        parser.add_argument(
+            "--no-hold", action="store_true", help="Do not put the source segments on legal hold."
+        )
 
     def handle(self, *args, **options):
         start = parse_time(options["start"], "--start")
@@ -54,9 +59,13 @@ class Command(BaseCommand):
         except ExportError as e:
             raise CommandError(str(e)) from None
         export = Export.objects.create(
-            start=start, end=end, case_number=options["case"].strip(),
-            reason=options["reason"].strip(), include_originals=options["include_originals"],
-            hold_sources=not options["no_hold"])
+            start=start,
+            end=end,
+            case_number=options["case"].strip(),
+            reason=options["reason"].strip(),
+            include_originals=options["include_originals"],
+            hold_sources=not options["no_hold"],
+        )
         export.cameras.set(cameras)
         result = run_export(export.pk, out_dir=out.resolve())
         export.refresh_from_db()

@@ -13,7 +13,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--no-test-pattern", action="store_true",
+            "--no-test-pattern",
+            action="store_true",
             help="Do not add the test-pattern camera even when the box has no camera.",
         )
 

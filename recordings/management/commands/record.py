@@ -35,8 +35,11 @@ class Command(BaseCommand):
         result = recover()
         logger.info(
             "start-up recovery: %d file(s) indexed as partial, %d missing, %d unreadable, "
-            "%d recorder-down gap(s)", len(result.indexed), len(result.missing),
-            len(result.unreadable), result.gaps,
+            "%d recorder-down gap(s)",
+            len(result.indexed),
+            len(result.missing),
+            len(result.unreadable),
+            result.gaps,
         )
         stop = False
 
@@ -68,7 +71,8 @@ def hold_recorder_lock():
         owner = handle.read().strip() or "?"
         handle.close()
         raise CommandError(
-            f"another recorder is running on {settings.DATA_DIR} (pid {owner})") from None
+            f"another recorder is running on {settings.DATA_DIR} (pid {owner})"
+        ) from None
     handle.seek(0)
     handle.truncate()
     handle.write(f"{os.getpid()}\n")

@@ -7,8 +7,10 @@ from recordings.integrity import verify_segments
 
 
 class Command(BaseCommand):
-    help = ("Re-hash every segment file and check each camera's hash chain. Exits 1 naming "
-            "every modified, missing or out-of-chain segment.")
+    help = (
+        "Re-hash every segment file and check each camera's hash chain. Exits 1 naming "
+        "every modified, missing or out-of-chain segment."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--camera", help="Only this camera (by name).")
@@ -22,12 +24,17 @@ class Command(BaseCommand):
                 raise CommandError(f"no camera named {options['camera']!r}")
         check = verify_segments(camera=camera)
         if options["json"]:
-            self.stdout.write(json.dumps({"ok": check.ok, "checked": check.checked,
-                                          "problems": check.problems}, indent=2))
+            self.stdout.write(
+                json.dumps(
+                    {"ok": check.ok, "checked": check.checked, "problems": check.problems}, indent=2
+                )
+            )
         else:
             for p in check.problems:
-                self.stdout.write(f"{p['problem'].upper()}: {p['camera']} segment {p['segment']} "
-                                  f"(#{p['sequence']}) {p['path']}: {p['detail']}")
+                self.stdout.write(
+                    f"{p['problem'].upper()}: {p['camera']} segment {p['segment']} "
+                    f"(#{p['sequence']}) {p['path']}: {p['detail']}"
+                )
             self.stdout.write(f"{check.checked} segments checked, {len(check.problems)} problem(s)")
         if not check.ok:
             raise SystemExit(1)
