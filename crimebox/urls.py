@@ -9,6 +9,6 @@ admin.site.index_title = "Box administration"
 
 urlpatterns = [
     path("health", health_view, name="health"),
-    path("footage/", include("recordings.urls")),
+    path("footage/", include("recordings.footage.urls")),
     path("", admin.site.urls),
 ]
