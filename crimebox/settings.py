@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "recordings",
     "audit",
     "sync",
+    "console",
 ]
 
 MIDDLEWARE = [
