@@ -8,9 +8,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
 from cameras.models import Camera
+from recordings.footage.thumbnails import thumbnail
 from recordings.health import health_status
 from recordings.models import Segment
-from recordings.thumbnails import thumbnail
 
 from .health_words import health_in_words
 
