@@ -15,9 +15,9 @@ from django.utils.dateparse import parse_datetime
 from django_q.tasks import async_task
 
 from cameras.models import Camera
-from recordings.export import ExportError, plan
+from recordings.evidence.export import ExportError, plan
+from recordings.evidence.signing import ensure_signing_key
 from recordings.models import Export
-from recordings.signing import ensure_signing_key
 
 from .templatetags.console import box_window, zone_name
 
@@ -142,7 +142,7 @@ def queue_export(form: ExportRequestForm, user) -> Export:
         form.save_m2m()
         transaction.on_commit(
             lambda: async_task(
-                "recordings.export.run_export", export.pk, task_name=f"export {export.pk}"
+                "recordings.evidence.export.run_export", export.pk, task_name=f"export {export.pk}"
             )
         )
     return export

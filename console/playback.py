@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cameras.models import Camera
-from recordings.timeline import day_timeline
+from recordings.footage.timeline import day_timeline
 
 
 def ms(value: datetime) -> int:
