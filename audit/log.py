@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
-from recordings.evidence.hashing import GENESIS, utc_iso
+from crimebox.hashing import GENESIS
+from crimebox.utc import utc_iso
 
 from .models import AuditCheck, AuditEvent
 
