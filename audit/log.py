@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from crimebox import outbox
-from recordings.hashing import GENESIS, utc_iso
+from recordings.evidence.hashing import GENESIS, utc_iso
 
 from .models import AuditCheck, AuditEvent
 

@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "recordings",
     "audit",
     "sync",
+    "console",
 ]
 
 MIDDLEWARE = [

@@ -13,9 +13,9 @@ from cameras.models import Camera
 from crimebox.clock import clock_synchronized
 
 from . import heartbeat
+from .evidence.signing import ensure_signing_key
 from .models import Gap, IntegrityCheck, Segment
 from .retention import free_floor, storage_alarm
-from .signing import ensure_signing_key
 
 # Upper layers add their part of the health (replication: sync/status.py): each receiver
 # returns {"name": ..., "alarms": [...], "warnings": [...], "data": {...}}.

@@ -13,7 +13,7 @@ from django.conf import settings
 
 from cameras.models import redact_url
 from crimebox import outbox
-from recordings.hashing import GENESIS, utc_iso
+from recordings.evidence.hashing import GENESIS, utc_iso
 from recordings.models import Segment
 
 from .signature import ms

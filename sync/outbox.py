@@ -16,7 +16,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from crimebox import outbox
-from recordings.signing import ensure_signing_key
+from recordings.evidence.signing import ensure_signing_key
 
 from . import documents
 from .models import OutboxItem

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from audit import log
 from audit.models import AuditEvent
-from recordings.signing import ensure_signing_key
+from recordings.evidence.signing import ensure_signing_key
 
 from . import documents, remote
 from .models import OutboxItem, SyncLog, SyncState

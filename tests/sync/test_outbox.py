@@ -9,9 +9,10 @@ from django.db import transaction
 from audit import log
 from audit.models import AuditEvent
 from crimebox import outbox
-from recordings import gaps, holds, integrity, retention
+from recordings import gaps, holds, retention
+from recordings.evidence import integrity
+from recordings.evidence.signing import ensure_signing_key
 from recordings.models import Segment
-from recordings.signing import ensure_signing_key
 from sync.models import OutboxItem
 from sync.signature import canonical, from_body, verify
 from tests.factories import make_camera, make_segment
