@@ -72,6 +72,17 @@ RTSP_TIMEOUT_SECONDS = env.int("CRIMEBOX_RTSP_TIMEOUT_SECONDS", default=10)
 PROBE_TIMEOUT_SECONDS = env.float("CRIMEBOX_PROBE_TIMEOUT_SECONDS", default=10.0)
 FFMPEG = env.str("CRIMEBOX_FFMPEG", default="ffmpeg")
 FFPROBE = env.str("CRIMEBOX_FFPROBE", default="ffprobe")
+# Replication to the RTCC's MongoDB (docs/sync.md). No URI: replication is off and the outbox
+# keeps filling. The URI (credentials included) is read where it is used, never logged.
+RTCC_URI = env.str("CRIMEBOX_RTCC_URI", default="")
+RTCC_URI_FILE = env.str("CRIMEBOX_RTCC_URI_FILE", default="")
+RTCC_DB = env.str("CRIMEBOX_RTCC_DB", default="rtcc")
+RTCC_TLS_CA_FILE = env.str("CRIMEBOX_RTCC_TLS_CA_FILE", default="")
+RTCC_TLS_CERT_FILE = env.str("CRIMEBOX_RTCC_TLS_CERT_FILE", default="")
+RTCC_TIMEOUT_SECONDS = env.float("CRIMEBOX_RTCC_TIMEOUT_SECONDS", default=20.0)
+OUTBOX_MAX_MB = env.int("CRIMEBOX_OUTBOX_MAX_MB", default=512)
+OUTBOX_SENT_KEEP_DAYS = env.int("CRIMEBOX_OUTBOX_SENT_KEEP_DAYS", default=7)
+HEARTBEAT_KEEP_DAYS = env.int("CRIMEBOX_HEARTBEAT_KEEP_DAYS", default=7)
 LOGIN_MAX_FAILURES = env.int("CRIMEBOX_LOGIN_MAX_FAILURES", default=5)
 LOGIN_LOCKOUT_SECONDS = env.int("CRIMEBOX_LOGIN_LOCKOUT_SECONDS", default=300)
 
