@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from recordings import thumbnails
-from recordings.export import plan, write_package
+from recordings.evidence.export import plan, write_package
+from recordings.footage import thumbnails
 from recordings.models import Export
 from tests.factories import make_camera, make_segment
 

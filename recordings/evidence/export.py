@@ -1,0 +1,467 @@
+"""Evidence export: the footage of a time window as one signed, self-verifying zip.
+
+Clips are cut by stream copy, never re-encoded, from the keyframe at or before the window's
+start: `-ss` before a concat input does not seek in our index-less fragmented-MP4 segments,
+it copied everything from the segment's start and hid it behind an MP4 edit list (a 2-minute
+window gave 238 s of frames). One clip per contiguous run of footage: a gap inside the
+window ends a clip, and the manifest says what every clip holds and why the gap is there.
+The package format is in docs/evidence.md.
+"""
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+import crimebox
+from audit import log
+from audit.models import AuditEvent
+from cameras.models import Camera
+from crimebox import outbox
+from crimebox.hashing import GENESIS
+from crimebox.redaction import redact_url
+from crimebox.utc import utc_iso
+
+from .. import ffmpeg
+from ..holds import place_hold
+from ..models import Export, Gap, LegalHold, Segment
+from ..retention import free_floor
+from .signing import ensure_signing_key
+
+logger = logging.getLogger(__name__)
+FORMAT_VERSION = "crimebox-evidence-v1"
+CONTIGUOUS = timedelta(seconds=0.5)  # closer than this, two segments are one run
+
+
+class ExportError(ValueError):
+    """Bad export input; the message is for the user."""
+
+
+@dataclass
+class Piece:
+    camera: Camera
+    segments: list[Segment] = field(default_factory=list)
+
+    def window(self, start: datetime, end: datetime) -> tuple[datetime, datetime]:
+        return max(start, self.segments[0].start), min(end, self.segments[-1].end)
+
+
+def check_not_recording(cameras: list[Camera], end: datetime) -> None:
+    """A window reaching into a segment still being written cannot be exported yet: that
+    footage has no hash until the segment closes."""
+    open_segment = (
+        Segment.objects.filter(camera__in=cameras, status=Segment.Status.RECORDING, start__lt=end)
+        .order_by("start")
+        .first()
+    )
+    if open_segment is None:
+        return
+    seconds = settings.SEGMENT_SECONDS
+    closes = datetime.fromtimestamp((open_segment.start.timestamp() // seconds + 1) * seconds, UTC)
+    local = timezone.localtime
+    raise ExportError(
+        f"The footage of {open_segment.camera} from {local(open_segment.start):%H:%M:%S} is "
+        f"still being recorded and is hashed when its segment closes at about "
+        f"{local(closes):%H:%M:%S}. Export this window after that, or end it before "
+        f"{local(open_segment.start):%H:%M:%S}."
+    )
+
+
+def plan(cameras: list[Camera], start: datetime, end: datetime) -> list[Piece]:
+    """The contiguous runs of footage to cut, or ExportError saying why there is nothing."""
+    if end <= start:
+        raise ExportError("The end of the window must be after its start.")
+    if not cameras:
+        raise ExportError("Choose at least one camera.")
+    check_not_recording(cameras, end)
+    pieces = []
+    for camera in cameras:
+        segments = list(
+            Segment.objects.filter(camera=camera).overlapping(start, end).order_by("start")
+        )
+        on_disk = [s for s in segments if s.is_on_disk and s.status != Segment.Status.CORRUPT]
+        for segment in on_disk:
+            if (
+                pieces
+                and pieces[-1].camera == camera
+                and segment.start - pieces[-1].segments[-1].end < CONTIGUOUS
+            ):
+                pieces[-1].segments.append(segment)
+            else:
+                pieces.append(Piece(camera, [segment]))
+    if not pieces:
+        gone = (
+            Segment.objects.filter(camera__in=cameras)
+            .overlapping(start, end)
+            .exclude(status__in=Segment.ON_DISK)
+        )
+        if gone.exists():
+            raise ExportError(
+                "The footage of this window is no longer on the box (deleted by retention or "
+                f"missing): {', '.join(sorted({s.get_status_display() for s in gone}))}."
+            )
+        raise ExportError("There is no footage from the chosen camera(s) in this window.")
+    return pieces
+
+
+def cut_clip(piece: Piece, start: datetime, end: datetime, work: Path, sink) -> dict:
+    """Stream-copy the window of one run, block by block into `sink`; its manifest entry.
+
+    The clip starts on the keyframe at or before the window's start (stream copy cannot start
+    elsewhere) and holds nothing earlier: the manifest states that pre-roll and exactly the
+    interval the file holds.
+    """
+    clip_start, clip_end = piece.window(start, end)
+    used = [s for s in piece.segments if s.end > clip_start] or piece.segments[-1:]
+    first = used[0]
+    offset = max((clip_start - first.start).total_seconds(), 0)
+    key = ffmpeg.keyframe_at_or_before(first.abs_path, offset) if offset > 0 else 0.0
+    held_from = first.start + timedelta(seconds=key)
+    listing = work / "clip.ffconcat"
+    listing.write_text(ffmpeg.concat_listing([s.abs_path for s in used], key))
+    argv = ffmpeg.clip_argv(listing, (clip_end - held_from).total_seconds())
+    digest, size = hashlib.sha256(), 0
+
+    def take(block: bytes) -> None:
+        nonlocal size
+        digest.update(block)
+        size += len(block)
+        sink(block)
+
+    try:
+        ffmpeg.stream_stdout(argv, take, ffmpeg.clip_timeout(sum(s.size for s in used)))
+    finally:
+        listing.unlink(missing_ok=True)
+    return {
+        "sha256": digest.hexdigest(),
+        "size": size,
+        "camera": piece.camera.name,
+        "start": utc_iso(held_from),
+        "end": utc_iso(clip_end),
+        "duration": round((clip_end - held_from).total_seconds(), 6),
+        "window_start": utc_iso(clip_start),
+        "pre_roll": round((clip_start - held_from).total_seconds(), 6),
+        "codec": first.codec,
+        "width": first.width,
+        "height": first.height,
+        "fps": first.fps,
+        "ffmpeg_argv": [os.path.basename(a) if a.startswith(str(work)) else a for a in argv],
+        "source_segments": [s.pk for s in used],
+    }
+
+
+def camera_provenance(camera: Camera) -> dict:
+    return {
+        "id": camera.pk,
+        "name": camera.name,
+        "location": camera.location,
+        "latitude": str(camera.latitude or ""),
+        "longitude": str(camera.longitude or ""),
+        "facing_degrees": camera.facing_degrees,
+        "source": camera.source,
+        "manufacturer": camera.manufacturer,
+        "model": camera.model,
+        "serial_number": camera.serial_number,
+        "firmware_version": camera.firmware_version,
+        "hardware_id": camera.hardware_id,
+        "onvif_profile": camera.main_profile_token,
+        "stream_uri": redact_url(camera.main_stream_uri),
+        "codec": camera.main_codec,
+        "width": camera.main_width,
+        "height": camera.main_height,
+        "fps": camera.main_fps,
+    }
+
+
+def segment_entry(segment: Segment) -> dict:
+    prev = (
+        Segment.objects.filter(camera=segment.camera, sequence=segment.sequence - 1)
+        .values_list("chain_hash", flat=True)
+        .first()
+    ) or GENESIS
+    return {
+        "id": segment.pk,
+        "camera_id": segment.camera_id,
+        "camera": segment.camera.name,
+        "sequence": segment.sequence,
+        "file": Path(segment.path).name,
+        "sha256": segment.sha256,
+        "size": segment.size,
+        "start": utc_iso(segment.start),
+        "end": utc_iso(segment.end),
+        "status": segment.status,
+        "prev_chain_hash": prev,
+        "chain_hash": segment.chain_hash,
+        "clock_synchronized": segment.clock_synced,
+    }
+
+
+def audit_entries(segments: list[Segment], cameras: list[Camera]) -> list[dict]:
+    targets = [f"segment {s.pk}" for s in segments]
+    holds = LegalHold.objects.filter(camera__in=cameras)
+    targets += [f"hold {pk}" for pk in holds.values_list("pk", flat=True)]
+    targets += [f"camera {c.pk}" for c in cameras]  # provenance: re-probes, setting changes
+    events = AuditEvent.objects.filter(Q(target__in=targets)).order_by("sequence")
+    return [
+        {
+            "sequence": e.sequence,
+            "at": utc_iso(e.at),
+            "user": e.username,
+            "client_ip": e.client_ip,
+            "action": e.action,
+            "camera": e.camera_name,
+            "target": e.target,
+            "detail": e.detail,
+            "hash": e.hash,
+        }
+        for e in events
+    ]
+
+
+def check_space(pieces: list[Piece], out_dir: Path, include_originals: bool) -> None:
+    """An export never takes the space recording needs: the package (at most the source bytes,
+    twice with originals) must fit above retention's free-space floor."""
+    sources = sum(s.size for p in pieces for s in p.segments)
+    need = sources * (2 if include_originals else 1)
+    usage = shutil.disk_usage(out_dir)
+    shares_disk = out_dir.stat().st_dev == Path(settings.RECORDINGS_DIR).stat().st_dev
+    room = usage.free - (free_floor(usage.total) if shares_disk else 0)
+    if need > room:
+        raise ExportError(
+            f"Not enough free space for this export: it needs up to {need / 1e9:.2f} GB and "
+            f"{max(room, 0) / 1e9:.2f} GB are free above the space kept for recording. Export "
+            "a shorter window, leave out the originals, or free space."
+        )
+
+
+class _HashingFile:
+    """A write-only file that hashes what goes through it. It cannot seek, so zipfile writes
+    each member's sizes after its data instead of seeking back: the package's SHA-256 is
+    known when it is written, without reading it again."""
+
+    def __init__(self, f):
+        self.f, self.digest, self.size = f, hashlib.sha256(), 0
+
+    def write(self, data: bytes) -> int:
+        self.f.write(data)
+        self.digest.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        self.f.flush()
+
+
+def _add_streamed(z: zipfile.ZipFile, source: Path, arcname: str) -> str:
+    """Copy a file into the zip in blocks; returns the SHA-256 of exactly the bytes written."""
+    digest = hashlib.sha256()
+    with source.open("rb") as src, z.open(arcname, "w", force_zip64=True) as dst:
+        for block in iter(lambda: src.read(1 << 20), b""):
+            digest.update(block)
+            dst.write(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class Package:
+    path: Path
+    sha256: str
+    size: int
+    manifest_sha256: str
+
+
+def verify_text(export: Export, key, exported_at: str) -> bytes:
+    return render_to_string(
+        "recordings/evidence/VERIFY.txt",
+        {
+            "fingerprint": key.fingerprint,
+            "case": export.case_number,
+            "box_id": settings.BOX_ID,
+            "exported_at": exported_at,
+            "exporter": exporter_name(export),
+            "version": crimebox.__version__,
+        },
+    ).encode()
+
+
+def exporter_name(export: Export) -> str:
+    return export.requested_by.get_username() if export.requested_by else "cli"
+
+
+def write_package(export: Export, pieces: list[Piece], out_dir: Path, progress=None) -> Package:
+    """Cut, describe, sign and zip in one pass; nothing is left behind on failure.
+
+    Clips stream from FFmpeg and originals from the recordings straight into the zip, hashed
+    as they are written; the zip itself is hashed as it is written too.
+    """
+    key = ensure_signing_key()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    check_space(pieces, out_dir, export.include_originals)
+    cameras = list(dict.fromkeys(p.camera for p in pieces))
+    segments = [s for p in pieces for s in p.segments]
+    stem = f"evidence-{_safe(export.case_number)}-{export.start:%Y%m%dT%H%M%SZ}-{export.pk}"
+    exported_at = utc_iso(timezone.now())
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".export-") as tmp:
+        work = Path(tmp)
+        partial = work / f"{stem}.zip"
+        with partial.open("wb") as raw:
+            out = _HashingFile(raw)
+            with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
+                clips, files = [], {}
+                for i, piece in enumerate(pieces, start=1):
+                    name = "clip.mp4" if len(pieces) == 1 else f"clip-{piece.camera.slug}-{i}.mp4"
+                    with z.open(f"{stem}/{name}", "w", force_zip64=True) as dst:
+                        clip = {
+                            "file": name,
+                            **cut_clip(piece, export.start, export.end, work, dst.write),
+                        }
+                    clips.append(clip)
+                    files[name] = clip["sha256"]
+                    if progress:
+                        progress(int(80 * i / len(pieces)))
+                if export.include_originals:
+                    for s in segments:
+                        name = f"originals/{s.camera.slug}-{Path(s.path).name}"
+                        files[name] = _add_streamed(z, s.abs_path, f"{stem}/{name}")
+                text = {
+                    "box_public_key.pem": key.public_pem,
+                    "VERIFY.txt": verify_text(export, key, exported_at),
+                }
+                for name, content in text.items():
+                    files[name] = hashlib.sha256(content).hexdigest()
+                sums = "".join(f"{h}  {n}\n" for n, h in sorted(files.items())).encode()
+                text["SHA256SUMS"] = sums
+                files["SHA256SUMS"] = hashlib.sha256(sums).hexdigest()
+                manifest = build_manifest(export, clips, segments, cameras, files, key, exported_at)
+                data = json.dumps(manifest, indent=2, sort_keys=True, default=str).encode() + b"\n"
+                text |= {"manifest.json": data, "manifest.sig": key.sign(data)}
+                for name, content in text.items():
+                    z.writestr(f"{stem}/{name}", content)
+        final = out_dir / partial.name
+        os.replace(partial, final)
+    return Package(final, out.digest.hexdigest(), out.size, hashlib.sha256(data).hexdigest())
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)[:40] or "case"
+
+
+def build_manifest(export, clips, segments, cameras, files, key, exported_at) -> dict:
+    start, end = export.start, export.end
+    gaps = Gap.objects.filter(camera__in=cameras).overlapping(start, end).select_related("camera")
+    return {
+        "format": FORMAT_VERSION,
+        "box_id": settings.BOX_ID,
+        "software": f"crimebox {crimebox.__version__}",
+        "signing_key_fingerprint": key.fingerprint,
+        "signature": "manifest.sig: raw Ed25519 signature of the exact bytes of this file",
+        "chain_formula": "sha256('\\n'.join(['crimebox-chain-v1', camera_id, sequence, "
+        "prev_chain_hash, sha256, start, end, size]))",
+        "case_number": export.case_number,
+        "reason": export.reason,
+        "exporter": exporter_name(export),
+        "exported_at": exported_at,
+        "requested_window": {"start": utc_iso(start), "end": utc_iso(end)},
+        "ffmpeg_version": ffmpeg.version(),
+        "cameras": [camera_provenance(c) for c in cameras],
+        "clips": clips,
+        "source_segments": [segment_entry(s) for s in segments],
+        "gaps": [
+            {
+                "camera": g.camera.name,
+                "start": utc_iso(g.start),
+                "end": utc_iso(g.end) if g.end else None,
+                "cause": g.cause,
+                "cause_text": g.get_cause_display(),
+                "detail": g.detail,
+            }
+            for g in gaps
+        ],
+        "files": files,
+        "audit_events": audit_entries(segments, cameras),
+    }
+
+
+def run_export(export_id: int, out_dir: Path | None = None) -> str:
+    """Django-Q task (and export_clip's body): build the package of one Export row."""
+    claimed = Export.objects.filter(pk=export_id, status=Export.Status.QUEUED).update(
+        status=Export.Status.RUNNING, progress=1
+    )
+    if claimed != 1:
+        return "already taken"
+    export = Export.objects.select_related("requested_by").get(pk=export_id)
+    out_dir = Path(out_dir or settings.EXPORTS_DIR)
+    try:
+        pieces = plan(list(export.cameras.all()), export.start, export.end)
+        package = write_package(
+            export,
+            pieces,
+            out_dir,
+            progress=lambda p: Export.objects.filter(pk=export_id).update(progress=p),
+        )
+    except (ExportError, ffmpeg.FFmpegError, OSError) as e:
+        Export.objects.filter(pk=export_id).update(
+            status=Export.Status.FAILED, error=str(e), finished_at=timezone.now()
+        )
+        logger.error("export %d failed: %s", export_id, e)
+        return f"failed: {e}"
+    if export.hold_sources:
+        for camera in dict.fromkeys(p.camera for p in pieces):
+            place_hold(
+                camera,
+                export.start,
+                export.end,
+                f"evidence export {export.case_number}",
+                case_number=export.case_number,
+                user=export.requested_by,
+            )
+    path = package.path
+    rel = path.name if out_dir == Path(settings.EXPORTS_DIR) else str(path)
+    with transaction.atomic():
+        Export.objects.filter(pk=export_id).update(
+            status=Export.Status.DONE,
+            progress=100,
+            path=rel,
+            sha256=package.sha256,
+            size=package.size,
+            finished_at=timezone.now(),
+        )
+        export.refresh_from_db()
+        outbox.report(
+            outbox.EXPORT,
+            export,
+            manifest_sha256=package.manifest_sha256,
+            fingerprint=ensure_signing_key().fingerprint,
+            segments=[f"{s.camera_id}:{s.sequence}" for p in pieces for s in p.segments],
+        )
+    log.record(
+        AuditEvent.Action.EXPORT,
+        user=export.requested_by,
+        username=None if export.requested_by else "cli",
+        target=f"export {export.pk}",
+        detail={
+            "case": export.case_number,
+            "reason": export.reason,
+            "start": export.start,
+            "end": export.end,
+            "package": path.name,
+            "cameras": [c.name for c in export.cameras.all()],
+            "segments": [s.pk for p in pieces for s in p.segments],
+        },
+    )
+    return str(path)

@@ -1,0 +1,29 @@
+"""A small JPEG of a segment's first frame, made once and cached under DATA_DIR/thumbs."""
+
+from pathlib import Path
+
+from django.conf import settings
+
+from .. import ffmpeg
+from ..models import Segment
+
+TIMEOUT_SECONDS = 30
+
+
+def thumbnail_path(segment: Segment) -> Path:
+    return Path(settings.DATA_DIR) / "thumbs" / segment.camera.slug / f"{segment.pk}.jpg"
+
+
+def thumbnail(segment: Segment) -> Path | None:
+    path = thumbnail_path(segment)
+    if path.exists():
+        return path
+    if not segment.abs_path.is_file():
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".tmp.jpg")
+    ok = ffmpeg.run(ffmpeg.thumbnail_argv(segment.abs_path, partial), TIMEOUT_SECONDS)
+    if not ok or not partial.exists():
+        return None
+    partial.replace(path)
+    return path
