@@ -12,11 +12,10 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django_q.tasks import async_task
 
-from audit import log
 from audit.models import AuditEvent
 
 from .export import ExportError, plan
-from .media import ranged_response
+from .media import Audit, ranged_response
 from .models import Export
 from .signing import ensure_signing_key
 
@@ -43,9 +42,9 @@ class ExportForm(forms.ModelForm):
         zone = f"{timezone.get_current_timezone_name()} (UTC{now:%z}; now {now:%H:%M})"
         for name in ("start", "end"):
             if name in self.fields:
-                self.fields[name].help_text = (
-                    f"In the box's time zone, {zone}. Stored and exported in UTC."
-                )
+                self.fields[
+                    name
+                ].help_text = f"In the box's time zone, {zone}. Stored and exported in UTC."
 
     def clean(self):
         data = super().clean()
@@ -177,12 +176,15 @@ class ExportAdmin(admin.ModelAdmin):
         export = Export.objects.filter(pk=export_id, status=Export.Status.DONE).first()
         if export is None or not export.path or "/" in export.path or not export.abs_path.is_file():
             raise Http404("No package for this export.")
-        log.record(
+        audit = Audit(
             AuditEvent.Action.DOWNLOAD,
-            request=request,
             target=f"export {export.pk}",
             detail={"package": export.path, "sha256": export.sha256},
         )
         return ranged_response(
-            request, export.abs_path, content_type="application/zip", download_name=export.path
+            request,
+            export.abs_path,
+            content_type="application/zip",
+            download_name=export.path,
+            audit=audit,
         )
