@@ -7,6 +7,7 @@ from datetime import datetime
 from django.db import transaction
 
 from cameras.models import Camera
+from crimebox import outbox
 
 from .models import Gap, Segment
 
@@ -50,6 +51,7 @@ def open_gap(camera: Camera, cause: str, detail: str, at: datetime) -> Gap:
         gap = Gap.objects.create(
             camera=camera, start=start, cause=cause, detail=camera.redact(detail)[:2000]
         )
+        outbox.report(outbox.GAP_OPENED, gap)
     logger.warning("camera %s: gap from %s (%s) %s", camera, gap.start, cause, gap.detail)
     return gap
 
@@ -61,6 +63,7 @@ def close_gaps(camera: Camera, at: datetime) -> int:
         for gap in Gap.objects.filter(camera=camera, end=None):
             gap.end = max(gap.start, at)
             gap.save(update_fields=["end"])
+            outbox.report(outbox.GAP_CLOSED, gap)
             closed += 1
     if closed:
         logger.info("camera %s: recording resumed at %s", camera, at)
@@ -78,5 +81,9 @@ def align_resumed_gap(camera: Camera, first_start: datetime) -> None:
         .order_by("-start")
         .first()
     )
-    if gap is not None and abs((gap.end - first_start).total_seconds()) < 30:
+    if gap is None or gap.end == first_start or abs((gap.end - first_start).total_seconds()) >= 30:
+        return
+    with transaction.atomic():
         Gap.objects.filter(pk=gap.pk).update(end=first_start)
+        gap.end = first_start
+        outbox.report(outbox.GAP_CLOSED, gap)  # the corrected end, as a new document

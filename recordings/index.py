@@ -15,10 +15,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from cameras.models import Camera
+from crimebox import outbox
 from crimebox.clock import clock_synchronized
+from crimebox.hashing import GENESIS, sha256_file
 
 from . import ffmpeg
-from .hashing import GENESIS, segment_chain_hash, sha256_file
+from .evidence.hashing import segment_chain_hash
 from .models import LegalHold, Segment
 
 logger = logging.getLogger(__name__)
@@ -135,5 +137,6 @@ def index_segment(
         else:
             segment = Segment.objects.create(**fields)
         Camera.objects.filter(pk=camera.pk).update(last_segment_at=now)
+        outbox.report(outbox.SEGMENT, segment)
     logger.info("indexed %s seq=%d %.1fs sha256=%s", rel, sequence, info.duration, digest[:12])
     return segment

@@ -1,4 +1,4 @@
-"""recordings/media.py through Django's test client: HEAD, honest audit entries, the stream cap."""
+"""recordings/footage/media.py via the test client: HEAD, honest audit entries, the stream cap."""
 
 import os
 from datetime import UTC, datetime
@@ -9,8 +9,8 @@ from django.db import close_old_connections
 from django.urls import reverse
 
 from audit.models import AuditEvent
-from recordings import views
-from recordings.media import CHUNK
+from recordings.footage import views
+from recordings.footage.media import CHUNK
 from tests.factories import make_camera, make_segments
 from tests.recordings.test_views import user_with
 

@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404
+from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -14,10 +15,10 @@ from django_q.tasks import async_task
 
 from audit.models import AuditEvent
 
-from .export import ExportError, plan
-from .media import Audit, ranged_response
-from .models import Export
-from .signing import ensure_signing_key
+from ..evidence.export import ExportError, plan
+from ..evidence.signing import ensure_signing_key
+from ..footage.media import Audit, ranged_response
+from ..models import Export
 
 
 class ExportForm(forms.ModelForm):
@@ -105,19 +106,26 @@ class ExportAdmin(admin.ModelAdmin):
             ExportForm.Meta.fields if obj is None else ExportForm.Meta.fields + self.readonly_fields
         )
 
+    # A person uses the console's export pages (prefilled form, refreshing list, download);
+    # the admin's own pages send them there. POSTs to the admin's add form still work.
+    def changelist_view(self, request, extra_context=None):
+        return redirect("console:exports")
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if request.method == "GET" and self.has_add_permission(request):
+            query = request.GET.urlencode()
+            return redirect(reverse("console:export_new") + (f"?{query}" if query else ""))
+        return super().add_view(request, form_url, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return redirect("console:export", object_id)
+
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         extra_context = {
             **(extra_context or {}),
             "subtitle": f"Box signing key fingerprint: {ensure_signing_key().fingerprint}",
         }
         return super().changeform_view(request, object_id, form_url, extra_context)
-
-    def changelist_view(self, request, extra_context=None):
-        extra_context = {
-            **(extra_context or {}),
-            "subtitle": f"Box signing key fingerprint: {ensure_signing_key().fingerprint}",
-        }
-        return super().changelist_view(request, extra_context)
 
     def save_model(self, request, obj, form, change):
         obj.requested_by = request.user
@@ -126,9 +134,8 @@ class ExportAdmin(admin.ModelAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         pk = form.instance.pk
-        transaction.on_commit(
-            lambda: async_task("recordings.export.run_export", pk, task_name=f"export {pk}")
-        )
+        task = "recordings.evidence.export.run_export"
+        transaction.on_commit(lambda: async_task(task, pk, task_name=f"export {pk}"))
         messages.info(
             request,
             f"Export queued: {getattr(form, 'window_text', '')}. "

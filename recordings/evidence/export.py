@@ -20,19 +20,23 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 import crimebox
 from audit import log
 from audit.models import AuditEvent
-from cameras.models import Camera, redact_url
+from cameras.models import Camera
+from crimebox import outbox
+from crimebox.hashing import GENESIS, sha256_file
+from crimebox.redaction import redact_url
+from crimebox.utc import utc_iso
 
-from . import ffmpeg
-from .hashing import GENESIS, sha256_file, utc_iso
-from .holds import place_hold
-from .models import Export, Gap, LegalHold, Segment
-from .retention import free_floor
+from .. import ffmpeg
+from ..holds import place_hold
+from ..models import Export, Gap, LegalHold, Segment
+from ..retention import free_floor
 from .signing import ensure_signing_key
 
 logger = logging.getLogger(__name__)
@@ -381,6 +385,13 @@ def write_package(export: Export, pieces: list[Piece], out_dir: Path, progress=N
     return final
 
 
+def manifest_digest(package: Path) -> str:
+    """SHA-256 of the package's manifest.json (the signed file), for the datacenter's record."""
+    with zipfile.ZipFile(package) as z:
+        name = next(n for n in z.namelist() if n.count("/") == 1 and n.endswith("/manifest.json"))
+        return hashlib.sha256(z.read(name)).hexdigest()
+
+
 def _safe(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)[:40] or "case"
 
@@ -455,14 +466,24 @@ def run_export(export_id: int, out_dir: Path | None = None) -> str:
                 user=export.requested_by,
             )
     rel = path.name if out_dir == Path(settings.EXPORTS_DIR) else str(path)
-    Export.objects.filter(pk=export_id).update(
-        status=Export.Status.DONE,
-        progress=100,
-        path=rel,
-        sha256=sha256_file(path),
-        size=path.stat().st_size,
-        finished_at=timezone.now(),
-    )
+    digest, size, manifest_sha256 = sha256_file(path), path.stat().st_size, manifest_digest(path)
+    with transaction.atomic():
+        Export.objects.filter(pk=export_id).update(
+            status=Export.Status.DONE,
+            progress=100,
+            path=rel,
+            sha256=digest,
+            size=size,
+            finished_at=timezone.now(),
+        )
+        export.refresh_from_db()
+        outbox.report(
+            outbox.EXPORT,
+            export,
+            manifest_sha256=manifest_sha256,
+            fingerprint=ensure_signing_key().fingerprint,
+            segments=[f"{s.camera_id}:{s.sequence}" for p in pieces for s in p.segments],
+        )
     log.record(
         AuditEvent.Action.EXPORT,
         user=export.requested_by,
