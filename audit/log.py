@@ -11,7 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from crimebox import outbox
-from recordings.evidence.hashing import GENESIS, utc_iso
+from crimebox.hashing import GENESIS
+from crimebox.utc import utc_iso
 
 from .models import AuditCheck, AuditEvent
 

@@ -13,9 +13,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from crimebox import outbox
-from recordings.ffmpeg import FFmpegError, probe
+from crimebox.ffprobe import FFmpegError, probe
+from crimebox.redaction import redact_text, redact_url, with_credentials
 
-from .models import Camera, redact_text, redact_url, with_credentials
+from .models import Camera
 from .onvif import DeviceProbe, ONVIFError, Profile, probe_device, validate_host
 
 logger = logging.getLogger(__name__)

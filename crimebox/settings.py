@@ -30,7 +30,7 @@ for _d in (DATA_DIR, RECORDINGS_DIR, EXPORTS_DIR, KEYS_DIR):
     try:
         _d.mkdir(parents=True, exist_ok=True)
     except OSError:
-        pass  # reported by the system check crimebox.E002 with a hint
+        pass  # reported by the system check crimebox.E003 with a hint
 
 
 def _secret_key() -> str:
@@ -46,7 +46,7 @@ def _secret_key() -> str:
     except FileExistsError:  # another process won the race: use its key
         return key_file.read_text().strip()
     except OSError:
-        return key  # unwritable data directory: crimebox.E002 says so
+        return key  # unwritable data directory: crimebox.E003 says so
     with os.fdopen(fd, "w") as f:
         f.write(key)
     return key
@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_q",
+    "crimebox",  # no models: registers the box-wide system checks (crimebox/apps.py)
     "cameras",
     "recordings",
     "audit",

@@ -17,9 +17,10 @@ from django.utils import timezone
 from cameras.models import Camera
 from crimebox import outbox
 from crimebox.clock import clock_synchronized
+from crimebox.hashing import GENESIS, sha256_file
 
 from . import ffmpeg
-from .evidence.hashing import GENESIS, segment_chain_hash, sha256_file
+from .evidence.hashing import segment_chain_hash
 from .models import LegalHold, Segment
 
 logger = logging.getLogger(__name__)

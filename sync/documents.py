@@ -11,9 +11,10 @@ from datetime import datetime
 
 from django.conf import settings
 
-from cameras.models import redact_url
 from crimebox import outbox
-from recordings.evidence.hashing import GENESIS, utc_iso
+from crimebox.hashing import GENESIS
+from crimebox.redaction import redact_url
+from crimebox.utc import utc_iso
 from recordings.models import Segment
 
 from .signature import ms

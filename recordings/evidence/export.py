@@ -27,14 +27,16 @@ from django.utils import timezone
 import crimebox
 from audit import log
 from audit.models import AuditEvent
-from cameras.models import Camera, redact_url
+from cameras.models import Camera
 from crimebox import outbox
+from crimebox.hashing import GENESIS, sha256_file
+from crimebox.redaction import redact_url
+from crimebox.utc import utc_iso
 
 from .. import ffmpeg
 from ..holds import place_hold
 from ..models import Export, Gap, LegalHold, Segment
 from ..retention import free_floor
-from .hashing import GENESIS, sha256_file, utc_iso
 from .signing import ensure_signing_key
 
 logger = logging.getLogger(__name__)

@@ -13,9 +13,10 @@ from django.utils import timezone
 
 from cameras.models import Camera
 from crimebox import outbox
+from crimebox.hashing import GENESIS, sha256_file
 
 from ..models import IntegrityCheck, Segment
-from .hashing import GENESIS, segment_chain_hash, sha256_file
+from .hashing import segment_chain_hash
 
 logger = logging.getLogger(__name__)
 
