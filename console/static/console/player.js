@@ -24,7 +24,10 @@
       hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",
     }).formatToParts(new Date(msValue)).forEach((p) => { parts[p.type] = p.value; });
     const time = `${parts.hour}:${parts.minute}:${parts.second}`;
-    const label = zone === "UTC" || isUtc ? "UTC" : parts.timeZoneName;
+    const wall = Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour % 24,
+                          +parts.minute, +parts.second);
+    const offset = String(Math.round((wall - Math.floor(msValue / 1000) * 1000) / 60000));
+    const label = zone === "UTC" || isUtc ? "UTC" : (list.zone_names[offset] || parts.timeZoneName);
     return (withDate ? `${parts.year}-${parts.month}-${parts.day} ` : "") + `${time} ${label}`;
   }
   function wallText(msValue) {
@@ -51,6 +54,7 @@
     list.segments.forEach((s) => span("seg", s.start, s.end, fmt(s.start, list.zone, false)));
     list.gaps.forEach((g) => span("gap", g.start, g.end, `No footage: ${g.cause}`));
     if (list.now < list.day_end) span("later", list.now, list.day_end, "Later today: not yet recorded");
+    document.getElementById("later-key").hidden = list.now >= list.day_end;
   }
   function drawMarks() {
     const a = marks.start ?? moment() - 60000;
@@ -76,6 +80,11 @@
     document.getElementById("seg-start").textContent = wallText(s.start);
     document.getElementById("seg-status").textContent = s.status + (s.held ? " — on legal hold" : "");
     document.getElementById("seg-sha").textContent = s.sha256 || "at close (still being recorded)";
+    document.getElementById("seg-details").textContent = s.details;
+    document.getElementById("seg-chain").textContent = s.sequence
+      ? `#${s.sequence} ${s.chain_hash}` : "given when the segment closes";
+    const clock = document.getElementById("seg-clock");
+    if (clock && s.id !== Number(root.dataset.segment)) clock.textContent = s.clock;
     const dl = document.getElementById("seg-download");
     dl.hidden = !s.download;
     if (s.download) dl.href = s.download;
@@ -95,7 +104,7 @@
   }
   function gapBetween(a, b) {
     const g = list.gaps.find((x) => x.start < b && x.end > a);
-    return g ? g.cause : "no recording";
+    return g ? g.cause : "nothing recorded";
   }
   async function fetchDay(day) {
     const url = root.dataset.playlist.replace("DAY", day);
