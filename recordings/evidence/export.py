@@ -62,7 +62,8 @@ def check_not_recording(cameras: list[Camera], end: datetime) -> None:
     """A window reaching into a segment still being written cannot be exported yet: that
     footage has no hash until the segment closes."""
     open_segment = (
-        Segment.objects.filter(camera__in=cameras, status=Segment.Status.RECORDING, start__lt=end)
+        Segment.objects.filter(camera__in=cameras, start__lt=end)
+        .recording()
         .order_by("start")
         .first()
     )
