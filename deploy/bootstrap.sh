@@ -12,6 +12,8 @@ PY=$VENV/bin/python
 RUNTIME_APT=(ffmpeg fonts-dejavu-core python3-venv python3-pip)
 TEST_APT=(
   ffmpeg fonts-dejavu-core python3-venv python3-pip openssl iproute2 util-linux procps mount
+  # libfaketime: steps the clock of the FFmpeg under test (clock-step tests, bench/faults.py).
+  faketime
   # A real RTSP camera: Debian's GStreamer RTSP server, run with the system python3 (gi).
   python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-x

@@ -27,9 +27,19 @@ class MediaInfo:
     fps: float | None = None
     has_audio: bool = False
     start_time: float = 0.0
+    frames: int | None = None  # video packets, when counted (files, not streams)
+    nominal_fps: float | None = None  # the stream's declared rate (r_frame_rate)
+
+    @property
+    def has_media(self) -> bool:
+        """False for a file that declares a video stream but holds not one packet of it
+        (FFmpeg killed right after writing the header): measured 885 bytes, 0 s."""
+        return self.duration > 0 and self.frames != 0
 
 
 def ffprobe_argv(source: str, timeout_seconds: float | None = None) -> list[str]:
+    """For a file, packets are counted too (demuxing only, no decoding): the frame count is
+    checked against the duration and the wall clock."""
     argv = [
         settings.FFPROBE,
         "-v",
@@ -41,7 +51,18 @@ def ffprobe_argv(source: str, timeout_seconds: float | None = None) -> list[str]
     ]
     if source.startswith("rtsp://"):
         argv += ["-rtsp_transport", "tcp", "-timeout", str(int((timeout_seconds or 10) * 1e6))]
+    else:
+        argv += ["-count_packets"]
     return argv + [source]
+
+
+def _rate(text: str | None) -> float | None:
+    if not text or text == "0/0":
+        return None
+    try:
+        return round(float(Fraction(text)), 3)
+    except (ValueError, ZeroDivisionError):
+        return None
 
 
 def parse_ffprobe(data: dict) -> MediaInfo:
@@ -52,18 +73,17 @@ def parse_ffprobe(data: dict) -> MediaInfo:
         raise FFmpegError("no video stream")
     fmt = data.get("format") or {}
     duration = fmt.get("duration") or video.get("duration") or 0
-    fps = None
-    rate = video.get("avg_frame_rate") or video.get("r_frame_rate")
-    if rate and rate != "0/0":
-        fps = round(float(Fraction(rate)), 3)
+    packets = video.get("nb_read_packets")
     return MediaInfo(
         duration=float(duration),
         codec=video.get("codec_name", ""),
         width=video.get("width"),
         height=video.get("height"),
-        fps=fps,
+        fps=_rate(video.get("avg_frame_rate")) or _rate(video.get("r_frame_rate")),
         has_audio=any(s.get("codec_type") == "audio" for s in streams),
         start_time=float(fmt.get("start_time") or 0),
+        frames=int(packets) if packets is not None else None,
+        nominal_fps=_rate(video.get("r_frame_rate")),
     )
 
 
@@ -96,7 +116,13 @@ TEST_PATTERN_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 
 def segment_output_args(out_template: str, segment_seconds: int) -> list[str]:
-    """Segment muxer: clock-aligned cuts on keyframes, closed files reported on stdout as CSV."""
+    """Segment muxer: clock-aligned cuts on keyframes, closed files reported on stdout as CSV.
+
+    Files are numbered (`%06d` in the template), never named from the clock: with -strftime
+    a clock stepped back makes FFmpeg reuse the name of a closed, hashed segment and truncate
+    it (measured: 10 of 10 segments of the minute before a 60 s step rewritten). The caller
+    makes the rest of the name unique per run.
+    """
     return [
         "-f",
         "segment",
@@ -109,8 +135,6 @@ def segment_output_args(out_template: str, segment_seconds: int) -> list[str]:
         "-segment_format_options",
         FRAGMENTED_MP4,
         "-reset_timestamps",
-        "1",
-        "-strftime",
         "1",
         "-segment_list",
         "pipe:1",

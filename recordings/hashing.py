@@ -1,6 +1,7 @@
 """SHA-256 of segment files and of chain links. The chain formula is in docs/integrity.md."""
 
 import hashlib
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +13,18 @@ def sha256_file(path: Path | str) -> str:
     """Streamed SHA-256 of a file (hashlib: ~4x faster than sha256sum on x86)."""
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def sync_to_disk(path: Path) -> None:
+    """fsync a closed file and its folder, so a hash committed next vouches for bytes (and a
+    directory entry) on the disk, not in the page cache a power cut empties."""
+    path = Path(path)
+    for target, flags in ((path, os.O_RDONLY), (path.parent, os.O_RDONLY | os.O_DIRECTORY)):
+        fd = os.open(target, flags)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def utc_iso(dt: datetime) -> str:

@@ -7,10 +7,10 @@ import subprocess
 import pytest
 
 from recordings.models import Gap, Segment
-from recordings.recorder import InlineExecutor, Supervisor
+from recordings.recorder import Supervisor
 from tests.factories import make_camera
 
-from .conftest import wait_for
+from .conftest import InlineExecutor, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
