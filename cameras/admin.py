@@ -5,6 +5,8 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.utils.html import format_html, format_html_join
 
+from crimebox import outbox
+
 from . import admin_views
 from .forms import CameraChangeForm
 from .models import Camera
@@ -104,6 +106,10 @@ class CameraAdmin(admin.ModelAdmin):
             },
         ),
     ]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        outbox.report(outbox.CAMERA, obj)  # inside the admin's transaction
 
     def construct_change_message(self, request, form, formsets, add=False):
         """Old and new values, so the audit trail (and evidence packages) can tell what a

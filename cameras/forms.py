@@ -2,7 +2,9 @@
 
 from django import forms
 
-from .models import Camera, redact_text
+from crimebox.redaction import redact_text
+
+from .models import Camera
 from .onvif import DeviceProbe, ONVIFError, validate_host
 from .services import (
     CameraError,

@@ -1,43 +1,10 @@
-import re
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-
-def redact_url(url: str) -> str:
-    """The URL with any user:password@ removed, safe for logs, pages and the database."""
-    if not url:
-        return url
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-
-
-_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@")
-
-
-def redact_text(text: str) -> str:
-    """Any URL credentials (scheme://user:pass@) in free text removed."""
-    return _USERINFO.sub(r"\g<scheme>", text or "")
-
-
-def with_credentials(url: str, username: str, password: str) -> str:
-    """The URL with credentials put back, for FFmpeg's argv only. Never store or log it."""
-    if not url or not username:
-        return url
-    parts = urlsplit(redact_url(url))
-    userinfo = quote(username, safe="")
-    if password:
-        userinfo += ":" + quote(password, safe="")
-    return urlunsplit((parts.scheme, f"{userinfo}@{parts.netloc}", *parts[2:]))
+from crimebox.redaction import redact_text, with_credentials
 
 
 class CameraQuerySet(models.QuerySet):

@@ -19,7 +19,7 @@ from onvif import ONVIFCamera
 from onvif.exceptions import ONVIFAuthError, ONVIFTimeoutError
 from onvif.exceptions import ONVIFError as LibraryError
 
-from .models import redact_text, redact_url
+from crimebox.redaction import redact_text, redact_url
 
 logger = logging.getLogger(__name__)
 

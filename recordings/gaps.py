@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 
 from cameras.models import Camera
+from crimebox import outbox
 
 from .models import Gap, Segment
 
@@ -49,7 +50,10 @@ def telling_line(lines: Sequence[str], cause: str) -> str:
     """The error line that explains `cause` best (the last one, unless the disk is full)."""
     if cause == Gap.Cause.DISK_FULL:
         named = [ln for ln in lines if _NO_SPACE in ln.lower()]
-        return named[-1] if named else "the disk is full (no space left for the next fragment)"
+        if named:
+            return named[-1]
+        said = f"; FFmpeg's last line: {lines[-1]}" if lines else ""
+        return f"No space left on device: the disk is full{said}"
     return lines[-1] if lines else ""
 
 
@@ -72,6 +76,7 @@ def open_gap(camera: Camera, cause: str, detail: str, at: datetime) -> Gap:
         gap = Gap.objects.create(
             camera=camera, start=start, cause=cause, detail=camera.redact(detail)[:2000]
         )
+        outbox.report(outbox.GAP_OPENED, gap)
     logger.warning("camera %s: gap from %s (%s) %s", camera, gap.start, cause, gap.detail)
     return gap
 
@@ -83,6 +88,7 @@ def close_gaps(camera: Camera, at: datetime) -> int:
         for gap in Gap.objects.filter(camera=camera, end=None):
             gap.end = max(gap.start, at)
             gap.save(update_fields=["end"])
+            outbox.report(outbox.GAP_CLOSED, gap)
             closed += 1
     if closed:
         logger.info("camera %s: recording resumed at %s", camera, at)
@@ -100,8 +106,12 @@ def align_resumed_gap(camera: Camera, first_start: datetime) -> None:
         .order_by("-start")
         .first()
     )
-    if gap is not None and abs((gap.end - first_start).total_seconds()) < 30:
+    if gap is None or gap.end == first_start or abs((gap.end - first_start).total_seconds()) >= 30:
+        return
+    with transaction.atomic():
         Gap.objects.filter(pk=gap.pk).update(end=first_start)
+        gap.end = first_start
+        outbox.report(outbox.GAP_CLOSED, gap)  # the corrected end, as a new document
 
 
 def record_clock_step(camera: Camera, step: float, at: datetime) -> Gap:
@@ -123,13 +133,16 @@ def record_clock_step(camera: Camera, step: float, at: datetime) -> Gap:
             else "No footage is missing: these times were skipped."
         )
     )
-    gap = Gap.objects.create(
-        camera=camera,
-        start=min(before, at),
-        end=max(before, at),
-        cause=Gap.Cause.CLOCK_STEP,
-        detail=detail,
-    )
+    with transaction.atomic():
+        gap = Gap.objects.create(
+            camera=camera,
+            start=min(before, at),
+            end=max(before, at),
+            cause=Gap.Cause.CLOCK_STEP,
+            detail=detail,
+        )
+        outbox.report(outbox.GAP_OPENED, gap)
+        outbox.report(outbox.GAP_CLOSED, gap)
     note = f"recorded before the clock stepped back {abs(step):.1f} s at {at:%H:%M:%S}Z"
     for segment in Segment.objects.filter(camera=camera, end__gt=at).chained():
         segment.note = "; ".join(n for n in (segment.note, note) if n)

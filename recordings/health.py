@@ -4,6 +4,7 @@ import shutil
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.dispatch import Signal
 from django.http import JsonResponse
 from django.utils import timezone
 
@@ -12,9 +13,13 @@ from cameras.models import Camera
 from crimebox.clock import clock_synchronized
 
 from . import heartbeat
+from .evidence.signing import ensure_signing_key
 from .models import Gap, IntegrityCheck, Segment
 from .retention import free_floor, storage_alarm
-from .signing import ensure_signing_key
+
+# Upper layers add their part of the health (replication: sync/status.py): each receiver
+# returns {"name": ..., "alarms": [...], "warnings": [...], "data": {...}}.
+health_parts = Signal()
 
 
 def health_status(now: datetime | None = None, disk_usage=None) -> dict:
@@ -44,6 +49,11 @@ def health_status(now: datetime | None = None, disk_usage=None) -> dict:
                 "open_gap": Gap.objects.filter(camera=camera, end=None).exists(),
             }
         )
+    parts = {}
+    for _receiver, part in health_parts.send(sender=None, now=now):
+        alarms += part["alarms"]
+        warnings += part["warnings"]
+        parts[part["name"]] = part["data"]
     status = "critical" if alarms else "warning" if warnings else "ok"
     return {
         "status": status,
@@ -63,6 +73,7 @@ def health_status(now: datetime | None = None, disk_usage=None) -> dict:
             "problems": len(check.problems),
         },
         "signing_key_fingerprint": ensure_signing_key().fingerprint,
+        **parts,
     }
 
 
@@ -87,6 +98,17 @@ def box_problems(check: IntegrityCheck | None, disk_usage=None) -> tuple[list[st
     if missing:
         warnings.append(
             f"{missing} segment file(s) are missing from the disk: see Segments, status Missing."
+        )
+    disagree = (
+        Segment.objects.media_warnings()
+        .filter(hashed_at__gte=timezone.now() - timedelta(days=1))
+        .count()
+    )
+    if disagree:
+        warnings.append(
+            f"{disagree} segment(s) of the last 24 hours have media whose duration, frame "
+            "count and wall time disagree (the camera's timestamps went wrong): their times "
+            "are not to be trusted without a look. See Segments, media warning."
         )
     if clock_synchronized() is False:
         warnings.append(

@@ -16,10 +16,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from cameras.models import Camera
+from crimebox import outbox
 from crimebox.clock import clock_synchronized
+from crimebox.hashing import GENESIS, sha256_file
 
 from . import ffmpeg
-from .hashing import GENESIS, segment_chain_hash, sha256_file, sync_to_disk
+from .evidence.hashing import segment_chain_hash
 from .models import LegalHold, Segment
 from .timing import media_warning
 
@@ -178,6 +180,7 @@ def index_segment(
         else:
             segment = Segment.objects.create(**fields)
         Camera.objects.filter(pk=camera.pk).update(last_segment_at=now or timezone.now())
+        outbox.report(outbox.SEGMENT, segment)
     logger.info(
         "indexed %s seq=%d %.1fs sha256=%s", rel, segment.sequence, info.duration, digest[:12]
     )
@@ -186,6 +189,18 @@ def index_segment(
 
 def _join(*notes: str) -> str:
     return "; ".join(n for n in notes if n)
+
+
+def sync_to_disk(path: Path) -> None:
+    """fsync a closed file and its folder, so a hash committed next vouches for bytes (and a
+    directory entry) on the disk, not in the page cache a power cut empties."""
+    path = Path(path)
+    for target, flags in ((path, os.O_RDONLY), (path.parent, os.O_RDONLY | os.O_DIRECTORY)):
+        fd = os.open(target, flags)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def seal(path: Path) -> None:

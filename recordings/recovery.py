@@ -13,9 +13,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from cameras.models import Camera
+from crimebox import outbox
 
 from . import ffmpeg
 from .gaps import open_gap
@@ -89,17 +91,22 @@ def index_unknown_files(
             )
             result.unreadable.append(rel)
     for stale in Segment.objects.filter(camera=camera, status=Segment.Status.RECORDING):
-        mark_lost(camera, stale.abs_path, "was being recorded but left no readable file")
+        mark_lost(
+            camera, stale.abs_path, "was being recorded but left no readable file: never hashed"
+        )
     return result
 
 
 def mark_missing(camera: Camera, result: RecoveryResult) -> None:
     for segment in Segment.objects.filter(camera=camera, status__in=Segment.HASHED_FILES):
         if not segment.abs_path.exists():
-            Segment.objects.filter(pk=segment.pk).update(
-                status=Segment.Status.MISSING,
-                note=f"file not found at start-up {timezone.now():%Y-%m-%d %H:%M:%S}Z",
-            )
+            now = timezone.now()
+            note = f"file not found at start-up {now:%Y-%m-%d %H:%M:%S}Z"
+            with transaction.atomic():
+                Segment.objects.filter(pk=segment.pk).update(
+                    status=Segment.Status.MISSING, note=note
+                )
+                outbox.report(outbox.SEGMENT_EVENT, segment, event="missing", at=now, note=note)
             logger.warning(
                 "camera %s: segment %s is missing its file %s", camera, segment.pk, segment.path
             )

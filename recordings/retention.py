@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from audit import log
 from audit.models import AuditEvent
+from crimebox import outbox
 
 from .models import Export, Segment
 
@@ -46,6 +47,9 @@ def _delete(segment: Segment, reason: str, now: datetime) -> None:
         ).update(status=Segment.Status.DELETED, deleted_at=now, note=f"retention: {reason}")
         if claimed != 1:
             return  # held or deleted meanwhile
+        outbox.report(
+            outbox.SEGMENT_EVENT, segment, event="deleted", at=now, note=f"retention: {reason}"
+        )
         segment.abs_path.unlink(missing_ok=True)
     log.record(
         AuditEvent.Action.RETENTION_DELETE,

@@ -6,7 +6,7 @@ wrong, 10 s files with ~250 frames declared 0.06-0.1 s of media and their starts
 /health and every manifest that uses it.
 """
 
-from .ffmpeg import MediaInfo
+from crimebox.ffprobe import MediaInfo
 
 WALL_SLACK = 1.5  # seconds: keyframe arrival and pipe delays between two close reports
 WALL_RATIO = 0.25

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from recordings.evidence.integrity import verify_segments
 from recordings.index import relative_path
-from recordings.integrity import verify_segments
 from recordings.models import Gap, Segment
 from recordings.recorder import Supervisor
 from tests.factories import make_camera

@@ -1,0 +1,195 @@
+"""Evidence exports in the admin: request (form), progress (list), download (view)."""
+
+from datetime import UTC
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import redirect
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django_q.tasks import async_task
+
+from audit import log
+from audit.models import AuditEvent
+
+from ..evidence.export import ExportError, plan
+from ..evidence.signing import ensure_signing_key
+from ..footage.media import ranged_response
+from ..models import Export
+
+
+class ExportForm(forms.ModelForm):
+    class Meta:
+        model = Export
+        fields = [
+            "cameras",
+            "start",
+            "end",
+            "case_number",
+            "reason",
+            "include_originals",
+            "hold_sources",
+        ]
+        help_texts = {
+            "hold_sources": "Put the source segments on legal hold (recommended).",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        now = timezone.localtime()
+        zone = f"{timezone.get_current_timezone_name()} (UTC{now:%z}; now {now:%H:%M})"
+        for name in ("start", "end"):
+            if name in self.fields:
+                self.fields[
+                    name
+                ].help_text = f"In the box's time zone, {zone}. Stored and exported in UTC."
+
+    def clean(self):
+        data = super().clean()
+        if {"cameras", "start", "end"} <= data.keys():
+            try:
+                plan(list(data["cameras"]), data["start"], data["end"])
+            except ExportError as e:
+                raise forms.ValidationError(str(e)) from None
+            start, end = data["start"], data["end"]
+            local = (
+                f"{timezone.localtime(start):%Y-%m-%d %H:%M:%S}–"
+                f"{timezone.localtime(end):%H:%M:%S} {timezone.get_current_timezone_name()}"
+            )
+            self.window_text = (
+                f"{local} = {start.astimezone(UTC):%Y-%m-%d %H:%M:%S}–"
+                f"{end.astimezone(UTC):%H:%M:%S} UTC"
+            )
+        return data
+
+
+@admin.register(Export)
+class ExportAdmin(admin.ModelAdmin):
+    form = ExportForm
+    list_display = [
+        "requested_at",
+        "case_number",
+        "window",
+        "requested_by",
+        "status_text",
+        "download_link",
+    ]
+    list_filter = ["status"]
+    search_fields = ["case_number", "reason"]
+    readonly_fields = [
+        "status",
+        "progress",
+        "path",
+        "sha256",
+        "size",
+        "error",
+        "finished_at",
+        "requested_by",
+        "requested_at",
+    ]
+    list_select_related = ["requested_by"]
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return request.user.has_perm("recordings.export_footage")
+
+    def get_fields(self, request, obj=None):
+        return (
+            ExportForm.Meta.fields if obj is None else ExportForm.Meta.fields + self.readonly_fields
+        )
+
+    # A person uses the console's export pages (prefilled form, refreshing list, download);
+    # the admin's own pages send them there. POSTs to the admin's add form still work.
+    def changelist_view(self, request, extra_context=None):
+        return redirect("console:exports")
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if request.method == "GET" and self.has_add_permission(request):
+            query = request.GET.urlencode()
+            return redirect(reverse("console:export_new") + (f"?{query}" if query else ""))
+        return super().add_view(request, form_url, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return redirect("console:export", object_id)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "subtitle": f"Box signing key fingerprint: {ensure_signing_key().fingerprint}",
+        }
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        obj.requested_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        pk = form.instance.pk
+        task = "recordings.evidence.export.run_export"
+        transaction.on_commit(lambda: async_task(task, pk, task_name=f"export {pk}"))
+        messages.info(
+            request,
+            f"Export queued: {getattr(form, 'window_text', '')}. "
+            "The package is offered for download here when ready.",
+        )
+
+    @admin.display(description="window (UTC)")
+    def window(self, obj):
+        return f"{obj.start:%Y-%m-%d %H:%M:%S} – {obj.end:%H:%M:%S}"
+
+    @admin.display(description="status")
+    def status_text(self, obj):
+        if obj.status == Export.Status.RUNNING:
+            return f"Running {obj.progress}%"
+        if obj.status == Export.Status.FAILED:
+            return format_html('<b style="color:#b00" title="{}">Failed</b>', obj.error)
+        return obj.get_status_display()
+
+    @admin.display(description="package")
+    def download_link(self, obj):
+        if obj.status != Export.Status.DONE:
+            return "—"
+        url = reverse("admin:recordings_export_download", args=[obj.pk])
+        return format_html(
+            '<a class="download" href="{}">Download zip</a> ({} MB)',
+            url,
+            f"{(obj.size or 0) / 1e6:.1f}",
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:export_id>/download/",
+                self.admin_site.admin_view(self.download),
+                name="recordings_export_download",
+            )
+        ] + super().get_urls()
+
+    def download(self, request, export_id: int):
+        if not (
+            request.user.has_perm("recordings.export_footage")
+            or request.user.has_perm("recordings.view_footage")
+        ):
+            raise PermissionDenied
+        export = Export.objects.filter(pk=export_id, status=Export.Status.DONE).first()
+        if export is None or not export.path or "/" in export.path or not export.abs_path.is_file():
+            raise Http404("No package for this export.")
+        log.record(
+            AuditEvent.Action.DOWNLOAD,
+            request=request,
+            target=f"export {export.pk}",
+            detail={"package": export.path, "sha256": export.sha256},
+        )
+        return ranged_response(
+            request, export.abs_path, content_type="application/zip", download_name=export.path
+        )

@@ -1,0 +1,59 @@
+"""Legal holds: placed from the timeline or the segment list, released here with a reason."""
+
+from django.contrib import admin, messages
+from django.shortcuts import render
+
+from ..holds import HoldError, release_hold
+from ..models import LegalHold
+
+
+@admin.register(LegalHold)
+class LegalHoldAdmin(admin.ModelAdmin):
+    list_display = ["camera", "start", "end", "case_number", "reason", "created_by", "active"]
+    list_filter = ["camera", ("released_at", admin.EmptyFieldListFilter)]
+    search_fields = ["case_number", "reason"]
+    list_select_related = ["camera", "created_by"]
+    readonly_fields = ["created_by", "created_at", "released_at", "released_by", "release_reason"]
+    actions = ["release"]
+
+    def has_add_permission(self, request):
+        return False  # placed from the footage timeline or the segment list, with its audit
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(boolean=True)
+    def active(self, obj):
+        return obj.is_active
+
+    @admin.action(description="Release the selected holds")
+    def release(self, request, queryset):
+        if not request.user.has_perm("recordings.hold_footage"):
+            self.message_user(request, "You may not release legal holds.", messages.ERROR)
+            return None
+        if not request.POST.get("release_reason"):
+            return render(
+                request,
+                "admin/recordings/legalhold/release.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "holds": queryset,
+                    "opts": self.model._meta,
+                    "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                },
+            )
+        released = 0
+        for hold in queryset:
+            try:
+                release_hold(
+                    hold, request.POST["release_reason"], user=request.user, request=request
+                )
+                released += 1
+            except HoldError as e:
+                self.message_user(request, f"{hold}: {e}", messages.WARNING)
+        self.message_user(request, f"{released} hold(s) released.", messages.SUCCESS)
+        return None

@@ -1,0 +1,289 @@
+"""Footage pages: browse a camera's day, play, download, hold. All behind the admin login."""
+
+import math
+from datetime import date, datetime, time, timedelta
+from functools import wraps
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from audit import log
+from audit.models import AuditEvent
+from cameras.models import Camera
+
+from ..holds import HoldError, place_hold
+from ..models import Segment
+from .media import ranged_response
+from .playlist import day_playlist
+from .thumbnails import thumbnail
+from .timeline import day_bounds, day_timeline, ticks
+
+
+def footage_view(perm="recordings.view_footage"):
+    """Login through the admin (redirect), then the permission (403)."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not request.user.has_perm(perm):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return admin.site.admin_view(wrapped)
+
+    return decorator
+
+
+def context(request, **kw):
+    return {**admin.site.each_context(request), **kw}
+
+
+def on_disk_segment(pk: int, recording: bool = True) -> Segment:
+    """A segment by id whose file is on disk inside RECORDINGS_DIR, or 404.
+
+    `recording`: also the segment FFmpeg is writing now (it plays up to its last fragment).
+    """
+    segment = get_object_or_404(Segment.objects.select_related("camera"), pk=pk)
+    path = segment.abs_path.resolve()
+    root = Path(settings.RECORDINGS_DIR).resolve()
+    if segment.is_recording and not recording:
+        raise Http404(
+            "This segment is still being recorded; its original can be downloaded "
+            "once it closes and is hashed."
+        )
+    if not segment.is_playable or root not in path.parents or not path.is_file():
+        raise Http404("This segment's file is not on the box (deleted by retention or missing).")
+    return segment
+
+
+@footage_view()
+def index(request):
+    """The cameras; with a date and time, what each camera has at that moment."""
+    today = timezone.localdate()
+    the_day = parse_date(request.GET.get("date", "")) or today
+    moment = parse_moment(the_day, request.GET.get("time", ""))
+    cameras = list(Camera.objects.all())
+    if moment is not None:
+        local = timezone.localtime(moment)
+        for camera in cameras:
+            camera.found = find_moment(moment, day_timeline(camera, local.date(), hour=local.hour))
+        log.record(
+            AuditEvent.Action.VIEW, request=request, target=f"all cameras at {local:%Y-%m-%d %H:%M}"
+        )
+    return render(
+        request,
+        "recordings/index.html",
+        context(
+            request,
+            title="Footage",
+            cameras=cameras,
+            today=today,
+            day=the_day,
+            moment=moment,
+            zone=timezone.get_current_timezone_name(),
+        ),
+    )
+
+
+@footage_view()
+def camera_day(request, camera_id: int, day: str | None = None):
+    camera = get_object_or_404(Camera, pk=camera_id)
+    if request.GET.get("date") or request.GET.get("time"):
+        return jump(request, camera)
+    the_day = parse_date(day) if day else timezone.localdate()
+    if the_day is None:
+        raise Http404("Not a date (YYYY-MM-DD).")
+    hour = parse_hour(request.GET.get("hour"))
+    if request.method == "POST":
+        return hold(request, camera, the_day)
+    timeline = day_timeline(camera, the_day, hour=hour)
+    moment = parse_moment(the_day, request.GET.get("at", ""))
+    log.record(
+        AuditEvent.Action.VIEW,
+        request=request,
+        camera=camera,
+        target=f"camera {camera.pk} day {the_day}" + (f" hour {hour}" if hour is not None else ""),
+    )
+    title = f"{camera.name} — {the_day:%A %Y-%m-%d}" + (
+        f", {hour:02d}:00–{hour + 1:02d}:00" if hour is not None else ""
+    )
+    return render(
+        request,
+        "recordings/day.html",
+        context(
+            request,
+            title=title,
+            camera=camera,
+            day=the_day,
+            hour=hour,
+            prev_day=the_day - timedelta(days=1),
+            next_day=the_day + timedelta(days=1),
+            prev_hour=hour - 1 if hour else None,
+            next_hour=hour + 1 if hour is not None and hour < 23 else None,
+            can_hold=request.user.has_perm("recordings.hold_footage"),
+            moment=moment,
+            found=find_moment(moment, timeline) if moment else None,
+            **timeline,
+        ),
+    )
+
+
+def parse_moment(the_day: date, hhmm: str) -> datetime | None:
+    """ "1405" or "14:05" on the day, in the box's zone; None if absent or not a time."""
+    hhmm = hhmm.replace(":", "")
+    if len(hhmm) != 4 or not hhmm.isdigit() or int(hhmm[:2]) > 23 or int(hhmm[2:]) > 59:
+        return None
+    return timezone.make_aware(
+        datetime.combine(the_day, time(int(hhmm[:2]), int(hhmm[2:]))),
+        timezone.get_current_timezone(),
+    )
+
+
+def find_moment(moment: datetime, timeline: dict) -> dict:
+    """The segment that holds the moment (and the offset into it), or the gap that explains
+    why there is none."""
+    # Latest start first: at a cut the next segment may begin a few ms before this one ends.
+    for segment in sorted(timeline["segments"], key=lambda s: s.start, reverse=True):
+        if segment.is_playable and segment.start <= moment < segment.end:
+            return {"segment": segment, "offset": (moment - segment.start).total_seconds()}
+    for gap in timeline["gaps"]:
+        if gap.start <= moment and (gap.end is None or moment < gap.end):
+            return {"gap": gap}
+    return {}
+
+
+def parse_hour(raw: str | None) -> int | None:
+    if raw in (None, ""):
+        return None
+    if not raw.isdigit() or not 0 <= int(raw) <= 23:
+        raise Http404("Not an hour of the day (0 to 23).")
+    return int(raw)
+
+
+def jump(request, camera):
+    """A date and time typed by the user: that hour of that day, scrolled to the time."""
+    the_day = parse_date(request.GET.get("date", "")) or timezone.localdate()
+    url = reverse("recordings:day", args=[camera.pk, the_day.isoformat()])
+    moment = parse_moment(the_day, request.GET.get("time", ""))
+    if moment is None:
+        return redirect(url)
+    local = timezone.localtime(moment)
+    return redirect(f"{url}?hour={local.hour}&at={local:%H%M}#moment")
+
+
+def hold(request, camera, the_day: date):
+    if not request.user.has_perm("recordings.hold_footage"):
+        raise PermissionDenied
+    tz = timezone.get_current_timezone()
+    try:
+        start, end = (parse_datetime(request.POST.get(k, "")) for k in ("start", "end"))
+        if start is None or end is None:
+            raise ValueError("no time")
+        start, end = timezone.make_aware(start, tz), timezone.make_aware(end, tz)
+        place_hold(
+            camera,
+            start,
+            end,
+            request.POST.get("reason", ""),
+            user=request.user,
+            request=request,
+            case_number=request.POST.get("case_number", ""),
+        )
+        messages.success(
+            request, f"Legal hold placed on {camera} from {start:%H:%M} to {end:%H:%M}."
+        )
+    except ValueError as e:
+        messages.error(
+            request,
+            str(e)
+            if isinstance(e, HoldError)
+            else "Give the hold's start and end as date and time.",
+        )
+    return redirect("recordings:day", camera.pk, the_day.isoformat())
+
+
+@footage_view()
+def player(request, segment_id: int):
+    segment = on_disk_segment(segment_id)
+    try:
+        offset = float(request.GET.get("t", "0"))
+    except ValueError:
+        offset = 0.0
+    offset = min(max(0.0, offset), segment.duration or offset) if math.isfinite(offset) else 0.0
+    around = Segment.objects.filter(camera=segment.camera, status__in=Segment.PLAYABLE)
+    day = timezone.localtime(segment.start).date()
+    log.record(
+        AuditEvent.Action.PLAY,
+        request=request,
+        camera=segment.camera,
+        target=f"segment {segment.pk}",
+    )
+    return render(
+        request,
+        "recordings/player.html",
+        context(
+            request,
+            title=f"Play {segment.camera} — {timezone.localtime(segment.start):%A %Y-%m-%d}",
+            segment=segment,
+            day=day,
+            offset=offset,
+            prev=around.filter(start__lt=segment.start).order_by("-start").first(),
+            next=around.filter(start__gt=segment.start).order_by("start").first(),
+            playlist=day_playlist(segment.camera, day),
+            scrub_ticks=[t for t in ticks(*day_bounds(day), zoomed=False) if t.hour % 3 == 0],
+        ),
+    )
+
+
+@footage_view()
+def playlist(request, camera_id: int, day: str):
+    """The day's segments and gaps for the player going on past the end of the page's day."""
+    camera = get_object_or_404(Camera, pk=camera_id)
+    the_day = parse_date(day)
+    if the_day is None:
+        raise Http404("Not a date (YYYY-MM-DD).")
+    log.record(
+        AuditEvent.Action.VIEW,
+        request=request,
+        camera=camera,
+        target=f"camera {camera.pk} day {the_day} (player playlist)",
+    )
+    return JsonResponse(day_playlist(camera, the_day))
+
+
+@footage_view()
+def media(request, segment_id: int):
+    segment = on_disk_segment(segment_id)
+    return ranged_response(request, segment.abs_path)
+
+
+@footage_view()
+def download(request, segment_id: int):
+    segment = on_disk_segment(segment_id, recording=False)
+    log.record(
+        AuditEvent.Action.DOWNLOAD,
+        request=request,
+        camera=segment.camera,
+        target=f"segment {segment.pk}",
+        detail={"sha256": segment.sha256},
+    )
+    return ranged_response(
+        request, segment.abs_path, download_name=f"{segment.camera.slug}-{segment.abs_path.name}"
+    )
+
+
+@footage_view()
+def thumb(request, segment_id: int):
+    path = thumbnail(on_disk_segment(segment_id))
+    if path is None:
+        raise Http404("No thumbnail.")
+    response = FileResponse(open(path, "rb"), content_type="image/jpeg")
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
