@@ -40,8 +40,9 @@ def test_the_open_segment_deleted_under_the_recorder_is_a_gap_and_a_lost_row(
     row.abs_path.unlink()  # an operator, a bad script, a failing card
 
     gap = wait_for(
-        lambda: Gap.objects.filter(camera=camera, cause=Gap.Cause.FILE_LOST, end__isnull=False)
-        .first(),
+        lambda: Gap.objects.filter(
+            camera=camera, cause=Gap.Cause.FILE_LOST, end__isnull=False
+        ).first(),
         tick=supervisor.tick,
         what="a closed file-lost gap",
     )
