@@ -105,9 +105,7 @@ def open_segment(camera: Camera, path: Path, start: datetime | None = None) -> S
         size=0,
         path=rel,
         status=Segment.Status.RECORDING,
-        on_hold=LegalHold.objects.filter(
-            camera=camera, released_at=None, start__lte=start, end__gt=start
-        ).exists(),
+        on_hold=LegalHold.objects.filter(camera=camera).active().covering(start).exists(),
     )
 
 
@@ -171,7 +169,7 @@ def index_segment(
         media_warning=media_warning(info, wall_seconds),
     )
     with transaction.atomic():
-        last = Segment.objects.filter(camera=camera).chained().order_by("-sequence").first()
+        last = Segment.objects.filter(camera=camera).last_chained()
         fields.update(_place_in_chain(camera, last, start, info.duration, digest, fields["size"]))
         fields["note"] = _join(note, fields.pop("clamp_note"))
         if existing is not None:
@@ -244,7 +242,5 @@ def _place_in_chain(
             end=end,
             size=size,
         ),
-        on_hold=LegalHold.objects.filter(
-            camera=camera, released_at=None, start__lt=end, end__gt=start
-        ).exists(),
+        on_hold=LegalHold.objects.filter(camera=camera).active().overlapping(start, end).exists(),
     )
