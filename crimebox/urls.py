@@ -10,5 +10,6 @@ admin.site.index_title = "Box administration"
 urlpatterns = [
     path("health", health_view, name="health"),
     path("footage/", include("recordings.urls")),
+    path("live/", include("live.urls")),
     path("", admin.site.urls),
 ]
