@@ -43,9 +43,9 @@ class ExportForm(forms.ModelForm):
         zone = f"{timezone.get_current_timezone_name()} (UTC{now:%z}; now {now:%H:%M})"
         for name in ("start", "end"):
             if name in self.fields:
-                self.fields[
-                    name
-                ].help_text = f"In the box's time zone, {zone}. Stored and exported in UTC."
+                self.fields[name].help_text = (
+                    f"In the box's time zone, {zone}. Stored and exported in UTC."
+                )
 
     def clean(self):
         data = super().clean()
