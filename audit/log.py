@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
-from recordings.hashing import GENESIS, utc_iso
+from recordings.evidence.hashing import GENESIS, utc_iso
 
 from .models import AuditCheck, AuditEvent
 

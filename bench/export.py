@@ -49,7 +49,7 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     from cameras.models import Camera
-    from recordings.export import run_export
+    from recordings.evidence.export import run_export
     from recordings.index import index_segment, segment_dir
     from recordings.models import Export
 

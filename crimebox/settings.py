@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "live",  # before audit: its post_migrate gives the roles live's permissions
     "audit",
     "sync",
+    "console",
 ]
 
 MIDDLEWARE = [

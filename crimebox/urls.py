@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from console import views as console
 from recordings.health import health_view
 
 admin.site.site_header = "crimebox"
@@ -9,7 +10,11 @@ admin.site.index_title = "Box administration"
 
 urlpatterns = [
     path("health", health_view, name="health"),
-    path("footage/", include("recordings.urls")),
+    path("footage/", include("recordings.footage.urls")),
     path("live/", include("live.urls")),
+    path("", include("console.urls")),
+    # Before the admin's own: the front page is the admin's index, the login lands by role.
+    path("", console.front, name="front"),
+    path("login/", console.login, name="login"),
     path("", admin.site.urls),
 ]

@@ -12,7 +12,7 @@ from django.conf import settings
 
 from cameras.models import Camera
 from recordings.models import Segment
-from recordings.thumbnails import thumbnail
+from recordings.footage.thumbnails import thumbnail
 
 from . import state
 from .status import parse_playlist

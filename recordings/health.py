@@ -12,9 +12,9 @@ from cameras.models import Camera
 from crimebox.clock import clock_synchronized
 
 from . import heartbeat
+from .evidence.signing import ensure_signing_key
 from .models import Gap, IntegrityCheck, Segment
 from .retention import free_floor, storage_alarm
-from .signing import ensure_signing_key
 
 
 def health_status(now: datetime | None = None, disk_usage=None) -> dict:

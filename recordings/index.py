@@ -18,7 +18,7 @@ from cameras.models import Camera
 from crimebox.clock import clock_synchronized
 
 from . import ffmpeg
-from .hashing import GENESIS, segment_chain_hash, sha256_file
+from .evidence.hashing import GENESIS, segment_chain_hash, sha256_file
 from .models import LegalHold, Segment
 
 logger = logging.getLogger(__name__)

@@ -31,7 +31,7 @@ def prune_task() -> str:
 def verify_task() -> str:
     from audit.log import run_check
 
-    from .integrity import verify_segments
+    from .evidence.integrity import verify_segments
 
     check = verify_segments()
     audit_problems = run_check().problems

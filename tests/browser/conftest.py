@@ -1,9 +1,13 @@
+import os
+import re
 import shutil
+from pathlib import Path
 
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -42,3 +46,37 @@ def browser(tmp_path):
     driver.set_page_load_timeout(30)
     yield driver
     driver.quit()
+
+
+ARTIFACTS = Path(os.environ.get("CRIMEBOX_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "screenshots"
+SIZES = {"laptop": (1400, 900), "phone": (390, 844)}
+_saved: list[Path] = []
+
+
+@pytest.fixture
+def shoot(browser, request):
+    """shoot(name): screenshots of the current page at laptop and phone width (the whole
+    page's height), saved under test-artifacts/screenshots/<test>/ for a reviewer."""
+
+    def take(name: str, sizes=("laptop", "phone")) -> list[Path]:
+        folder = ARTIFACTS / re.sub(r"[^\w.-]+", "_", request.node.name).strip("_")
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for size in sizes:
+            width, height = SIZES[size]
+            browser.set_window_size(width, height)
+            full = browser.execute_script("return document.documentElement.scrollHeight")
+            browser.set_window_size(width, min(max(height, full + 120), 4000))
+            path = folder / f"{name}-{size}.png"
+            browser.save_screenshot(str(path))
+            paths.append(path)
+        browser.set_window_size(*SIZES["laptop"])
+        _saved.extend(paths)
+        return paths
+
+    return take
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _saved:
+        terminalreporter.write_line(f"browser screenshots ({len(_saved)}): {ARTIFACTS}")

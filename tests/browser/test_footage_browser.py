@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group, User
 from django.urls import reverse
 from selenium.webdriver.common.by import By
 
-from recordings.evidence import verify_package
+from recordings.evidence.verify import verify_package
 from recordings.models import Export
 from tests.factories import make_camera, make_segment
 

@@ -8,7 +8,7 @@ import pytest
 
 from audit.log import walk_chain
 from audit.models import AuditEvent
-from recordings.integrity import verify_segments
+from recordings.evidence.integrity import verify_segments
 from recordings.models import Segment
 from tests.factories import make_camera, make_media
 

@@ -419,7 +419,7 @@ def test_export_never_takes_the_space_recording_needs(footage, tmp_path, monkeyp
     out = tmp_path / "out"
     out.mkdir()
     monkeypatch.setattr(
-        "recordings.export.shutil.disk_usage",
+        "recordings.evidence.export.shutil.disk_usage",
         lambda p: Usage(10**11, 10**11 - 10**9 - 50_000, 10**9 + 50_000),
     )
     with pytest.raises(CommandError, match="Not enough free space"):

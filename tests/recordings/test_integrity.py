@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.management import call_command
 
+from recordings.evidence.integrity import verify_segments
 from recordings.index import index_segment, open_segment, segment_dir
-from recordings.integrity import verify_segments
 from recordings.models import IntegrityCheck, Segment
 from tests.factories import make_camera, make_media, make_segments
 

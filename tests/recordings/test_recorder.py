@@ -11,7 +11,7 @@ import pytest
 
 from cameras.models import Camera
 from recordings import ffmpeg, heartbeat
-from recordings.hashing import GENESIS, segment_chain_hash, sha256_file
+from recordings.evidence.hashing import GENESIS, segment_chain_hash, sha256_file
 from recordings.index import NAME_RE
 from recordings.models import Gap, Segment
 from recordings.recorder import InlineExecutor, Supervisor

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from recordings.hashing import segment_chain_hash
+from recordings.evidence.hashing import segment_chain_hash
 from recordings.index import open_segment, segment_dir
 from recordings.models import Gap, Segment
 from recordings.recovery import recover

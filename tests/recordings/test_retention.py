@@ -5,8 +5,8 @@ import pytest
 from django.core.management import call_command
 
 from audit.models import AuditEvent
+from recordings.evidence.integrity import verify_segments
 from recordings.holds import place_hold
-from recordings.integrity import verify_segments
 from recordings.models import Export, Segment
 from recordings.retention import expire_exports, prune, storage_alarm
 from tests.factories import make_camera, make_segments

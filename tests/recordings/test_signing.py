@@ -8,7 +8,7 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 
-from recordings import signing
+from recordings.evidence import signing
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
 from audit.models import AuditEvent
+from recordings.footage.media import parse_range
+from recordings.footage.timeline import day_timeline
 from recordings.index import open_segment, segment_dir
-from recordings.media import parse_range
 from recordings.models import Gap, Segment
-from recordings.timeline import day_timeline
 from tests.factories import make_camera, make_media, make_segments
 
 T0 = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
@@ -152,7 +152,7 @@ def test_thumbnail_made_once(footage, investigator):
     url = reverse("recordings:thumb", args=[segs[0].pk])
     first = investigator.get(url)
     assert first.status_code == 200 and first["Content-Type"] == "image/jpeg"
-    from recordings.thumbnails import thumbnail_path
+    from recordings.footage.thumbnails import thumbnail_path
 
     made = thumbnail_path(segs[0]).stat().st_mtime_ns
     investigator.get(url)

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
 from cameras.models import Camera
-from recordings.export import ExportError, plan, run_export
+from recordings.evidence.export import ExportError, plan, run_export
 from recordings.models import Export
 
 

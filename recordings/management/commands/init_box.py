@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from cameras.testpattern import ensure_test_camera
-from recordings.signing import ensure_signing_key
+from recordings.evidence.signing import ensure_signing_key
 from recordings.tasks import ensure_schedules
 
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from recordings.evidence import verify_package
+from recordings.evidence.verify import verify_package
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from cameras.models import Camera
-from recordings.integrity import verify_segments
+from recordings.evidence.integrity import verify_segments
 
 
 class Command(BaseCommand):

@@ -15,10 +15,10 @@ from django_q.tasks import async_task
 from audit import log
 from audit.models import AuditEvent
 
-from .export import ExportError, plan
-from .media import ranged_response
-from .models import Export
-from .signing import ensure_signing_key
+from ..evidence.export import ExportError, plan
+from ..evidence.signing import ensure_signing_key
+from ..footage.media import ranged_response
+from ..models import Export
 
 
 class ExportForm(forms.ModelForm):
@@ -43,9 +43,9 @@ class ExportForm(forms.ModelForm):
         zone = f"{timezone.get_current_timezone_name()} (UTC{now:%z}; now {now:%H:%M})"
         for name in ("start", "end"):
             if name in self.fields:
-                self.fields[name].help_text = (
-                    f"In the box's time zone, {zone}. Stored and exported in UTC."
-                )
+                self.fields[
+                    name
+                ].help_text = f"In the box's time zone, {zone}. Stored and exported in UTC."
 
     def clean(self):
         data = super().clean()
@@ -127,9 +127,8 @@ class ExportAdmin(admin.ModelAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         pk = form.instance.pk
-        transaction.on_commit(
-            lambda: async_task("recordings.export.run_export", pk, task_name=f"export {pk}")
-        )
+        task = "recordings.evidence.export.run_export"
+        transaction.on_commit(lambda: async_task(task, pk, task_name=f"export {pk}"))
         messages.info(
             request,
             f"Export queued: {getattr(form, 'window_text', '')}. "

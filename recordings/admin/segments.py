@@ -7,8 +7,8 @@ from django.utils.html import format_html
 
 from crimebox.admin_base import ReadOnlyAdmin
 
-from .holds import HoldError, place_hold
-from .models import Gap, IntegrityCheck, Segment
+from ..holds import HoldError, place_hold
+from ..models import Gap, IntegrityCheck, Segment
 
 
 @admin.register(Segment)

@@ -3,8 +3,8 @@
 from django.contrib import admin, messages
 from django.shortcuts import render
 
-from .holds import HoldError, release_hold
-from .models import LegalHold
+from ..holds import HoldError, release_hold
+from ..models import LegalHold
 
 
 @admin.register(LegalHold)

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from cameras.models import Camera
 
-from .models import Gap, LegalHold, Segment
+from ..models import Gap, LegalHold, Segment
 
 DAY_SECONDS = 24 * 3600
 

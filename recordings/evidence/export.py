@@ -28,11 +28,11 @@ from audit import log
 from audit.models import AuditEvent
 from cameras.models import Camera, redact_url
 
-from . import ffmpeg
+from .. import ffmpeg
+from ..holds import place_hold
+from ..models import Export, Gap, LegalHold, Segment
+from ..retention import free_floor
 from .hashing import GENESIS, sha256_file, utc_iso
-from .holds import place_hold
-from .models import Export, Gap, LegalHold, Segment
-from .retention import free_floor
 from .signing import ensure_signing_key
 
 logger = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from cameras.models import Camera
 
+from ..models import IntegrityCheck, Segment
 from .hashing import GENESIS, segment_chain_hash, sha256_file
-from .models import IntegrityCheck, Segment
 
 logger = logging.getLogger(__name__)
 

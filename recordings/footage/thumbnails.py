@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from .models import Segment
+from ..models import Segment
 
 
 def thumbnail_path(segment: Segment) -> Path:

@@ -18,9 +18,9 @@ from audit import log
 from audit.models import AuditEvent
 from cameras.models import Camera
 
-from .holds import HoldError, place_hold
+from ..holds import HoldError, place_hold
+from ..models import Segment
 from .media import ranged_response
-from .models import Segment
 from .thumbnails import thumbnail
 from .timeline import day_timeline
 

@@ -1,0 +1,60 @@
+"""The box's health (recordings.health.health_status) said in words for a person."""
+
+from datetime import datetime
+
+from django.utils import timezone
+
+from .templatetags.console import box_time, human_size
+
+HEADLINES = {
+    "ok": "Everything is working.",
+    "warning": "Working, but something needs a look.",
+    "critical": "Needs attention now.",
+}
+
+
+def health_in_words(health: dict, now: datetime | None = None) -> dict:
+    """{"level", "headline", "problems": [...], "facts": [...]} from a health_status dict."""
+    now = now or timezone.now()
+    cameras = health["cameras"]
+    enabled = [c for c in cameras if c["enabled"]]
+    recording = [c for c in enabled if c["status"] == "recording"]
+    facts = [
+        f"{len(recording)} of {len(enabled)} enabled camera(s) recording"
+        + (f"; {len(cameras) - len(enabled)} disabled." if len(cameras) > len(enabled) else ".")
+    ]
+    facts.append(recorder_words(health["recorder_heartbeat"], now))
+    disk = health["disk"]
+    facts.append(
+        f"Disk: {human_size(disk['free'])} free of {human_size(disk['total'])}; the oldest "
+        f"footage not on hold is deleted to keep {human_size(disk['floor'])} free."
+    )
+    facts.append(integrity_words(health["last_integrity_check"]))
+    facts.append(
+        f"Evidence packages are signed with the box key {health['signing_key_fingerprint']}."
+    )
+    return {
+        "level": health["status"],
+        "headline": HEADLINES[health["status"]],
+        "problems": [("critical", a) for a in health["alarms"]]
+        + [("warning", w) for w in health["warnings"]],
+        "facts": facts,
+    }
+
+
+def recorder_words(beat: datetime | None, now: datetime) -> str:
+    if beat is None:
+        return "The recorder has not reported since the box started."
+    age = int((now - beat).total_seconds())
+    return f"The recorder last reported {age} s ago ({box_time(beat)})."
+
+
+def integrity_words(check: dict | None) -> str:
+    if check is None:
+        return "No integrity check has run yet (one runs every day)."
+    when = box_time(check["at"], "%Y-%m-%d %H:%M")
+    if check["ok"]:
+        return (
+            f"The last integrity check ({when}) found all {check['checked']} segment(s) unaltered."
+        )
+    return f"The last integrity check ({when}) found {check['problems']} problem(s)."

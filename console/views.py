@@ -1,0 +1,104 @@
+"""Front page, landing per role, and the box's health for a person (JSON stays at /health)."""
+
+from django.contrib import admin
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+
+from cameras.models import Camera
+from recordings.footage.thumbnails import thumbnail
+from recordings.health import health_status
+from recordings.models import Segment
+
+from .health_words import health_in_words
+
+
+def landing_url(user) -> str:
+    """Where a role's work is: investigator → Footage, auditor → audit trail, technician and
+    administrator → the front page (cameras and health)."""
+    if user.is_superuser or user.has_perm("cameras.change_camera"):
+        return reverse("admin:index")
+    if user.has_perm("recordings.view_footage"):
+        return reverse("recordings:index")
+    if user.has_perm("audit.view_auditevent"):
+        return reverse("admin:audit_auditevent_changelist")
+    return reverse("admin:index")
+
+
+def login(request):
+    """The admin's login; without an explicit ?next= it lands each role where its work is."""
+    extra = {}
+    if REDIRECT_FIELD_NAME not in request.GET and REDIRECT_FIELD_NAME not in request.POST:
+        extra[REDIRECT_FIELD_NAME] = reverse("console:landing")
+    return admin.site.login(request, extra_context=extra)
+
+
+@admin.site.admin_view
+def landing(request):
+    return redirect(landing_url(request.user))
+
+
+def may_see_stills(user) -> bool:
+    return user.has_perm("recordings.view_footage") or user.has_perm("cameras.change_camera")
+
+
+def camera_cards(user) -> list[dict]:
+    """Every camera with its newest playable segment (for the still and 'last segment')."""
+    cards = []
+    for camera in Camera.objects.order_by("name"):
+        latest = (
+            Segment.objects.filter(camera=camera, status__in=Segment.PLAYABLE)
+            .order_by("-start")
+            .first()
+        )
+        cards.append({"camera": camera, "latest": latest, "still": may_see_stills(user)})
+    return cards
+
+
+@admin.site.admin_view
+def front(request):
+    """The box at a glance: every camera (still, status, last segment) and health in words."""
+    health = health_status()
+    context = {
+        **admin.site.each_context(request),
+        "title": f"Box {health['box_id']} at a glance",
+        "cards": camera_cards(request.user),
+        "health": health_in_words(health),
+        "app_list": [
+            app for app in admin.site.get_app_list(request) if app["app_label"] != "django_q"
+        ],
+    }
+    return render(request, "console/front.html", context)
+
+
+@admin.site.admin_view
+def health_page(request):
+    health = health_status()
+    context = {
+        **admin.site.each_context(request),
+        "title": f"Health of box {health['box_id']}",
+        "raw": health,
+        "health": health_in_words(health),
+    }
+    return render(request, "console/health.html", context)
+
+
+@admin.site.admin_view
+def camera_still(request, camera_id: int):
+    """The first frame of the camera's newest segment (for the front page and camera list)."""
+    if not may_see_stills(request.user):
+        raise PermissionDenied
+    camera = get_object_or_404(Camera, pk=camera_id)
+    latest = (
+        Segment.objects.filter(camera=camera, status__in=Segment.PLAYABLE)
+        .order_by("-start")
+        .first()
+    )
+    path = thumbnail(latest) if latest else None
+    if path is None:
+        raise Http404("No still yet.")
+    response = FileResponse(open(path, "rb"), content_type="image/jpeg")
+    response["Cache-Control"] = "private, max-age=60"
+    return response

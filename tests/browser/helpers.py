@@ -1,0 +1,36 @@
+"""Shared steps of the browser tests: users per role, a real login, polling with a deadline."""
+
+import time
+
+from django.contrib.auth.models import Group, User
+from django.urls import reverse
+from selenium.webdriver.common.by import By
+
+PASSWORD = "role-pass-2026"
+
+
+def wait_for(predicate, timeout=20.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def make_user(username: str, role: str | None = None, superuser: bool = False) -> User:
+    if superuser:
+        return User.objects.create_superuser(username, f"{username}@example.org", PASSWORD)
+    user = User.objects.create_user(username, password=PASSWORD, is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def log_in(browser, live_server, username: str, path: str = "") -> None:
+    """Through the login form, as a person does; waits for the page it lands on."""
+    browser.get(live_server.url + (path or reverse("admin:login")))
+    browser.find_element(By.NAME, "username").send_keys(username)
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    wait_for(lambda: browser.find_elements(By.ID, "logout-form"), what="logged in")

@@ -1,0 +1,80 @@
+"""Real Chromium: each role lands where its work is; the front page at laptop and phone width."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from selenium.webdriver.common.by import By
+
+from tests.browser.helpers import log_in, make_user, wait_for
+from tests.factories import make_camera, make_segment
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def cameras(db):
+    north = make_camera("North gate", location="Corner of Main Street and 5th Avenue, pole 12")
+    make_segment(north, timezone.now() - timedelta(minutes=20), seconds=4)
+    make_camera("Alley", status="offline", last_error="Connection refused (10.0.0.7:554)")
+    return north
+
+
+@pytest.mark.parametrize(
+    "role, lands_on, heading",
+    [
+        ("Investigator", "recordings:index", "Footage"),
+        ("Field technician", "admin:index", "at a glance"),
+        ("Auditor", "admin:audit_auditevent_changelist", "Audit trail"),
+    ],
+)
+def test_each_role_lands_where_its_work_is(
+    browser, live_server, cameras, shoot, role, lands_on, heading
+):
+    make_user("pat", role)
+    log_in(browser, live_server, "pat")
+    assert browser.current_url == live_server.url + reverse(lands_on)
+    assert heading in browser.find_element(By.TAG_NAME, "h1").text
+    shoot("landing")
+
+
+def test_front_page_shows_cameras_and_health_in_words(browser, live_server, cameras, shoot):
+    make_user("tech", "Field technician")
+    log_in(browser, live_server, "tech")
+    status = browser.find_element(By.ID, "box-status")
+    assert "The recorder has not reported" in status.text
+    assert "GB free of" in status.text
+    card = browser.find_element(By.ID, f"camera-{cameras.pk}")
+    img = card.find_element(By.CSS_SELECTOR, "img.still")
+    wait_for(
+        lambda: browser.execute_script("return arguments[0].naturalWidth", img) > 0, what="still"
+    )
+    assert "Last segment" in card.text or "Recording since" in card.text
+    assert "Connection refused" in browser.find_element(By.ID, "cameras").text
+    location = card.find_element(By.CSS_SELECTOR, ".location")
+    for size in ("laptop", "phone"):
+        shoot("front", sizes=(size,))
+    browser.set_window_size(390, 844)
+    line = browser.execute_script(
+        "return parseFloat(getComputedStyle(arguments[0]).lineHeight)", location
+    )
+    assert location.size["height"] < 2 * line  # one line, not eight
+
+
+def test_superuser_sidebar_has_no_django_q_and_health_is_a_page(
+    browser, live_server, cameras, shoot
+):
+    make_user("boss", superuser=True)
+    log_in(browser, live_server, "boss")
+    assert browser.current_url == live_server.url + reverse("admin:index")
+    browser.get(live_server.url + reverse("admin:cameras_camera_changelist"))
+    sidebar = browser.find_element(By.ID, "nav-sidebar")
+    assert "Cameras" in sidebar.get_attribute("textContent")
+    assert "Django Q" not in sidebar.get_attribute("textContent")
+    assert not browser.find_elements(By.ID, "recent-actions-module")
+    browser.find_element(By.LINK_TEXT, "Health").click()
+    wait_for(lambda: "Health of box" in browser.find_element(By.TAG_NAME, "h1").text, what="page")
+    assert "application/json" not in browser.page_source
+    assert "North gate" in browser.find_element(By.ID, "content").text
+    shoot("health")
