@@ -11,8 +11,8 @@ import urllib.request
 from django.conf import settings
 
 from cameras.models import Camera
-from recordings.models import Segment
 from recordings.footage.thumbnails import thumbnail
+from recordings.models import Segment
 
 from . import state
 from .status import parse_playlist
