@@ -6,7 +6,6 @@ from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
 from cameras.models import Camera
-from tests.recordings.conftest import rtsp_server  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 
