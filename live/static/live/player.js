@@ -1,6 +1,9 @@
 // The live player: poll the small status JSON (which also keeps the stream wanted), attach
 // the playlist once the box says "playing", show a clear message otherwise — never a
-// spinner forever. The browser's own HLS where it has it, hls.js (static, no CDN) elsewhere.
+// spinner forever. hls.js (a static file, no CDN) wherever the browser has Media Source
+// Extensions; the browser's own HLS otherwise (iPhone Safari). Chromium 13x also says it
+// plays HLS natively, but its player failed on these fMP4 playlists (DEMUXER_ERROR_COULD_NOT_
+// PARSE), so it is not preferred where hls.js works.
 (function () {
   "use strict";
   var config = JSON.parse(document.getElementById("live-config").textContent);
@@ -8,6 +11,7 @@
   var message = document.getElementById("live-message");
   var hls = null, attached = false, last = null;
   var NATIVE = video.canPlayType("application/vnd.apple.mpegurl") !== "";
+  var HLSJS = !!(window.Hls && window.Hls.isSupported());
   var STATES = { playing: "live", starting: "starting", capped: "not started: cap reached",
                  unavailable: "unavailable", service_down: "live service down",
                  disabled: "camera disabled", refused: "not allowed" };
@@ -22,7 +26,7 @@
   function attach() {
     attached = true;
     var url = config.playlist_url;
-    if (!NATIVE && window.Hls && window.Hls.isSupported()) {
+    if (HLSJS) {
       video.dataset.engine = "hls.js";
       hls = new window.Hls({ enableWorker: false, liveSyncDurationCount: 2,
                              manifestLoadingMaxRetry: 4, levelLoadingMaxRetry: 4 });
