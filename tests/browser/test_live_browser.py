@@ -89,11 +89,13 @@ def video(browser, prop):
 
 
 def plays(browser) -> float:
-    """Wait until the video advances; its time then."""
-    first = wait_for(lambda: video(browser, "currentTime") > 0.5 and video(browser, "currentTime"),
-                     timeout=40, what="live video playing")  # fmt: skip
-    return wait_for(lambda: video(browser, "currentTime") > first + 2 and video(browser, "currentTime"),
-                    what="live video advancing")  # fmt: skip
+    """Wait until the video advances (two seconds of it); its time then."""
+
+    def now():
+        return video(browser, "currentTime")
+
+    first = wait_for(lambda: now() > 0.5 and now(), timeout=40, what="live video playing")
+    return wait_for(lambda: now() > first + 2 and now(), what="live video advancing")
 
 
 def message(browser) -> str:
