@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
-from recordings.evidence.hashing import GENESIS, utc_iso
+from crimebox import outbox
+from crimebox.hashing import GENESIS
+from crimebox.utc import utc_iso
 
 from .models import AuditCheck, AuditEvent
 
@@ -97,6 +99,7 @@ def record(
         event.prev_hash = last.hash if last else GENESIS
         event.hash = compute_hash(event)
         event.save(force_insert=True)
+        outbox.report(outbox.AUDIT, event)
     return event
 
 

@@ -44,9 +44,8 @@ def on_admin_change(sender, instance: LogEntry, created, **kwargs):
     model = instance.content_type.model_class() if instance.content_type_id else None
     label = model._meta.label if model else ""
     if label == "cameras.Camera":
-        from cameras.models import Camera
-
-        camera = Camera.objects.filter(pk=instance.object_id).first()
+        # The model class from the content type: audit sits below cameras and imports none of it.
+        camera = model._default_manager.filter(pk=instance.object_id).first()
         log.record(
             AuditEvent.Action.CAMERA_CHANGE,
             user=instance.user,

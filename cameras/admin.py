@@ -5,9 +5,11 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from crimebox import outbox
+
 from . import admin_views
 from .forms import CameraChangeForm
-from .models import Camera
+from .models import Camera, stream_label
 from .services import CameraError, reprobe
 
 STATUS_COLOURS = {
@@ -104,6 +106,10 @@ class CameraAdmin(admin.ModelAdmin):
             },
         ),
     ]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        outbox.report(outbox.CAMERA, obj)  # inside the admin's transaction
 
     def construct_change_message(self, request, form, formsets, add=False):
         """Old and new values, so the audit trail (and evidence packages) can tell what a
@@ -244,8 +250,4 @@ def _shown(value) -> str:
 
 
 def _format(codec, width, height, fps) -> str:
-    if not (codec or width):
-        return "—"
-    size = f"{width}x{height}" if width else ""
-    rate = f" @ {fps:g} fps" if fps else ""
-    return f"{codec or '?'} {size}{rate}".strip()
+    return stream_label(codec, width, height, fps) if codec or width else "—"

@@ -1,43 +1,15 @@
-import re
-from urllib.parse import quote, urlsplit, urlunsplit
-
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-
-def redact_url(url: str) -> str:
-    """The URL with any user:password@ removed, safe for logs, pages and the database."""
-    if not url:
-        return url
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+from crimebox.redaction import redact, with_credentials
 
 
-_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@")
-
-
-def redact_text(text: str) -> str:
-    """Any URL credentials (scheme://user:pass@) in free text removed."""
-    return _USERINFO.sub(r"\g<scheme>", text or "")
-
-
-def with_credentials(url: str, username: str, password: str) -> str:
-    """The URL with credentials put back, for FFmpeg's argv only. Never store or log it."""
-    if not url or not username:
-        return url
-    parts = urlsplit(redact_url(url))
-    userinfo = quote(username, safe="")
-    if password:
-        userinfo += ":" + quote(password, safe="")
-    return urlunsplit((parts.scheme, f"{userinfo}@{parts.netloc}", *parts[2:]))
+def stream_label(codec, width, height, fps, unknown_size: str = "") -> str:
+    """A stream's format as people read it: "H264 1920x1080 @ 25 fps"."""
+    size = f"{width}x{height}" if width else unknown_size
+    rate = f"@ {fps:g} fps" if fps else ""
+    return " ".join(part for part in (codec or "?", size, rate) if part)
 
 
 class CameraQuerySet(models.QuerySet):
@@ -165,13 +137,7 @@ class Camera(models.Model):
 
     def redact(self, text: str) -> str:
         """Text (an FFmpeg error line, an exception) with this camera's secrets removed."""
-        if not text:
-            return text
-        text = redact_text(text)
-        for secret in (self.password, quote(self.password, safe="")):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+        return redact(text, self.password)
 
     def set_status(self, status: str, error: str | None = None, now=None) -> None:
         """Record a state change on the row (only the status fields are written)."""

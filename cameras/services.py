@@ -12,9 +12,11 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from recordings.ffmpeg import FFmpegError, probe
+from crimebox import outbox
+from crimebox.ffprobe import FFmpegError, probe
+from crimebox.redaction import redact, redact_text, redact_url, with_credentials
 
-from .models import Camera, redact_text, redact_url, with_credentials
+from .models import Camera
 from .onvif import DeviceProbe, ONVIFError, Profile, probe_device, validate_host
 
 logger = logging.getLogger(__name__)
@@ -196,8 +198,7 @@ def probe_stream(url: str, username: str, password: str):
     try:
         return probe(with_credentials(url, username, password), timeout_seconds=timeout)
     except FFmpegError as e:
-        message = redact_text(str(e)).replace(password, "***") if password else str(e)
-        raise CameraError(f"ffprobe cannot open {url}: {message}") from None
+        raise CameraError(f"ffprobe cannot open {url}: {redact(str(e), password)}") from None
 
 
 def set_substream(camera: Camera, url: str) -> None:
@@ -257,6 +258,7 @@ def _save_new(camera: Camera) -> Camera:
     try:
         with transaction.atomic():
             camera.save(force_insert=True)
+            outbox.report(outbox.CAMERA, camera)
     except IntegrityError:  # lost a race with another add of the same camera
         raise CameraError(f"a camera like '{camera.name}' was just added") from None
     logger.info("camera %s added (%s)", camera.name, camera.get_source_display())
@@ -282,5 +284,7 @@ def reprobe(camera: Camera, note_error: bool = True) -> dict[str, list]:
     apply_probe(camera, result, camera.main_profile_token, camera.sub_profile_token)
     camera.last_error = ""
     camera.last_seen_at = timezone.now()
-    camera.save(update_fields=[*PROBE_FIELDS, "last_error", "last_seen_at", "updated_at"])
+    with transaction.atomic():
+        camera.save(update_fields=[*PROBE_FIELDS, "last_error", "last_seen_at", "updated_at"])
+        outbox.report(outbox.CAMERA, camera)
     return {f: [old, getattr(camera, f)] for f, old in before.items() if getattr(camera, f) != old}

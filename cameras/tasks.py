@@ -1,14 +1,24 @@
-"""Django-Q tasks of the cameras app (scheduled in recordings.tasks.SCHEDULES)."""
+"""Django-Q tasks of the cameras app and the schedules that call them."""
 
 import logging
 
+from django_q.models import Schedule
+
 from audit.log import record
 from audit.models import AuditEvent
+from crimebox import schedules
 
 from .models import Camera
 from .services import CameraError, reprobe
 
 logger = logging.getLogger(__name__)
+
+SCHEDULES: schedules.Schedules = {
+    # Camera provenance over time: firmware updates and swapped cameras reach the audit trail.
+    "re-probe cameras": ("cameras.tasks.reprobe_task", Schedule.HOURLY, None),
+    # Expired admin sessions hold, between the two add-camera steps, a camera's credentials.
+    "clear expired sessions": ("cameras.tasks.clear_sessions_task", Schedule.DAILY, None),
+}
 
 
 def reprobe_task() -> str:
@@ -16,7 +26,7 @@ def reprobe_task() -> str:
     number: a swapped camera) goes to the audit trail, so a camera's provenance at any time can
     be told. A failure is only logged: the camera's status and error belong to the recorder."""
     probed, changed, failed = 0, 0, 0
-    for camera in Camera.objects.filter(source=Camera.Source.ONVIF, is_enabled=True):
+    for camera in Camera.objects.enabled().filter(source=Camera.Source.ONVIF):
         try:
             changes = reprobe(camera, note_error=False)
         except CameraError as e:
@@ -37,3 +47,15 @@ def reprobe_task() -> str:
                 detail={"change": "re-probed (schedule)", "changed": changes},
             )
     return f"{probed} probed, {changed} changed, {failed} failed"
+
+
+def clear_sessions_task() -> str:
+    from django.core.management import call_command
+
+    call_command("clearsessions")
+    return "expired sessions cleared"
+
+
+def ensure_schedules() -> list[str]:
+    """Create or update the cameras' schedules idempotently; returns their names."""
+    return schedules.ensure_schedules(SCHEDULES)

@@ -1,35 +1,18 @@
-"""System checks for what an operator gets wrong: missing binaries, data dir, free space."""
+"""System checks of the box itself: its data directory. Each app registers its own checks
+(recordings: FFmpeg, the footage directories, free space); crimebox/apps.py registers these."""
 
 import os
-import shutil
+from collections.abc import Iterable
+from pathlib import Path
 
 from django.conf import settings
-from django.core.checks import Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, register
 
 
-@register(Tags.compatibility, deploy=False)
-def check_binaries(app_configs=None, **kwargs):
-    errors = []
-    for i, (name, value) in enumerate(
-        (("CRIMEBOX_FFMPEG", settings.FFMPEG), ("CRIMEBOX_FFPROBE", settings.FFPROBE)), start=1
-    ):
-        if shutil.which(value) is None:
-            errors.append(
-                Error(
-                    f"{value} is not installed or not on PATH.",
-                    hint=(
-                        f"Install it with `apt-get install ffmpeg`, or set {name} to its full path."
-                    ),
-                    id=f"crimebox.E00{i}",
-                )
-            )
-    return errors
-
-
-@register(Tags.compatibility)
-def check_data_dir(app_configs=None, **kwargs):
-    errors = []
-    for d in (settings.DATA_DIR, settings.RECORDINGS_DIR, settings.EXPORTS_DIR):
+def unwritable_dir_errors(dirs: Iterable[Path]) -> list[CheckMessage]:
+    """crimebox.E003 for each directory that is missing or not writable by this user."""
+    errors: list[CheckMessage] = []
+    for d in dirs:
         if not (d.is_dir() and os.access(d, os.W_OK | os.X_OK)):
             errors.append(
                 Error(
@@ -43,19 +26,5 @@ def check_data_dir(app_configs=None, **kwargs):
 
 
 @register(Tags.compatibility)
-def check_free_space(app_configs=None, **kwargs):
-    if not settings.RECORDINGS_DIR.is_dir():
-        return []  # crimebox.E003 already says so
-    usage = shutil.disk_usage(settings.RECORDINGS_DIR)
-    free_gb = usage.free / 1e9
-    if free_gb < settings.MIN_FREE_GB:
-        return [
-            Warning(
-                f"Only {free_gb:.1f} GB free under {settings.RECORDINGS_DIR}, below "
-                f"CRIMEBOX_MIN_FREE_GB={settings.MIN_FREE_GB:g}: retention will delete the oldest "
-                "unheld footage continuously.",
-                hint="Use a larger disk (a USB SSD) or lower CRIMEBOX_MIN_FREE_GB.",
-                id="crimebox.W001",
-            )
-        ]
-    return []
+def check_data_dir(app_configs=None, **kwargs) -> list[CheckMessage]:
+    return unwritable_dir_errors([settings.DATA_DIR])

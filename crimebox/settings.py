@@ -30,7 +30,7 @@ for _d in (DATA_DIR, RECORDINGS_DIR, EXPORTS_DIR, KEYS_DIR):
     try:
         _d.mkdir(parents=True, exist_ok=True)
     except OSError:
-        pass  # reported by the system check crimebox.E002 with a hint
+        pass  # reported by the system check crimebox.E003 with a hint
 
 
 def _secret_key() -> str:
@@ -46,7 +46,7 @@ def _secret_key() -> str:
     except FileExistsError:  # another process won the race: use its key
         return key_file.read_text().strip()
     except OSError:
-        return key  # unwritable data directory: crimebox.E002 says so
+        return key  # unwritable data directory: crimebox.E003 says so
     with os.fdopen(fd, "w") as f:
         f.write(key)
     return key
@@ -79,8 +79,24 @@ LIVE_IDLE_SECONDS = env.int("CRIMEBOX_LIVE_IDLE_SECONDS", default=60)
 # Two cameras at once: two substreams of ~0.5-1 Mbit/s per viewer fit a cellular uplink of a
 # few Mbit/s beside sync; most cameras allow only 2-4 RTSP sessions and the recorder holds one.
 LIVE_MAX_CAMERAS = env.int("CRIMEBOX_LIVE_MAX_CAMERAS", default=2)
+# Replication to the RTCC's MongoDB (docs/sync.md). No URI: replication is off and the outbox
+# keeps filling. The URI (credentials included) is read where it is used, never logged.
+RTCC_URI = env.str("CRIMEBOX_RTCC_URI", default="")
+RTCC_URI_FILE = env.str("CRIMEBOX_RTCC_URI_FILE", default="")
+RTCC_DB = env.str("CRIMEBOX_RTCC_DB", default="rtcc")
+RTCC_TLS_CA_FILE = env.str("CRIMEBOX_RTCC_TLS_CA_FILE", default="")
+RTCC_TLS_CERT_FILE = env.str("CRIMEBOX_RTCC_TLS_CERT_FILE", default="")
+RTCC_TIMEOUT_SECONDS = env.float("CRIMEBOX_RTCC_TIMEOUT_SECONDS", default=20.0)
+OUTBOX_MAX_MB = env.int("CRIMEBOX_OUTBOX_MAX_MB", default=512)
+OUTBOX_SENT_KEEP_DAYS = env.int("CRIMEBOX_OUTBOX_SENT_KEEP_DAYS", default=7)
+HEARTBEAT_KEEP_DAYS = env.int("CRIMEBOX_HEARTBEAT_KEEP_DAYS", default=7)
 LOGIN_MAX_FAILURES = env.int("CRIMEBOX_LOGIN_MAX_FAILURES", default=5)
 LOGIN_LOCKOUT_SECONDS = env.int("CRIMEBOX_LOGIN_LOCKOUT_SECONDS", default=300)
+# Web server (crimebox/gunicorn_conf.py): files streamed at once across all web processes
+# (media, downloads, packages; past it a 503 with Retry-After), and gunicorn processes. Each
+# process has MAX_DOWNLOADS + 8 threads, so the admin and /health always find a free one.
+MAX_DOWNLOADS = env.int("CRIMEBOX_MAX_DOWNLOADS", default=8)
+WEB_WORKERS = env.int("CRIMEBOX_WEB_WORKERS", default=2)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -91,6 +107,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_q",
+    "crimebox",  # no models: registers the box-wide system checks (crimebox/apps.py)
     "cameras",
     "recordings",
     "live",  # before audit: its post_migrate gives the roles live's permissions

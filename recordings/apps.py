@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class RecordingsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "recordings"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the system checks)

@@ -7,6 +7,7 @@ from datetime import datetime
 from django.db import transaction
 
 from cameras.models import Camera
+from crimebox import outbox
 
 from .models import Gap, Segment
 
@@ -32,7 +33,7 @@ def classify_exit(last_error: str, returncode: int | None = None) -> str:
 
 
 def last_media_end(camera: Camera) -> datetime | None:
-    last = Segment.objects.filter(camera=camera).chained().order_by("-sequence").only("end").first()
+    last = Segment.objects.filter(camera=camera).only("end").last_chained()
     return last.end if last else None
 
 
@@ -42,7 +43,7 @@ def open_gap(camera: Camera, cause: str, detail: str, at: datetime) -> Gap:
     An open gap stays the first cause: a camera that drops and then keeps failing is one gap.
     """
     with transaction.atomic():
-        gap = Gap.objects.filter(camera=camera, end=None).first()
+        gap = Gap.objects.filter(camera=camera).open().first()
         if gap is not None:
             return gap
         # From the end of the last media, which is what a court compares coverage with.
@@ -50,6 +51,7 @@ def open_gap(camera: Camera, cause: str, detail: str, at: datetime) -> Gap:
         gap = Gap.objects.create(
             camera=camera, start=start, cause=cause, detail=camera.redact(detail)[:2000]
         )
+        outbox.report(outbox.GAP_OPENED, gap)
     logger.warning("camera %s: gap from %s (%s) %s", camera, gap.start, cause, gap.detail)
     return gap
 
@@ -58,9 +60,10 @@ def close_gaps(camera: Camera, at: datetime) -> int:
     """Close the camera's open gap(s) at `at`, when recording has resumed."""
     closed = 0
     with transaction.atomic():
-        for gap in Gap.objects.filter(camera=camera, end=None):
+        for gap in Gap.objects.filter(camera=camera).open():
             gap.end = max(gap.start, at)
             gap.save(update_fields=["end"])
+            outbox.report(outbox.GAP_CLOSED, gap)
             closed += 1
     if closed:
         logger.info("camera %s: recording resumed at %s", camera, at)
@@ -78,5 +81,9 @@ def align_resumed_gap(camera: Camera, first_start: datetime) -> None:
         .order_by("-start")
         .first()
     )
-    if gap is not None and abs((gap.end - first_start).total_seconds()) < 30:
+    if gap is None or gap.end == first_start or abs((gap.end - first_start).total_seconds()) >= 30:
+        return
+    with transaction.atomic():
         Gap.objects.filter(pk=gap.pk).update(end=first_start)
+        gap.end = first_start
+        outbox.report(outbox.GAP_CLOSED, gap)  # the corrected end, as a new document

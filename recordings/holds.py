@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from audit import log
 from audit.models import AuditEvent
+from crimebox import outbox
 
 from .models import LegalHold, Segment
 
@@ -22,24 +23,37 @@ def _refresh_segments(camera, start, end) -> int:
     segments = list(
         Segment.objects.filter(camera=camera)
         .overlapping(start, end)
-        .values_list("pk", "start", "end")
+        .values_list("pk", "start", "end", "on_hold")
     )
     if not segments:
         return 0
     # Every active hold touching these segments, also those reaching beyond [start, end).
     span_start, span_end = min(s[1] for s in segments), max(s[2] for s in segments)
     holds = list(
-        LegalHold.objects.filter(
-            camera=camera, released_at=None, start__lt=span_end, end__gt=span_start
-        ).values_list("start", "end")
+        LegalHold.objects.filter(camera=camera)
+        .active()
+        .overlapping(span_start, span_end)
+        .values_list("start", "end")
     )
-    held, free = [], []
-    for pk, s, e in segments:
-        (held if any(hs < e and he > s for hs, he in holds) else free).append(pk)
+    held, free, changed = [], [], []
+    for pk, s, e, was_held in segments:
+        is_held = any(hs < e and he > s for hs, he in holds)
+        (held if is_held else free).append(pk)
+        if is_held != was_held:
+            changed.append(pk)
     for ids, value in ((held, True), (free, False)):
         for i in range(0, len(ids), 5000):  # under SQLite's bound-parameter limit
             Segment.objects.filter(pk__in=ids[i : i + 5000]).update(on_hold=value)
+    _report_hold_changes(changed)
     return len(held)
+
+
+def _report_hold_changes(ids: list[int]) -> None:
+    """A "put on hold" / "taken off hold" fact per chained segment whose state changed."""
+    now = timezone.now()
+    for segment in Segment.objects.filter(pk__in=ids).chained().select_related("camera"):
+        event = "hold_on" if segment.on_hold else "hold_off"
+        outbox.report(outbox.SEGMENT_EVENT, segment, event=event, at=now)
 
 
 def place_hold(camera, start, end, reason, *, user=None, request=None, case_number=""):

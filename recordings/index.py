@@ -15,10 +15,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from cameras.models import Camera
+from crimebox import outbox
 from crimebox.clock import clock_synchronized
+from crimebox.hashing import GENESIS, sha256_file
 
 from . import ffmpeg
-from .evidence.hashing import GENESIS, segment_chain_hash, sha256_file
+from .evidence.hashing import segment_chain_hash
 from .models import LegalHold, Segment
 
 logger = logging.getLogger(__name__)
@@ -60,9 +62,7 @@ def open_segment(camera: Camera, path: Path) -> Segment | None:
         size=0,
         path=rel,
         status=Segment.Status.RECORDING,
-        on_hold=LegalHold.objects.filter(
-            camera=camera, released_at=None, start__lte=start, end__gt=start
-        ).exists(),
+        on_hold=LegalHold.objects.filter(camera=camera).active().covering(start).exists(),
     )
 
 
@@ -96,7 +96,7 @@ def index_segment(
     end = start + timedelta(seconds=info.duration)
     now = now or timezone.now()
     with transaction.atomic():
-        last = Segment.objects.filter(camera=camera).chained().order_by("-sequence").first()
+        last = Segment.objects.filter(camera=camera).last_chained()
         sequence = last.sequence + 1 if last else 1
         fields = dict(
             camera=camera,
@@ -122,9 +122,10 @@ def index_segment(
                 size=size,
             ),
             status=status,
-            on_hold=LegalHold.objects.filter(
-                camera=camera, released_at=None, start__lt=end, end__gt=start
-            ).exists(),
+            on_hold=LegalHold.objects.filter(camera=camera)
+            .active()
+            .overlapping(start, end)
+            .exists(),
             hashed_at=timezone.now(),
             clock_synced=clock_synchronized(),
             note=note,
@@ -135,5 +136,6 @@ def index_segment(
         else:
             segment = Segment.objects.create(**fields)
         Camera.objects.filter(pk=camera.pk).update(last_segment_at=now)
+        outbox.report(outbox.SEGMENT, segment)
     logger.info("indexed %s seq=%d %.1fs sha256=%s", rel, sequence, info.duration, digest[:12])
     return segment

@@ -13,9 +13,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from cameras.models import Camera
+from crimebox import outbox
 
 from . import ffmpeg
 from .gaps import open_gap
@@ -98,10 +100,13 @@ def index_unknown_files(
 def mark_missing(camera: Camera, result: RecoveryResult) -> None:
     for segment in Segment.objects.filter(camera=camera, status__in=Segment.ON_DISK):
         if not segment.abs_path.exists():
-            Segment.objects.filter(pk=segment.pk).update(
-                status=Segment.Status.MISSING,
-                note=f"file not found at start-up {timezone.now():%Y-%m-%d %H:%M:%S}Z",
-            )
+            now = timezone.now()
+            note = f"file not found at start-up {now:%Y-%m-%d %H:%M:%S}Z"
+            with transaction.atomic():
+                Segment.objects.filter(pk=segment.pk).update(
+                    status=Segment.Status.MISSING, note=note
+                )
+                outbox.report(outbox.SEGMENT_EVENT, segment, event="missing", at=now, note=note)
             logger.warning(
                 "camera %s: segment %s is missing its file %s", camera, segment.pk, segment.path
             )
@@ -115,7 +120,7 @@ def recover(now: datetime | None = None) -> RecoveryResult:
         mark_missing(camera, result)
         index_unknown_files(camera, note="recovered at recorder start-up", result=result)
         if camera.is_enabled and Segment.objects.filter(camera=camera).exists():
-            if not Gap.objects.filter(camera=camera, end=None).exists():
+            if not Gap.objects.filter(camera=camera).open().exists():
                 open_gap(
                     camera,
                     Gap.Cause.RECORDER_DOWN,

@@ -4,16 +4,13 @@ import logging
 
 from django_q.models import Schedule
 
-SCHEDULES = {
-    # name: (function, schedule type, minutes)
+from crimebox import schedules
+
+SCHEDULES: schedules.Schedules = {
     "retention": ("recordings.tasks.prune_task", Schedule.MINUTES, 1),
     # Re-hashes every file on disk: daily, a Pi 4 hashes ~140 MB/s (a year of 4 cameras is
     # hours of work, read at low priority by the cluster).
     "verify segments": ("recordings.tasks.verify_task", Schedule.DAILY, None),
-    # Camera provenance over time: firmware updates and swapped cameras reach the audit trail.
-    "re-probe cameras": ("cameras.tasks.reprobe_task", Schedule.HOURLY, None),
-    # Expired admin sessions hold, between the two add-camera steps, a camera's credentials.
-    "clear expired sessions": ("recordings.tasks.clear_sessions_task", Schedule.DAILY, None),
 }
 
 
@@ -44,18 +41,6 @@ def verify_task() -> str:
     )
 
 
-def clear_sessions_task() -> str:
-    from django.core.management import call_command
-
-    call_command("clearsessions")
-    return "expired sessions cleared"
-
-
 def ensure_schedules() -> list[str]:
-    """Create or update the box's schedules idempotently; returns their names."""
-    for name, (func, kind, minutes) in SCHEDULES.items():
-        Schedule.objects.update_or_create(
-            name=name,
-            defaults={"func": func, "schedule_type": kind, "minutes": minutes, "repeats": -1},
-        )
-    return list(SCHEDULES)
+    """Create or update the recordings' schedules idempotently; returns their names."""
+    return schedules.ensure_schedules(SCHEDULES)

@@ -1,6 +1,26 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class SyncConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "sync"
+    verbose_name = "Replication to the RTCC"
+
+    def ready(self):
+        from crimebox import outbox
+        from recordings.health import health_parts
+
+        from . import outbox as sync_outbox
+        from . import status
+
+        # Every fact reported by the lower layers gets its document in the same transaction.
+        outbox.fact.connect(sync_outbox.on_fact, dispatch_uid="sync.outbox")
+        health_parts.connect(status.health_part, dispatch_uid="sync.health")
+        post_migrate.connect(_schedules, sender=self)
+
+
+def _schedules(sender, **kwargs):
+    from .tasks import ensure_schedules
+
+    ensure_schedules()

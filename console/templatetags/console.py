@@ -81,3 +81,9 @@ def window(start, end):
 @register.simple_tag
 def zone_name() -> str:
     return "UTC" if _zone_is_utc() else timezone.get_current_timezone_name()
+
+
+@register.filter
+def mb(size: int | None) -> str:
+    """Sizes in a list compare at a glance in one unit."""
+    return "—" if size is None else f"{size / 1e6:.1f} MB"

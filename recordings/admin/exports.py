@@ -7,17 +7,17 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404
+from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django_q.tasks import async_task
 
-from audit import log
 from audit.models import AuditEvent
 
 from ..evidence.export import ExportError, plan
 from ..evidence.signing import ensure_signing_key
-from ..footage.media import ranged_response
+from ..footage.media import Audit, ranged_response
 from ..models import Export
 
 
@@ -106,19 +106,26 @@ class ExportAdmin(admin.ModelAdmin):
             ExportForm.Meta.fields if obj is None else ExportForm.Meta.fields + self.readonly_fields
         )
 
+    # A person uses the console's export pages (prefilled form, refreshing list, download);
+    # the admin's own pages send them there. POSTs to the admin's add form still work.
+    def changelist_view(self, request, extra_context=None):
+        return redirect("console:exports")
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if request.method == "GET" and self.has_add_permission(request):
+            query = request.GET.urlencode()
+            return redirect(reverse("console:export_new") + (f"?{query}" if query else ""))
+        return super().add_view(request, form_url, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return redirect("console:export", object_id)
+
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         extra_context = {
             **(extra_context or {}),
             "subtitle": f"Box signing key fingerprint: {ensure_signing_key().fingerprint}",
         }
         return super().changeform_view(request, object_id, form_url, extra_context)
-
-    def changelist_view(self, request, extra_context=None):
-        extra_context = {
-            **(extra_context or {}),
-            "subtitle": f"Box signing key fingerprint: {ensure_signing_key().fingerprint}",
-        }
-        return super().changelist_view(request, extra_context)
 
     def save_model(self, request, obj, form, change):
         obj.requested_by = request.user
@@ -176,12 +183,15 @@ class ExportAdmin(admin.ModelAdmin):
         export = Export.objects.filter(pk=export_id, status=Export.Status.DONE).first()
         if export is None or not export.path or "/" in export.path or not export.abs_path.is_file():
             raise Http404("No package for this export.")
-        log.record(
+        audit = Audit(
             AuditEvent.Action.DOWNLOAD,
-            request=request,
             target=f"export {export.pk}",
             detail={"package": export.path, "sha256": export.sha256},
         )
         return ranged_response(
-            request, export.abs_path, content_type="application/zip", download_name=export.path
+            request,
+            export.abs_path,
+            content_type="application/zip",
+            download_name=export.path,
+            audit=audit,
         )

@@ -1,22 +1,11 @@
-"""SHA-256 of segment files and of chain links. The chain formula is in docs/integrity.md."""
+"""Chain links of segments. The chain formula is in docs/integrity.md."""
 
 import hashlib
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
+
+from crimebox.utc import utc_iso
 
 CHAIN_VERSION = "crimebox-chain-v1"
-GENESIS = "0" * 64
-
-
-def sha256_file(path: Path | str) -> str:
-    """Streamed SHA-256 of a file (hashlib: ~4x faster than sha256sum on x86)."""
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
-def utc_iso(dt: datetime) -> str:
-    """Canonical text of a time inside hashes: UTC, microseconds, 'Z'."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def segment_chain_hash(

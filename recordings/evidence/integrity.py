@@ -8,12 +8,15 @@ Written once; called by `verify_segments` and by the Django-Q schedule.
 import logging
 from datetime import datetime
 
+from django.db import transaction
 from django.utils import timezone
 
 from cameras.models import Camera
+from crimebox import outbox
+from crimebox.hashing import GENESIS, sha256_file
 
 from ..models import IntegrityCheck, Segment
-from .hashing import GENESIS, segment_chain_hash, sha256_file
+from .hashing import segment_chain_hash
 
 logger = logging.getLogger(__name__)
 
@@ -71,16 +74,17 @@ def check_camera(camera: Camera, now: datetime, rehash: bool = True) -> tuple[in
 def _check_file(segment: Segment, now: datetime) -> list[dict]:
     path = segment.abs_path
     if not path.is_file():
-        Segment.objects.filter(pk=segment.pk).update(
-            status=Segment.Status.MISSING, note=f"file gone at verification {now:%Y-%m-%d %H:%M}Z"
-        )
+        note = f"file gone at verification {now:%Y-%m-%d %H:%M}Z"
+        with transaction.atomic():
+            Segment.objects.filter(pk=segment.pk).update(status=Segment.Status.MISSING, note=note)
+            outbox.report(outbox.SEGMENT_EVENT, segment, event="missing", at=now, note=note)
         return [_problem(segment, "missing", "file not found")]
     digest = sha256_file(path)
     if digest != segment.sha256:
-        Segment.objects.filter(pk=segment.pk).update(
-            status=Segment.Status.CORRUPT,
-            note=f"hash mismatch at verification {now:%Y-%m-%d %H:%M}Z: file is {digest}",
-        )
+        note = f"hash mismatch at verification {now:%Y-%m-%d %H:%M}Z: file is {digest}"
+        with transaction.atomic():
+            Segment.objects.filter(pk=segment.pk).update(status=Segment.Status.CORRUPT, note=note)
+            outbox.report(outbox.SEGMENT_EVENT, segment, event="corrupt", at=now, note=note)
         return [_problem(segment, "modified", f"file hashes to {digest}")]
     if path.stat().st_size != segment.size:
         return [_problem(segment, "modified", "file size differs from the indexed size")]
@@ -99,7 +103,9 @@ def verify_segments(camera: Camera | None = None, now: datetime | None = None) -
         problems += found
     check.checked, check.problems, check.ok = checked, problems, not problems
     check.finished_at = timezone.now()
-    check.save()
+    with transaction.atomic():
+        check.save()
+        outbox.report(outbox.INTEGRITY_CHECK, check)
     if problems:
         logger.error(
             "integrity check %d: %d problem(s) in %d segments", check.pk, len(problems), checked

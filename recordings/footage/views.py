@@ -8,7 +8,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -20,9 +20,10 @@ from cameras.models import Camera
 
 from ..holds import HoldError, place_hold
 from ..models import Segment
-from .media import ranged_response
+from .media import Audit, ranged_response
+from .playlist import day_playlist
 from .thumbnails import thumbnail
-from .timeline import day_timeline
+from .timeline import day_bounds, day_timeline, ticks
 
 
 def footage_view(perm="recordings.view_footage"):
@@ -217,6 +218,7 @@ def player(request, segment_id: int):
         offset = 0.0
     offset = min(max(0.0, offset), segment.duration or offset) if math.isfinite(offset) else 0.0
     around = Segment.objects.filter(camera=segment.camera, status__in=Segment.PLAYABLE)
+    day = timezone.localtime(segment.start).date()
     log.record(
         AuditEvent.Action.PLAY,
         request=request,
@@ -228,34 +230,62 @@ def player(request, segment_id: int):
         "recordings/player.html",
         context(
             request,
-            title=f"{segment.camera} {timezone.localtime(segment.start):%Y-%m-%d %H:%M:%S}",
+            title=f"Play {segment.camera} — {timezone.localtime(segment.start):%A %Y-%m-%d}",
             segment=segment,
-            day=timezone.localtime(segment.start).date(),
+            day=day,
             offset=offset,
             prev=around.filter(start__lt=segment.start).order_by("-start").first(),
             next=around.filter(start__gt=segment.start).order_by("start").first(),
+            playlist=day_playlist(segment.camera, day),
+            scrub_ticks=[t for t in ticks(*day_bounds(day), zoomed=False) if t.hour % 3 == 0],
         ),
     )
 
 
 @footage_view()
+def playlist(request, camera_id: int, day: str):
+    """The day's segments and gaps for the player going on past the end of the page's day."""
+    camera = get_object_or_404(Camera, pk=camera_id)
+    the_day = parse_date(day)
+    if the_day is None:
+        raise Http404("Not a date (YYYY-MM-DD).")
+    log.record(
+        AuditEvent.Action.VIEW,
+        request=request,
+        camera=camera,
+        target=f"camera {camera.pk} day {the_day} (player playlist)",
+    )
+    return JsonResponse(day_playlist(camera, the_day))
+
+
+@footage_view()
 def media(request, segment_id: int):
     segment = on_disk_segment(segment_id)
-    return ranged_response(request, segment.abs_path)
+    # Each stream the player (or anything else) reads is audited with the bytes it got.
+    audit = Audit(
+        AuditEvent.Action.PLAY,
+        target=f"segment {segment.pk}",
+        camera=segment.camera,
+        detail={"stream": "media.mp4"},
+        skip_empty=True,
+    )
+    return ranged_response(request, segment.abs_path, audit=audit)
 
 
 @footage_view()
 def download(request, segment_id: int):
     segment = on_disk_segment(segment_id, recording=False)
-    log.record(
+    audit = Audit(
         AuditEvent.Action.DOWNLOAD,
-        request=request,
-        camera=segment.camera,
         target=f"segment {segment.pk}",
+        camera=segment.camera,
         detail={"sha256": segment.sha256},
     )
     return ranged_response(
-        request, segment.abs_path, download_name=f"{segment.camera.slug}-{segment.abs_path.name}"
+        request,
+        segment.abs_path,
+        download_name=f"{segment.camera.slug}-{segment.abs_path.name}",
+        audit=audit,
     )
 
 

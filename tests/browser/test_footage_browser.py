@@ -84,27 +84,29 @@ def test_browse_play_seek_and_download(browser, live_server, investigator):
     assert hashlib.sha256(target.read_bytes()).hexdigest() == segment.sha256
 
 
-def test_export_through_the_admin_and_download(browser, live_server, investigator, monkeypatch):
+def test_export_through_the_console_and_download(browser, live_server, investigator, monkeypatch):
     monkeypatch.setattr("django_q.conf.Conf.SYNC", True)
     start = datetime(2026, 11, 23, 14, 5, tzinfo=UTC)
     camera = make_camera("North")
     make_segment(camera, start, seconds=6)
     make_segment(camera, start + timedelta(seconds=6), seconds=6)
     log_in(browser, live_server)
-    browser.get(live_server.url + reverse("admin:recordings_export_add"))
-    browser.find_element(By.CSS_SELECTOR, "#id_cameras option").click()
+    browser.get(live_server.url + reverse("admin:recordings_export_add"))  # → console form
+    browser.find_element(By.CSS_SELECTOR, "input[name=cameras]").click()
+    browser.execute_script(  # what the date pickers leave in the form
+        "document.querySelector('input[name=start_date]').value = '2026-11-23';"
+        "document.querySelector('input[name=end_date]').value = '2026-11-23';"
+    )
     for name, value in [
-        ("start_0", "2026-11-23"),
-        ("start_1", "14:05:02"),
-        ("end_0", "2026-11-23"),
-        ("end_1", "14:05:10"),
+        ("start_time", "14:05:02"),
+        ("end_time", "14:05:10"),
         ("case_number", "26-004512"),
         ("reason", "hit and run"),
     ]:
         field = browser.find_element(By.NAME, name)
         field.clear()
         field.send_keys(value)
-    browser.find_element(By.NAME, "_save").click()
+    browser.find_element(By.CSS_SELECTOR, "input[value='Build package']").click()
     link = wait_for(
         lambda: browser.find_elements(By.CSS_SELECTOR, "a.download"), what="download link"
     )[0]

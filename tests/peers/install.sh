@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the test peers that are not Debian packages: the ONVIF test camera (ipycam, pure
 # Python + numpy + OpenCV) in its own venv, .venv-ipycam beside the project's .venv.
-# Idempotent and quick on re-runs: it does nothing when the venv matches the pinned list.
+# and FerretDB (the datacenter's MongoDB). Idempotent and quick on re-runs: it does nothing
+# when the venv matches the pinned list and the FerretDB binary is cached.
 # Run by deploy/bootstrap.sh test, as root, before pytest.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -24,11 +25,35 @@ if [ ${#missing[@]} -gt 0 ]; then
     "${missing[@]}" >/dev/null
 fi
 
-if [ -x "$VENV/bin/python" ] && cmp -s "$REQ" "$STAMP" \
-   && "$VENV/bin/python" -c "import ipycam" 2>/dev/null; then
-  exit 0
+if ! { [ -x "$VENV/bin/python" ] && cmp -s "$REQ" "$STAMP" \
+        && "$VENV/bin/python" -c "import ipycam" 2>/dev/null; }; then
+  echo "peers: installing the ONVIF test camera (ipycam) into $VENV"
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQ"
+  cp "$REQ" "$STAMP"
 fi
-echo "peers: installing the ONVIF test camera (ipycam) into $VENV"
-[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQ"
-cp "$REQ" "$STAMP"
+
+# The datacenter's MongoDB, for the replication tests: FerretDB (MongoDB wire protocol, SQLite
+# backend in pure Go) built from its Go module. `go install ...@version` would build a binary that
+# panics at start: build/version/version.txt is not part of a module download, so the module is
+# copied, the file written, and the binary built from the copy. Cached outside the repository so
+# re-runs (CI runs on the same machine) are instant.
+FERRETDB_VERSION=v1.24.2
+FERRETDB_CACHE=${CRIMEBOX_PEERS_CACHE:-/var/cache/crimebox-peers}
+FERRETDB_BIN=$FERRETDB_CACHE/ferretdb-$FERRETDB_VERSION
+if [ ! -x "$FERRETDB_BIN" ]; then
+  command -v go >/dev/null || PATH=$PATH:/usr/local/go/bin
+  echo "peers: building FerretDB $FERRETDB_VERSION into $FERRETDB_BIN"
+  mkdir -p "$FERRETDB_CACHE"
+  export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false
+  src=$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" \
+        | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  build=$(mktemp -d)
+  trap 'rm -rf "$build"' EXIT
+  cp -r "$src/." "$build/"
+  chmod -R u+w "$build"
+  echo "$FERRETDB_VERSION" > "$build/build/version/version.txt"
+  (cd "$build" && CGO_ENABLED=0 go build -trimpath -o "$FERRETDB_BIN.tmp" ./cmd/ferretdb)
+  mv "$FERRETDB_BIN.tmp" "$FERRETDB_BIN"
+fi
+ln -sf "$FERRETDB_BIN" "$FERRETDB_CACHE/ferretdb"

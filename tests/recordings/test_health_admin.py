@@ -1,3 +1,4 @@
+import io
 import time
 from collections import namedtuple
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,6 @@ from recordings import heartbeat
 from recordings.health import health_status
 from recordings.holds import place_hold
 from recordings.models import Gap, Segment
-from recordings.tasks import SCHEDULES, ensure_schedules
 from tests.factories import make_camera, make_segments
 
 Usage = namedtuple("Usage", "total used free")
@@ -135,15 +135,24 @@ def test_gap_admin_lists_causes(admin_client_):
 
 
 def test_schedules_are_idempotent(db):
+    from django.core.management import call_command
     from django_q.models import Schedule
 
-    assert ensure_schedules() == list(SCHEDULES)
-    ensure_schedules()
-    assert Schedule.objects.count() == len(SCHEDULES)
-    assert set(Schedule.objects.values_list("func", flat=True)) == {
+    from cameras import tasks as camera_tasks
+    from recordings import tasks as recording_tasks
+
+    names = [*camera_tasks.SCHEDULES, *recording_tasks.SCHEDULES]
+    for tasks in (camera_tasks, recording_tasks):
+        assert tasks.ensure_schedules() == list(tasks.SCHEDULES)
+        tasks.ensure_schedules()
+    ours = Schedule.objects.filter(name__in=names)  # sync adds its own after migrate
+    assert ours.count() == len(names)
+    call_command("init_box", "--no-test-pattern", stdout=io.StringIO())
+    assert ours.count() == len(names)
+    assert set(ours.values_list("func", flat=True)) == {
         "recordings.tasks.prune_task",
         "recordings.tasks.verify_task",
-        "recordings.tasks.clear_sessions_task",
+        "cameras.tasks.clear_sessions_task",
         "cameras.tasks.reprobe_task",
     }
 
@@ -153,7 +162,7 @@ def test_clear_sessions_task_removes_expired_sessions(db):
     from django.contrib.sessions.models import Session
     from django.utils import timezone
 
-    from recordings.tasks import clear_sessions_task
+    from cameras.tasks import clear_sessions_task
 
     old, fresh = SessionStore(), SessionStore()
     for store in (old, fresh):

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from cameras.models import Camera
+from crimebox.hashing import GENESIS, sha256_file
 from recordings import ffmpeg, heartbeat
-from recordings.evidence.hashing import GENESIS, segment_chain_hash, sha256_file
+from recordings.evidence.hashing import segment_chain_hash
 from recordings.index import NAME_RE
 from recordings.models import Gap, Segment
 from recordings.recorder import InlineExecutor, Supervisor

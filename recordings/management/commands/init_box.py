@@ -1,8 +1,9 @@
 from django.core.management.base import BaseCommand
 
+from cameras import tasks as camera_tasks
 from cameras.testpattern import ensure_test_camera
+from recordings import tasks as recording_tasks
 from recordings.evidence.signing import ensure_signing_key
-from recordings.tasks import ensure_schedules
 
 
 class Command(BaseCommand):
@@ -21,7 +22,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         key = ensure_signing_key()
         self.stdout.write(f"signing key fingerprint: {key.fingerprint}")
-        for name in ensure_schedules():
+        for name in camera_tasks.ensure_schedules() + recording_tasks.ensure_schedules():
             self.stdout.write(f"schedule: {name}")
         if not options["no_test_pattern"]:
             camera = ensure_test_camera()

@@ -1,0 +1,197 @@
+"""Evidence exports for a person: a purpose-made request form (prefilled from the player or a
+timeline selection), the list refreshing while packages are built, one export's page."""
+
+from datetime import datetime, timedelta
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django_q.tasks import async_task
+
+from cameras.models import Camera
+from recordings.evidence.export import ExportError, plan
+from recordings.evidence.signing import ensure_signing_key
+from recordings.models import Export
+
+from .templatetags.console import box_window, zone_name
+
+TIME_INPUT = forms.TextInput(
+    attrs={
+        "pattern": r"([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?",
+        "placeholder": "HH:MM:SS",
+        "inputmode": "numeric",
+        "size": 10,
+        "autocomplete": "off",
+        "title": "24-hour time, HH:MM or HH:MM:SS",
+    }
+)
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class ExportRequestForm(forms.ModelForm):
+    """Cameras as checkboxes; the window as date + 24-hour time in the box's zone."""
+
+    start_date = forms.DateField(label="From (date)", widget=DATE_INPUT)
+    start_time = forms.TimeField(label="From (time)", widget=TIME_INPUT)
+    end_date = forms.DateField(label="To (date)", widget=DATE_INPUT)
+    end_time = forms.TimeField(label="To (time)", widget=TIME_INPUT)
+
+    class Meta:
+        model = Export
+        fields = ["cameras", "case_number", "reason", "include_originals", "hold_sources"]
+        widgets = {
+            "cameras": forms.CheckboxSelectMultiple,
+            "reason": forms.Textarea(attrs={"rows": 2, "cols": 50}),
+        }
+        labels = {
+            "case_number": "Case number",
+            "include_originals": "Also include the original segment files",
+            "hold_sources": "Put the source footage on legal hold (recommended)",
+        }
+
+    field_order = ["cameras", "start_date", "start_time", "end_date", "end_time"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["cameras"].queryset = Camera.objects.order_by("name")
+        self.fields["cameras"].help_text = ""
+        self.fields["case_number"].widget.attrs.update(size=20, autocomplete="off")
+
+    def clean(self):
+        data = super().clean()
+        parts = ("start_date", "start_time", "end_date", "end_time")
+        if not all(data.get(k) for k in parts[::2]) or not all(
+            data.get(k) is not None for k in parts[1::2]
+        ):
+            return data
+        tz = timezone.get_current_timezone()
+        start = timezone.make_aware(datetime.combine(data["start_date"], data["start_time"]), tz)
+        end = timezone.make_aware(datetime.combine(data["end_date"], data["end_time"]), tz)
+        if "cameras" in data:
+            try:
+                plan(list(data["cameras"]), start, end)
+            except ExportError as e:
+                raise forms.ValidationError(str(e)) from None
+        self.instance.start, self.instance.end = start, end
+        return data
+
+
+def initial_from(query) -> dict:
+    """Prefill from ?camera=&start=&end= (ISO times, UTC or with an offset), as the player and
+    the timeline send them; a bad value is simply not prefilled."""
+    initial = {}
+    cameras = [c for c in query.getlist("camera") if c.isdigit()]
+    if cameras:
+        initial["cameras"] = list(Camera.objects.filter(pk__in=cameras))
+    for key in ("start", "end"):
+        try:
+            value = parse_datetime(query.get(key, ""))
+        except ValueError:
+            value = None
+        if value is None or timezone.is_naive(value):
+            continue
+        local = timezone.localtime(value)
+        initial[f"{key}_date"] = local.date()
+        initial[f"{key}_time"] = local.time().replace(microsecond=0)
+    if "start_date" in initial and "end_date" not in initial:
+        initial["end_date"] = initial["start_date"]
+    initial.setdefault("start_date", timezone.localdate())
+    initial.setdefault("end_date", initial["start_date"])
+    return initial
+
+
+def context(request, **kw):
+    return {**admin.site.each_context(request), **kw}
+
+
+@admin.site.admin_view
+def export_new(request):
+    if not request.user.has_perm("recordings.export_footage"):
+        raise PermissionDenied
+    if request.method == "POST":
+        form = ExportRequestForm(request.POST)
+        if form.is_valid():
+            export = queue_export(form, request.user)
+            messages.success(
+                request,
+                f"Building the package for case {export.case_number}: "
+                f"{box_window(export.start, export.end)}. It is offered for download below "
+                "when ready.",
+            )
+            return redirect(f"{reverse('console:exports')}?new={export.pk}")
+    else:
+        form = ExportRequestForm(initial=initial_from(request.GET))
+    return render(
+        request,
+        "console/export_form.html",
+        context(request, title="Export evidence", form=form, zone=zone_name()),
+    )
+
+
+def queue_export(form: ExportRequestForm, user) -> Export:
+    with transaction.atomic():
+        export = form.save(commit=False)
+        export.requested_by = user
+        export.save()
+        form.save_m2m()
+        transaction.on_commit(
+            lambda: async_task(
+                "recordings.evidence.export.run_export", export.pk, task_name=f"export {export.pk}"
+            )
+        )
+    return export
+
+
+def visible_exports(request):
+    if not request.user.has_perm("recordings.view_export"):
+        raise PermissionDenied
+    return Export.objects.select_related("requested_by").prefetch_related("cameras")
+
+
+@admin.site.admin_view
+def export_list(request):
+    exports = list(visible_exports(request)[:100])
+    busy = any(e.status in (Export.Status.QUEUED, Export.Status.RUNNING) for e in exports)
+    template = "console/_export_rows.html" if request.GET.get("rows") else "console/exports.html"
+    return render(
+        request,
+        template,
+        context(
+            request,
+            title="Evidence exports",
+            exports=exports,
+            busy=busy,
+            new=request.GET.get("new", ""),
+            fingerprint=ensure_signing_key().fingerprint,
+            can_export=request.user.has_perm("recordings.export_footage"),
+        ),
+    )
+
+
+@admin.site.admin_view
+def export_detail(request, export_id: int):
+    export = get_object_or_404(visible_exports(request), pk=export_id)
+    return render(
+        request,
+        "console/export_detail.html",
+        context(
+            request,
+            title=f"Export for case {export.case_number}",
+            export=export,
+            expires=expires_at(export),
+            fingerprint=ensure_signing_key().fingerprint,
+        ),
+    )
+
+
+def expires_at(export: Export) -> datetime | None:
+    days = settings.EXPORT_KEEP_DAYS
+    if not days or export.finished_at is None or export.status != Export.Status.DONE:
+        return None
+    return export.finished_at + timedelta(days=days)

@@ -1,0 +1,51 @@
+"""System checks for what an operator gets wrong: missing FFmpeg, footage directories, space."""
+
+import shutil
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+
+from crimebox.checks import unwritable_dir_errors
+
+
+@register(Tags.compatibility, deploy=False)
+def check_binaries(app_configs=None, **kwargs) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    for i, (name, value) in enumerate(
+        (("CRIMEBOX_FFMPEG", settings.FFMPEG), ("CRIMEBOX_FFPROBE", settings.FFPROBE)), start=1
+    ):
+        if shutil.which(value) is None:
+            errors.append(
+                Error(
+                    f"{value} is not installed or not on PATH.",
+                    hint=(
+                        f"Install it with `apt-get install ffmpeg`, or set {name} to its full path."
+                    ),
+                    id=f"crimebox.E00{i}",
+                )
+            )
+    return errors
+
+
+@register(Tags.compatibility)
+def check_footage_dirs(app_configs=None, **kwargs) -> list[CheckMessage]:
+    return unwritable_dir_errors([settings.RECORDINGS_DIR, settings.EXPORTS_DIR])
+
+
+@register(Tags.compatibility)
+def check_free_space(app_configs=None, **kwargs) -> list[CheckMessage]:
+    if not settings.RECORDINGS_DIR.is_dir():
+        return []  # crimebox.E003 already says so
+    usage = shutil.disk_usage(settings.RECORDINGS_DIR)
+    free_gb = usage.free / 1e9
+    if free_gb < settings.MIN_FREE_GB:
+        return [
+            Warning(
+                f"Only {free_gb:.1f} GB free under {settings.RECORDINGS_DIR}, below "
+                f"CRIMEBOX_MIN_FREE_GB={settings.MIN_FREE_GB:g}: retention will delete the oldest "
+                "unheld footage continuously.",
+                hint="Use a larger disk (a USB SSD) or lower CRIMEBOX_MIN_FREE_GB.",
+                id="crimebox.W001",
+            )
+        ]
+    return []

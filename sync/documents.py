@@ -1,0 +1,235 @@
+"""The documents the box sends to the RTCC, one builder per kind of fact (docs/sync.md).
+
+Every document has a deterministic `_id` (box id, kind, natural key), the box id, a schema
+version, its kind, UTC dates of millisecond precision, no floating-point numbers (durations in
+milliseconds, frame rates in thousandths) and, added by `signature.sign`, the box's signature.
+"""
+
+import hashlib
+import json
+from datetime import datetime
+
+from django.conf import settings
+
+from crimebox import outbox
+from crimebox.hashing import GENESIS
+from crimebox.redaction import redact_url
+from crimebox.utc import utc_iso
+from recordings.models import Segment
+
+from .signature import ms
+
+SCHEMA = 1
+
+# kind -> collection at the datacenter
+COLLECTIONS = {
+    "box": "boxes",
+    outbox.SEGMENT: "segments",
+    outbox.SEGMENT_EVENT: "segment_events",
+    outbox.GAP_OPENED: "gaps",
+    outbox.GAP_CLOSED: "gaps",
+    outbox.CAMERA: "cameras",
+    outbox.AUDIT: "audit",
+    outbox.EXPORT: "exports",
+    outbox.INTEGRITY_CHECK: "integrity_checks",
+    "heartbeat": "heartbeats",
+}
+
+
+def milli(value: float | None) -> int | None:
+    return None if value is None else round(value * 1000)
+
+
+def base(kind: str, key: str, **fields) -> dict:
+    box = settings.BOX_ID
+    return {"_id": f"{box}:{kind}:{key}", "box": box, "schema": SCHEMA, "kind": kind, **fields}
+
+
+def segment_key(camera_id: int, sequence: int) -> str:
+    return f"{camera_id}:{sequence}"
+
+
+def segment_doc(segment: Segment) -> dict:
+    prev = (
+        Segment.objects.filter(camera_id=segment.camera_id, sequence=segment.sequence - 1)
+        .values_list("chain_hash", flat=True)
+        .first()
+    ) or GENESIS
+    return base(
+        outbox.SEGMENT,
+        segment_key(segment.camera_id, segment.sequence),
+        camera_id=segment.camera_id,
+        camera=segment.camera.name,
+        sequence=segment.sequence,
+        # Dates for queries; the exact microsecond times the chain hash covers beside them.
+        start=ms(segment.start),
+        end=ms(segment.end),
+        start_exact=utc_iso(segment.start),
+        end_exact=utc_iso(segment.end),
+        duration_ms=milli(segment.duration),
+        size=segment.size,
+        codec=segment.codec,
+        width=segment.width,
+        height=segment.height,
+        fps_milli=milli(segment.fps),
+        has_audio=segment.has_audio,
+        file=segment.path,
+        sha256=segment.sha256,
+        prev_chain_hash=prev,
+        chain_hash=segment.chain_hash,
+        status=segment.status,
+        note=segment.note,
+        hashed_at=ms(segment.hashed_at),
+        clock_synced=segment.clock_synced,
+    )
+
+
+def segment_event_doc(segment: Segment, *, event: str, at: datetime, note: str = "") -> dict:
+    at = ms(at)
+    return base(
+        outbox.SEGMENT_EVENT,
+        f"{segment_key(segment.camera_id, segment.sequence)}:{event}:{at:%Y%m%dT%H%M%S%fZ}",
+        camera_id=segment.camera_id,
+        camera=segment.camera.name,
+        sequence=segment.sequence,
+        segment=f"{settings.BOX_ID}:{outbox.SEGMENT}:"
+        + segment_key(segment.camera_id, segment.sequence),
+        sha256=segment.sha256,
+        event=event,
+        at=at,
+        note=note,
+    )
+
+
+def gap_opened_doc(gap) -> dict:
+    return base(
+        outbox.GAP_OPENED,
+        str(gap.pk),
+        gap=gap.pk,
+        camera_id=gap.camera_id,
+        camera=gap.camera.name,
+        start=ms(gap.start),
+        end=None,
+        cause=gap.cause,
+        cause_text=gap.get_cause_display(),
+        detail=gap.detail,
+    )
+
+
+def gap_closed_doc(gap) -> dict:
+    end = ms(gap.end)
+    doc = gap_opened_doc(gap)
+    return {
+        **doc,
+        **base(outbox.GAP_CLOSED, f"{gap.pk}:{end:%Y%m%dT%H%M%S%fZ}"),
+        "end": end,
+        "duration_ms": milli((gap.end - gap.start).total_seconds()),
+    }
+
+
+def camera_doc(camera) -> dict:
+    """One document per distinct provenance state: a re-save that changed nothing is the same
+    document (same _id, same content), so it is written once."""
+    provenance = {
+        "camera_id": camera.pk,
+        "name": camera.name,
+        "location": camera.location,
+        "latitude": str(camera.latitude) if camera.latitude is not None else None,
+        "longitude": str(camera.longitude) if camera.longitude is not None else None,
+        "facing_degrees": camera.facing_degrees,
+        "source": camera.source,
+        "host": camera.host,
+        "manufacturer": camera.manufacturer,
+        "model": camera.model,
+        "serial_number": camera.serial_number,
+        "firmware_version": camera.firmware_version,
+        "hardware_id": camera.hardware_id,
+        "onvif_profile": camera.main_profile_token,
+        "stream_uri": redact_url(camera.main_stream_uri),
+        "codec": camera.main_codec,
+        "width": camera.main_width,
+        "height": camera.main_height,
+        "fps_milli": milli(camera.main_fps),
+        "is_enabled": camera.is_enabled,
+        "record_audio": camera.record_audio,
+    }
+    digest = hashlib.sha256(json.dumps(provenance, sort_keys=True).encode()).hexdigest()[:16]
+    return base(outbox.CAMERA, f"{camera.pk}:{digest}", revision=digest, **provenance)
+
+
+def audit_doc(event) -> dict:
+    return base(
+        outbox.AUDIT,
+        str(event.sequence),
+        sequence=event.sequence,
+        at=ms(event.at),
+        at_exact=utc_iso(event.at),
+        username=event.username,
+        client_ip=event.client_ip,
+        action=event.action,
+        camera_id=event.camera_id,
+        camera=event.camera_name,
+        target=event.target,
+        detail=_no_floats(event.detail),
+        prev_hash=event.prev_hash,
+        hash=event.hash,
+    )
+
+
+def export_doc(export, *, manifest_sha256: str, fingerprint: str, segments: list) -> dict:
+    return base(
+        outbox.EXPORT,
+        str(export.pk),
+        export=export.pk,
+        case_number=export.case_number,
+        reason=export.reason,
+        requested_by=export.requested_by.get_username() if export.requested_by else "cli",
+        start=ms(export.start),
+        end=ms(export.end),
+        cameras=[c.name for c in export.cameras.all()],
+        package=export.path.rsplit("/", 1)[-1],
+        package_sha256=export.sha256,
+        size=export.size,
+        manifest_sha256=manifest_sha256,
+        signing_key_fingerprint=fingerprint,
+        segments=[f"{settings.BOX_ID}:{outbox.SEGMENT}:{k}" for k in segments],
+        finished_at=ms(export.finished_at),
+    )
+
+
+def integrity_check_doc(check) -> dict:
+    return base(
+        outbox.INTEGRITY_CHECK,
+        str(check.pk),
+        check=check.pk,
+        started_at=ms(check.started_at),
+        finished_at=ms(check.finished_at),
+        camera=check.camera.name if check.camera else None,
+        checked=check.checked,
+        ok=check.ok,
+        problems=_no_floats(check.problems),
+    )
+
+
+def box_doc(key, *, first_seen: datetime) -> dict:
+    import crimebox
+
+    return base(
+        "box",
+        key.fingerprint,
+        public_key_pem=key.public_pem.decode(),
+        fingerprint=key.fingerprint,
+        software=f"crimebox {crimebox.__version__}",
+        first_seen=ms(first_seen),
+    )
+
+
+def _no_floats(value):
+    """Free-form details (audit, check problems): floats become their text."""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, dict):
+        return {str(k): _no_floats(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_no_floats(v) for v in value]
+    return value

@@ -1,0 +1,158 @@
+"""The box's heartbeat document, every 60 s: what the RTCC console shows for a box right now.
+
+Pi-only values (CPU temperature, throttling and under-voltage flags from sysfs) and ZeroTier
+(`zerotier-cli`, when installed and readable) are null where the machine has none.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+from datetime import datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Min
+from django.utils import timezone
+
+import crimebox
+from cameras.models import Camera
+from crimebox.clock import clock_synchronized
+from recordings.models import Segment
+
+from .documents import base
+from .models import OutboxItem, SyncState
+from .outbox import add
+from .signature import ms
+
+THERMAL = Path("/sys/class/thermal/thermal_zone0/temp")
+THROTTLED = Path("/sys/devices/platform/soc/soc:firmware/get_throttled")
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
+
+
+def boot_id() -> str | None:
+    return _read(Path("/proc/sys/kernel/random/boot_id"))
+
+
+def uptime_seconds() -> int | None:
+    text = _read(Path("/proc/uptime"))
+    return int(float(text.split()[0])) if text else None
+
+
+def memory() -> dict:
+    """Total and available memory in bytes, from /proc/meminfo."""
+    out = {"total": None, "available": None}
+    for line in (_read(Path("/proc/meminfo")) or "").splitlines():
+        name, _, value = line.partition(":")
+        if name in ("MemTotal", "MemAvailable"):
+            out["total" if name == "MemTotal" else "available"] = int(value.split()[0]) * 1024
+    return out
+
+
+def pi_health() -> dict:
+    temp = _read(THERMAL)
+    throttled = _read(THROTTLED)
+    flags = int(throttled, 16) if throttled else None
+    return {
+        "cpu_temp_millic": int(temp) if temp and temp.lstrip("-").isdigit() else None,
+        "throttled_raw": throttled,
+        "under_voltage": None if flags is None else bool(flags & 0x1),
+        "freq_capped": None if flags is None else bool(flags & 0x2),
+        "throttled": None if flags is None else bool(flags & 0x4),
+        "soft_temp_limit": None if flags is None else bool(flags & 0x8),
+        "under_voltage_since_boot": None if flags is None else bool(flags & 0x10000),
+        "throttled_since_boot": None if flags is None else bool(flags & 0x40000),
+    }
+
+
+def zerotier() -> dict | None:
+    cli = shutil.which("zerotier-cli")
+    if cli is None:
+        return None
+    try:
+        info = subprocess.run(
+            [cli, "-j", "info"], capture_output=True, text=True, timeout=5, check=True
+        )
+        nets = subprocess.run(
+            [cli, "-j", "listnetworks"], capture_output=True, text=True, timeout=5, check=True
+        )
+        info_j, nets_j = json.loads(info.stdout), json.loads(nets.stdout)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return {"available": False}
+    return {
+        "available": True,
+        "address": info_j.get("address"),
+        "online": info_j.get("online"),
+        "version": info_j.get("version"),
+        "networks": [
+            {"id": n.get("id"), "status": n.get("status"), "addresses": n.get("assignedAddresses")}
+            for n in nets_j
+        ],
+    }
+
+
+def camera_states() -> list[dict]:
+    out = []
+    for camera in Camera.objects.all():
+        head = Segment.objects.filter(camera=camera).chained().order_by("-sequence").first()
+        out.append(
+            {
+                "camera_id": camera.pk,
+                "name": camera.name,
+                "enabled": camera.is_enabled,
+                "status": camera.status,
+                "latitude": str(camera.latitude) if camera.latitude is not None else None,
+                "longitude": str(camera.longitude) if camera.longitude is not None else None,
+                "last_segment_end": ms(head.end) if head else None,
+                "chain_sequence": head.sequence if head else None,
+                "chain_hash": head.chain_hash if head else None,
+                "last_error": camera.redact(camera.last_error)[:500],
+            }
+        )
+    return out
+
+
+def heartbeat_doc(sequence: int, now: datetime, zt: dict | None = None) -> dict:
+    usage = shutil.disk_usage(settings.RECORDINGS_DIR)
+    pending = OutboxItem.objects.pending()
+    oldest = pending.aggregate(t=Min("created_at"))["t"]
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    boot = boot_id()
+    return base(
+        "heartbeat",
+        f"{boot or 'noboot'}:{sequence}",
+        sequence=sequence,
+        time=ms(now),
+        boot_id=boot,
+        uptime_s=uptime_seconds(),
+        load_centi=[round(x * 100) for x in load] if load else None,
+        memory=memory(),
+        disk={"total": usage.total, "free": usage.free},
+        pi=pi_health(),
+        clock_synced=clock_synchronized(),
+        software=f"crimebox {crimebox.__version__}",
+        cameras=camera_states(),
+        outbox={
+            "pending": pending.count(),
+            "oldest_age_s": int((now - oldest).total_seconds()) if oldest else None,
+        },
+        zerotier=zt,
+    )
+
+
+def beat(now: datetime | None = None) -> OutboxItem | None:
+    """Write one heartbeat into the outbox (its sequence counter in the same transaction)."""
+    now = now or timezone.now()
+    zt = zerotier()  # a subprocess: outside the write transaction
+    with transaction.atomic():
+        state = SyncState.get()
+        state.heartbeat_sequence += 1
+        state.save(update_fields=["heartbeat_sequence"])
+        return add(heartbeat_doc(state.heartbeat_sequence, now, zt), now=now)

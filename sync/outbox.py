@@ -1,0 +1,112 @@
+"""The outbox: each fact's signed document, written in the fact's own transaction.
+
+The lower layers call `crimebox.outbox.report()` inside their transaction; `on_fact` (connected
+in SyncConfig.ready) builds and signs the document and inserts it there and then. Bounds
+(docs/sync.md, "How big the outbox may grow"): delivered rows are kept OUTBOX_SENT_KEEP_DAYS,
+heartbeats HEARTBEAT_KEEP_DAYS even when never delivered, and when the pending documents pass
+OUTBOX_MAX_MB the oldest pending heartbeats go first; facts are never dropped and nothing here
+ever stops recording (a full disk is retention's job, which deletes the oldest footage).
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import models, transaction
+from django.utils import timezone
+
+from crimebox import outbox
+from recordings.evidence.signing import ensure_signing_key
+
+from . import documents
+from .models import OutboxItem
+from .signature import sign, to_body
+
+logger = logging.getLogger(__name__)
+
+_BUILDERS = {
+    outbox.SEGMENT: documents.segment_doc,
+    outbox.SEGMENT_EVENT: documents.segment_event_doc,
+    outbox.GAP_OPENED: documents.gap_opened_doc,
+    outbox.GAP_CLOSED: documents.gap_closed_doc,
+    outbox.CAMERA: documents.camera_doc,
+    outbox.AUDIT: documents.audit_doc,
+    outbox.EXPORT: documents.export_doc,
+    outbox.INTEGRITY_CHECK: documents.integrity_check_doc,
+}
+
+
+def on_fact(sender: str, obj, signal=None, **extra) -> None:
+    add(_BUILDERS[sender](obj, **extra))
+
+
+def add(doc: dict, *, now: datetime | None = None) -> OutboxItem | None:
+    """Sign and store one document; the same document twice is stored once (its _id)."""
+    signed = sign(doc, ensure_signing_key())
+    body = to_body(signed)
+    with transaction.atomic():
+        item, created = OutboxItem.objects.get_or_create(
+            doc_id=doc["_id"],
+            defaults={
+                "collection": documents.COLLECTIONS[doc["kind"]],
+                "kind": doc["kind"],
+                "body": body,
+                "size": len(body.encode()),
+                "created_at": now or timezone.now(),
+            },
+        )
+    if not created:
+        if item.body != body:
+            logger.error("outbox: %s already holds a different document; kept the first", item)
+        return None
+    if settings.RTCC_URI or settings.RTCC_URI_FILE:
+        transaction.on_commit(_queue_send)
+    return item
+
+
+def _queue_send() -> None:
+    from django_q.tasks import async_task
+
+    try:
+        async_task("sync.tasks.send_task", save=False, q_options={"timeout": 300})
+    except Exception:  # the schedule sends it within a minute anyway
+        logger.exception("outbox: could not queue the sender")
+
+
+def pending_bytes() -> int:
+    return OutboxItem.objects.pending().aggregate(n=models.Sum("size"))["n"] or 0
+
+
+def prune(now: datetime | None = None) -> dict:
+    """Keep the outbox within its bounds; returns how many rows of each sort were removed."""
+    now = now or timezone.now()
+    sent = OutboxItem.objects.filter(
+        state=OutboxItem.State.SENT,
+        created_at__lt=now - timedelta(days=settings.OUTBOX_SENT_KEEP_DAYS),
+    ).delete()[0]
+    old_beats = OutboxItem.objects.filter(
+        kind="heartbeat", created_at__lt=now - timedelta(days=settings.HEARTBEAT_KEEP_DAYS)
+    ).delete()[0]
+    over = pending_bytes() - settings.OUTBOX_MAX_MB * 1_000_000
+    dropped = 0
+    while over > 0:
+        beats = list(
+            OutboxItem.objects.pending()
+            .filter(kind="heartbeat")
+            .order_by("id")
+            .values_list("pk", "size")[:1000]
+        )
+        if not beats:
+            break
+        ids = []
+        for pk, size in beats:
+            ids.append(pk)
+            over -= size
+            if over <= 0:
+                break
+        dropped += OutboxItem.objects.filter(pk__in=ids).delete()[0]
+    if dropped:
+        logger.warning(
+            "outbox over %d MB: dropped %d undelivered heartbeats", settings.OUTBOX_MAX_MB, dropped
+        )
+    return {"sent": sent, "old_heartbeats": old_beats, "dropped_heartbeats": dropped}

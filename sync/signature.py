@@ -1,0 +1,88 @@
+"""The canonical encoding of a document and its Ed25519 signature (docs/sync.md, "Signature").
+
+canonical(doc) = UTF-8 of JSON with keys sorted, no spaces, non-ASCII kept as is, the `sig`
+field left out, and each date written as {"$date": "YYYY-MM-DDTHH:MM:SS.mmmZ"} (BSON dates are
+milliseconds: documents hold only millisecond times). Documents hold no floating-point numbers,
+so the encoding is the same in every language. The signature is Ed25519 over those bytes.
+"""
+
+import base64
+import json
+from datetime import UTC, datetime
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+ALGORITHM = "ed25519"
+DATE_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
+
+
+def ms(dt: datetime | None) -> datetime | None:
+    """A time truncated to the millisecond, in UTC: what a BSON date can hold."""
+    if dt is None:
+        return None
+    dt = dt.astimezone(UTC)
+    return dt.replace(microsecond=dt.microsecond // 1000 * 1000)
+
+
+def _encode(value):
+    if isinstance(value, datetime):
+        if value.tzinfo is None:  # pymongo hands back naive UTC unless tz_aware
+            value = value.replace(tzinfo=UTC)
+        return {"$date": ms(value).strftime(DATE_FORMAT)[:-3] + "Z"}
+    if isinstance(value, float):
+        raise TypeError("documents hold no floating-point numbers")
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encode(v) for v in value]
+    return value
+
+
+def canonical(doc: dict) -> bytes:
+    body = {k: v for k, v in doc.items() if k != "sig"}
+    return json.dumps(
+        _encode(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode()
+
+
+def sign(doc: dict, key) -> dict:
+    """The document with its `sig` field: {alg, key (fingerprint), value (base64)}."""
+    value = base64.b64encode(key.sign(canonical(doc))).decode()
+    return {**doc, "sig": {"alg": ALGORITHM, "key": key.fingerprint, "value": value}}
+
+
+def verify(doc: dict, public_key: Ed25519PublicKey) -> bool:
+    sig = doc.get("sig") or {}
+    if sig.get("alg") != ALGORITHM:
+        return False
+    try:
+        public_key.verify(base64.b64decode(sig.get("value", "")), canonical(doc))
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def to_body(doc: dict) -> str:
+    """The outbox's stored text: the canonical JSON of the whole document, `sig` included."""
+    return json.dumps(_encode(doc), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _decode(value):
+    if isinstance(value, dict):
+        if set(value) == {"$date"}:
+            return datetime.strptime(value["$date"], DATE_FORMAT + "Z").replace(tzinfo=UTC)
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+def from_body(body: str) -> dict:
+    """The document to insert (dates as datetimes, so BSON stores them as dates)."""
+    return _decode(json.loads(body))
+
+
+def same(local: dict, remote: dict) -> bool:
+    """Whether the datacenter's copy is the document we sent (field order and date types aside)."""
+    return canonical(local) == canonical(remote) and local.get("sig") == remote.get("sig")

@@ -1,0 +1,41 @@
+"""Django-Q tasks of replication and their schedules (created after every migrate)."""
+
+from django_q.models import Schedule
+
+SCHEDULES = {
+    # The safety net behind the task queued when outbox rows commit.
+    "sync to RTCC": ("sync.tasks.send_task", Schedule.MINUTES, 1),
+    "heartbeat": ("sync.tasks.heartbeat_task", Schedule.MINUTES, 1),
+    "prune outbox": ("sync.tasks.prune_task", Schedule.HOURLY, None),
+}
+
+
+def send_task() -> str:
+    from .sender import send_pending
+
+    result = send_pending()
+    return result.skipped or result.error or f"{result.sent} document(s) delivered"
+
+
+def heartbeat_task() -> str:
+    from .heartbeat import beat
+    from .sender import send_pending
+
+    beat()
+    send_pending()
+    return "heartbeat written"
+
+
+def prune_task() -> str:
+    from .outbox import prune
+
+    return str(prune())
+
+
+def ensure_schedules() -> list[str]:
+    for name, (func, kind, minutes) in SCHEDULES.items():
+        Schedule.objects.update_or_create(
+            name=name,
+            defaults={"func": func, "schedule_type": kind, "minutes": minutes, "repeats": -1},
+        )
+    return list(SCHEDULES)

@@ -1,0 +1,126 @@
+"""The outbox: each fact's signed document in the fact's own transaction."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import transaction
+
+from audit import log
+from audit.models import AuditEvent
+from crimebox import outbox
+from recordings import gaps, holds, retention
+from recordings.evidence import integrity
+from recordings.evidence.signing import ensure_signing_key
+from recordings.models import Segment
+from sync.models import OutboxItem
+from sync.signature import canonical, from_body, verify
+from tests.factories import make_camera, make_segment
+
+T0 = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)
+
+
+def docs(kind=None):
+    items = OutboxItem.objects.order_by("id")
+    if kind:
+        items = items.filter(kind=kind)
+    return [from_body(i.body) for i in items]
+
+
+@pytest.mark.django_db
+def test_closed_segment_document_is_signed_and_names_the_chain():
+    camera = make_camera()
+    segment = make_segment(camera, T0)
+    (doc,) = docs("segment")
+    assert doc["_id"] == f"test-box:segment:{camera.pk}:1"
+    assert doc["sha256"] == segment.sha256 and doc["chain_hash"] == segment.chain_hash
+    assert doc["prev_chain_hash"] == "0" * 64 and doc["box"] == "test-box" and doc["schema"] == 1
+    assert doc["start"] == T0 and doc["start_exact"] == "2026-11-24T14:00:00.000000Z"
+    assert isinstance(doc["duration_ms"], int) and doc["status"] == "complete"
+    key = ensure_signing_key()
+    assert doc["sig"]["key"] == key.fingerprint
+    assert verify(doc, key.private_key.public_key())
+    assert not verify({**doc, "sha256": "0" * 64}, key.private_key.public_key())
+
+
+@pytest.mark.django_db
+def test_fact_and_document_roll_back_together():
+    camera = make_camera()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        log.record(AuditEvent.Action.SYSTEM, username="x", camera=camera)
+        assert OutboxItem.objects.filter(kind="audit").count() == 1
+        raise RuntimeError("crash after the fact")
+    assert not AuditEvent.objects.exists() and not OutboxItem.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_report_outside_a_transaction_is_refused():
+    with pytest.raises(RuntimeError, match="outside its transaction"):
+        outbox.report(outbox.AUDIT, None)
+
+
+@pytest.mark.django_db
+def test_audit_entry_document_carries_its_chain_hash():
+    event = log.record(AuditEvent.Action.LOGIN, username="alice", detail={"ratio": 0.5})
+    (doc,) = docs("audit")
+    assert doc["_id"] == "test-box:audit:1" and doc["hash"] == event.hash
+    assert doc["detail"] == {"ratio": "0.5"}  # no floats in a signed document
+
+
+@pytest.mark.django_db
+def test_later_segment_facts_are_new_documents(tmp_path):
+    camera = make_camera()
+    segment = make_segment(camera, T0)
+    hold = holds.place_hold(camera, T0, T0 + timedelta(minutes=1), "case 1")
+    holds.release_hold(hold, "done")
+    segment.abs_path.unlink()
+    integrity.verify_segments()
+    events = [d["event"] for d in docs("segment_event")]
+    assert events == ["hold_on", "hold_off", "missing"]
+    assert docs("segment")[0]["status"] == "complete"  # never edited
+    (check,) = docs("integrity_check")
+    assert check["ok"] is False and check["checked"] == 1
+
+
+@pytest.mark.django_db
+def test_corrupt_and_retention_documents():
+    camera = make_camera()
+    a = make_segment(camera, T0)
+    b = make_segment(camera, T0 + timedelta(seconds=4))
+    with open(a.abs_path, "r+b") as f:
+        f.seek(100)
+        f.write(b"X")
+    integrity.verify_segments()
+    retention._delete(Segment.objects.get(pk=b.pk), "older than 30 days", T0)
+    events = {d["event"]: d for d in docs("segment_event")}
+    assert set(events) == {"corrupt", "deleted"}
+    assert events["deleted"]["sha256"] == b.sha256
+
+
+@pytest.mark.django_db
+def test_gap_opened_and_closed():
+    camera = make_camera()
+    gap = gaps.open_gap(camera, "unreachable", "connection refused", T0)
+    gaps.close_gaps(camera, T0 + timedelta(seconds=30))
+    opened, closed = docs("gap_opened"), docs("gap_closed")
+    assert opened[0]["_id"] == f"test-box:gap_opened:{gap.pk}" and opened[0]["end"] is None
+    assert closed[0]["end"] == T0 + timedelta(seconds=30) and closed[0]["duration_ms"] == 30000
+
+
+@pytest.mark.django_db
+def test_same_document_twice_is_stored_once():
+    from sync.documents import base
+    from sync.outbox import add
+
+    with transaction.atomic():
+        add(base("heartbeat", "x", time=T0))
+        add(base("heartbeat", "x", time=T0))
+    assert OutboxItem.objects.count() == 1
+
+
+def test_canonical_encoding_is_sorted_compact_json_with_dates():
+    doc = {"b": 1, "a": "é", "t": T0, "sig": {"x": 1}}
+    assert canonical(doc) == '{"a":"é","b":1,"t":{"$date":"2026-11-24T14:00:00.000Z"}}'.encode()
+    with pytest.raises(TypeError):
+        canonical({"x": 1.5})
+    assert json.loads(canonical(doc))  # plain JSON
