@@ -46,7 +46,7 @@ def health_status(now: datetime | None = None, disk_usage=None) -> dict:
                 "status": camera.status,
                 "last_segment_at": camera.last_segment_at,
                 "last_error": camera.last_error,
-                "open_gap": Gap.objects.filter(camera=camera, end=None).exists(),
+                "open_gap": Gap.objects.filter(camera=camera).open().exists(),
             }
         )
     parts = {}
