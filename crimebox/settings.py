@@ -26,11 +26,20 @@ RECORDINGS_DIR = Path(
 ).resolve()
 EXPORTS_DIR = Path(env.str("CRIMEBOX_EXPORTS_DIR", default=str(DATA_DIR / "exports"))).resolve()
 KEYS_DIR = Path(env.str("CRIMEBOX_KEYS_DIR", default=str(DATA_DIR / "keys"))).resolve()
-for _d in (DATA_DIR, RECORDINGS_DIR, EXPORTS_DIR, KEYS_DIR):
-    try:
-        _d.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        pass  # reported by the system check crimebox.E003 with a hint
+# Where the data disk is mounted on a deployed box (bootstrap.sh install sets it): while nothing
+# is mounted there, nothing is created and the system check crimebox.E010 refuses to run, so
+# footage never goes to the SD card.
+DATA_MOUNT = env.str("CRIMEBOX_DATA_MOUNT", default="")
+
+# Everything the box's processes (and their FFmpeg children) create is 0640 / 0750: footage,
+# the database and its WAL hold evidence and camera passwords.
+os.umask(0o027)
+if not DATA_MOUNT or os.path.ismount(DATA_MOUNT):
+    for _d in (DATA_DIR, RECORDINGS_DIR, EXPORTS_DIR, KEYS_DIR):
+        try:
+            _d.mkdir(mode=0o700 if _d == KEYS_DIR else 0o750, parents=True, exist_ok=True)
+        except OSError:
+            pass  # reported by the system check crimebox.E003 with a hint
 
 
 def _secret_key() -> str:
@@ -125,6 +134,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "crimebox.first_admin.FirstPasswordMiddleware",
 ]
 
 ROOT_URLCONF = "crimebox.urls"
