@@ -49,12 +49,13 @@ start() {
   "$PY" manage.py check
   local bind
   bind=$("$PY" -c 'import os; print(os.environ.get("CRIMEBOX_BIND", "0.0.0.0:8000"))')
-  echo "bootstrap: starting web admin on http://$bind/ , Django-Q cluster and recorder (Ctrl-C stops)"
+  echo "bootstrap: starting web admin on http://$bind/ , Django-Q cluster, recorder and live view (Ctrl-C stops)"
   echo "bootstrap: create the first admin user with: $PY manage.py createsuperuser"
   local pids=()
   "$VENV/bin/gunicorn" -c python:crimebox.gunicorn_conf crimebox.wsgi & pids+=($!)
   "$PY" manage.py qcluster & pids+=($!)
   "$PY" manage.py record & pids+=($!)
+  "$PY" manage.py live & pids+=($!)
   trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait' INT TERM
   # One process dying takes the rest down: systemd (deploy/) restarts them one by one instead.
   wait -n "${pids[@]}" || true

@@ -90,6 +90,10 @@ def test_pattern_argv(
 
     The only recording that encodes; -re paces it like a live camera.
     """
+    return [*test_pattern_source(size, fps), *segment_output_args(out_template, segment_seconds)]
+
+
+def test_pattern_source(size: str, fps: int) -> list[str]:
     overlay = (
         f"drawtext=fontfile={TEST_PATTERN_FONT}:text=%{{gmtime}} UTC:fontsize=20:"
         "fontcolor=white:box=1:boxcolor=black@0.6:x=8:y=8"
@@ -117,7 +121,6 @@ def test_pattern_argv(
         str(fps),
         "-pix_fmt",
         "yuv420p",
-        *segment_output_args(out_template, segment_seconds),
     ]
 
 
@@ -368,3 +371,61 @@ def held_interval(path: Path, timeout_seconds: float = 120) -> tuple[float, floa
         raise FFmpegError(proc.stderr.strip()[-300:] or "no video packets")
     rows.sort()
     return rows[0][0], rows[-1][0] + rows[-1][1]
+
+
+# Live view (docs/live.md): HLS with fMP4 segments of about one second, cut on the camera's
+# keyframes (stream copy cannot cut elsewhere, so its keyframe interval sets the latency).
+# temp_file: a segment appears under its name only once complete, so the web never serves
+# half of one; delete_segments keeps the RAM directory at a few seconds of video.
+LIVE_PLAYLIST = "index.m3u8"
+
+
+def live_hls_args(out_dir: Path) -> list[str]:
+    return [
+        "-f",
+        "hls",
+        "-hls_time",
+        "1",
+        "-hls_list_size",
+        "6",
+        "-hls_delete_threshold",
+        "2",
+        "-hls_segment_type",
+        "fmp4",
+        "-hls_fmp4_init_filename",
+        "init.mp4",
+        "-hls_segment_filename",
+        str(out_dir / "seg%06d.m4s"),
+        "-hls_flags",
+        "delete_segments+independent_segments+temp_file+omit_endlist",
+        str(out_dir / LIVE_PLAYLIST),
+    ]
+
+
+def live_argv(url: str, out_dir: Path, *, timeout_seconds: int) -> list[str]:
+    """Stream-copy a camera's (sub)stream into live HLS. Never re-encodes; video only."""
+    return [
+        settings.FFMPEG,
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-rtsp_transport",
+        "tcp",
+        "-timeout",
+        str(timeout_seconds * 1_000_000),
+        "-fflags",
+        "+genpts",
+        "-i",
+        url,
+        "-map",
+        "0:v:0",
+        "-c",
+        "copy",
+        *live_hls_args(out_dir),
+    ]
+
+
+def test_pattern_live_argv(out_dir: Path, *, size: str = "640x360", fps: int = 10) -> list[str]:
+    """Live view of the built-in test camera: like its recording, the one case that encodes."""
+    return [*test_pattern_source(size, fps), *live_hls_args(out_dir)]
