@@ -103,6 +103,9 @@ def main() -> None:
         export.cameras.set([camera])
         result = run_export(export.pk, out_dir=out)
         assert Path(result).is_file(), result
+        packages.append(Path(result))
+
+    packages = []
 
     def cat_once():
         with open(out / "cat.bin", "wb") as f:
@@ -114,6 +117,27 @@ def main() -> None:
     print(f"cat of the source bytes: {cat_s:.3f} s")
     print(f"export (cut + hash + sign + zip): {export_s:.3f} s")
     print(f"ratio export / cat: {export_s / cat_s:.2f}")
+    print(clip_report(packages[-1], data))
+
+
+def clip_report(package: Path, work: Path) -> str:
+    """What the clip really holds (edit lists ignored) against what its manifest states."""
+    import json
+    import zipfile
+
+    from recordings import ffmpeg
+
+    with zipfile.ZipFile(package) as z:
+        names = z.namelist()
+        clip = json.loads(z.read(next(n for n in names if n.endswith("manifest.json"))))["clips"][0]
+        path = work / "clip.mp4"
+        path.write_bytes(z.read(next(n for n in names if n.endswith("clip.mp4"))))
+    first, after = ffmpeg.held_interval(path)
+    return (
+        f"clip holds {after - first:.3f} s of frames from {first:.3f} s (-ignore_editlist 1); "
+        f"manifest: {clip['duration']:.3f} s from {clip['start']} "
+        f"(window from {clip['window_start']}, pre-roll {clip['pre_roll']:.3f} s)"
+    )
 
 
 if __name__ == "__main__":

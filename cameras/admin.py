@@ -9,7 +9,7 @@ from crimebox import outbox
 
 from . import admin_views
 from .forms import CameraChangeForm
-from .models import Camera
+from .models import Camera, stream_label
 from .services import CameraError, reprobe
 
 STATUS_COLOURS = {
@@ -234,8 +234,4 @@ def _shown(value) -> str:
 
 
 def _format(codec, width, height, fps) -> str:
-    if not (codec or width):
-        return "—"
-    size = f"{width}x{height}" if width else ""
-    rate = f" @ {fps:g} fps" if fps else ""
-    return f"{codec or '?'} {size}{rate}".strip()
+    return stream_label(codec, width, height, fps) if codec or width else "—"

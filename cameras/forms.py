@@ -5,7 +5,7 @@ from django import forms
 from crimebox.redaction import redact_text
 
 from .models import Camera
-from .onvif import DeviceProbe, ONVIFError, validate_host
+from .onvif import DeviceProbe, ONVIFError, profile_label, validate_host
 from .services import (
     CameraError,
     apply_probe,
@@ -60,14 +60,7 @@ class OnvifAddForm(forms.Form):
 
 
 def profile_choices(profiles: list[dict]) -> list[tuple[str, str]]:
-    labels = []
-    for p in profiles:
-        size = f"{p.get('width')}x{p.get('height')}" if p.get("width") else "unknown size"
-        fps = f" @ {p['fps']:g} fps" if p.get("fps") else ""
-        labels.append(
-            (p["token"], f"{p.get('name') or p['token']} ({p.get('encoding') or '?'} {size}{fps})")
-        )
-    return labels
+    return [(p["token"], profile_label(p)) for p in profiles]
 
 
 class ProfileChoiceForm(forms.Form):

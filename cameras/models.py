@@ -1,10 +1,15 @@
-from urllib.parse import quote
-
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from crimebox.redaction import redact_text, with_credentials
+from crimebox.redaction import redact, with_credentials
+
+
+def stream_label(codec, width, height, fps, unknown_size: str = "") -> str:
+    """A stream's format as people read it: "H264 1920x1080 @ 25 fps"."""
+    size = f"{width}x{height}" if width else unknown_size
+    rate = f"@ {fps:g} fps" if fps else ""
+    return " ".join(part for part in (codec or "?", size, rate) if part)
 
 
 class CameraQuerySet(models.QuerySet):
@@ -132,13 +137,7 @@ class Camera(models.Model):
 
     def redact(self, text: str) -> str:
         """Text (an FFmpeg error line, an exception) with this camera's secrets removed."""
-        if not text:
-            return text
-        text = redact_text(text)
-        for secret in (self.password, quote(self.password, safe="")):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+        return redact(text, self.password)
 
     def set_status(self, status: str, error: str | None = None, now=None) -> None:
         """Record a state change on the row (only the status fields are written)."""

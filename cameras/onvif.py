@@ -19,7 +19,9 @@ from onvif import ONVIFCamera
 from onvif.exceptions import ONVIFAuthError, ONVIFTimeoutError
 from onvif.exceptions import ONVIFError as LibraryError
 
-from crimebox.redaction import redact_text, redact_url
+from crimebox.redaction import redact, redact_text, redact_url
+
+from .models import stream_label
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +58,15 @@ class Profile:
         return (self.width or 0) * (self.height or 0)
 
     def label(self) -> str:
-        size = f"{self.width}x{self.height}" if self.width else "unknown size"
-        fps = f" @ {self.fps:g} fps" if self.fps else ""
-        return f"{self.name or self.token} ({self.encoding or '?'} {size}{fps})"
+        return profile_label(asdict(self))
+
+
+def profile_label(p: dict) -> str:
+    """A profile (as stored in Camera.profiles) as people read it, for choices and lists."""
+    fmt = stream_label(
+        p.get("encoding"), p.get("width"), p.get("height"), p.get("fps"), "unknown size"
+    )
+    return f"{p.get('name') or p['token']} ({fmt})"
 
 
 @dataclass
@@ -110,9 +118,11 @@ def probe_device(
     try:
         return asyncio.run(_probe(host, int(port), username, password, timeout))
     except Exception as exc:  # one domain error; never a library type or a password
-        message = explain(exc, where, timeout)
+        # A password of a few characters cannot be told apart from ordinary words; longer
+        # ones are removed wherever a library may have echoed them (the log line too).
+        message = redact(explain(exc, where, timeout), password, min_length=4)
         logger.info("ONVIF probe of %s failed: %s", where, message)
-        raise ONVIFError(_scrub(message, password)) from None
+        raise ONVIFError(message) from None
 
 
 async def _within(aw: Awaitable[T], timeout: float) -> T:
@@ -240,9 +250,3 @@ def _explain_fault(fault: zeep.exceptions.Fault, where: str) -> str:
     if fault.code is None:  # zeep found no SOAP Fault element: an HTML page or the like
         return f"{where} is not an ONVIF device (it answered with a web page, not SOAP)"
     return f"{where} refused the ONVIF request: {redact_text(str(fault.message))[:200]}"
-
-
-def _scrub(message: str, password: str) -> str:
-    # A password of a few characters cannot be told apart from ordinary words; longer ones
-    # are removed wherever a library may have echoed them.
-    return message.replace(password, "***") if len(password or "") >= 4 else message

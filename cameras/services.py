@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from crimebox import outbox
 from crimebox.ffprobe import FFmpegError, probe
-from crimebox.redaction import redact_text, redact_url, with_credentials
+from crimebox.redaction import redact, redact_text, redact_url, with_credentials
 
 from .models import Camera
 from .onvif import DeviceProbe, ONVIFError, Profile, probe_device, validate_host
@@ -202,8 +202,7 @@ def add_rtsp_camera(
     try:
         info = probe(with_credentials(url, username, password), timeout_seconds=timeout)
     except FFmpegError as e:
-        message = redact_text(str(e)).replace(password, "***") if password else str(e)
-        raise CameraError(f"ffprobe cannot open {url}: {message}") from None
+        raise CameraError(f"ffprobe cannot open {url}: {redact(str(e), password)}") from None
     camera = Camera(
         name=name.strip(),
         source=Camera.Source.RTSP,

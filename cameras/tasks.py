@@ -26,7 +26,7 @@ def reprobe_task() -> str:
     number: a swapped camera) goes to the audit trail, so a camera's provenance at any time can
     be told. A failure is only logged: the camera's status and error belong to the recorder."""
     probed, changed, failed = 0, 0, 0
-    for camera in Camera.objects.filter(source=Camera.Source.ONVIF, is_enabled=True):
+    for camera in Camera.objects.enabled().filter(source=Camera.Source.ONVIF):
         try:
             changes = reprobe(camera, note_error=False)
         except CameraError as e:

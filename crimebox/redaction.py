@@ -31,6 +31,22 @@ def redact_text(text: str) -> str:
     return _USERINFO.sub(r"\g<scheme>", text or "")
 
 
+def redact(text: str, *secrets: str, min_length: int = 1) -> str:
+    """`text` with URL credentials removed and each secret, as typed and URL-quoted, as ***.
+
+    `min_length`: a secret shorter than this is left alone (a password of a few characters
+    cannot be told apart from ordinary words in a library's message).
+    """
+    if not text:
+        return text
+    text = redact_text(text)
+    for secret in secrets:
+        if secret and len(secret) >= min_length:
+            for form in (secret, quote(secret, safe="")):
+                text = text.replace(form, "***")
+    return text
+
+
 def with_credentials(url: str, username: str, password: str) -> str:
     """The URL with credentials put back, for FFmpeg's argv only. Never store or log it."""
     if not url or not username:

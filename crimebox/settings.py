@@ -85,6 +85,11 @@ OUTBOX_SENT_KEEP_DAYS = env.int("CRIMEBOX_OUTBOX_SENT_KEEP_DAYS", default=7)
 HEARTBEAT_KEEP_DAYS = env.int("CRIMEBOX_HEARTBEAT_KEEP_DAYS", default=7)
 LOGIN_MAX_FAILURES = env.int("CRIMEBOX_LOGIN_MAX_FAILURES", default=5)
 LOGIN_LOCKOUT_SECONDS = env.int("CRIMEBOX_LOGIN_LOCKOUT_SECONDS", default=300)
+# Web server (crimebox/gunicorn_conf.py): files streamed at once across all web processes
+# (media, downloads, packages; past it a 503 with Retry-After), and gunicorn processes. Each
+# process has MAX_DOWNLOADS + 8 threads, so the admin and /health always find a free one.
+MAX_DOWNLOADS = env.int("CRIMEBOX_MAX_DOWNLOADS", default=8)
+WEB_WORKERS = env.int("CRIMEBOX_WEB_WORKERS", default=2)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

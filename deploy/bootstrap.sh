@@ -50,8 +50,7 @@ start() {
   echo "bootstrap: starting web admin on http://$bind/ , Django-Q cluster and recorder (Ctrl-C stops)"
   echo "bootstrap: create the first admin user with: $PY manage.py createsuperuser"
   local pids=()
-  "$VENV/bin/gunicorn" crimebox.wsgi --bind "$bind" --workers 2 --timeout 120 \
-    --access-logfile - & pids+=($!)
+  "$VENV/bin/gunicorn" -c python:crimebox.gunicorn_conf crimebox.wsgi & pids+=($!)
   "$PY" manage.py qcluster & pids+=($!)
   "$PY" manage.py record & pids+=($!)
   trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait' INT TERM

@@ -3,6 +3,12 @@
 Never shell=True, never killall: callers own the processes they start.
 """
 
+import contextlib
+import fcntl
+import os
+import subprocess
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +17,7 @@ from django.conf import settings
 # Re-exported: the recorder, index and export call ffmpeg.probe next to the argv builders.
 from crimebox.ffprobe import FFmpegError as FFmpegError
 from crimebox.ffprobe import probe as probe
+from crimebox.redaction import redact_text
 
 # Fragmented MP4: a kill -9 or power cut leaves every fragment already written playable
 # (measured: plain MP4 loses the whole open file, "moov atom not found"). flush_packets=1
@@ -127,3 +134,233 @@ def parse_segment_list_line(line: str) -> ClosedSegment | None:
         return ClosedSegment(name=name.strip('"'), start=float(start), end=float(end))
     except ValueError:
         return None
+
+
+# Exports and thumbnails read only local files: FFmpeg may open nothing but files (a concat
+# listing names files; a crafted one must not reach the network).
+FILE_ONLY = ["-protocol_whitelist", "file"]
+F_SETPIPE_SZ = 1031
+CLIP_MP4 = "+frag_keyframe+empty_moov+default_base_moof"
+
+
+def version_argv() -> list[str]:
+    return [settings.FFMPEG, "-hide_banner", "-version"]
+
+
+def version(timeout_seconds: float = 10) -> str:
+    """FFmpeg's first version line (for manifests), or "unknown"."""
+    try:
+        out = subprocess.run(
+            version_argv(), capture_output=True, text=True, timeout=timeout_seconds
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return out.stdout.splitlines()[0] if out.stdout else "unknown"
+
+
+def keyframes_argv(path: Path, offset: float, lookback: float | None) -> list[str]:
+    """Video packet times and flags of one file, up to `offset` s (from `offset - lookback`)."""
+    since = "" if lookback is None else f"{max(offset - lookback, 0):.6f}"
+    return [
+        settings.FFPROBE,
+        "-v",
+        "error",
+        *FILE_ONLY,
+        "-i",
+        str(path),
+        "-select_streams",
+        "v:0",
+        "-show_entries",
+        "packet=pts_time,flags",
+        "-read_intervals",
+        f"{since}%{offset + 0.001:.6f}",
+        "-of",
+        "csv=p=0",
+    ]
+
+
+def _last_keyframe(argv: list[str], offset: float, timeout_seconds: float) -> float | None:
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_seconds)
+    except subprocess.TimeoutExpired:
+        raise FFmpegError(f"ffprobe timed out after {timeout_seconds:g} s") from None
+    if proc.returncode != 0:
+        raise FFmpegError(proc.stderr.strip()[-300:] or f"ffprobe exited {proc.returncode}")
+    times = []
+    for line in proc.stdout.split():
+        pts, _, flags = line.partition(",")
+        if "K" in flags:
+            try:
+                times.append(float(pts))
+            except ValueError:
+                continue
+    return max((t for t in times if t <= offset + 1e-6), default=None)
+
+
+def keyframe_at_or_before(path: Path, offset: float, timeout_seconds: float = 60) -> float:
+    """Time (s from the file's start) of the last keyframe at or before `offset`.
+
+    Stream copy can only start on a keyframe. Looks back 30 s first (a seek: cheap), then,
+    for a camera with longer GOPs, reads the file from its start.
+    """
+    for lookback in (30, None):
+        argv = keyframes_argv(path, offset, lookback)
+        found = _last_keyframe(argv, offset, timeout_seconds)
+        if found is not None:
+            return found
+    raise FFmpegError(f"no keyframe before {offset:.3f} s in {Path(path).name}")
+
+
+def concat_listing(paths: list[Path], inpoint: float) -> str:
+    """A concat listing of `paths` starting at `inpoint` s of the first (a keyframe time).
+
+    The concat demuxer seeks the first file to the keyframe at or before its inpoint; half a
+    millisecond of slack so rounding of the printed keyframe time never lands before it.
+    `-ss` before the concat input does not do this: it did not seek in our fragmented-MP4
+    segments, copied everything from the file's start and hid it behind an MP4 edit list.
+    """
+    lines = ["ffconcat version 1.0"]
+    for i, path in enumerate(paths):
+        lines.append(f"file '{path}'")
+        if i == 0 and inpoint > 0:
+            lines.append(f"inpoint {inpoint + 0.0005:.6f}")
+    return "\n".join(lines) + "\n"
+
+
+def clip_argv(listing: Path, duration: float) -> list[str]:
+    """Stream-copy `duration` s of a concat listing to stdout as fragmented MP4.
+
+    Fragmented MP4 has its moov first by construction, so it streams into the package in one
+    pass (no faststart rewrite) and plays like the recorded segments.
+    """
+    return [
+        settings.FFMPEG,
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        *FILE_ONLY,
+        "-f",
+        "concat",
+        "-safe",
+        "0",
+        "-i",
+        str(listing),
+        "-t",
+        f"{duration:.6f}",
+        "-map",
+        "0:v",
+        "-map",
+        "0:a?",
+        "-c",
+        "copy",
+        "-f",
+        "mp4",
+        "-movflags",
+        CLIP_MP4,
+        "pipe:1",
+    ]
+
+
+def clip_timeout(source_bytes: int) -> float:
+    """Stream copy is bound by the disk: allow 2 MB/s (an SD card) and a minute more."""
+    return 60 + source_bytes / 2e6
+
+
+def stream_stdout(argv: list[str], sink: Callable[[bytes], None], timeout_seconds: float) -> None:
+    """Run argv, passing its stdout to `sink` block by block; killed at the deadline."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+    with contextlib.suppress(OSError):  # Linux: a 1 MiB pipe, 16x fewer wake-ups
+        fcntl.fcntl(proc.stdout.fileno(), F_SETPIPE_SZ, 1 << 20)
+    timer = threading.Timer(timeout_seconds, proc.kill)
+    timer.start()
+    errors = []
+    drain = threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)
+    drain.start()
+    try:
+        for block in iter(lambda: os.read(proc.stdout.fileno(), 1 << 20), b""):
+            sink(block)
+    except BaseException:
+        proc.kill()  # the sink failed (e.g. the disk is full): stop FFmpeg too
+        raise
+    finally:
+        proc.stdout.close()
+        proc.wait()
+        timer.cancel()
+        drain.join(5)
+    stderr = (errors[0] if errors else b"").decode(errors="replace").strip()
+    if proc.returncode != 0:
+        if proc.returncode < 0 and not stderr:
+            raise FFmpegError(f"FFmpeg took longer than {timeout_seconds:g} s and was stopped")
+        raise FFmpegError(f"FFmpeg could not cut the clip: {redact_text(stderr[-300:])}")
+
+
+def thumbnail_argv(source: Path, out: Path) -> list[str]:
+    """The first frame of a segment as a 160 px wide JPEG."""
+    return [
+        settings.FFMPEG,
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        *FILE_ONLY,
+        "-y",
+        "-i",
+        str(source),
+        "-frames:v",
+        "1",
+        "-vf",
+        "scale=160:-2",
+        "-q:v",
+        "6",
+        str(out),
+    ]
+
+
+def run(argv: list[str], timeout_seconds: float) -> bool:
+    """Run argv to completion; True when it exited 0 within the timeout."""
+    try:
+        proc = subprocess.run(argv, capture_output=True, timeout=timeout_seconds)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode == 0
+
+
+def packets_argv(path: Path) -> list[str]:
+    """Every video packet's time and duration, edit lists ignored: what the file really holds."""
+    return [
+        settings.FFPROBE,
+        "-v",
+        "error",
+        *FILE_ONLY,
+        "-ignore_editlist",
+        "1",
+        "-select_streams",
+        "v:0",
+        "-show_entries",
+        "packet=pts_time,duration_time",
+        "-of",
+        "csv=p=0",
+        str(path),
+    ]
+
+
+def held_interval(path: Path, timeout_seconds: float = 120) -> tuple[float, float]:
+    """(first frame time, time after the last frame) of a file's video, edit lists ignored."""
+    try:
+        proc = subprocess.run(
+            packets_argv(path), capture_output=True, text=True, timeout=timeout_seconds
+        )
+    except subprocess.TimeoutExpired:
+        raise FFmpegError(f"ffprobe timed out after {timeout_seconds:g} s") from None
+    rows = []
+    for line in proc.stdout.split():
+        pts, _, dur = line.partition(",")
+        try:
+            rows.append((float(pts), float(dur or 0)))
+        except ValueError:
+            continue
+    if proc.returncode != 0 or not rows:
+        raise FFmpegError(proc.stderr.strip()[-300:] or "no video packets")
+    rows.sort()
+    return rows[0][0], rows[-1][0] + rows[-1][1]

@@ -33,7 +33,7 @@ def classify_exit(last_error: str, returncode: int | None = None) -> str:
 
 
 def last_media_end(camera: Camera) -> datetime | None:
-    last = Segment.objects.filter(camera=camera).chained().order_by("-sequence").only("end").first()
+    last = Segment.objects.filter(camera=camera).only("end").last_chained()
     return last.end if last else None
 
 
@@ -43,7 +43,7 @@ def open_gap(camera: Camera, cause: str, detail: str, at: datetime) -> Gap:
     An open gap stays the first cause: a camera that drops and then keeps failing is one gap.
     """
     with transaction.atomic():
-        gap = Gap.objects.filter(camera=camera, end=None).first()
+        gap = Gap.objects.filter(camera=camera).open().first()
         if gap is not None:
             return gap
         # From the end of the last media, which is what a court compares coverage with.
@@ -60,7 +60,7 @@ def close_gaps(camera: Camera, at: datetime) -> int:
     """Close the camera's open gap(s) at `at`, when recording has resumed."""
     closed = 0
     with transaction.atomic():
-        for gap in Gap.objects.filter(camera=camera, end=None):
+        for gap in Gap.objects.filter(camera=camera).open():
             gap.end = max(gap.start, at)
             gap.save(update_fields=["end"])
             outbox.report(outbox.GAP_CLOSED, gap)

@@ -30,9 +30,10 @@ def _refresh_segments(camera, start, end) -> int:
     # Every active hold touching these segments, also those reaching beyond [start, end).
     span_start, span_end = min(s[1] for s in segments), max(s[2] for s in segments)
     holds = list(
-        LegalHold.objects.filter(
-            camera=camera, released_at=None, start__lt=span_end, end__gt=span_start
-        ).values_list("start", "end")
+        LegalHold.objects.filter(camera=camera)
+        .active()
+        .overlapping(span_start, span_end)
+        .values_list("start", "end")
     )
     held, free, changed = [], [], []
     for pk, s, e, was_held in segments:

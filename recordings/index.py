@@ -62,9 +62,7 @@ def open_segment(camera: Camera, path: Path) -> Segment | None:
         size=0,
         path=rel,
         status=Segment.Status.RECORDING,
-        on_hold=LegalHold.objects.filter(
-            camera=camera, released_at=None, start__lte=start, end__gt=start
-        ).exists(),
+        on_hold=LegalHold.objects.filter(camera=camera).active().covering(start).exists(),
     )
 
 
@@ -98,7 +96,7 @@ def index_segment(
     end = start + timedelta(seconds=info.duration)
     now = now or timezone.now()
     with transaction.atomic():
-        last = Segment.objects.filter(camera=camera).chained().order_by("-sequence").first()
+        last = Segment.objects.filter(camera=camera).last_chained()
         sequence = last.sequence + 1 if last else 1
         fields = dict(
             camera=camera,
@@ -124,9 +122,10 @@ def index_segment(
                 size=size,
             ),
             status=status,
-            on_hold=LegalHold.objects.filter(
-                camera=camera, released_at=None, start__lt=end, end__gt=start
-            ).exists(),
+            on_hold=LegalHold.objects.filter(camera=camera)
+            .active()
+            .overlapping(start, end)
+            .exists(),
             hashed_at=timezone.now(),
             clock_synced=clock_synchronized(),
             note=note,

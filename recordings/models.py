@@ -23,12 +23,17 @@ class SegmentQuerySet(RangeDatetimesQuerySet):
         """Closed segments, the ones in the hash chain (not the file being written)."""
         return self.exclude(status=Segment.Status.RECORDING)
 
+    def recording(self):
+        """Rows of the files FFmpeg is writing now."""
+        return self.filter(status=Segment.Status.RECORDING)
+
+    def last_chained(self):
+        """The newest link of the chain (filter by camera first), or None."""
+        return self.chained().order_by("-sequence").first()
+
     def deletable(self):
         """Oldest-first candidates for retention: on disk, closed, not on hold."""
-        return self.filter(
-            status__in=(Segment.Status.COMPLETE, Segment.Status.PARTIAL, Segment.Status.CORRUPT),
-            on_hold=False,
-        ).order_by("start")
+        return self.on_disk().filter(on_hold=False).order_by("start")
 
 
 class Segment(models.Model):
@@ -180,6 +185,19 @@ class Gap(models.Model):
         return (self.end - self.start).total_seconds()
 
 
+class LegalHoldQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(released_at=None)
+
+    def overlapping(self, start, end):
+        """Holds with any time inside [start, end)."""
+        return self.filter(start__lt=end, end__gt=start)
+
+    def covering(self, moment):
+        """Holds whose [start, end) contains `moment`."""
+        return self.filter(start__lte=moment, end__gt=moment)
+
+
 class LegalHold(models.Model):
     """A time range of one camera that retention must never delete while active."""
 
@@ -205,6 +223,8 @@ class LegalHold(models.Model):
         related_name="+",
     )
     release_reason = models.TextField(blank=True)
+
+    objects = LegalHoldQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

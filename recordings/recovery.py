@@ -120,7 +120,7 @@ def recover(now: datetime | None = None) -> RecoveryResult:
         mark_missing(camera, result)
         index_unknown_files(camera, note="recovered at recorder start-up", result=result)
         if camera.is_enabled and Segment.objects.filter(camera=camera).exists():
-            if not Gap.objects.filter(camera=camera, end=None).exists():
+            if not Gap.objects.filter(camera=camera).open().exists():
                 open_gap(
                     camera,
                     Gap.Cause.RECORDER_DOWN,

@@ -42,9 +42,11 @@ def free_floor(total: int) -> int:
 
 def _delete(segment: Segment, reason: str, now: datetime) -> None:
     with transaction.atomic():
-        claimed = Segment.objects.filter(
-            pk=segment.pk, on_hold=False, status__in=Segment.ON_DISK
-        ).update(status=Segment.Status.DELETED, deleted_at=now, note=f"retention: {reason}")
+        claimed = (
+            Segment.objects.on_disk()
+            .filter(pk=segment.pk, on_hold=False)
+            .update(status=Segment.Status.DELETED, deleted_at=now, note=f"retention: {reason}")
+        )
         if claimed != 1:
             return  # held or deleted meanwhile
         outbox.report(
@@ -106,7 +108,7 @@ def prune(now: datetime | None = None, dry_run: bool = False, disk_usage=None) -
 
 
 def held_only_alarm(free: int, floor: int) -> str:
-    held = Segment.objects.filter(on_hold=True, status__in=Segment.ON_DISK).count()
+    held = Segment.objects.on_disk().filter(on_hold=True).count()
     return (
         f"CRITICAL: free space {free / 1e9:.2f} GB is below the floor {floor / 1e9:.2f} GB "
         f"and only footage on legal hold ({held} segments) is left to delete. Recording "

@@ -49,11 +49,13 @@ def make_media(
     return path
 
 
-def make_segment(camera: Camera, start: datetime | None = None, seconds: float = 4, **kw):
+def make_segment(
+    camera: Camera, start: datetime | None = None, seconds: float = 4, gop: int | None = None, **kw
+):
     """A real file in the camera's folder, indexed and chained like a recorded one."""
     start = start or datetime(2026, 11, 24, 14, 0, tzinfo=UTC)
     path = segment_dir(camera, start) / f"{start:%Y%m%dT%H%M%S}Z.mp4"
-    make_media(path, seconds)
+    make_media(path, seconds, gop=gop)
     return index_segment(camera, path, start=start, **kw)
 
 

@@ -13,12 +13,11 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django_q.tasks import async_task
 
-from audit import log
 from audit.models import AuditEvent
 
 from ..evidence.export import ExportError, plan
 from ..evidence.signing import ensure_signing_key
-from ..footage.media import ranged_response
+from ..footage.media import Audit, ranged_response
 from ..models import Export
 
 
@@ -184,12 +183,15 @@ class ExportAdmin(admin.ModelAdmin):
         export = Export.objects.filter(pk=export_id, status=Export.Status.DONE).first()
         if export is None or not export.path or "/" in export.path or not export.abs_path.is_file():
             raise Http404("No package for this export.")
-        log.record(
+        audit = Audit(
             AuditEvent.Action.DOWNLOAD,
-            request=request,
             target=f"export {export.pk}",
             detail={"package": export.path, "sha256": export.sha256},
         )
         return ranged_response(
-            request, export.abs_path, content_type="application/zip", download_name=export.path
+            request,
+            export.abs_path,
+            content_type="application/zip",
+            download_name=export.path,
+            audit=audit,
         )

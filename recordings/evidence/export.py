@@ -1,9 +1,10 @@
 """Evidence export: the footage of a time window as one signed, self-verifying zip.
 
-Clips are cut by stream copy, never re-encoded: `-ss` before a concat input gives a
-frame-exact start through the MP4 edit list (measured: 0.07 s for a 7 s window; `-ss` after
-the input starts up to a GOP late). One clip per contiguous run of footage: a gap inside the
-window ends a clip, and the manifest says what every clip covers and why the gap is there.
+Clips are cut by stream copy, never re-encoded, from the keyframe at or before the window's
+start: `-ss` before a concat input does not seek in our index-less fragmented-MP4 segments,
+it copied everything from the segment's start and hid it behind an MP4 edit list (a 2-minute
+window gave 238 s of frames). One clip per contiguous run of footage: a gap inside the
+window ends a clip, and the manifest says what every clip holds and why the gap is there.
 The package format is in docs/evidence.md.
 """
 
@@ -12,7 +13,6 @@ import json
 import logging
 import os
 import shutil
-import subprocess
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -22,6 +22,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 import crimebox
@@ -29,7 +30,7 @@ from audit import log
 from audit.models import AuditEvent
 from cameras.models import Camera
 from crimebox import outbox
-from crimebox.hashing import GENESIS, sha256_file
+from crimebox.hashing import GENESIS
 from crimebox.redaction import redact_url
 from crimebox.utc import utc_iso
 
@@ -61,7 +62,8 @@ def check_not_recording(cameras: list[Camera], end: datetime) -> None:
     """A window reaching into a segment still being written cannot be exported yet: that
     footage has no hash until the segment closes."""
     open_segment = (
-        Segment.objects.filter(camera__in=cameras, status=Segment.Status.RECORDING, start__lt=end)
+        Segment.objects.filter(camera__in=cameras, start__lt=end)
+        .recording()
         .order_by("start")
         .first()
     )
@@ -115,67 +117,49 @@ def plan(cameras: list[Camera], start: datetime, end: datetime) -> list[Piece]:
     return pieces
 
 
-def ffmpeg_version() -> str:
-    out = subprocess.run([settings.FFMPEG, "-version"], capture_output=True, text=True)
-    return out.stdout.splitlines()[0] if out.stdout else "unknown"
+def cut_clip(piece: Piece, start: datetime, end: datetime, work: Path, sink) -> dict:
+    """Stream-copy the window of one run, block by block into `sink`; its manifest entry.
 
-
-def cut_clip(piece: Piece, start: datetime, end: datetime, out: Path) -> dict:
-    """Stream-copy the window of one run into `out`; returns its manifest entry."""
+    The clip starts on the keyframe at or before the window's start (stream copy cannot start
+    elsewhere) and holds nothing earlier: the manifest states that pre-roll and exactly the
+    interval the file holds.
+    """
     clip_start, clip_end = piece.window(start, end)
-    listing = out.with_suffix(".ffconcat")
-    listing.write_text(
-        "ffconcat version 1.0\n" + "".join(f"file '{s.abs_path}'\n" for s in piece.segments)
-    )
-    offset = (clip_start - piece.segments[0].start).total_seconds()
-    duration = (clip_end - clip_start).total_seconds()
-    argv = [
-        settings.FFMPEG,
-        "-hide_banner",
-        "-nostdin",
-        "-loglevel",
-        "error",
-        "-y",
-        "-ss",
-        f"{offset:.6f}",
-        "-f",
-        "concat",
-        "-safe",
-        "0",
-        "-i",
-        str(listing),
-        "-t",
-        f"{duration:.6f}",
-        "-map",
-        "0:v",
-        "-map",
-        "0:a?",
-        "-c",
-        "copy",
-        "-movflags",
-        "+faststart",
-        str(out),
-    ]
-    proc = subprocess.run(argv, capture_output=True, text=True)
-    listing.unlink()
-    if proc.returncode != 0:
-        raise ExportError(f"FFmpeg could not cut the clip: {proc.stderr.strip()[-300:]}")
-    info = ffmpeg.probe(out)
-    shown = [a if not a.startswith(str(out.parent)) else os.path.basename(a) for a in argv]
+    used = [s for s in piece.segments if s.end > clip_start] or piece.segments[-1:]
+    first = used[0]
+    offset = max((clip_start - first.start).total_seconds(), 0)
+    key = ffmpeg.keyframe_at_or_before(first.abs_path, offset) if offset > 0 else 0.0
+    held_from = first.start + timedelta(seconds=key)
+    listing = work / "clip.ffconcat"
+    listing.write_text(ffmpeg.concat_listing([s.abs_path for s in used], key))
+    argv = ffmpeg.clip_argv(listing, (clip_end - held_from).total_seconds())
+    digest, size = hashlib.sha256(), 0
+
+    def take(block: bytes) -> None:
+        nonlocal size
+        digest.update(block)
+        size += len(block)
+        sink(block)
+
+    try:
+        ffmpeg.stream_stdout(argv, take, ffmpeg.clip_timeout(sum(s.size for s in used)))
+    finally:
+        listing.unlink(missing_ok=True)
     return {
-        "file": out.name,
-        "sha256": sha256_file(out),
-        "size": out.stat().st_size,
+        "sha256": digest.hexdigest(),
+        "size": size,
         "camera": piece.camera.name,
-        "start": utc_iso(clip_start),
-        "end": utc_iso(clip_start + timedelta(seconds=info.duration)),
-        "duration": info.duration,
-        "codec": info.codec,
-        "width": info.width,
-        "height": info.height,
-        "fps": info.fps,
-        "ffmpeg_argv": [a.replace(str(settings.RECORDINGS_DIR) + "/", "") for a in shown],
-        "source_segments": [s.pk for s in piece.segments],
+        "start": utc_iso(held_from),
+        "end": utc_iso(clip_end),
+        "duration": round((clip_end - held_from).total_seconds(), 6),
+        "window_start": utc_iso(clip_start),
+        "pre_roll": round((clip_start - held_from).total_seconds(), 6),
+        "codec": first.codec,
+        "width": first.width,
+        "height": first.height,
+        "fps": first.fps,
+        "ffmpeg_argv": [os.path.basename(a) if a.startswith(str(work)) else a for a in argv],
+        "source_segments": [s.pk for s in used],
     }
 
 
@@ -247,64 +231,6 @@ def audit_entries(segments: list[Segment], cameras: list[Camera]) -> list[dict]:
     ]
 
 
-VERIFY_TEXT = """\
-HOW TO VERIFY THIS EVIDENCE PACKAGE (stock tools only; no crimebox software needed)
-==================================================================================
-
-Unzip the package, then in its folder:
-
-1. The manifest is signed by the recording box:
-
-   openssl pkeyutl -verify -pubin -inkey box_public_key.pem -rawin \\
-       -in manifest.json -sigfile manifest.sig
-
-   must print "Signature Verified Successfully" (OpenSSL 3.0 or later).
-
-2. The box's key is the one it shows in its admin and states in the manifest:
-
-   openssl pkey -pubin -in box_public_key.pem -outform DER | tail -c 32 | sha256sum
-
-   must print {fingerprint} (the manifest's "signing_key_fingerprint").
-
-3. Every file is what the manifest says it is:
-
-   sha256sum -c SHA256SUMS
-
-   must print "OK" for every file; compare the sums with the "sha256" values in manifest.json.
-
-4. Where originals/ is included, each original's SHA-256 equals its "sha256" in
-   manifest.json "source_segments", and each segment's "chain_hash" recomputes from the
-   previous one (formula in the manifest's "chain_formula"; crimebox's
-   `manage.py verify_evidence PACKAGE.zip` does all of the above at once).
-
-The clip(s) were cut from the original segments by stream copy (no re-encoding) with the
-FFmpeg version and arguments recorded in manifest.json.
-
-
-CERTIFICATION OF RECORDS GENERATED BY AN ELECTRONIC PROCESS OR SYSTEM
-(template in the shape of Federal Rule of Evidence 902(14) / 902(13))
----------------------------------------------------------------------
-
-I, ______________________________ (name), declare:
-
-1. I am employed by ______________________________ (agency) as ______________________ (title),
-   and I am a custodian of records or otherwise qualified by my knowledge of the system
-   described below.
-2. The attached package, case number {case}, was exported on {exported_at} (UTC) by
-   {exporter} from the video recording system with box id {box_id} (crimebox {version}).
-3. The recordings were made by that system at or near the time of the events they show,
-   in the regular course of its activity, and keeping them is the regular practice of the agency.
-4. Each digital file in the package was identified by its SHA-256 hash value, listed in the
-   signed manifest.json. I have verified that the hash values of the files match those
-   values, by the procedure described above, on ______________ (date).
-5. The signing key fingerprint of the box is {fingerprint}.
-
-I declare under penalty of perjury that the foregoing is true and correct.
-
-Signature: ______________________________    Date: ______________
-"""
-
-
 def check_space(pieces: list[Piece], out_dir: Path, include_originals: bool) -> None:
     """An export never takes the space recording needs: the package (at most the source bytes,
     twice with originals) must fit above retention's free-space floor."""
@@ -321,6 +247,27 @@ def check_space(pieces: list[Piece], out_dir: Path, include_originals: bool) -> 
         )
 
 
+class _HashingFile:
+    """A write-only file that hashes what goes through it. It cannot seek, so zipfile writes
+    each member's sizes after its data instead of seeking back: the package's SHA-256 is
+    known when it is written, without reading it again."""
+
+    def __init__(self, f):
+        self.f, self.digest, self.size = f, hashlib.sha256(), 0
+
+    def write(self, data: bytes) -> int:
+        self.f.write(data)
+        self.digest.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        self.f.flush()
+
+
 def _add_streamed(z: zipfile.ZipFile, source: Path, arcname: str) -> str:
     """Copy a file into the zip in blocks; returns the SHA-256 of exactly the bytes written."""
     digest = hashlib.sha256()
@@ -331,11 +278,37 @@ def _add_streamed(z: zipfile.ZipFile, source: Path, arcname: str) -> str:
     return digest.hexdigest()
 
 
-def write_package(export: Export, pieces: list[Piece], out_dir: Path, progress=None) -> Path:
-    """Cut, describe, sign and zip; returns the zip path. Nothing is left behind on failure.
+@dataclass
+class Package:
+    path: Path
+    sha256: str
+    size: int
+    manifest_sha256: str
 
-    Clips are cut into a temporary folder and moved into the zip one by one; originals are
-    streamed into it from the recordings (no temporary copy), hashed as they are written.
+
+def verify_text(export: Export, key, exported_at: str) -> bytes:
+    return render_to_string(
+        "recordings/evidence/VERIFY.txt",
+        {
+            "fingerprint": key.fingerprint,
+            "case": export.case_number,
+            "box_id": settings.BOX_ID,
+            "exported_at": exported_at,
+            "exporter": exporter_name(export),
+            "version": crimebox.__version__,
+        },
+    ).encode()
+
+
+def exporter_name(export: Export) -> str:
+    return export.requested_by.get_username() if export.requested_by else "cli"
+
+
+def write_package(export: Export, pieces: list[Piece], out_dir: Path, progress=None) -> Package:
+    """Cut, describe, sign and zip in one pass; nothing is left behind on failure.
+
+    Clips stream from FFmpeg and originals from the recordings straight into the zip, hashed
+    as they are written; the zip itself is hashed as it is written too.
     """
     key = ensure_signing_key()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -343,60 +316,53 @@ def write_package(export: Export, pieces: list[Piece], out_dir: Path, progress=N
     cameras = list(dict.fromkeys(p.camera for p in pieces))
     segments = [s for p in pieces for s in p.segments]
     stem = f"evidence-{_safe(export.case_number)}-{export.start:%Y%m%dT%H%M%SZ}-{export.pk}"
+    exported_at = utc_iso(timezone.now())
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".export-") as tmp:
         work = Path(tmp)
         partial = work / f"{stem}.zip"
-        with zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
-            clips, files = [], {}
-            for i, piece in enumerate(pieces, start=1):
-                name = "clip.mp4" if len(pieces) == 1 else f"clip-{piece.camera.slug}-{i}.mp4"
-                clip = cut_clip(piece, export.start, export.end, work / name)
-                z.write(work / name, f"{stem}/{name}")
-                (work / name).unlink()
-                clips.append(clip)
-                files[clip["file"]] = clip["sha256"]
-                if progress:
-                    progress(int(80 * i / len(pieces)))
-            if export.include_originals:
-                for s in segments:
-                    name = f"originals/{s.camera.slug}-{Path(s.path).name}"
-                    files[name] = _add_streamed(z, s.abs_path, f"{stem}/{name}")
-            files["box_public_key.pem"] = hashlib.sha256(key.public_pem).hexdigest()
-            manifest = build_manifest(export, pieces, clips, segments, cameras, files, key)
-            data = json.dumps(manifest, indent=2, sort_keys=True, default=str).encode() + b"\n"
-            text = {
-                "box_public_key.pem": key.public_pem,
-                "manifest.json": data,
-                "manifest.sig": key.sign(data),
-                "SHA256SUMS": "".join(f"{h}  {n}\n" for n, h in sorted(files.items())).encode(),
-                "VERIFY.txt": VERIFY_TEXT.format(
-                    fingerprint=key.fingerprint,
-                    case=export.case_number,
-                    box_id=settings.BOX_ID,
-                    exported_at=manifest["exported_at"],
-                    exporter=manifest["exporter"],
-                    version=crimebox.__version__,
-                ).encode(),
-            }
-            for name, content in text.items():
-                z.writestr(f"{stem}/{name}", content)
+        with partial.open("wb") as raw:
+            out = _HashingFile(raw)
+            with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
+                clips, files = [], {}
+                for i, piece in enumerate(pieces, start=1):
+                    name = "clip.mp4" if len(pieces) == 1 else f"clip-{piece.camera.slug}-{i}.mp4"
+                    with z.open(f"{stem}/{name}", "w", force_zip64=True) as dst:
+                        clip = {
+                            "file": name,
+                            **cut_clip(piece, export.start, export.end, work, dst.write),
+                        }
+                    clips.append(clip)
+                    files[name] = clip["sha256"]
+                    if progress:
+                        progress(int(80 * i / len(pieces)))
+                if export.include_originals:
+                    for s in segments:
+                        name = f"originals/{s.camera.slug}-{Path(s.path).name}"
+                        files[name] = _add_streamed(z, s.abs_path, f"{stem}/{name}")
+                text = {
+                    "box_public_key.pem": key.public_pem,
+                    "VERIFY.txt": verify_text(export, key, exported_at),
+                }
+                for name, content in text.items():
+                    files[name] = hashlib.sha256(content).hexdigest()
+                sums = "".join(f"{h}  {n}\n" for n, h in sorted(files.items())).encode()
+                text["SHA256SUMS"] = sums
+                files["SHA256SUMS"] = hashlib.sha256(sums).hexdigest()
+                manifest = build_manifest(export, clips, segments, cameras, files, key, exported_at)
+                data = json.dumps(manifest, indent=2, sort_keys=True, default=str).encode() + b"\n"
+                text |= {"manifest.json": data, "manifest.sig": key.sign(data)}
+                for name, content in text.items():
+                    z.writestr(f"{stem}/{name}", content)
         final = out_dir / partial.name
         os.replace(partial, final)
-    return final
-
-
-def manifest_digest(package: Path) -> str:
-    """SHA-256 of the package's manifest.json (the signed file), for the datacenter's record."""
-    with zipfile.ZipFile(package) as z:
-        name = next(n for n in z.namelist() if n.count("/") == 1 and n.endswith("/manifest.json"))
-        return hashlib.sha256(z.read(name)).hexdigest()
+    return Package(final, out.digest.hexdigest(), out.size, hashlib.sha256(data).hexdigest())
 
 
 def _safe(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)[:40] or "case"
 
 
-def build_manifest(export, pieces, clips, segments, cameras, files, key) -> dict:
+def build_manifest(export, clips, segments, cameras, files, key, exported_at) -> dict:
     start, end = export.start, export.end
     gaps = Gap.objects.filter(camera__in=cameras).overlapping(start, end).select_related("camera")
     return {
@@ -409,10 +375,10 @@ def build_manifest(export, pieces, clips, segments, cameras, files, key) -> dict
         "prev_chain_hash, sha256, start, end, size]))",
         "case_number": export.case_number,
         "reason": export.reason,
-        "exporter": (export.requested_by.get_username() if export.requested_by else "cli"),
-        "exported_at": utc_iso(timezone.now()),
+        "exporter": exporter_name(export),
+        "exported_at": exported_at,
         "requested_window": {"start": utc_iso(start), "end": utc_iso(end)},
-        "ffmpeg_version": ffmpeg_version(),
+        "ffmpeg_version": ffmpeg.version(),
         "cameras": [camera_provenance(c) for c in cameras],
         "clips": clips,
         "source_segments": [segment_entry(s) for s in segments],
@@ -443,7 +409,7 @@ def run_export(export_id: int, out_dir: Path | None = None) -> str:
     out_dir = Path(out_dir or settings.EXPORTS_DIR)
     try:
         pieces = plan(list(export.cameras.all()), export.start, export.end)
-        path = write_package(
+        package = write_package(
             export,
             pieces,
             out_dir,
@@ -465,22 +431,22 @@ def run_export(export_id: int, out_dir: Path | None = None) -> str:
                 case_number=export.case_number,
                 user=export.requested_by,
             )
+    path = package.path
     rel = path.name if out_dir == Path(settings.EXPORTS_DIR) else str(path)
-    digest, size, manifest_sha256 = sha256_file(path), path.stat().st_size, manifest_digest(path)
     with transaction.atomic():
         Export.objects.filter(pk=export_id).update(
             status=Export.Status.DONE,
             progress=100,
             path=rel,
-            sha256=digest,
-            size=size,
+            sha256=package.sha256,
+            size=package.size,
             finished_at=timezone.now(),
         )
         export.refresh_from_db()
         outbox.report(
             outbox.EXPORT,
             export,
-            manifest_sha256=manifest_sha256,
+            manifest_sha256=package.manifest_sha256,
             fingerprint=ensure_signing_key().fingerprint,
             segments=[f"{s.camera_id}:{s.sequence}" for p in pieces for s in p.segments],
         )

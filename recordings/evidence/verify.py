@@ -7,6 +7,8 @@ segment's chain link and the links between consecutive segments.
 
 import hashlib
 import json
+import shutil
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +18,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+from .. import ffmpeg
 from .hashing import segment_chain_hash
 from .signing import fingerprint_of
 
@@ -106,7 +109,10 @@ def _verify(z: zipfile.ZipFile, result: Verification) -> None:
         return
     if manifest.get("signing_key_fingerprint") != result.fingerprint:
         result.failures.append("box_public_key.pem is not the key named in the manifest")
-    for name, expected in sorted(manifest.get("files", {}).items()):
+    files = manifest.get("files", {})
+    for name in sorted(set(members) - set(files) - {"manifest.json", "manifest.sig"}):
+        result.failures.append(f"{name}: not covered by the signed manifest")
+    for name, expected in sorted(files.items()):
         if name not in members:
             result.failures.append(f"{name}: missing from the package")
         elif _sha256(z, members[name]) != expected:
@@ -114,6 +120,34 @@ def _verify(z: zipfile.ZipFile, result: Verification) -> None:
         else:
             result.checked.append(name)
     _check_originals(z, members, manifest, result)
+    _check_clips(z, members, manifest, result)
+
+
+def _check_clips(z, members, manifest, result: Verification) -> None:
+    """Each clip holds exactly the interval the manifest states, nothing hidden before it by
+    an edit list (ffprobe with -ignore_editlist 1)."""
+    for clip in manifest.get("clips", []):
+        name = clip["file"]
+        if name not in members:
+            continue  # already a failure
+        tolerance = max(0.1, 2 / (clip.get("fps") or 25))
+        with tempfile.NamedTemporaryFile(suffix=".mp4") as tmp:
+            with z.open(members[name]) as src:
+                shutil.copyfileobj(src, tmp, 1 << 20)
+            tmp.flush()
+            try:
+                first, after = ffmpeg.held_interval(tmp.name)
+            except ffmpeg.FFmpegError as e:
+                result.failures.append(f"{name}: cannot read its frames ({e})")
+                continue
+        held = after - first
+        if abs(first) > tolerance or abs(held - clip["duration"]) > tolerance:
+            result.failures.append(
+                f"{name}: holds {held:.2f} s of frames from {first:.2f} s, the manifest states "
+                f"{clip['duration']:.2f} s from {clip['start']}"
+            )
+        else:
+            result.checked.append(f"interval of {name} ({held:.2f} s)")
 
 
 def _check_originals(z, members, manifest, result: Verification) -> None:

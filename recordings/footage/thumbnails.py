@@ -1,11 +1,13 @@
 """A small JPEG of a segment's first frame, made once and cached under DATA_DIR/thumbs."""
 
-import subprocess
 from pathlib import Path
 
 from django.conf import settings
 
+from .. import ffmpeg
 from ..models import Segment
+
+TIMEOUT_SECONDS = 30
 
 
 def thumbnail_path(segment: Segment) -> Path:
@@ -20,28 +22,8 @@ def thumbnail(segment: Segment) -> Path | None:
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".tmp.jpg")
-    proc = subprocess.run(
-        [
-            settings.FFMPEG,
-            "-hide_banner",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
-            "-i",
-            str(segment.abs_path),
-            "-frames:v",
-            "1",
-            "-vf",
-            "scale=160:-2",
-            "-q:v",
-            "6",
-            str(partial),
-        ],
-        capture_output=True,
-        timeout=30,
-    )
-    if proc.returncode != 0 or not partial.exists():
+    ok = ffmpeg.run(ffmpeg.thumbnail_argv(segment.abs_path, partial), TIMEOUT_SECONDS)
+    if not ok or not partial.exists():
         return None
     partial.replace(path)
     return path

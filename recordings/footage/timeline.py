@@ -95,18 +95,12 @@ def day_timeline(
         .overlapping(day_start, day_end)
         .order_by("start")
     )
-    for s in Segment.objects.filter(
-        camera=camera, status=Segment.Status.RECORDING, start__lt=day_end
-    ):
+    for s in Segment.objects.filter(camera=camera, start__lt=day_end).recording():
         s.end = max(s.start, min(now, day_end))  # being written: drawn up to now
         if s.end > day_start or s.start >= day_start:
             segments.append(s)
     gaps = list(Gap.objects.filter(camera=camera).overlapping(day_start, day_end))
-    holds = list(
-        LegalHold.objects.filter(
-            camera=camera, released_at=None, start__lt=day_end, end__gt=day_start
-        )
-    )
+    holds = list(LegalHold.objects.filter(camera=camera).active().overlapping(day_start, day_end))
     bars = [
         bar(
             s.start,

@@ -21,7 +21,7 @@ from crimebox.display import box_window
 
 from ..holds import HoldError, place_hold
 from ..models import Segment
-from .media import ranged_response
+from .media import Audit, ranged_response
 from .playlist import day_playlist
 from .thumbnails import thumbnail
 from .timeline import day_bounds, day_timeline, ticks
@@ -291,21 +291,31 @@ def playlist(request, camera_id: int, day: str):
 @footage_view()
 def media(request, segment_id: int):
     segment = on_disk_segment(segment_id)
-    return ranged_response(request, segment.abs_path)
+    # Each stream the player (or anything else) reads is audited with the bytes it got.
+    audit = Audit(
+        AuditEvent.Action.PLAY,
+        target=f"segment {segment.pk}",
+        camera=segment.camera,
+        detail={"stream": "media.mp4"},
+        skip_empty=True,
+    )
+    return ranged_response(request, segment.abs_path, audit=audit)
 
 
 @footage_view()
 def download(request, segment_id: int):
     segment = on_disk_segment(segment_id, recording=False)
-    log.record(
+    audit = Audit(
         AuditEvent.Action.DOWNLOAD,
-        request=request,
-        camera=segment.camera,
         target=f"segment {segment.pk}",
+        camera=segment.camera,
         detail={"sha256": segment.sha256},
     )
     return ranged_response(
-        request, segment.abs_path, download_name=f"{segment.camera.slug}-{segment.abs_path.name}"
+        request,
+        segment.abs_path,
+        download_name=f"{segment.camera.slug}-{segment.abs_path.name}",
+        audit=audit,
     )
 
 

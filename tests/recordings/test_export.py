@@ -96,18 +96,21 @@ def verify(path):
     return 0
 
 
-def test_exact_window_across_a_segment_boundary(footage, tmp_path):
+def test_window_across_a_segment_boundary(footage, tmp_path):
     start, end = T0 + timedelta(seconds=2.5), T0 + timedelta(seconds=9.5)
     package = export(tmp_path, start, end)
     folder = unzip(package, tmp_path / "x")
     manifest = json.loads((folder / "manifest.json").read_bytes())
     [clip] = manifest["clips"]
     assert clip["file"] == "clip.mp4"
-    assert clip["duration"] == pytest.approx(7.0, abs=0.05)
+    # Stream copy starts on the keyframe before the window (1 s GOPs): 0.5 s of pre-roll.
+    assert clip["duration"] == pytest.approx(7.5, abs=0.001)
     times = frame_times(folder / "clip.mp4")
-    # 25 fps source: frames from 2.5 s to 9.46 s of the footage, nothing more, nothing less.
-    assert len(times) == pytest.approx(175, abs=1)
-    assert clip["start"] == "2026-11-23T14:00:02.500000Z"
+    # 25 fps source: frames from 2.0 s to 9.46 s of the footage, nothing more, nothing less.
+    assert len(times) == pytest.approx(187.5, abs=1)
+    assert clip["start"] == "2026-11-23T14:00:02.000000Z"
+    assert clip["window_start"] == "2026-11-23T14:00:02.500000Z"
+    assert clip["pre_roll"] == 0.5
     assert [s["sequence"] for s in manifest["source_segments"]] == [1, 2, 3]
     assert [s["clock_synchronized"] for s in manifest["source_segments"]] == [
         s.clock_synced for s in Segment.objects.filter(sequence__in=[1, 2, 3]).order_by("sequence")

@@ -5,7 +5,7 @@ from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
 from audit.models import AuditEvent
-from recordings.footage.media import parse_range
+from recordings.footage.media import Unsatisfiable, parse_range
 from recordings.footage.timeline import day_timeline
 from recordings.index import open_segment, segment_dir
 from recordings.models import Gap, Segment
@@ -60,16 +60,33 @@ def test_range_requests(footage, investigator):
         assert r.status_code == 206, header
         assert r["Content-Range"] == f"bytes {first}-{last}/{len(data)}"
         assert b"".join(r.streaming_content) == data[first : last + 1]
-    for bad in [f"bytes={len(data)}-", "bytes=9-3", "bytes=abc", "items=0-1", "bytes=-"]:
-        r = investigator.get(url, HTTP_RANGE=bad)
-        assert r.status_code == 416, bad
+    # Well formed but outside the file: 416 with the size.
+    for unsatisfiable in [
+        f"bytes={len(data)}-",
+        f"bytes={len(data) + 5}-{len(data) + 9}",
+        "bytes=-0",
+    ]:
+        r = investigator.get(url, HTTP_RANGE=unsatisfiable)
+        assert r.status_code == 416, unsatisfiable
         assert r["Content-Range"] == f"bytes */{len(data)}"
+    # Malformed, another unit, last < first, several ranges: ignored (RFC 9110 §14.2), whole file.
+    for ignored in ["bytes=abc", "bytes=5-2", "items=0-5", "bytes=-", "bytes=0-1,5-9", "bytes 0-5"]:
+        r = investigator.get(url, HTTP_RANGE=ignored)
+        assert r.status_code == 200, ignored
+        assert "Content-Range" not in r
+        assert r["Content-Length"] == str(len(data))
+        assert b"".join(r.streaming_content) == data
 
 
 def test_parse_range_unit():
     assert parse_range("bytes=0-0", 1) == (0, 0)
-    assert parse_range("bytes=-0", 10) is None
-    assert parse_range("bytes=0-", 0) is None
+    assert parse_range("bytes=9-3", 10) is None
+    assert parse_range("items=0-5", 10) is None
+    for unsatisfiable in ["bytes=-0", "bytes=10-"]:
+        with pytest.raises(Unsatisfiable):
+            parse_range(unsatisfiable, 10)
+    with pytest.raises(Unsatisfiable):
+        parse_range("bytes=0-", 0)
 
 
 @pytest.mark.parametrize(

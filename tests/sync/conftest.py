@@ -22,5 +22,15 @@ def rtcc(ferretdb, settings):
     settings.RTCC_URI = ferretdb.uri
     settings.RTCC_URI_FILE = ""
     settings.RTCC_DB = "rtcc"
+    settings.RTCC_TIMEOUT_SECONDS = 3  # a stopped datacenter fails fast
     remote.create_collections(ferretdb.uri, "rtcc")
     return ferretdb
+
+
+@pytest.fixture
+def rtcc_db(rtcc):
+    import pymongo
+
+    client = pymongo.MongoClient(rtcc.uri, serverSelectionTimeoutMS=5000, tz_aware=True)
+    yield client.rtcc
+    client.close()

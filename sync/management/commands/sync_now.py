@@ -1,0 +1,34 @@
+import json
+
+from django.core.management.base import BaseCommand
+
+from sync.sender import send_pending
+
+
+class Command(BaseCommand):
+    help = "Send the outbox to the RTCC now (one pass, ignoring the back-off). Exits 1 on failure."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true", help="Print the result as JSON.")
+
+    def handle(self, *args, **options):
+        result = send_pending(force=True)
+        out = {
+            "ok": result.ok,
+            "delivered": result.sent,
+            "batches": result.attempts,
+            "mismatches": result.mismatches,
+            "error": result.error or result.skipped,
+        }
+        if options["json"]:
+            self.stdout.write(json.dumps(out, indent=2))
+        else:
+            self.stdout.write(f"{result.sent} document(s) delivered in {result.attempts} batch(es)")
+            if out["error"]:
+                self.stdout.write(f"FAILED: {out['error']}")
+            if result.mismatches:
+                self.stdout.write(
+                    f"ALARM: {result.mismatches} document(s) differ at the datacenter"
+                )
+        if not result.ok:
+            raise SystemExit(1)

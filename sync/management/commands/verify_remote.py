@@ -1,0 +1,45 @@
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from cameras.models import Camera
+from sync.remote import RemoteError
+from sync.verify import verify_remote
+
+
+class Command(BaseCommand):
+    help = (
+        "Compare every local chained segment's SHA-256, chain hash and times with the RTCC "
+        "datacenter's copy. Exits 1 naming each segment missing there, different there, or "
+        "there but gone here."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--camera", help="Only this camera (by name).")
+        parser.add_argument("--json", action="store_true", help="Print the result as JSON.")
+
+    def handle(self, *args, **options):
+        camera = None
+        if options["camera"]:
+            camera = Camera.objects.filter(name=options["camera"]).first()
+            if camera is None:
+                raise CommandError(f"no camera named {options['camera']!r}")
+        try:
+            result = verify_remote(camera)
+        except RemoteError as e:
+            raise CommandError(f"cannot read the datacenter: {e}") from None
+        if options["json"]:
+            self.stdout.write(
+                json.dumps(
+                    {"ok": result.ok, "checked": result.checked, "problems": result.problems},
+                    indent=2,
+                )
+            )
+        else:
+            for p in result.problems:
+                self.stdout.write(f"{p['problem'].upper()}: {p['what']}: {p['detail']}")
+            self.stdout.write(
+                f"{result.checked} segments compared, {len(result.problems)} problem(s)"
+            )
+        if not result.ok:
+            raise SystemExit(1)

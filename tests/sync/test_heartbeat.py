@@ -1,0 +1,67 @@
+"""Heartbeats and the outbox's bounds."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import transaction
+
+from audit import log
+from audit.models import AuditEvent
+from sync import heartbeat, outbox
+from sync.models import OutboxItem
+from sync.signature import from_body
+from tests.factories import make_camera, make_segment
+
+T0 = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)
+
+
+@pytest.mark.django_db
+def test_heartbeat_has_the_fields_the_console_shows(monkeypatch, tmp_path):
+    camera = make_camera(last_error="rtsp://admin:pw@10.0.0.9/ refused", latitude="41.878113")
+    segment = make_segment(camera, T0)
+    monkeypatch.setattr(heartbeat, "THERMAL", tmp_path / "temp")
+    monkeypatch.setattr(heartbeat, "THROTTLED", tmp_path / "throttled")
+    (tmp_path / "temp").write_text("48312\n")
+    (tmp_path / "throttled").write_text("50005\n")
+    heartbeat.beat(now=T0)
+    heartbeat.beat(now=T0 + timedelta(seconds=60))
+    first, second = (from_body(i.body) for i in OutboxItem.objects.filter(kind="heartbeat"))
+    assert (first["sequence"], second["sequence"]) == (1, 2) and first["_id"] != second["_id"]
+    assert first["time"] == T0 and first["boot_id"] and first["uptime_s"] > 0
+    assert first["memory"]["total"] > 0 and first["disk"]["free"] > 0
+    assert len(first["load_centi"]) == 3
+    assert first["pi"]["cpu_temp_millic"] == 48312
+    assert first["pi"]["under_voltage"] is True and first["pi"]["throttled"] is True
+    assert first["pi"]["under_voltage_since_boot"] is True
+    (cam,) = first["cameras"]
+    assert cam["chain_sequence"] == 1 and cam["chain_hash"] == segment.chain_hash
+    assert cam["latitude"] == "41.878113" and "pw" not in cam["last_error"]
+    assert first["outbox"]["pending"] >= 1 and first["software"].startswith("crimebox ")
+
+
+@pytest.mark.django_db
+def test_pi_values_are_null_where_the_machine_has_none(monkeypatch, tmp_path):
+    monkeypatch.setattr(heartbeat, "THERMAL", tmp_path / "none")
+    monkeypatch.setattr(heartbeat, "THROTTLED", tmp_path / "none")
+    pi = heartbeat.pi_health()
+    assert set(pi.values()) == {None}
+
+
+@pytest.mark.django_db
+def test_outbox_bounds_drop_old_heartbeats_never_facts(settings):
+    now = datetime.now(UTC)
+    for i in range(5):
+        heartbeat.beat(now=now - timedelta(minutes=5 - i))
+    with transaction.atomic():
+        log.record(AuditEvent.Action.SYSTEM, username="x")
+    sent = OutboxItem.objects.filter(kind="audit")
+    sent.update(state=OutboxItem.State.SENT, created_at=now - timedelta(days=8))
+    old = OutboxItem.objects.filter(kind="heartbeat").order_by("id").first()
+    OutboxItem.objects.filter(pk=old.pk).update(created_at=now - timedelta(days=8))
+    settings.OUTBOX_MAX_MB = 0  # over the limit: pending heartbeats go, oldest first
+    with transaction.atomic():
+        log.record(AuditEvent.Action.SYSTEM, username="y")  # a pending fact
+    removed = outbox.prune(now=now)
+    assert removed == {"sent": 1, "old_heartbeats": 1, "dropped_heartbeats": 4}
+    assert list(OutboxItem.objects.values_list("kind", flat=True)) == ["audit"]
+    assert OutboxItem.objects.get().state == OutboxItem.State.PENDING

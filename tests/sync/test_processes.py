@@ -1,0 +1,97 @@
+"""Real processes: a sender killed mid-pass; the recorder while the datacenter comes and goes."""
+
+import subprocess
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from audit import log
+from audit.models import AuditEvent
+from recordings.models import Gap, Segment
+from sync import sender
+from sync.models import OutboxItem, SyncLog
+from tests.factories import make_camera, make_segment
+from tests.recordings.conftest import RTSPServer, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+T0 = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)
+
+KILLED_AFTER_INSERT = """
+import os, signal
+from sync import sender
+sender.settle = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
+sender.send_pending(force=True)
+"""
+
+
+def test_worker_killed_after_insert_before_marking_sent(rtcc, rtcc_db, box_env, manage_argv):
+    camera = make_camera()
+    make_segment(camera, T0)
+    log.record(AuditEvent.Action.VIEW, username="alice", camera=camera)
+    env = {**box_env, "CRIMEBOX_RTCC_URI": rtcc.uri, "CRIMEBOX_RTCC_DB": "rtcc"}
+    worker = subprocess.run([*manage_argv, "shell", "-c", KILLED_AFTER_INSERT], env=env)
+    assert worker.returncode == -9
+    total = OutboxItem.objects.count()
+    assert rtcc_db.segments.count_documents({}) == 1  # inserted at the datacenter ...
+    assert OutboxItem.objects.pending().count() == total  # ... never marked here
+    # Its claim is held until the lease runs out; then the next pass takes the rows over.
+    assert sender.send_pending(force=True).sent == 0
+    OutboxItem.objects.update(claimed_at=datetime.now(UTC) - sender.LEASE - timedelta(seconds=1))
+    result = sender.send_pending(force=True)
+    assert result.ok and result.sent == total and result.mismatches == 0
+    assert not OutboxItem.objects.pending().exists()
+    assert rtcc_db.segments.count_documents({}) == 1 and rtcc_db.audit.count_documents({}) == 1
+    assert SyncLog.objects.filter(result="ok", delivered=total).exists()
+
+
+@pytest.fixture
+def camera_server():
+    server = RTSPServer().start()
+    yield server
+    server.stop()
+
+
+def test_recorder_keeps_recording_while_the_datacenter_comes_and_goes(
+    rtcc, rtcc_db, camera_server, box_env, manage_argv
+):
+    camera = make_camera(main_stream_uri=camera_server.url)
+    env = {
+        **box_env,
+        "CRIMEBOX_SEGMENT_SECONDS": "2",
+        "CRIMEBOX_RTCC_URI": rtcc.uri,
+        "CRIMEBOX_RTCC_DB": "rtcc",
+    }
+    recorder = subprocess.Popen([*manage_argv, "record"], env=env)
+    try:
+
+        def closed(n):
+            return Segment.objects.filter(camera=camera).chained().count() >= n
+
+        wait_for(lambda: closed(2), timeout=60, what="two closed segments")
+        sender.send_pending(force=True)
+        rtcc.stop()
+        start = Segment.objects.filter(camera=camera).chained().count()
+        deadline = time.monotonic() + 60
+        while not closed(start + 3) and time.monotonic() < deadline:
+            sender.send_pending(force=True)  # fails: the datacenter is down
+            time.sleep(0.5)
+        assert closed(start + 3)
+        rtcc.start()
+        wait_for(lambda: closed(start + 5), timeout=60, what="more segments after the outage")
+    finally:
+        recorder.terminate()
+        recorder.wait(20)
+    assert sender.send_pending(force=True).ok
+    segments = list(Segment.objects.filter(camera=camera).chained().order_by("sequence"))
+    # No extra hole: each segment starts where the previous one ended (to a frame).
+    for a, b in zip(segments, segments[1:], strict=False):
+        assert abs((b.start - a.end).total_seconds()) < 0.2, (a, b)
+    assert (
+        not Gap.objects.filter(camera=camera, start__gt=segments[0].start)
+        .exclude(start__gte=segments[-1].end)
+        .exists()
+    )
+    ids = [d["_id"] for d in rtcc_db.segments.find({"camera_id": camera.pk}, {"_id": 1})]
+    assert len(ids) == len(set(ids)) == len(segments)
+    assert SyncLog.objects.filter(result="failed").exists()
