@@ -72,8 +72,10 @@ def record(
     detail: dict | None = None,
     username: str | None = None,
     at=None,
+    ip: str | None = None,
 ) -> AuditEvent:
-    """Append one entry. `user` defaults to request.user; `username` for failed logins."""
+    """Append one entry. `user` defaults to request.user; `username` for failed logins;
+    `ip` when the request is gone (a live session closed by the live supervisor)."""
     if user is None and request is not None and getattr(request, "user", None) is not None:
         user = request.user if request.user.is_authenticated else None
     if username is None:
@@ -84,7 +86,7 @@ def record(
         at=at or timezone.now(),
         user=user,
         username=username,
-        client_ip=client_ip(request),
+        client_ip=ip or client_ip(request),
         action=action,
         camera=camera,
         camera_name=camera.name if camera is not None else "",

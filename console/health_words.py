@@ -33,6 +33,8 @@ def health_in_words(health: dict, now: datetime | None = None) -> dict:
     facts.append(
         f"Evidence packages are signed with the box key {health['signing_key_fingerprint']}."
     )
+    if "replication" in health:
+        facts.append(replication_words(health["replication"], now))
     return {
         "level": health["status"],
         "headline": HEADLINES[health["status"]],
@@ -58,3 +60,21 @@ def integrity_words(check: dict | None) -> str:
             f"The last integrity check ({when}) found all {check['checked']} segment(s) unaltered."
         )
     return f"The last integrity check ({when}) found {check['problems']} problem(s)."
+
+
+def replication_words(sync: dict, now: datetime) -> str:
+    """Replication to the RTCC (sync/status.py): configured, backlog, last success/error."""
+    backlog = sync["backlog"]
+    by_kind = ", ".join(f"{n} {kind}" for kind, n in sync["backlog_by_kind"].items())
+    waiting = f"{backlog} document(s) waiting ({by_kind})" if backlog else "nothing waiting"
+    if not sync["configured"]:
+        return (
+            f"Replication to the RTCC is not configured (CRIMEBOX_RTCC_URI): {waiting}, "
+            "kept until it is."
+        )
+    oldest = sync["oldest_pending_at"]
+    since = f", the oldest since {box_time(oldest)}" if oldest else ""
+    last = sync["last_success_at"]
+    ok = f"last delivery {box_time(last)}" if last else "nothing delivered yet"
+    error = f"; last error: {sync['last_error']}" if sync["last_error"] and sync["failures"] else ""
+    return f"Replication to the RTCC ({sync['target']}): {waiting}{since}; {ok}{error}."

@@ -206,6 +206,10 @@ def segment_entry(segment: Segment) -> dict:
         "prev_chain_hash": prev,
         "chain_hash": segment.chain_hash,
         "clock_synchronized": segment.clock_synced,
+        "frames": segment.frames,
+        # Where the media's duration, frame count and the wall clock disagree (timing.py).
+        "media_warning": segment.media_warning,
+        "note": segment.note,
     }
 
 

@@ -43,6 +43,10 @@ FERRETDB_CACHE=${CRIMEBOX_PEERS_CACHE:-/var/cache/crimebox-peers}
 FERRETDB_BIN=$FERRETDB_CACHE/ferretdb-$FERRETDB_VERSION
 if [ ! -x "$FERRETDB_BIN" ]; then
   command -v go >/dev/null || PATH=$PATH:/usr/local/go/bin
+  if ! command -v go >/dev/null; then
+    echo "peers: Go >= 1.24 is needed to build FerretDB (the datacenter in the sync tests)" >&2
+    exit 1
+  fi
   echo "peers: building FerretDB $FERRETDB_VERSION into $FERRETDB_BIN"
   mkdir -p "$FERRETDB_CACHE"
   export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false
