@@ -81,6 +81,13 @@ RTSP_TIMEOUT_SECONDS = env.int("CRIMEBOX_RTSP_TIMEOUT_SECONDS", default=10)
 PROBE_TIMEOUT_SECONDS = env.float("CRIMEBOX_PROBE_TIMEOUT_SECONDS", default=10.0)
 FFMPEG = env.str("CRIMEBOX_FFMPEG", default="ffmpeg")
 FFPROBE = env.str("CRIMEBOX_FFPROBE", default="ffprobe")
+# Live view (docs/live.md). LIVE_DIR empty: /run/crimebox/live, or /dev/shm/crimebox-live
+# where /run is not writable, resolved when used (live.paths.live_dir), always RAM.
+LIVE_DIR = env.str("CRIMEBOX_LIVE_DIR", default="")
+LIVE_IDLE_SECONDS = env.int("CRIMEBOX_LIVE_IDLE_SECONDS", default=60)
+# Two cameras at once: two substreams of ~0.5-1 Mbit/s per viewer fit a cellular uplink of a
+# few Mbit/s beside sync; most cameras allow only 2-4 RTSP sessions and the recorder holds one.
+LIVE_MAX_CAMERAS = env.int("CRIMEBOX_LIVE_MAX_CAMERAS", default=2)
 # Replication to the RTCC's MongoDB (docs/sync.md). No URI: replication is off and the outbox
 # keeps filling. The URI (credentials included) is read where it is used, never logged.
 RTCC_URI = env.str("CRIMEBOX_RTCC_URI", default="")
@@ -112,6 +119,7 @@ INSTALLED_APPS = [
     "crimebox",  # no models: registers the box-wide system checks (crimebox/apps.py)
     "cameras",
     "recordings",
+    "live",  # before audit: its post_migrate gives the roles live's permissions
     "audit",
     "sync",
     "console",

@@ -17,6 +17,8 @@ PY=$VENV/bin/python
 RUNTIME_APT=(ffmpeg fonts-dejavu-core python3-venv python3-pip)
 TEST_APT=(
   ffmpeg fonts-dejavu-core python3-venv python3-pip openssl iproute2 util-linux procps mount
+  # libfaketime: steps the clock of the FFmpeg under test (clock-step tests, bench/faults.py).
+  faketime
   # A real RTSP camera: Debian's GStreamer RTSP server, run with the system python3 (gi).
   python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-x
@@ -56,11 +58,12 @@ start() {
   "$PY" manage.py check
   local bind
   bind=$("$PY" manage.py shell -v0 -c 'from django.conf import settings; print(settings.BIND)')
-  echo "bootstrap: starting web admin on http://$bind/ , Django-Q cluster and recorder (Ctrl-C stops)"
+  echo "bootstrap: starting web admin on http://$bind/ , Django-Q cluster, recorder and live view (Ctrl-C stops)"
   local pids=()
   "$VENV/bin/gunicorn" -c python:crimebox.gunicorn_conf crimebox.wsgi & pids+=($!)
   "$PY" manage.py qcluster & pids+=($!)
   "$PY" manage.py record & pids+=($!)
+  "$PY" manage.py live & pids+=($!)
   trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait' INT TERM
   # One process dying takes the rest down: systemd (deploy/) restarts them one by one instead.
   wait -n "${pids[@]}" || true

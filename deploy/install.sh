@@ -16,7 +16,7 @@ ENV_FILE=/etc/crimebox.env
 UNIT_DIR=/etc/systemd/system
 JOURNAL_CONF=/etc/systemd/journald.conf.d/crimebox.conf
 FSTAB=/etc/fstab
-UNITS=(crimebox-web crimebox-cluster crimebox-recorder)
+UNITS=(crimebox-web crimebox-cluster crimebox-recorder crimebox-live)
 DRY=0
 
 say() { echo "bootstrap: $*"; }

@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOTSTRAP = ROOT / "deploy" / "bootstrap.sh"
-UNITS = ["crimebox-web", "crimebox-cluster", "crimebox-recorder"]
+UNITS = ["crimebox-web", "crimebox-cluster", "crimebox-recorder", "crimebox-live"]
 
 
 def bootstrap(*args, **env):
@@ -104,7 +104,10 @@ def test_install_dry_run_changes_nothing_and_mounts_before_chown():
     assert f"runuser -u {owner} -- " in lines[index("pip install")]
     assert "runuser -u crimebox" in lines[index("manage.py migrate")]
     assert "init_box --no-test-pattern" in result.stdout
-    assert "systemctl enable --now crimebox-web crimebox-cluster crimebox-recorder" in result.stdout
+    assert (
+        "systemctl enable --now crimebox-web crimebox-cluster crimebox-recorder crimebox-live"
+        in result.stdout
+    )
     assert (
         not Path("/etc/crimebox.env").exists()
         or "pole-17" not in Path("/etc/crimebox.env").read_text()
