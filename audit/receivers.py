@@ -57,13 +57,17 @@ def on_admin_change(sender, instance: LogEntry, created, **kwargs):
                 "changes": instance.get_change_message(),
             },
         )
-    elif label in ("auth.User", "auth.Group"):
+    else:  # every other admin change too: users, groups, exports, anything registered later
         log.record(
-            AuditEvent.Action.USER_CHANGE,
+            AuditEvent.Action.USER_CHANGE
+            if label in ("auth.User", "auth.Group")
+            else AuditEvent.Action.ADMIN_CHANGE,
             user=instance.user,
-            target=f"{model._meta.model_name} {instance.object_repr}",
+            target=f"{model._meta.model_name if model else 'object'} {instance.object_repr}"[:200],
             detail={
                 "what": _FLAGS.get(instance.action_flag, "?"),
+                "model": label,
+                "object_id": instance.object_id,
                 "changes": instance.get_change_message(),
             },
         )

@@ -50,6 +50,7 @@ class CameraAdmin(admin.ModelAdmin):
         "sub_format",
         "snapshot_uri",
         "profile_table",
+        "password_state",
         "status",
         "status_changed_at",
         "last_seen_at",
@@ -62,7 +63,7 @@ class CameraAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "is_enabled", "record_audio", "source"]}),
         ("Location", {"fields": ["location", "latitude", "longitude", "facing_degrees"]}),
-        ("Network", {"fields": ["host", "onvif_port", "username", "password"]}),
+        ("Network", {"fields": ["host", "onvif_port", "username", "password", "password_state"]}),
         (
             "Device (from ONVIF)",
             {
@@ -159,6 +160,21 @@ class CameraAdmin(admin.ModelAdmin):
             return [f for f in fields if f != "sub_stream_uri"]  # no ONVIF profile to pick
         return fields
 
+    def get_fieldsets(self, request, obj=None):
+        """The password is write-only: whoever may only view a camera sees "set" / "not set"
+        (the admin's read-only rendering would show the stored value in clear text)."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if self.has_change_permission(request, obj):
+            return fieldsets
+        return [
+            (title, {**opts, "fields": [f for f in opts["fields"] if f != "password"]})
+            for title, opts in fieldsets
+        ]
+
+    @admin.display(description="password state")
+    def password_state(self, camera: Camera) -> str:
+        return "set" if camera.password else "not set"
+
     def get_list_display(self, request):
         shown = super().get_list_display(request)
         return [*shown, "live_link"] if request.user.has_perm("live.view_live") else shown
@@ -215,7 +231,7 @@ class CameraAdmin(admin.ModelAdmin):
             rows,
         )
 
-    @admin.action(description="Re-probe selected ONVIF cameras")
+    @admin.action(description="Re-probe selected ONVIF cameras", permissions=["change"])
     def reprobe_cameras(self, request: HttpRequest, queryset: QuerySet) -> None:
         done, failed = 0, []
         for camera in queryset.filter(source=Camera.Source.ONVIF):

@@ -129,6 +129,7 @@ class CameraChangeForm(forms.ModelForm):
     sub_profile_token = forms.ChoiceField(label="Sub (live view) profile", required=False)
 
     probe: DeviceProbe | None = None
+    password_typed = False
 
     class Meta:
         model = Camera
@@ -155,7 +156,18 @@ class CameraChangeForm(forms.ModelForm):
             self.fields[name].choices = choices
 
     def clean_password(self) -> str:
+        self.password_typed = bool(self.cleaned_data.get("password"))
         return self.cleaned_data.get("password") or self.instance.password
+
+    def moves_stored_password(self, data: dict) -> bool:
+        """A new host or port with the stored password kept would send that password to
+        whatever answers at the new address (a technician's own device, say)."""
+        if not self.instance.pk or not self.instance.password or self.password_typed:
+            return False
+        return (data.get("host"), data.get("onvif_port")) != (
+            self.instance.host,
+            self.instance.onvif_port,
+        )
 
     def clean_sub_stream_uri(self) -> str:
         """Editable for RTSP cameras only (CameraAdmin): checked like the main URL."""
@@ -170,6 +182,12 @@ class CameraChangeForm(forms.ModelForm):
 
     def clean(self) -> dict:
         data = super().clean()
+        if not self.errors and self.moves_stored_password(data):
+            self.add_error(
+                "password",
+                "The camera's address changes: type its password again (the stored one is "
+                "never sent to a new address).",
+            )
         if self.errors or self.instance.source != Camera.Source.ONVIF:
             return data
         # Compared with the row, not changed_data: a blank (kept) password is not a change.
