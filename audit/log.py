@@ -3,7 +3,6 @@
 Entry hash = SHA-256 over the previous entry's hash and this entry's fields (docs/integrity.md).
 """
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 
@@ -11,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from crimebox import outbox
-from crimebox.hashing import GENESIS
+from crimebox.hashing import GENESIS, chain_link
 from crimebox.utc import utc_iso
 
 from .models import AuditCheck, AuditEvent
@@ -29,9 +28,9 @@ def client_ip(request) -> str | None:
 def event_hash(
     *, sequence, prev_hash, at, username, client_ip, action, camera_id, camera_name, target, detail
 ) -> str:
-    message = "\n".join(
+    return chain_link(
+        CHAIN_VERSION,
         [
-            CHAIN_VERSION,
             str(sequence),
             prev_hash,
             utc_iso(at),
@@ -42,9 +41,8 @@ def event_hash(
             camera_name,
             target,
             json.dumps(detail, sort_keys=True, separators=(",", ":"), default=str),
-        ]
+        ],
     )
-    return hashlib.sha256(message.encode()).hexdigest()
 
 
 def compute_hash(event: AuditEvent) -> str:
@@ -72,8 +70,10 @@ def record(
     detail: dict | None = None,
     username: str | None = None,
     at=None,
+    ip: str | None = None,
 ) -> AuditEvent:
-    """Append one entry. `user` defaults to request.user; `username` for failed logins."""
+    """Append one entry. `user` defaults to request.user; `username` for failed logins;
+    `ip` when the request is gone (a live session closed by the live supervisor)."""
     if user is None and request is not None and getattr(request, "user", None) is not None:
         user = request.user if request.user.is_authenticated else None
     if username is None:
@@ -84,7 +84,7 @@ def record(
         at=at or timezone.now(),
         user=user,
         username=username,
-        client_ip=client_ip(request),
+        client_ip=ip or client_ip(request),
         action=action,
         camera=camera,
         camera_name=camera.name if camera is not None else "",

@@ -18,6 +18,7 @@ class AuditEvent(models.Model):
         LOGOUT = "logout", "Logged out"
         VIEW = "view", "Viewed footage list / timeline"
         PLAY = "play", "Played a segment"
+        LIVE = "live", "Watched live"
         DOWNLOAD = "download", "Downloaded"
         EXPORT = "export", "Exported evidence"
         HOLD = "hold", "Placed legal hold"

@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from crimebox import outbox
@@ -152,6 +152,22 @@ class CameraAdmin(admin.ModelAdmin):
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None):
         return self._adder(admin_views.onvif_add)(request)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        if obj is not None and obj.source == Camera.Source.RTSP:
+            return [f for f in fields if f != "sub_stream_uri"]  # no ONVIF profile to pick
+        return fields
+
+    def get_list_display(self, request):
+        shown = super().get_list_display(request)
+        return [*shown, "live_link"] if request.user.has_perm("live.view_live") else shown
+
+    @admin.display(description="live")
+    def live_link(self, camera: Camera) -> str:
+        if not camera.is_enabled:
+            return "—"
+        return format_html('<a href="{}">Live</a>', reverse("live:camera", args=[camera.pk]))
 
     @admin.display(description="make / model", ordering="manufacturer")
     def make_model(self, camera: Camera) -> str:

@@ -112,9 +112,14 @@ def rtsp_add(admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
         request,
         RtspAddForm,
         "Add camera (RTSP URL)",
-        "The URL is checked with ffprobe before it is saved.",
+        "The URLs are checked with ffprobe before they are saved.",
         lambda d: add_rtsp_camera(
-            d["name"], d["url"], d["username"], d["password"], location=d["location"]
+            d["name"],
+            d["url"],
+            d["username"],
+            d["password"],
+            sub_url=d["sub_url"],
+            location=d["location"],
         ),
     )
 

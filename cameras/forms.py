@@ -12,6 +12,7 @@ from .services import (
     check_unique,
     probe_onvif,
     set_profile,
+    set_substream,
     split_rtsp_url,
 )
 
@@ -87,6 +88,13 @@ class RtspAddForm(forms.Form):
         max_length=500,
         help_text="rtsp://host:554/path; credentials in the URL are moved to the fields below.",
     )
+    sub_url = forms.CharField(
+        label="Substream URL",
+        max_length=500,
+        required=False,
+        help_text="Optional, for live view: the camera's low-resolution stream (same "
+        "credentials). Without it live view sends the main stream.",
+    )
     username = forms.CharField(max_length=100, required=False)
     password = password_field()
 
@@ -102,6 +110,9 @@ class RtspAddForm(forms.Form):
                 data["url"] = redact_text(data["url"])
             else:
                 data.update(url=url, username=user, password=pw)
+        if data is not None and data.get("sub_url"):
+            data = data.copy()
+            data["sub_url"] = redact_text(data["sub_url"])  # never rendered back with a secret
         super().__init__(data, *args, **kwargs)
 
 
@@ -145,6 +156,17 @@ class CameraChangeForm(forms.ModelForm):
 
     def clean_password(self) -> str:
         return self.cleaned_data.get("password") or self.instance.password
+
+    def clean_sub_stream_uri(self) -> str:
+        """Editable for RTSP cameras only (CameraAdmin): checked like the main URL."""
+        url = self.cleaned_data.get("sub_stream_uri", "")
+        if url == self.instance.sub_stream_uri:
+            return url
+        try:
+            set_substream(self.instance, url)  # also its codec, size and frame rate
+        except CameraError as e:
+            raise forms.ValidationError(str(e)) from None
+        return self.instance.sub_stream_uri
 
     def clean(self) -> dict:
         data = super().clean()

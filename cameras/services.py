@@ -192,17 +192,40 @@ def add_onvif_camera(
     return _save_new(camera)
 
 
-def add_rtsp_camera(
-    name: str, url: str, username: str = "", password: str = "", **fields
-) -> Camera:
-    """Check the stream with ffprobe, then save a plain-RTSP camera."""
-    url, username, password = split_rtsp_url(url, username, password)
-    check_unique(name, url=url)
+def probe_stream(url: str, username: str, password: str):
+    """ffprobe an RTSP(S) stream with the camera's credentials; CameraError naming it."""
     timeout = float(settings.PROBE_TIMEOUT_SECONDS)
     try:
-        info = probe(with_credentials(url, username, password), timeout_seconds=timeout)
+        return probe(with_credentials(url, username, password), timeout_seconds=timeout)
     except FFmpegError as e:
         raise CameraError(f"ffprobe cannot open {url}: {redact(str(e), password)}") from None
+
+
+def set_substream(camera: Camera, url: str) -> None:
+    """A plain-RTSP camera's live-view stream, checked like its main one (rtsp/rtsps, then
+    ffprobe). Blank removes it: live view then falls back to the main stream."""
+    if not (url or "").strip():
+        set_profile(camera, "sub", None)
+        return
+    sub, username, password = split_rtsp_url(url, camera.username, camera.password)
+    if (username, password) != (camera.username, camera.password):
+        raise CameraError(
+            "the substream URL carries other credentials than the camera's; a camera has "
+            "one user name and password (give them in the fields, not in the URL)"
+        )
+    info = probe_stream(sub, username, password)
+    camera.sub_stream_uri = sub[:500]
+    camera.sub_codec, camera.sub_fps = info.codec[:20], info.fps
+    camera.sub_width, camera.sub_height = info.width, info.height
+
+
+def add_rtsp_camera(
+    name: str, url: str, username: str = "", password: str = "", sub_url: str = "", **fields
+) -> Camera:
+    """Check the stream(s) with ffprobe, then save a plain-RTSP camera."""
+    url, username, password = split_rtsp_url(url, username, password)
+    check_unique(name, url=url)
+    info = probe_stream(url, username, password)
     camera = Camera(
         name=name.strip(),
         source=Camera.Source.RTSP,
@@ -218,6 +241,7 @@ def add_rtsp_camera(
         last_seen_at=timezone.now(),
         **fields,
     )
+    set_substream(camera, sub_url)
     return _save_new(camera)
 
 

@@ -1,5 +1,6 @@
-"""System checks of the box itself: its data directory. Each app registers its own checks
-(recordings: FFmpeg, the footage directories, free space); crimebox/apps.py registers these."""
+"""System checks of the box itself: its data directory and data disk. Each app registers its
+own checks (recordings: FFmpeg, the footage directories, free space); crimebox/apps.py registers
+these."""
 
 import os
 from collections.abc import Iterable
@@ -28,3 +29,20 @@ def unwritable_dir_errors(dirs: Iterable[Path]) -> list[CheckMessage]:
 @register(Tags.compatibility)
 def check_data_dir(app_configs=None, **kwargs) -> list[CheckMessage]:
     return unwritable_dir_errors([settings.DATA_DIR])
+
+
+@register(Tags.compatibility)
+def check_data_mount(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """crimebox.E010: a data disk is configured but not mounted (footage would go to the SD)."""
+    mount = settings.DATA_MOUNT
+    if not mount or os.path.ismount(mount):
+        return []
+    return [
+        Error(
+            f"The data disk is not mounted on {mount} (CRIMEBOX_DATA_MOUNT): refusing to record "
+            "onto the root filesystem.",
+            hint="Check the disk and its /etc/fstab line (`findmnt --verify`, `mount "
+            f"{mount}`), or unset CRIMEBOX_DATA_MOUNT to record on the root filesystem.",
+            id="crimebox.E010",
+        )
+    ]

@@ -26,11 +26,20 @@ RECORDINGS_DIR = Path(
 ).resolve()
 EXPORTS_DIR = Path(env.str("CRIMEBOX_EXPORTS_DIR", default=str(DATA_DIR / "exports"))).resolve()
 KEYS_DIR = Path(env.str("CRIMEBOX_KEYS_DIR", default=str(DATA_DIR / "keys"))).resolve()
-for _d in (DATA_DIR, RECORDINGS_DIR, EXPORTS_DIR, KEYS_DIR):
-    try:
-        _d.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        pass  # reported by the system check crimebox.E003 with a hint
+# Where the data disk is mounted on a deployed box (bootstrap.sh install sets it): while nothing
+# is mounted there, nothing is created and the system check crimebox.E010 refuses to run, so
+# footage never goes to the SD card.
+DATA_MOUNT = env.str("CRIMEBOX_DATA_MOUNT", default="")
+
+# Everything the box's processes (and their FFmpeg children) create is 0640 / 0750: footage,
+# the database and its WAL hold evidence and camera passwords.
+os.umask(0o027)
+if not DATA_MOUNT or os.path.ismount(DATA_MOUNT):
+    for _d in (DATA_DIR, RECORDINGS_DIR, EXPORTS_DIR, KEYS_DIR):
+        try:
+            _d.mkdir(mode=0o700 if _d == KEYS_DIR else 0o750, parents=True, exist_ok=True)
+        except OSError:
+            pass  # reported by the system check crimebox.E003 with a hint
 
 
 def _secret_key() -> str:
@@ -72,6 +81,13 @@ RTSP_TIMEOUT_SECONDS = env.int("CRIMEBOX_RTSP_TIMEOUT_SECONDS", default=10)
 PROBE_TIMEOUT_SECONDS = env.float("CRIMEBOX_PROBE_TIMEOUT_SECONDS", default=10.0)
 FFMPEG = env.str("CRIMEBOX_FFMPEG", default="ffmpeg")
 FFPROBE = env.str("CRIMEBOX_FFPROBE", default="ffprobe")
+# Live view (docs/live.md). LIVE_DIR empty: /run/crimebox/live, or /dev/shm/crimebox-live
+# where /run is not writable, resolved when used (live.paths.live_dir), always RAM.
+LIVE_DIR = env.str("CRIMEBOX_LIVE_DIR", default="")
+LIVE_IDLE_SECONDS = env.int("CRIMEBOX_LIVE_IDLE_SECONDS", default=60)
+# Two cameras at once: two substreams of ~0.5-1 Mbit/s per viewer fit a cellular uplink of a
+# few Mbit/s beside sync; most cameras allow only 2-4 RTSP sessions and the recorder holds one.
+LIVE_MAX_CAMERAS = env.int("CRIMEBOX_LIVE_MAX_CAMERAS", default=2)
 # Replication to the RTCC's MongoDB (docs/sync.md). No URI: replication is off and the outbox
 # keeps filling. The URI (credentials included) is read where it is used, never logged.
 RTCC_URI = env.str("CRIMEBOX_RTCC_URI", default="")
@@ -103,6 +119,7 @@ INSTALLED_APPS = [
     "crimebox",  # no models: registers the box-wide system checks (crimebox/apps.py)
     "cameras",
     "recordings",
+    "live",  # before audit: its post_migrate gives the roles live's permissions
     "audit",
     "sync",
     "console",
@@ -117,6 +134,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "crimebox.first_admin.FirstPasswordMiddleware",
 ]
 
 ROOT_URLCONF = "crimebox.urls"

@@ -11,6 +11,7 @@ admin.site.index_title = "Box administration"
 urlpatterns = [
     path("health", health_view, name="health"),
     path("footage/", include("recordings.footage.urls")),
+    path("live/", include("live.urls")),
     path("", include("console.urls")),
     # Before the admin's own: the front page is the admin's index, the login lands by role.
     path("", console.front, name="front"),

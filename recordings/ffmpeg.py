@@ -28,7 +28,13 @@ TEST_PATTERN_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 
 def segment_output_args(out_template: str, segment_seconds: int) -> list[str]:
-    """Segment muxer: clock-aligned cuts on keyframes, closed files reported on stdout as CSV."""
+    """Segment muxer: clock-aligned cuts on keyframes, closed files reported on stdout as CSV.
+
+    Files are numbered (`%06d` in the template), never named from the clock: with -strftime
+    a clock stepped back makes FFmpeg reuse the name of a closed, hashed segment and truncate
+    it (measured: 10 of 10 segments of the minute before a 60 s step rewritten). The caller
+    makes the rest of the name unique per run.
+    """
     return [
         "-f",
         "segment",
@@ -41,8 +47,6 @@ def segment_output_args(out_template: str, segment_seconds: int) -> list[str]:
         "-segment_format_options",
         FRAGMENTED_MP4,
         "-reset_timestamps",
-        "1",
-        "-strftime",
         "1",
         "-segment_list",
         "pipe:1",
@@ -86,6 +90,10 @@ def test_pattern_argv(
 
     The only recording that encodes; -re paces it like a live camera.
     """
+    return [*test_pattern_source(size, fps), *segment_output_args(out_template, segment_seconds)]
+
+
+def test_pattern_source(size: str, fps: int) -> list[str]:
     overlay = (
         f"drawtext=fontfile={TEST_PATTERN_FONT}:text=%{{gmtime}} UTC:fontsize=20:"
         "fontcolor=white:box=1:boxcolor=black@0.6:x=8:y=8"
@@ -113,7 +121,6 @@ def test_pattern_argv(
         str(fps),
         "-pix_fmt",
         "yuv420p",
-        *segment_output_args(out_template, segment_seconds),
     ]
 
 
@@ -364,3 +371,61 @@ def held_interval(path: Path, timeout_seconds: float = 120) -> tuple[float, floa
         raise FFmpegError(proc.stderr.strip()[-300:] or "no video packets")
     rows.sort()
     return rows[0][0], rows[-1][0] + rows[-1][1]
+
+
+# Live view (docs/live.md): HLS with fMP4 segments of about one second, cut on the camera's
+# keyframes (stream copy cannot cut elsewhere, so its keyframe interval sets the latency).
+# temp_file: a segment appears under its name only once complete, so the web never serves
+# half of one; delete_segments keeps the RAM directory at a few seconds of video.
+LIVE_PLAYLIST = "index.m3u8"
+
+
+def live_hls_args(out_dir: Path) -> list[str]:
+    return [
+        "-f",
+        "hls",
+        "-hls_time",
+        "1",
+        "-hls_list_size",
+        "6",
+        "-hls_delete_threshold",
+        "2",
+        "-hls_segment_type",
+        "fmp4",
+        "-hls_fmp4_init_filename",
+        "init.mp4",
+        "-hls_segment_filename",
+        str(out_dir / "seg%06d.m4s"),
+        "-hls_flags",
+        "delete_segments+independent_segments+temp_file+omit_endlist",
+        str(out_dir / LIVE_PLAYLIST),
+    ]
+
+
+def live_argv(url: str, out_dir: Path, *, timeout_seconds: int) -> list[str]:
+    """Stream-copy a camera's (sub)stream into live HLS. Never re-encodes; video only."""
+    return [
+        settings.FFMPEG,
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-rtsp_transport",
+        "tcp",
+        "-timeout",
+        str(timeout_seconds * 1_000_000),
+        "-fflags",
+        "+genpts",
+        "-i",
+        url,
+        "-map",
+        "0:v:0",
+        "-c",
+        "copy",
+        *live_hls_args(out_dir),
+    ]
+
+
+def test_pattern_live_argv(out_dir: Path, *, size: str = "640x360", fps: int = 10) -> list[str]:
+    """Live view of the built-in test camera: like its recording, the one case that encodes."""
+    return [*test_pattern_source(size, fps), *live_hls_args(out_dir)]

@@ -20,8 +20,13 @@ class SegmentQuerySet(RangeDatetimesQuerySet):
         return self.filter(status__in=Segment.ON_DISK)
 
     def chained(self):
-        """Closed segments, the ones in the hash chain (not the file being written)."""
-        return self.exclude(status=Segment.Status.RECORDING)
+        """Closed segments, the ones in the hash chain (not the file being written, nor a
+        file lost before it was ever hashed)."""
+        return self.exclude(status__in=Segment.UNCHAINED)
+
+    def media_warnings(self):
+        """Segments whose duration, frame count and wall time disagree."""
+        return self.exclude(media_warning="")
 
     def recording(self):
         """Rows of the files FFmpeg is writing now."""
@@ -46,8 +51,15 @@ class Segment(models.Model):
         MISSING = "missing", "Missing (file gone)"
         CORRUPT = "corrupt", "Corrupt (hash mismatch)"
         DELETED = "deleted", "Deleted by retention"
+        NO_MEDIA = "no_media", "No media (file holds only a header)"
+        LOST = "lost", "Lost while recording (never hashed)"
 
     ON_DISK = (Status.COMPLETE, Status.PARTIAL, Status.CORRUPT)
+    # Files with a stored hash that verification re-reads (footage or not).
+    HASHED_FILES = (*ON_DISK, Status.NO_MEDIA)
+    # Rows outside the hash chain: the file being written, and one deleted or lost under
+    # FFmpeg before it closed (there never were bytes to hash).
+    UNCHAINED = (Status.RECORDING, Status.LOST)
     # A segment being written has a row (so it shows, plays and is held) but no hash and no
     # place in the chain yet: both are given when FFmpeg closes it.
     PLAYABLE = (*ON_DISK, Status.RECORDING)
@@ -79,6 +91,14 @@ class Segment(models.Model):
         help_text="Whether the box's clock was NTP-synchronised when the segment closed "
         "(empty: unknown). Its times are only as right as that clock.",
     )
+    frames = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Video packets in the file (ffprobe)."
+    )
+    media_warning = models.TextField(
+        blank=True,
+        help_text="Where the media's duration, frame count and the wall clock disagree: "
+        "the times of this segment are not to be trusted without a look.",
+    )
     verified_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
     note = models.TextField(blank=True, help_text="Why it is partial, missing, corrupt, deleted.")
@@ -101,7 +121,7 @@ class Segment(models.Model):
                 condition=models.Q(end__gte=models.F("start")), name="segment_end_after_start"
             ),
             models.CheckConstraint(
-                condition=models.Q(status="recording")
+                condition=models.Q(status__in=["recording", "lost"])
                 | models.Q(
                     sequence__isnull=False, chain_hash__isnull=False, hashed_at__isnull=False
                 ),
@@ -138,6 +158,10 @@ class Segment(models.Model):
     def is_recording(self) -> bool:
         return self.status == self.Status.RECORDING
 
+    @property
+    def has_hashed_file(self) -> bool:
+        return self.status in self.HASHED_FILES
+
 
 class GapQuerySet(RangeDatetimesQuerySet):
     def overlapping(self, start, end):
@@ -157,6 +181,10 @@ class Gap(models.Model):
         RECORDER_DOWN = "recorder_down", "Recorder down / box rebooted"
         DISK_FULL = "disk_full", "Disk full"
         DISABLED = "disabled", "Camera disabled"
+        FILE_LOST = "file_lost", "Segment file lost while recording"
+        # Not a hole: the box's clock stepped, so the times in this interval were written
+        # twice (stepped back) or skipped (stepped forward). See the detail.
+        CLOCK_STEP = "clock_step", "Clock stepped"
         UNKNOWN = "unknown", "Unknown"
 
     camera = models.ForeignKey(Camera, on_delete=models.PROTECT, related_name="gaps")

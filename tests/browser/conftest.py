@@ -10,8 +10,8 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def browser(tmp_path):
+def new_browser(folder):
+    """A headless Chromium with its own profile (and so its own session) under `folder`."""
     if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
         pytest.skip("Debian chromium and chromium-driver are needed (deploy/bootstrap.sh test)")
     from selenium import webdriver
@@ -29,11 +29,11 @@ def browser(tmp_path):
         "--disable-sync",
         "--no-first-run",
         "--autoplay-policy=no-user-gesture-required",
-        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--user-data-dir={folder / 'profile'}",
     ):
         options.add_argument(flag)
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
+    downloads = folder / "downloads"
+    downloads.mkdir(parents=True)
     options.add_experimental_option(
         "prefs",
         {"download.default_directory": str(downloads), "download.prompt_for_download": False},
@@ -44,8 +44,28 @@ def browser(tmp_path):
     )
     driver.downloads = downloads
     driver.set_page_load_timeout(30)
+    return driver
+
+
+@pytest.fixture
+def browser(tmp_path):
+    driver = new_browser(tmp_path)
     yield driver
     driver.quit()
+
+
+@pytest.fixture
+def browsers(tmp_path):
+    """make() another browser (another person); all quit at the end."""
+    drivers = []
+
+    def make():
+        drivers.append(new_browser(tmp_path / f"browser{len(drivers)}"))
+        return drivers[-1]
+
+    yield make
+    for driver in drivers:
+        driver.quit()
 
 
 ARTIFACTS = Path(os.environ.get("CRIMEBOX_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "screenshots"

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.recordings.conftest import rtsp_server  # noqa: F401  (the RTSP camera fixture)
+
 ROOT = Path(__file__).resolve().parents[2]
 IPYCAM_PYTHON = Path(os.environ.get("CRIMEBOX_IPYCAM_VENV", ROOT / ".venv-ipycam")) / "bin/python"
 CAMERA_IP = "10.203.0.2"  # the camera's end of the namespace's veth pair (tests/peers/netns.sh)

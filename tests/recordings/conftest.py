@@ -1,7 +1,10 @@
 import socket
 import subprocess
 import time
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,7 +20,17 @@ def free_port() -> int:
 class RTSPServer:
     """Debian's GStreamer RTSP server serving synthetic H.264, as a real camera."""
 
-    def __init__(self, user="", password="", size="320x240", fps=25, bitrate=500):
+    def __init__(
+        self,
+        user="",
+        password="",
+        size="320x240",
+        fps=25,
+        bitrate=500,
+        sub_size="",
+        sub_bitrate=400,
+        max_sessions=0,
+    ):
         self.port = free_port()
         self.args = [
             "/usr/bin/python3",
@@ -37,8 +50,14 @@ class RTSPServer:
         ]
         if user:
             self.args += ["--user", user, "--password", password]
+        if sub_size:  # a camera's substream, same frame rate and keyframe interval
+            self.args += ["--sub-path", "/sub", "--sub-size", sub_size]
+            self.args += ["--sub-bitrate", str(sub_bitrate)]
+        if max_sessions:
+            self.args += ["--max-sessions", str(max_sessions)]
         self.proc = None
         self.url = f"rtsp://127.0.0.1:{self.port}/cam"
+        self.sub_url = f"rtsp://127.0.0.1:{self.port}/sub"
 
     def start(self):
         self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, text=True)
@@ -79,3 +98,15 @@ def wait_for(predicate, timeout=30.0, step=0.2, tick=None, what="condition"):
             return value
         time.sleep(step)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+class InlineExecutor(Executor):
+    """Runs the recorder's jobs at once, for tests that call tick() and want rows now."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        future: Future = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+    def shutdown(self, wait: bool = True, **kwargs: Any) -> None:
+        pass

@@ -33,6 +33,12 @@ class Command(BaseCommand):
             "--password-file", type=Path, help="file holding the password (keeps it out of `ps`)"
         )
         parser.add_argument("--location", default="")
+        parser.add_argument(
+            "--sub-rtsp",
+            metavar="URL",
+            default="",
+            help="with --rtsp: the camera's substream, for live view (same credentials)",
+        )
 
     def handle(self, *args, **opts) -> None:
         password = self._password(opts)
@@ -58,8 +64,17 @@ class Command(BaseCommand):
                 raise CommandError("--onvif needs --username (and --password or --password-file)")
             host, port = parse_onvif_address(opts["onvif"])
             return add_onvif_camera(opts["name"], host, port, opts["username"], password, **extra)
+        if opts["sub_rtsp"] and not opts["rtsp"]:
+            raise CommandError("--sub-rtsp goes with --rtsp (ONVIF cameras have a sub profile)")
         if opts["rtsp"]:
-            return add_rtsp_camera(opts["name"], opts["rtsp"], opts["username"], password, **extra)
+            return add_rtsp_camera(
+                opts["name"],
+                opts["rtsp"],
+                opts["username"],
+                password,
+                sub_url=opts["sub_rtsp"],
+                **extra,
+            )
         return add_test_pattern_camera(opts["name"], **extra)
 
     def _summary(self, camera: Camera) -> str:

@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand
 
 from cameras import tasks as camera_tasks
 from cameras.testpattern import ensure_test_camera
+from crimebox.first_admin import ensure_first_admin
 from recordings import tasks as recording_tasks
 from recordings.evidence.signing import ensure_signing_key
 
@@ -9,7 +10,8 @@ from recordings.evidence.signing import ensure_signing_key
 class Command(BaseCommand):
     help = (
         "Prepare a box on first start (safe to run again): the signing key, the Django-Q "
-        "schedules, and the built-in test-pattern camera when no camera exists yet."
+        "schedules, the first administrator (its one-time password printed once) when the box "
+        "has none, and the built-in test-pattern camera when no camera exists yet."
     )
 
     def add_arguments(self, parser):
@@ -28,3 +30,13 @@ class Command(BaseCommand):
             camera = ensure_test_camera()
             if camera is not None:
                 self.stdout.write(f"added the test-pattern camera {camera.name!r}")
+        first = ensure_first_admin()
+        if first is not None:
+            username, password = first
+            self.stdout.write(
+                "\n"
+                "  First administrator created (shown this once; write it down):\n"
+                f"    user name: {username}\n"
+                f"    password:  {password}\n"
+                "  Log in with it; the box then asks for a new password.\n"
+            )

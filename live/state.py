@@ -1,0 +1,95 @@
+"""The files the web and the live supervisor share in the RAM directory (never the SD card).
+
+    LIVE_DIR/supervisor.json   the supervisor's heartbeat (pid, time)
+    LIVE_DIR/camNNNN.want      touched by the web on each playlist or status request (demand)
+    LIVE_DIR/camNNNN.json      the camera's live state, written by the supervisor
+    LIVE_DIR/camNNNN/          FFmpeg's HLS output: index.m3u8, init.mp4, seg000123.m4s
+
+Files, not rows: a playlist request every second per viewer costs a utime, not a database
+write, and the supervisor reads the demand with one stat per camera.
+"""
+
+import json
+import os
+import time
+from pathlib import Path
+
+from django.conf import settings
+
+RUN_DIR = Path("/run/crimebox/live")
+SHM_DIR = Path("/dev/shm/crimebox-live")
+HEARTBEAT_MAX_AGE = 10.0  # older than this: the live service is not running
+
+
+def live_dir() -> Path:
+    """CRIMEBOX_LIVE_DIR, else /run/crimebox/live if it exists or can be made (systemd's
+    RuntimeDirectory makes it for the live unit), else /dev/shm/crimebox-live. Resolved on
+    each use so the web follows the supervisor whichever started first."""
+    if settings.LIVE_DIR:
+        return Path(settings.LIVE_DIR)
+    if RUN_DIR.is_dir() and os.access(RUN_DIR, os.W_OK):
+        return RUN_DIR
+    try:
+        RUN_DIR.mkdir(parents=True, exist_ok=True)
+        return RUN_DIR
+    except OSError:
+        return SHM_DIR
+
+
+def stream_dir(slug: str) -> Path:
+    return live_dir() / slug
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_text(json.dumps(data))
+    partial.replace(path)  # readers never see half a file
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def want(slug: str, now: float | None = None) -> None:
+    """Say someone is watching (or about to): the supervisor starts or keeps the stream."""
+    path = live_dir() / f"{slug}.want"
+    now = now or time.time()
+    try:
+        os.utime(path, (now, now))
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+        os.utime(path, (now, now))
+
+
+def wanted_at(slug: str) -> float | None:
+    try:
+        return (live_dir() / f"{slug}.want").stat().st_mtime
+    except FileNotFoundError:
+        return None
+
+
+def camera_state(slug: str) -> dict | None:
+    return read_json(live_dir() / f"{slug}.json")
+
+
+def set_camera_state(slug: str, state: dict) -> None:
+    write_json(live_dir() / f"{slug}.json", state)
+
+
+def beat(now: float) -> None:
+    write_json(live_dir() / "supervisor.json", {"pid": os.getpid(), "at": now})
+
+
+def supervisor_running(now: float | None = None) -> bool:
+    data = read_json(live_dir() / "supervisor.json")
+    now = now or time.time()
+    return bool(data) and now - float(data.get("at", 0)) <= HEARTBEAT_MAX_AGE
+
+
+def stop_beating() -> None:
+    (live_dir() / "supervisor.json").unlink(missing_ok=True)

@@ -1,0 +1,146 @@
+"""The live supervisor: one FFmpeg per camera someone is watching, none otherwise.
+
+Shaped like the recorder's: `LiveSupervisor.tick()` does one round and the `live` command
+loops around it. Its own process (systemd unit crimebox-live), not the recorder's: a live
+FFmpeg or this loop failing can never touch a recording, and each live FFmpeg opens its own
+RTSP session to the camera. Demand comes from the web as touched files (live.state).
+"""
+
+import logging
+import time
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from cameras.models import Camera
+
+from . import sessions, state
+from .stream import Stream, clear_dir, live_fingerprint
+
+logger = logging.getLogger(__name__)
+
+MAX_BACKOFF = 30.0
+FIRST_RETRY = 2.0
+SYNC_INTERVAL = 2.0
+
+
+class LiveSupervisor:
+    def __init__(self, clock=time.time):
+        self.clock = clock
+        self.streams: dict[int, Stream] = {}
+        self.cameras: dict[int, Camera] = {}
+        self.failures: dict[int, int] = {}
+        self.retry_at: dict[int, float] = {}
+        self.errors: dict[int, str] = {}
+        self.written: dict[int, dict] = {}
+        self.last_sync = float("-inf")
+
+    def tick(self) -> None:
+        now = self.clock()
+        state.beat(now)
+        if now - self.last_sync >= SYNC_INTERVAL:
+            self.last_sync = now
+            close_old_connections()
+            self.cameras = {c.pk: c for c in Camera.objects.enabled()}
+            sessions.close_stale()
+        for stream in list(self.streams.values()):
+            self.check(stream, now)
+        self.start_wanted(now)
+
+    def wanted(self, camera: Camera, now: float) -> bool:
+        at = state.wanted_at(camera.slug)
+        return at is not None and now - at <= settings.LIVE_IDLE_SECONDS
+
+    def check(self, stream: Stream, now: float) -> None:
+        camera = self.cameras.get(stream.camera_id)
+        if stream.proc.poll() is not None:
+            self.failed(stream, stream.exit_message(), now)
+        elif camera is None or not self.wanted(camera, now):
+            self.stop(stream, "off", "Nobody is watching.")
+        elif live_fingerprint(camera) != stream.fingerprint:
+            self.stop(stream, "off", "Restarting: the camera's settings changed.")
+        elif self.stalled(stream, now):
+            stream.proc.kill()
+            stream.proc.wait()
+            self.failed(stream, "No video from the camera for a while; retrying.", now)
+        elif stream.playlist_age(now) is not None:
+            self.failures[stream.camera_id] = 0
+            self.errors.pop(stream.camera_id, None)
+            self.publish(camera, "playing", "Live.", pid=stream.proc.pid)
+
+    def stalled(self, stream: Stream, now: float) -> bool:
+        age = stream.playlist_age(now)
+        limit = settings.RTSP_TIMEOUT_SECONDS + 5
+        if age is None:
+            return now - stream.started_at > limit
+        return age > limit
+
+    def start_wanted(self, now: float) -> None:
+        wanted = [c for c in self.cameras.values() if self.wanted(c, now)]
+        # First come, first served: the camera asked for longest holds its place.
+        wanted.sort(key=lambda c: state.wanted_at(c.slug) or 0)
+        for camera in wanted:
+            if camera.pk in self.streams:
+                continue
+            if self.retry_at.get(camera.pk, 0) > now:
+                self.publish(camera, "unavailable", self.errors.get(camera.pk, ""))
+            elif len(self.streams) >= settings.LIVE_MAX_CAMERAS:
+                self.publish(camera, "capped", self.cap_message())
+            else:
+                self.start(camera, now)
+        for camera in self.cameras.values():
+            if camera.pk not in self.streams and not self.wanted(camera, now):
+                self.retry_at.pop(camera.pk, None)
+                self.publish(camera, "off", "Nobody is watching.")
+
+    def cap_message(self) -> str:
+        names = ", ".join(sorted(s.name for s in self.streams.values()))
+        limit = settings.LIVE_MAX_CAMERAS
+        return (
+            f"This box shows at most {limit} camera{'s' if limit != 1 else ''} live at once "
+            f"(CRIMEBOX_LIVE_MAX_CAMERAS), to spare its uplink and the cameras' sessions; "
+            f"live now: {names}. This page starts as soon as one of them is closed."
+        )
+
+    def start(self, camera: Camera, now: float) -> None:
+        try:
+            stream = Stream(camera, now)
+        except OSError as e:
+            self.errors[camera.pk] = f"Cannot start FFmpeg: {e}"
+            self.retry_at[camera.pk] = now + MAX_BACKOFF
+            self.publish(camera, "unavailable", self.errors[camera.pk])
+            return
+        self.streams[camera.pk] = stream
+        self.publish(camera, "starting", "Connecting to the camera…", pid=stream.proc.pid)
+
+    def failed(self, stream: Stream, message: str, now: float) -> None:
+        del self.streams[stream.camera_id]
+        clear_dir(stream.dir)
+        failures = self.failures.get(stream.camera_id, 0) + 1
+        self.failures[stream.camera_id] = failures
+        self.retry_at[stream.camera_id] = now + min(MAX_BACKOFF, FIRST_RETRY * 2 ** (failures - 1))
+        self.errors[stream.camera_id] = message
+        logger.warning("live %s: FFmpeg (pid %d) ended: %s", stream.name, stream.proc.pid, message)
+        camera = self.cameras.get(stream.camera_id)
+        if camera is not None:
+            self.publish(camera, "unavailable", message)
+
+    def stop(self, stream: Stream, status: str, message: str) -> None:
+        del self.streams[stream.camera_id]
+        stream.stop()
+        camera = self.cameras.get(stream.camera_id)
+        if camera is not None:
+            self.publish(camera, status, message)
+
+    def publish(self, camera: Camera, status: str, message: str, **extra) -> None:
+        """The camera's state for the web; rewritten only when it changes."""
+        data = {"state": status, "message": message, **extra}
+        if self.written.get(camera.pk) != data:
+            state.set_camera_state(camera.slug, {**data, "since": self.clock()})
+            self.written[camera.pk] = data
+
+    def shutdown(self) -> None:
+        for stream in list(self.streams.values()):
+            self.stop(stream, "off", "The live service stopped.")
+        sessions.close_stale()
+        state.stop_beating()

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from . import views
+
+app_name = "live"
+urlpatterns = [
+    path("", views.grid, name="grid"),
+    path("status.json", views.grid_status, name="grid_status"),
+    path("<int:camera_id>/", views.player, name="camera"),
+    path("<int:camera_id>/status.json", views.status, name="status"),
+    path("<int:camera_id>/index.m3u8", views.playlist, name="playlist"),
+    path("<int:camera_id>/still.jpg", views.still_image, name="still"),
+    path("<int:camera_id>/recorded", views.recorded, name="recorded"),
+    path("<int:camera_id>/<str:name>", views.media, name="media"),
+]

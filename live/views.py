@@ -1,0 +1,157 @@
+"""Live view pages (grid, player) and what the player fetches (status, playlist, segments,
+stills). Every answer is one small file read or a few stats: cheap for sync workers, no
+long-polling. All behind the admin login and `live.view_live`."""
+
+import re
+import time
+from datetime import timedelta
+from functools import wraps
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+
+from cameras.models import Camera
+from recordings import ffmpeg
+from recordings.models import Segment
+
+from . import sessions, state
+from .status import live_status, stream_kind
+from .stills import still, still_source
+
+PERM = "live.view_live"
+MEDIA_NAME = re.compile(r"^(init\.mp4|seg\d{6}\.m4s)$")
+
+
+def live_page(view):
+    """A page: the admin's login redirect, then the permission (403)."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.has_perm(PERM):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return admin.site.admin_view(wrapped)
+
+
+def live_data(view):
+    """What scripts and players fetch: 403, never a redirect to an HTML login page."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        user = request.user
+        if not (user.is_active and user.is_staff and user.has_perm(PERM)):
+            return JsonResponse({"state": "refused", "message": "Not allowed."}, status=403)
+        return view(request, *args, **kwargs)
+
+    return never_cache(wrapped)
+
+
+def context(request, **kw):
+    return {**admin.site.each_context(request), **kw}
+
+
+@live_page
+def grid(request):
+    cameras = list(Camera.objects.enabled())
+    return render(request, "live/grid.html", context(request, title="Live", cameras=cameras))
+
+
+@live_data
+def grid_status(request):
+    now = time.time()
+    rows = []
+    for camera in Camera.objects.enabled():
+        live = (state.camera_state(camera.slug) or {}).get("state", "off")
+        rows.append({"id": camera.pk, "status": camera.get_status_display(), "live": live,
+                     "still": still_source(camera)})  # fmt: skip
+    return JsonResponse({"cameras": rows, "service": state.supervisor_running(now)})
+
+
+@live_page
+def player(request, camera_id: int):
+    camera = get_object_or_404(Camera, pk=camera_id)
+    config = {
+        "status_url": reverse("live:status", args=[camera.pk]),
+        "playlist_url": reverse("live:playlist", args=[camera.pk]),
+        "hls_js": static("live/vendor/hls.min.js"),
+    }
+    return render(
+        request,
+        "live/player.html",
+        context(
+            request,
+            title=f"Live: {camera.name}",
+            camera=camera,
+            config=config,
+            status=live_status(camera),
+            can_footage=request.user.has_perm("recordings.view_footage"),
+        ),
+    )
+
+
+@live_data
+def status(request, camera_id: int):
+    camera = get_object_or_404(Camera, pk=camera_id)
+    if camera.is_enabled:
+        state.want(camera.slug)  # the open player page keeps the stream wanted
+    return JsonResponse(live_status(camera))
+
+
+@live_data
+def playlist(request, camera_id: int):
+    camera = get_object_or_404(Camera.objects.enabled(), pk=camera_id)
+    state.want(camera.slug)
+    try:
+        body = (state.stream_dir(camera.slug) / ffmpeg.LIVE_PLAYLIST).read_bytes()
+    except FileNotFoundError:
+        return HttpResponse("not live yet", status=404, content_type="text/plain")
+    sessions.seen(request, camera, stream_kind(camera))
+    return HttpResponse(body, content_type="application/vnd.apple.mpegurl")
+
+
+@live_data
+def media(request, camera_id: int, name: str):
+    if not MEDIA_NAME.match(name):
+        raise Http404
+    camera = get_object_or_404(Camera.objects.enabled(), pk=camera_id)
+    try:
+        body = (state.stream_dir(camera.slug) / name).read_bytes()
+    except FileNotFoundError:
+        raise Http404 from None  # already rotated out of the playlist
+    return HttpResponse(body, content_type="video/mp4")
+
+
+@live_data
+def still_image(request, camera_id: int):
+    camera = get_object_or_404(Camera.objects.enabled(), pk=camera_id)
+    data = still(camera)
+    if data is None:
+        raise Http404
+    return HttpResponse(data, content_type="image/jpeg")
+
+
+@live_page
+def recorded(request, camera_id: int):
+    """The footage player at the moment on screen now (`behind`: the player's delay)."""
+    if not request.user.has_perm("recordings.view_footage"):
+        raise PermissionDenied
+    camera = get_object_or_404(Camera, pk=camera_id)
+    try:
+        behind = min(max(float(request.GET.get("behind", "0")), 0.0), 600.0)
+    except ValueError:
+        behind = 0.0
+    moment = timezone.now() - timedelta(seconds=behind)
+    segment = Segment.objects.filter(camera=camera, start__lte=moment).order_by("-start").first()
+    if segment is not None and segment.is_playable and segment.abs_path.is_file():
+        offset = (moment - segment.start).total_seconds()
+        if segment.is_recording or segment.end >= moment:
+            return redirect(reverse("recordings:player", args=[segment.pk]) + f"?t={offset:.1f}")
+    local = timezone.localtime(moment)
+    return redirect(reverse("recordings:index") + f"?date={local:%Y-%m-%d}&time={local:%H:%M}")

@@ -1,0 +1,10 @@
+import pytest
+
+from tests.recordings.conftest import rtsp_server, wait_for  # noqa: F401  (shared fixtures)
+
+
+@pytest.fixture(autouse=True)
+def live_dir(settings, tmp_path):
+    """Each test its own live directory (the real default is RAM: /run or /dev/shm)."""
+    settings.LIVE_DIR = str(tmp_path / "live")
+    return tmp_path / "live"

@@ -1,0 +1,164 @@
+"""The live supervisor with real FFmpeg against a real RTSP camera (GStreamer)."""
+
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+
+from live import state
+from live.supervisor import LiveSupervisor
+from recordings import ffmpeg
+from tests.factories import make_camera
+from tests.recordings.conftest import wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def probe_width(folder) -> int:
+    """Width of the newest live segment, decoded by ffprobe from init + segment."""
+    names = [
+        line for line in (folder / "index.m3u8").read_text().splitlines() if line.endswith(".m4s")
+    ]
+    media = (folder / "init.mp4").read_bytes() + (folder / names[-1]).read_bytes()
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=width", "-of", "json", "-i", "pipe:0"],
+        input=media,
+        capture_output=True,
+        check=True,
+    )
+    return json.loads(out.stdout)["streams"][0]["width"]
+
+
+@pytest.fixture
+def supervisor():
+    sup = LiveSupervisor()
+    yield sup
+    sup.shutdown()
+
+
+def current(camera) -> dict:
+    return state.camera_state(camera.slug) or {}
+
+
+def test_first_viewer_starts_one_ffmpeg_of_the_substream_idle_stops_it(
+    rtsp_server, supervisor, settings
+):
+    settings.LIVE_IDLE_SECONDS = 2
+    server = rtsp_server(size="1280x720", bitrate=1500, sub_size="640x360")
+    camera = make_camera("North", main_stream_uri=server.url, sub_stream_uri=server.sub_url)
+    folder = state.stream_dir(camera.slug)
+
+    def watching(predicate):
+        return lambda: state.want(camera.slug) or predicate()
+
+    wait_for(watching(lambda: current(camera).get("state") == "playing"), tick=supervisor.tick)
+    stream = supervisor.streams[camera.pk]
+    wait_for(watching(lambda: len(list(folder.glob("seg*.m4s"))) >= 2), tick=supervisor.tick)
+    assert probe_width(folder) == 640  # the substream, stream-copied
+    assert "-c" in stream.proc.args and "copy" in stream.proc.args
+    state.want(camera.slug)  # a second viewer: the same FFmpeg
+    supervisor.tick()
+    assert supervisor.streams[camera.pk] is stream
+    wait_for(lambda: current(camera).get("state") == "off", tick=supervisor.tick, what="idle stop")
+    assert stream.proc.poll() is not None
+    assert not folder.exists()  # RAM given back
+
+
+def test_camera_refusing_another_session_is_said_clearly(rtsp_server, supervisor):
+    server = rtsp_server(sub_size="640x360", max_sessions=1)
+    camera = make_camera("Busy", main_stream_uri=server.url, sub_stream_uri=server.sub_url)
+    recorder = subprocess.Popen(  # the recorder's session takes the camera's only one
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-rtsp_transport",
+            "tcp",
+            "-i",
+            server.url,
+            "-c",
+            "copy",
+            "-f",
+            "null",
+            "-",
+        ]  # fmt: skip
+    )
+    try:
+        time.sleep(1.5)
+        state.want(camera.slug)
+        wait_for(
+            lambda: current(camera).get("state") == "unavailable",
+            tick=supervisor.tick,
+            what="refused",
+        )
+        assert "refused another video session" in current(camera)["message"]
+        assert "503" in current(camera)["message"]
+        assert recorder.poll() is None  # the recording session is untouched
+    finally:
+        recorder.send_signal(signal.SIGINT)
+        recorder.wait(10)
+
+
+def test_cap_on_live_cameras(rtsp_server, supervisor, settings):
+    settings.LIVE_MAX_CAMERAS = 1
+    server = rtsp_server(sub_size="640x360")
+    first = make_camera("First", main_stream_uri=server.url, sub_stream_uri=server.sub_url)
+    second = make_camera("Second", main_stream_uri=server.url + "?2", sub_stream_uri=server.sub_url)
+    state.want(first.slug)
+    supervisor.tick()
+    state.want(second.slug)
+    wait_for(lambda: current(second).get("state") == "capped", tick=supervisor.tick, what="cap")
+    assert "at most 1 camera live" in current(second)["message"]
+    assert "First" in current(second)["message"]
+    assert list(supervisor.streams) == [first.pk]
+
+
+def test_substream_gone_says_so_and_retries(rtsp_server, supervisor):
+    server = rtsp_server(sub_size="640x360")
+    camera = make_camera("Pole", main_stream_uri=server.url, sub_stream_uri=server.sub_url)
+    state.want(camera.slug)
+    wait_for(lambda: current(camera).get("state") == "playing", tick=supervisor.tick, what="live")
+    server.stop()
+
+    def unavailable():
+        state.want(camera.slug)
+        return current(camera).get("state") == "unavailable"
+
+    wait_for(unavailable, tick=supervisor.tick, what="camera gone")
+    assert current(camera)["message"].startswith(("The camera stopped", "Cannot reach"))
+
+
+def test_killed_supervisor_leaves_no_ffmpeg(rtsp_server, box_env, manage_argv, live_dir):
+    server = rtsp_server(sub_size="640x360")
+    camera = make_camera("Orphan", main_stream_uri=server.url, sub_stream_uri=server.sub_url)
+    env = {**box_env, "CRIMEBOX_LIVE_DIR": str(live_dir)}
+    proc = subprocess.Popen([*manage_argv, "live"], env=env)
+    try:
+        state.want(camera.slug)
+        wait_for(lambda: current(camera).get("state") == "playing", what="live")
+        pid = current(camera)["pid"]
+        proc.kill()
+        proc.wait()
+        wait_for(lambda: not pid_alive(pid), timeout=10, what="FFmpeg gone with its parent")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_live_argv_is_stream_copy_into_hls(tmp_path):
+    argv = ffmpeg.live_argv("rtsp://cam/sub", tmp_path, timeout_seconds=10)
+    assert argv[argv.index("-c") + 1] == "copy"
+    assert argv[argv.index("-hls_segment_type") + 1] == "fmp4"
+    assert argv[argv.index("-hls_time") + 1] == "1"
+    assert "delete_segments" in argv[argv.index("-hls_flags") + 1]
+    assert argv[-1] == str(tmp_path / "index.m3u8")
