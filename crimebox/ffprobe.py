@@ -27,9 +27,19 @@ class MediaInfo:
     fps: float | None = None
     has_audio: bool = False
     start_time: float = 0.0
+    frames: int | None = None  # video packets, when counted (files, not streams)
+    nominal_fps: float | None = None  # the stream's declared rate (r_frame_rate)
+
+    @property
+    def has_media(self) -> bool:
+        """False for a file that declares a video stream but holds not one packet of it
+        (FFmpeg killed right after writing the header): measured 885 bytes, 0 s."""
+        return self.duration > 0 and self.frames != 0
 
 
 def ffprobe_argv(source: str, timeout_seconds: float | None = None) -> list[str]:
+    """For a file, packets are counted too (demuxing only, no decoding): the frame count is
+    checked against the duration and the wall clock."""
     argv = [
         settings.FFPROBE,
         "-v",
@@ -41,29 +51,42 @@ def ffprobe_argv(source: str, timeout_seconds: float | None = None) -> list[str]
     ]
     if source.startswith("rtsp://"):
         argv += ["-rtsp_transport", "tcp", "-timeout", str(int((timeout_seconds or 10) * 1e6))]
+    else:
+        argv += ["-count_packets"]
     return argv + [source]
 
 
-def parse_ffprobe(data: dict) -> MediaInfo:
-    """MediaInfo from ffprobe's JSON (-show_format -show_streams)."""
+def _rate(text: str | None) -> float | None:
+    if not text or text == "0/0":
+        return None
+    try:
+        return round(float(Fraction(text)), 3)
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def parse_ffprobe(data: dict, counted: bool = False) -> MediaInfo:
+    """MediaInfo from ffprobe's JSON (-show_format -show_streams [-count_packets]).
+
+    ffprobe leaves nb_read_packets out when it counted none: `counted` says it counted.
+    """
     streams = data.get("streams") or []
     video = next((s for s in streams if s.get("codec_type") == "video"), None)
     if video is None:
         raise FFmpegError("no video stream")
     fmt = data.get("format") or {}
     duration = fmt.get("duration") or video.get("duration") or 0
-    fps = None
-    rate = video.get("avg_frame_rate") or video.get("r_frame_rate")
-    if rate and rate != "0/0":
-        fps = round(float(Fraction(rate)), 3)
+    packets = video.get("nb_read_packets", 0 if counted else None)
     return MediaInfo(
         duration=float(duration),
         codec=video.get("codec_name", ""),
         width=video.get("width"),
         height=video.get("height"),
-        fps=fps,
+        fps=_rate(video.get("avg_frame_rate")) or _rate(video.get("r_frame_rate")),
         has_audio=any(s.get("codec_type") == "audio" for s in streams),
         start_time=float(fmt.get("start_time") or 0),
+        frames=int(packets) if packets is not None else None,
+        nominal_fps=_rate(video.get("r_frame_rate")),
     )
 
 
@@ -82,6 +105,6 @@ def probe(source: str | Path, timeout_seconds: float = 15) -> MediaInfo:
             redact_text(lines[-1]) if lines else f"ffprobe exited with {proc.returncode}"
         )
     try:
-        return parse_ffprobe(json.loads(proc.stdout))
+        return parse_ffprobe(json.loads(proc.stdout), counted="-count_packets" in argv)
     except (ValueError, TypeError) as e:
         raise FFmpegError(f"unreadable ffprobe output: {e}") from None

@@ -2,7 +2,8 @@
 
 import logging
 import re
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from django.db import transaction
 
@@ -21,15 +22,39 @@ _UNREACHABLE = re.compile(
 )
 
 
-def classify_exit(last_error: str, returncode: int | None = None) -> str:
-    """The Gap cause for an FFmpeg exit, from its last error line."""
-    if returncode == 0 and not last_error:
-        return Gap.Cause.CAMERA_UNREACHABLE  # measured: the camera ending the stream exits 0
-    if "no space left on device" in last_error.lower():
+_NO_SPACE = "no space left on device"
+# Free bytes below which a failed FFmpeg is taken to have met a full disk.
+DISK_FULL_BYTES = 1024 * 1024
+
+
+def classify_exit(
+    errors: str | Sequence[str], returncode: int | None = None, disk_full: bool = False
+) -> str:
+    """The Gap cause for an FFmpeg exit, from its last error lines (oldest first).
+
+    A full disk is named by any of them, or by the disk itself: FFmpeg's last line is often
+    a consequence ("Conversion failed!", a trailer error) and said nothing of the disk.
+    """
+    lines = [errors] if isinstance(errors, str) else list(errors)
+    last = next((ln for ln in reversed(lines) if ln), "")
+    if disk_full or any(_NO_SPACE in ln.lower() for ln in lines):
         return Gap.Cause.DISK_FULL
-    if _UNREACHABLE.search(last_error):
+    if returncode == 0 and not last:
+        return Gap.Cause.CAMERA_UNREACHABLE  # measured: the camera ending the stream exits 0
+    if _UNREACHABLE.search(last):
         return Gap.Cause.CAMERA_UNREACHABLE
     return Gap.Cause.FFMPEG_EXITED
+
+
+def telling_line(lines: Sequence[str], cause: str) -> str:
+    """The error line that explains `cause` best (the last one, unless the disk is full)."""
+    if cause == Gap.Cause.DISK_FULL:
+        named = [ln for ln in lines if _NO_SPACE in ln.lower()]
+        if named:
+            return named[-1]
+        said = f"; FFmpeg's last line: {lines[-1]}" if lines else ""
+        return f"No space left on device: the disk is full{said}"
+    return lines[-1] if lines else ""
 
 
 def last_media_end(camera: Camera) -> datetime | None:
@@ -87,3 +112,41 @@ def align_resumed_gap(camera: Camera, first_start: datetime) -> None:
         Gap.objects.filter(pk=gap.pk).update(end=first_start)
         gap.end = first_start
         outbox.report(outbox.GAP_CLOSED, gap)  # the corrected end, as a new document
+
+
+def record_clock_step(camera: Camera, step: float, at: datetime) -> Gap:
+    """The box's clock stepped by `step` seconds, reading `at` just after.
+
+    A Gap of cause clock-step over the interval whose times were written twice (stepped
+    back) or skipped (stepped forward). Footage already recorded that the step proves wrong
+    (times in the future of the new clock) is flagged: not synchronised, with a note.
+    """
+    before = at - timedelta(seconds=step)
+    way = "back" if step < 0 else "forward"
+    detail = (
+        f"The box's clock stepped {way} {abs(step):.1f} s at {at:%Y-%m-%d %H:%M:%S} UTC "
+        f"(it read {before:%Y-%m-%d %H:%M:%S}). "
+        + (
+            "Footage of this interval was recorded twice, before and after the step; "
+            "segments before it are flagged."
+            if step < 0
+            else "No footage is missing: these times were skipped."
+        )
+    )
+    with transaction.atomic():
+        gap = Gap.objects.create(
+            camera=camera,
+            start=min(before, at),
+            end=max(before, at),
+            cause=Gap.Cause.CLOCK_STEP,
+            detail=detail,
+        )
+        outbox.report(outbox.GAP_OPENED, gap)
+        outbox.report(outbox.GAP_CLOSED, gap)
+    note = f"recorded before the clock stepped back {abs(step):.1f} s at {at:%H:%M:%S}Z"
+    for segment in Segment.objects.filter(camera=camera, end__gt=at).chained():
+        segment.note = "; ".join(n for n in (segment.note, note) if n)
+        segment.clock_synced = False
+        segment.save(update_fields=["note", "clock_synced"])
+    logger.warning("camera %s: %s", camera, detail)
+    return gap

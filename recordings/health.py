@@ -99,6 +99,17 @@ def box_problems(check: IntegrityCheck | None, disk_usage=None) -> tuple[list[st
         warnings.append(
             f"{missing} segment file(s) are missing from the disk: see Segments, status Missing."
         )
+    disagree = (
+        Segment.objects.media_warnings()
+        .filter(hashed_at__gte=timezone.now() - timedelta(days=1))
+        .count()
+    )
+    if disagree:
+        warnings.append(
+            f"{disagree} segment(s) of the last 24 hours have media whose duration, frame "
+            "count and wall time disagree (the camera's timestamps went wrong): their times "
+            "are not to be trusted without a look. See Segments, media warning."
+        )
     if clock_synchronized() is False:
         warnings.append(
             "The system clock is not synchronised (NTP): segment times are only as "

@@ -1,11 +1,14 @@
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
 from cameras.models import Camera
 from crimebox.querysets import RangeDatetimesQuerySet
+
+from .validators import check_export_window, check_hold_window, clean_case_number, clean_reason
 
 
 class SegmentQuerySet(RangeDatetimesQuerySet):
@@ -20,8 +23,13 @@ class SegmentQuerySet(RangeDatetimesQuerySet):
         return self.filter(status__in=Segment.ON_DISK)
 
     def chained(self):
-        """Closed segments, the ones in the hash chain (not the file being written)."""
-        return self.exclude(status=Segment.Status.RECORDING)
+        """Closed segments, the ones in the hash chain (not the file being written, nor a
+        file lost before it was ever hashed)."""
+        return self.exclude(status__in=Segment.UNCHAINED)
+
+    def media_warnings(self):
+        """Segments whose duration, frame count and wall time disagree."""
+        return self.exclude(media_warning="")
 
     def recording(self):
         """Rows of the files FFmpeg is writing now."""
@@ -46,8 +54,15 @@ class Segment(models.Model):
         MISSING = "missing", "Missing (file gone)"
         CORRUPT = "corrupt", "Corrupt (hash mismatch)"
         DELETED = "deleted", "Deleted by retention"
+        NO_MEDIA = "no_media", "No media (file holds only a header)"
+        LOST = "lost", "Lost while recording (never hashed)"
 
     ON_DISK = (Status.COMPLETE, Status.PARTIAL, Status.CORRUPT)
+    # Files with a stored hash that verification re-reads (footage or not).
+    HASHED_FILES = (*ON_DISK, Status.NO_MEDIA)
+    # Rows outside the hash chain: the file being written, and one deleted or lost under
+    # FFmpeg before it closed (there never were bytes to hash).
+    UNCHAINED = (Status.RECORDING, Status.LOST)
     # A segment being written has a row (so it shows, plays and is held) but no hash and no
     # place in the chain yet: both are given when FFmpeg closes it.
     PLAYABLE = (*ON_DISK, Status.RECORDING)
@@ -79,6 +94,14 @@ class Segment(models.Model):
         help_text="Whether the box's clock was NTP-synchronised when the segment closed "
         "(empty: unknown). Its times are only as right as that clock.",
     )
+    frames = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Video packets in the file (ffprobe)."
+    )
+    media_warning = models.TextField(
+        blank=True,
+        help_text="Where the media's duration, frame count and the wall clock disagree: "
+        "the times of this segment are not to be trusted without a look.",
+    )
     verified_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
     note = models.TextField(blank=True, help_text="Why it is partial, missing, corrupt, deleted.")
@@ -101,7 +124,7 @@ class Segment(models.Model):
                 condition=models.Q(end__gte=models.F("start")), name="segment_end_after_start"
             ),
             models.CheckConstraint(
-                condition=models.Q(status="recording")
+                condition=models.Q(status__in=["recording", "lost"])
                 | models.Q(
                     sequence__isnull=False, chain_hash__isnull=False, hashed_at__isnull=False
                 ),
@@ -138,6 +161,10 @@ class Segment(models.Model):
     def is_recording(self) -> bool:
         return self.status == self.Status.RECORDING
 
+    @property
+    def has_hashed_file(self) -> bool:
+        return self.status in self.HASHED_FILES
+
 
 class GapQuerySet(RangeDatetimesQuerySet):
     def overlapping(self, start, end):
@@ -157,6 +184,10 @@ class Gap(models.Model):
         RECORDER_DOWN = "recorder_down", "Recorder down / box rebooted"
         DISK_FULL = "disk_full", "Disk full"
         DISABLED = "disabled", "Camera disabled"
+        FILE_LOST = "file_lost", "Segment file lost while recording"
+        # Not a hole: the box's clock stepped, so the times in this interval were written
+        # twice (stepped back) or skipped (stepped forward). See the detail.
+        CLOCK_STEP = "clock_step", "Clock stepped"
         UNKNOWN = "unknown", "Unknown"
 
     camera = models.ForeignKey(Camera, on_delete=models.PROTECT, related_name="gaps")
@@ -238,6 +269,9 @@ class LegalHold(models.Model):
     def __str__(self):
         return f"Hold {self.camera} {self.start:%Y-%m-%d %H:%M}–{self.end:%H:%M}Z"
 
+    def clean(self):
+        clean_typed_fields(self, case_number=False, window=check_hold_window)
+
     @property
     def is_active(self) -> bool:
         return self.released_at is None
@@ -309,6 +343,31 @@ class Export(models.Model):
     def __str__(self):
         return f"Export {self.case_number} {self.start:%Y-%m-%d %H:%M}Z"
 
+    def clean(self):
+        clean_typed_fields(self, case_number=True, window=check_export_window)
+
     @property
     def abs_path(self) -> Path:
         return Path(settings.EXPORTS_DIR) / self.path
+
+
+def clean_typed_fields(row, *, case_number: bool, window) -> None:
+    """Case number, reason and window of a hold or export, through the shared rules, as field
+    errors (a window error on "end" also keeps Django from showing the raw constraint name)."""
+    errors = {}
+    if row.start and row.end:
+        try:
+            window(row.start, row.end)
+        except ValidationError as e:
+            errors["end"] = e
+    rules = {
+        "case_number": lambda v: clean_case_number(v, required=case_number),
+        "reason": clean_reason,
+    }
+    for name, rule in rules.items():
+        try:
+            setattr(row, name, rule(getattr(row, name)))
+        except ValidationError as e:
+            errors[name] = e
+    if errors:
+        raise ValidationError(errors)

@@ -21,7 +21,7 @@ from crimebox import outbox
 
 from . import ffmpeg
 from .gaps import open_gap
-from .index import NAME_RE, index_segment
+from .index import NAME_RE, index_segment, mark_lost
 from .models import Gap, Segment
 
 logger = logging.getLogger(__name__)
@@ -54,9 +54,10 @@ def index_unknown_files(
 
     That is files with no row and files whose row still says "recording". `paths` limits it
     to the files of one ended FFmpeg run (else every file of the camera); `starts` maps a file
-    name to its known first-frame time (from the recorder), else the time in the name is used.
-    Call it only while no FFmpeg records this camera: "recording" rows left afterwards (their
-    file vanished or held no media) are removed, since no file is being written.
+    name to its known first-frame time (from the recorder), else it is estimated from the file
+    (index.estimated_start). Call it only while no FFmpeg records this camera: "recording"
+    rows left afterwards (their file vanished or held no media) are marked lost, since no
+    file is being written.
     """
     result = result or RecoveryResult()
     known = set(Segment.objects.filter(camera=camera).chained().values_list("path", flat=True))
@@ -90,15 +91,14 @@ def index_unknown_files(
             )
             result.unreadable.append(rel)
     for stale in Segment.objects.filter(camera=camera, status=Segment.Status.RECORDING):
-        logger.warning(
-            "camera %s: %s was being recorded but left no readable file", camera, stale.path
+        mark_lost(
+            camera, stale.abs_path, "was being recorded but left no readable file: never hashed"
         )
-        stale.delete()
     return result
 
 
 def mark_missing(camera: Camera, result: RecoveryResult) -> None:
-    for segment in Segment.objects.filter(camera=camera, status__in=Segment.ON_DISK):
+    for segment in Segment.objects.filter(camera=camera, status__in=Segment.HASHED_FILES):
         if not segment.abs_path.exists():
             now = timezone.now()
             note = f"file not found at start-up {now:%Y-%m-%d %H:%M:%S}Z"

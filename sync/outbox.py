@@ -59,9 +59,16 @@ def add(doc: dict, *, now: datetime | None = None) -> OutboxItem | None:
         if item.body != body:
             logger.error("outbox: %s already holds a different document; kept the first", item)
         return None
-    if settings.RTCC_URI or settings.RTCC_URI_FILE:
+    if (settings.RTCC_URI or settings.RTCC_URI_FILE) and not _send_queued():
         transaction.on_commit(_queue_send)
     return item
+
+
+def _send_queued() -> bool:
+    """Whether this transaction already queues a send on commit: one task per transaction,
+    not one per document (a hold over a year of footage is 35,000 documents)."""
+    pending = transaction.get_connection().run_on_commit
+    return any(entry[1] is _queue_send for entry in pending)
 
 
 def _queue_send() -> None:

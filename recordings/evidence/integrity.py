@@ -66,7 +66,7 @@ def check_camera(camera: Camera, now: datetime, rehash: bool = True) -> tuple[in
                 )
             )
         prev_hash, expected = segment.chain_hash, segment.sequence + 1
-        if rehash and segment.is_on_disk:
+        if rehash and segment.has_hashed_file:
             problems += _check_file(segment, now)
     return checked, problems
 

@@ -1,7 +1,10 @@
 import socket
 import subprocess
 import time
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -95,3 +98,15 @@ def wait_for(predicate, timeout=30.0, step=0.2, tick=None, what="condition"):
             return value
         time.sleep(step)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+class InlineExecutor(Executor):
+    """Runs the recorder's jobs at once, for tests that call tick() and want rows now."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        future: Future = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+    def shutdown(self, wait: bool = True, **kwargs: Any) -> None:
+        pass

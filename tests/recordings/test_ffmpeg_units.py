@@ -8,13 +8,14 @@ import pytest
 from recordings import ffmpeg
 from recordings.gaps import classify_exit
 from recordings.models import Gap
-from recordings.recorder import Supervisor, with_parent_death_signal
+from recordings.recorder import Supervisor
+from recordings.run import with_parent_death_signal
 from tests.factories import make_camera
 
 
 def test_record_argv_is_stream_copy_over_tcp_with_timeout_and_clock_segments():
     argv = ffmpeg.record_argv(
-        "rtsp://u:p@cam/1", "/r/%Y%m%dT%H%M%SZ.mp4", segment_seconds=900, timeout_seconds=10
+        "rtsp://u:p@cam/1", "/r/20261124T141500Z-%06d.mp4", segment_seconds=900, timeout_seconds=10
     )
     joined = " ".join(argv)
     assert "-rtsp_transport tcp" in joined and "-timeout 10000000" in joined
@@ -23,7 +24,8 @@ def test_record_argv_is_stream_copy_over_tcp_with_timeout_and_clock_segments():
     assert "-segment_time 900 -segment_atclocktime 1" in joined
     assert "-segment_list pipe:1 -segment_list_type csv" in joined
     assert "frag_keyframe" in joined and "flush_packets=1" in joined
-    assert argv[-1] == "/r/%Y%m%dT%H%M%SZ.mp4"
+    assert argv[-1] == "/r/20261124T141500Z-%06d.mp4"
+    assert "-strftime" not in argv  # names from the clock repeat when it steps back
     with_audio = ffmpeg.record_argv(
         "rtsp://cam/1", "/r/x.mp4", segment_seconds=60, timeout_seconds=5, audio=True
     )
@@ -72,18 +74,14 @@ def test_children_get_a_parent_death_signal():
 
 
 @pytest.mark.django_db
-def test_never_starts_ffmpeg_onto_an_existing_file_name(settings):
+@pytest.mark.parametrize("name", ["{stamp}Z.mp4", "{stamp}Z-000007.mp4"])
+def test_never_starts_a_run_whose_names_exist(settings, name):
     camera = make_camera()
     now = time.time()
     moment = datetime.fromtimestamp(now, UTC)
-    taken = (
-        settings.RECORDINGS_DIR
-        / camera.slug
-        / f"{moment:%Y-%m-%d}"
-        / f"{moment:%Y%m%dT%H%M%S}Z.mp4"
-    )
+    folder = settings.RECORDINGS_DIR / camera.slug / f"{moment:%Y-%m-%d}"
     assert not Supervisor.name_taken(camera, now)
-    taken.parent.mkdir(parents=True)
-    taken.write_bytes(b"evidence")
-    assert Supervisor.name_taken(camera, now)
+    folder.mkdir(parents=True)
+    (folder / name.format(stamp=f"{moment:%Y%m%dT%H%M%S}")).write_bytes(b"evidence")
+    assert Supervisor.name_taken(camera, now)  # an old run's or an old clock-named file
     assert not Supervisor.name_taken(camera, now + 1)

@@ -15,10 +15,10 @@ from recordings import ffmpeg, heartbeat
 from recordings.evidence.hashing import segment_chain_hash
 from recordings.index import NAME_RE
 from recordings.models import Gap, Segment
-from recordings.recorder import InlineExecutor, Supervisor
+from recordings.recorder import Supervisor
 from tests.factories import make_camera
 
-from .conftest import wait_for
+from .conftest import InlineExecutor, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 PASSWORD = "s3cr3t-p@ss"

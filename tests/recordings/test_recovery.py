@@ -103,6 +103,8 @@ def test_recording_row_of_a_crash_is_completed_as_partial_or_removed(caplog):
     row.refresh_from_db()
     assert (row.status, row.sequence) == (Segment.Status.PARTIAL, 2)  # the same row, chained
     assert row.sha256 and row.hashed_at is not None
-    assert not Segment.objects.filter(pk=gone.pk).exists()
+    gone.refresh_from_db()  # its true state, with why
+    assert gone.status == Segment.Status.LOST and "left no readable file" in gone.note
+    assert gone.sequence is None
     assert "left no readable file" in caplog.text
     assert not Segment.objects.filter(status=Segment.Status.RECORDING).exists()

@@ -1,0 +1,192 @@
+"""One FFmpeg run for one camera: the process, its output files, and what it reported.
+
+The supervisor (recorder.py) owns the runs; a run never touches the database.
+Files of a run are `<camera>/<day the run started>/<run start>Z-<number>.mp4`: FFmpeg
+numbers them, so no name repeats whatever the clock does (see ffmpeg.segment_output_args).
+"""
+
+import collections
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+from django.conf import settings
+
+from cameras.models import Camera
+
+from . import ffmpeg
+from .index import run_template
+
+logger = logging.getLogger(__name__)
+
+# (closed segment, wall clock when reported, monotonic clock when reported)
+Report = tuple[ffmpeg.ClosedSegment, float, float]
+
+
+def with_parent_death_signal(argv: list[str]) -> list[str]:
+    """FFmpeg gets SIGTERM if the supervisor dies (kill -9), so it never runs orphaned behind
+    the next recorder's back. util-linux's setpriv sets it between fork and exec; a Python
+    preexec_fn is not safe in this threaded process."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", "--", *argv] if setpriv else argv
+
+
+def recording_fingerprint(camera: Camera) -> tuple:
+    """What, if changed, needs a new FFmpeg run."""
+    return (
+        camera.source,
+        camera.main_stream_uri,
+        camera.username,
+        camera.password,
+        camera.record_audio,
+        settings.SEGMENT_SECONDS,
+    )
+
+
+def utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+class Run:
+    """One FFmpeg process for one camera, and what the supervisor knows of it.
+
+    Times are the supervisor's wall clock (`clock`) unless named `*_mono`.
+    """
+
+    def __init__(self, camera: Camera, now: float, clock: Callable[[], float] = time.time):
+        self.camera_id: int = camera.pk
+        self.name: str = camera.name
+        self.fingerprint = recording_fingerprint(camera)
+        self.redact: Callable[[str], str] = camera.redact
+        self.clock = clock
+        self.started = utc(int(now))
+        template = run_template(camera, self.started)
+        self.dir: Path = template.parent.resolve()
+        self.prefix = template.name.split("%")[0]
+        self.launched_at = now
+        self.epoch: float | None = None  # when recording was first seen
+        self.media_epoch: float | None = None  # wall clock of stream time 0 (segment list)
+        self.last_csv_end = 0.0
+        self.last_report_mono: float | None = None
+        self.closed: collections.deque[Report] = collections.deque()
+        self.stderr: collections.deque[str] = collections.deque(maxlen=20)
+        self.stop_reason: tuple[str, str] | None = None  # (cause, detail) when we stop it
+        self.stop_mono: float | None = None
+        self.last_size = -1
+        self.last_growth = now
+        self.open_name = ""  # the file FFmpeg writes now, once it holds data
+        self.clock_note = ""  # for the file open when the box's clock stepped
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            with_parent_death_signal(self.argv(camera, str(self.dir / template.name))),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+            env={**os.environ, "TZ": "UTC"},
+        )
+        for stream, sink in ((self.proc.stdout, self.on_csv), (self.proc.stderr, self.on_err)):
+            threading.Thread(target=self.pump, args=(stream, sink), daemon=True).start()
+        logger.info("camera %s: FFmpeg started (pid %d)", self.name, self.proc.pid)
+
+    @staticmethod
+    def argv(camera: Camera, template: str) -> list[str]:
+        if camera.source == Camera.Source.TEST_PATTERN:
+            return ffmpeg.test_pattern_argv(template, segment_seconds=settings.SEGMENT_SECONDS)
+        return ffmpeg.record_argv(
+            camera.recording_url(),
+            template,
+            segment_seconds=settings.SEGMENT_SECONDS,
+            timeout_seconds=settings.RTSP_TIMEOUT_SECONDS,
+            audio=camera.record_audio,
+        )
+
+    @staticmethod
+    def pump(stream: IO[str], sink: Callable[[str], None]) -> None:
+        for line in stream:
+            sink(line)
+
+    def on_csv(self, line: str) -> None:
+        closed = ffmpeg.parse_segment_list_line(line)
+        if closed is not None:
+            self.closed.append((closed, self.clock(), time.monotonic()))
+
+    def on_err(self, line: str) -> None:
+        if line.strip():
+            self.stderr.append(self.redact(line.strip()))
+
+    @property
+    def last_error(self) -> str:
+        return self.stderr[-1] if self.stderr else ""
+
+    def own_files(self) -> list[Path]:
+        """The files this run created, in the order FFmpeg wrote them."""
+        return sorted(self.dir.glob(f"{self.prefix}*.mp4"))
+
+    def writing(self) -> tuple[Path, int, bool] | None:
+        """The file FFmpeg has open now, its size, and whether it is gone from its place.
+
+        Read from /proc (the descriptor, not a name): whatever the clock or the folder say,
+        this is the file that grows, and a file deleted under FFmpeg shows as "(deleted)".
+        """
+        fds = Path(f"/proc/{self.proc.pid}/fd")
+        for fd in _listdir(fds):
+            try:
+                target = os.readlink(fd)
+                size = os.stat(fd).st_size
+            except OSError:
+                continue
+            name = target.removesuffix(" (deleted)")
+            if name.endswith(".mp4"):
+                path = Path(name)
+                gone = target != name or path.parent != self.dir or not path.exists()
+                return path, size, gone
+        return None
+
+    def open_start(self, now: float) -> datetime:
+        """Best guess at the start of the file now open: the previous one's end."""
+        if self.media_epoch is None:
+            return utc(now)
+        return utc(self.media_epoch + self.last_csv_end)
+
+    def starts_of_open_file(self) -> dict[str, datetime]:
+        """The first-frame time of the file open when this run ended, if known."""
+        files = self.own_files()
+        if not files or self.media_epoch is None:
+            return {}  # estimated from the file itself
+        return {files[-1].name: utc(self.media_epoch + self.last_csv_end)}
+
+    def rebase(self, step: float) -> None:
+        """The box's clock stepped by `step` s: keep this run's times on the new clock."""
+        for attr in ("launched_at", "epoch", "media_epoch", "last_growth"):
+            if getattr(self, attr) is not None:
+                setattr(self, attr, getattr(self, attr) + step)
+        self.clock_note = f"the box's clock stepped {step:+.1f} s while this file was recorded"
+
+    def stop(self, cause: str, detail: str) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = (cause, detail)
+            self.stop_mono = time.monotonic()
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGINT)  # FFmpeg finalises the open segment
+
+    def kill(self, cause: str, detail: str) -> None:
+        self.stop_reason = self.stop_reason or (cause, detail)
+        if self.proc.poll() is None:
+            self.proc.kill()
+
+
+def _listdir(path: Path) -> Iterable[Path]:
+    try:
+        return list(path.iterdir())
+    except OSError:
+        return []
