@@ -338,6 +338,7 @@ def main() -> int:
     parser.add_argument("--segment", type=int, default=10, help="segment seconds")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)
     data = Path(tempfile.mkdtemp(prefix="crimebox-faults-"))
     env, clock = setup(data, args.segment)
     os.environ.update(env)
