@@ -3,7 +3,6 @@
 Entry hash = SHA-256 over the previous entry's hash and this entry's fields (docs/integrity.md).
 """
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 
@@ -11,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from crimebox import outbox
-from crimebox.hashing import GENESIS
+from crimebox.hashing import GENESIS, chain_link
 from crimebox.utc import utc_iso
 
 from .models import AuditCheck, AuditEvent
@@ -29,9 +28,9 @@ def client_ip(request) -> str | None:
 def event_hash(
     *, sequence, prev_hash, at, username, client_ip, action, camera_id, camera_name, target, detail
 ) -> str:
-    message = "\n".join(
+    return chain_link(
+        CHAIN_VERSION,
         [
-            CHAIN_VERSION,
             str(sequence),
             prev_hash,
             utc_iso(at),
@@ -42,9 +41,8 @@ def event_hash(
             camera_name,
             target,
             json.dumps(detail, sort_keys=True, separators=(",", ":"), default=str),
-        ]
+        ],
     )
-    return hashlib.sha256(message.encode()).hexdigest()
 
 
 def compute_hash(event: AuditEvent) -> str:

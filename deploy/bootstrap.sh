@@ -2,8 +2,13 @@
 # The README's two commands:
 #   deploy/bootstrap.sh start   install what the box needs and start it on the embedded defaults
 #   deploy/bootstrap.sh test    install the test dependencies and run the whole test suite
+# and a real deployment (docs/deploy.md, deploy/install.sh):
+#   deploy/bootstrap.sh install [--dry-run]   service user, data disk, settings, systemd units
+#   deploy/bootstrap.sh update [--dry-run]    pull, pip, migrate, collectstatic, restart
+#   deploy/bootstrap.sh render DIR            the files install writes, into DIR
 # Safe to run again: it installs only what is missing. Runs as root or through sudo.
 set -euo pipefail
+ORIG_PWD=$PWD
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 VENV=${CRIMEBOX_VENV:-$ROOT/.venv}
@@ -19,6 +24,8 @@ TEST_APT=(
   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-x
   # A real browser for the pages whose behaviour lives in the browser.
   chromium chromium-driver
+  # systemd-analyze verifies the units install writes.
+  systemd
 )
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -42,15 +49,16 @@ venv_install() {
 
 start() {
   apt_install "${RUNTIME_APT[@]}"
+  # What start is given (CRIMEBOX_DATA_DIR...) is what every later manage.py here uses.
+  python3 -m crimebox.envfile "$ROOT/.env" "$ORIG_PWD"
   venv_install requirements.txt
   "$PY" manage.py migrate --noinput -v 0
   "$PY" manage.py collectstatic --noinput -v 0
   "$PY" manage.py init_box
   "$PY" manage.py check
   local bind
-  bind=$("$PY" -c 'import os; print(os.environ.get("CRIMEBOX_BIND", "0.0.0.0:8000"))')
+  bind=$("$PY" manage.py shell -v0 -c 'from django.conf import settings; print(settings.BIND)')
   echo "bootstrap: starting web admin on http://$bind/ , Django-Q cluster, recorder and live view (Ctrl-C stops)"
-  echo "bootstrap: create the first admin user with: $PY manage.py createsuperuser"
   local pids=()
   "$VENV/bin/gunicorn" -c python:crimebox.gunicorn_conf crimebox.wsgi & pids+=($!)
   "$PY" manage.py qcluster & pids+=($!)
@@ -72,8 +80,14 @@ test_suite() {
   exec "$PY" -m pytest "$@"
 }
 
+# shellcheck source=deploy/install.sh
+. "$ROOT/deploy/install.sh"
+
 case "${1:-}" in
   start) shift; start "$@" ;;
   test) shift; test_suite "$@" ;;
-  *) echo "usage: $0 start|test [pytest args]" >&2; exit 2 ;;
+  install) shift; install_box "$@" ;;
+  update) shift; update_box "$@" ;;
+  render) shift; render_files "$@" ;;
+  *) echo "usage: $0 start|test [pytest args] | install|update [--dry-run] | render DIR" >&2; exit 2 ;;
 esac

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
@@ -30,7 +31,7 @@ from audit import log
 from audit.models import AuditEvent
 from cameras.models import Camera
 from crimebox import outbox
-from crimebox.hashing import GENESIS
+from crimebox.hashing import GENESIS, sha256_stream
 from crimebox.redaction import redact_url
 from crimebox.utc import utc_iso
 
@@ -38,6 +39,8 @@ from .. import ffmpeg
 from ..holds import place_hold
 from ..models import Export, Gap, LegalHold, Segment
 from ..retention import free_floor
+from ..validators import check_export_window
+from .hashing import CHAIN_FORMULA
 from .signing import ensure_signing_key
 
 logger = logging.getLogger(__name__)
@@ -82,8 +85,10 @@ def check_not_recording(cameras: list[Camera], end: datetime) -> None:
 
 def plan(cameras: list[Camera], start: datetime, end: datetime) -> list[Piece]:
     """The contiguous runs of footage to cut, or ExportError saying why there is nothing."""
-    if end <= start:
-        raise ExportError("The end of the window must be after its start.")
+    try:
+        check_export_window(start, end)
+    except ValidationError as e:
+        raise ExportError(e.messages[0]) from None
     if not cameras:
         raise ExportError("Choose at least one camera.")
     check_not_recording(cameras, end)
@@ -274,12 +279,8 @@ class _HashingFile:
 
 def _add_streamed(z: zipfile.ZipFile, source: Path, arcname: str) -> str:
     """Copy a file into the zip in blocks; returns the SHA-256 of exactly the bytes written."""
-    digest = hashlib.sha256()
     with source.open("rb") as src, z.open(arcname, "w", force_zip64=True) as dst:
-        for block in iter(lambda: src.read(1 << 20), b""):
-            digest.update(block)
-            dst.write(block)
-    return digest.hexdigest()
+        return sha256_stream(src, copy_to=dst)
 
 
 @dataclass
@@ -375,8 +376,7 @@ def build_manifest(export, clips, segments, cameras, files, key, exported_at) ->
         "software": f"crimebox {crimebox.__version__}",
         "signing_key_fingerprint": key.fingerprint,
         "signature": "manifest.sig: raw Ed25519 signature of the exact bytes of this file",
-        "chain_formula": "sha256('\\n'.join(['crimebox-chain-v1', camera_id, sequence, "
-        "prev_chain_hash, sha256, start, end, size]))",
+        "chain_formula": CHAIN_FORMULA,
         "case_number": export.case_number,
         "reason": export.reason,
         "exporter": exporter_name(export),

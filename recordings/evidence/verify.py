@@ -5,7 +5,6 @@ fingerprint against the manifest, every file's SHA-256, and, for the originals i
 segment's chain link and the links between consecutive segments.
 """
 
-import hashlib
 import json
 import shutil
 import tempfile
@@ -17,6 +16,8 @@ from pathlib import PurePosixPath
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from crimebox.hashing import sha256_stream
 
 from .. import ffmpeg
 from .hashing import segment_chain_hash
@@ -50,11 +51,8 @@ def _members(z: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
 
 
 def _sha256(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
-    digest = hashlib.sha256()
     with z.open(info) as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return sha256_stream(f)
 
 
 def verify_package(path) -> Verification:

@@ -68,3 +68,11 @@ def test_a_later_manage_py_from_elsewhere_uses_the_data_dir_start_had(tmp_path):
     ).stdout.strip()
     assert out == str(tmp_path / "box-data")
     assert list(elsewhere.iterdir()) == []  # no stray ./data
+
+
+def test_an_inline_comment_already_in_the_file_is_refused(tmp_path):
+    """systemd keeps `# ...` as part of the value: the web unit would restart-loop."""
+    target = tmp_path / "crimebox.env"
+    target.write_text("CRIMEBOX_BIND=10.147.17.5:8000          # the ZeroTier address\n")
+    with pytest.raises(envfile.EnvFileError, match="CRIMEBOX_BIND"):
+        envfile.write(target, {}, base=tmp_path)

@@ -114,3 +114,37 @@ def test_unknown_camera_is_a_clear_error(recorded):
 
     with pytest.raises(CommandError, match="no camera named 'Nope'"):
         call_command("verify_segments", "--camera", "Nope")
+
+
+def test_the_manifests_chain_formula_computes_the_chain_hash():
+    """The formula given to a court is evaluated as written and must give the stored hash."""
+    import hashlib
+
+    from recordings.evidence.hashing import CHAIN_FORMULA, CHAIN_VERSION, segment_chain_hash
+
+    assert CHAIN_FORMULA == (
+        "sha256('\\n'.join(['crimebox-chain-v1', camera_id, sequence, "
+        "prev_chain_hash, sha256, start, end, size]))"
+    )
+    assert CHAIN_VERSION in CHAIN_FORMULA
+    fields = dict(
+        camera_id="3",
+        sequence="12",
+        prev_chain_hash="ab" * 32,
+        sha256="cd" * 32,
+        start="2026-11-23T14:00:00.000000Z",
+        end="2026-11-23T14:15:00.040000Z",
+        size="1048576",
+    )
+    # The outer sha256( is the function, the inner sha256 the file's hash: rename the first.
+    formula = CHAIN_FORMULA.replace("sha256(", "H(", 1)
+    computed = eval(formula, {"H": lambda s: hashlib.sha256(s.encode()).hexdigest(), **fields})
+    assert computed == segment_chain_hash(
+        camera_id=3,
+        sequence=12,
+        prev="ab" * 32,
+        sha256="cd" * 32,
+        start=datetime(2026, 11, 23, 14, 0, tzinfo=UTC),
+        end=datetime(2026, 11, 23, 14, 15, 0, 40000, tzinfo=UTC),
+        size=1048576,
+    )
