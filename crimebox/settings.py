@@ -261,5 +261,8 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
         "onvif": {"level": "WARNING"},
+        # Django-Q logs three INFO lines per task run (enqueued, processing, processed): ~4,300
+        # a day for the every-minute retention alone. Failures are logged at ERROR.
+        "django-q": {"level": env.str("CRIMEBOX_Q_LOG_LEVEL", default="WARNING")},
     },
 }
