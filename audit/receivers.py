@@ -1,8 +1,9 @@
 """Auth events and admin changes into the audit trail.
 
-Django's auth signals are the documented hooks for logins. Admin changes are taken from
-LogEntry, which every ModelAdmin writes for each addition, change and deletion: one place
-covers cameras, users and groups, whoever's admin class made the change.
+Django's auth signals are the documented hooks for logins. User and group changes are taken
+from LogEntry, which every ModelAdmin writes for each addition, change and deletion. Camera
+changes are written by the cameras app itself (cameras/audit.py: one entry shape for the
+admin, the commands and the schedule); audit sits below cameras and knows none of it.
 """
 
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
@@ -43,21 +44,7 @@ def on_admin_change(sender, instance: LogEntry, created, **kwargs):
         return
     model = instance.content_type.model_class() if instance.content_type_id else None
     label = model._meta.label if model else ""
-    if label == "cameras.Camera":
-        # The model class from the content type: audit sits below cameras and imports none of it.
-        camera = model._default_manager.filter(pk=instance.object_id).first()
-        log.record(
-            AuditEvent.Action.CAMERA_CHANGE,
-            user=instance.user,
-            camera=camera,
-            target=f"camera {instance.object_id}",
-            detail={
-                "what": _FLAGS.get(instance.action_flag, "?"),
-                "object": instance.object_repr,
-                "changes": instance.get_change_message(),
-            },
-        )
-    elif label in ("auth.User", "auth.Group"):
+    if label in ("auth.User", "auth.Group"):
         log.record(
             AuditEvent.Action.USER_CHANGE,
             user=instance.user,

@@ -8,6 +8,7 @@ from django.utils.html import format_html, format_html_join
 from crimebox import outbox
 
 from . import admin_views
+from .audit import camera_changed, describe_changes
 from .forms import CameraChangeForm
 from .models import Camera, stream_label
 from .services import CameraError, reprobe
@@ -121,7 +122,29 @@ class CameraAdmin(admin.ModelAdmin):
             name: [form.initial.get(name), form.cleaned_data.get(name)]
             for name in form.changed_data
         }
+        request.camera_change = ("changed", changes)  # for log_change, next
         return "Changed " + describe_changes(changes) + "."
+
+    # The admin's history (LogEntry) and the audit trail are written together, here: the
+    # audit entry gets the old and new values, which a LogEntry keeps only as text.
+    def log_addition(self, request, obj, message):
+        entry = super().log_addition(request, obj, message)
+        camera_changed(obj, "added", via="admin", request=request)
+        return entry
+
+    def log_change(self, request, obj, message):
+        entry = super().log_change(request, obj, message)
+        change, changed = getattr(request, "camera_change", ("changed", {}))
+        request.camera_change = ("changed", {})
+        summary = entry.get_change_message()
+        camera_changed(obj, change, via="admin", changed=changed, summary=summary, request=request)
+        return entry
+
+    def log_deletions(self, request, queryset):
+        entries = super().log_deletions(request, queryset)
+        for camera in queryset:
+            camera_changed(camera, "deleted", via="admin", request=request)
+        return entries
 
     def get_urls(self):
         wrap = self.admin_site.admin_view
@@ -222,6 +245,7 @@ class CameraAdmin(admin.ModelAdmin):
             try:
                 changes = reprobe(camera)
                 done += 1
+                request.camera_change = ("re-probed", changes)
                 self.log_change(
                     request,
                     camera,
@@ -232,21 +256,6 @@ class CameraAdmin(admin.ModelAdmin):
         self.message_user(request, f"Re-probed {done} camera(s).", messages.SUCCESS)
         for line in failed:
             self.message_user(request, line, messages.ERROR)
-
-
-def describe_changes(changes: dict[str, list]) -> str:
-    """{field: [old, new]} as "field 'old' -> 'new'; ..." for the history and audit trail.
-    Credentials: only that they changed."""
-    return "; ".join(
-        f"{name} changed"
-        if name in ("password", "username")
-        else f"{name} {_shown(old)} -> {_shown(new)}"
-        for name, (old, new) in changes.items()
-    )
-
-
-def _shown(value) -> str:
-    return repr(value) if isinstance(value, str) else str(value)
 
 
 def _format(codec, width, height, fps) -> str:

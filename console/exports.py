@@ -15,11 +15,10 @@ from django.utils.dateparse import parse_datetime
 from django_q.tasks import async_task
 
 from cameras.models import Camera
+from crimebox.display import box_window, zone_name
 from recordings.evidence.export import ExportError, plan
 from recordings.evidence.signing import ensure_signing_key
 from recordings.models import Export
-
-from .templatetags.console import box_window, zone_name
 
 TIME_INPUT = forms.TextInput(
     attrs={

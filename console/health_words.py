@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from .templatetags.console import box_time, human_size
+from crimebox.display import box_time, human_size
 
 HEADLINES = {
     "ok": "Everything is working.",

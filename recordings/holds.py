@@ -1,5 +1,6 @@
 """Legal hold: a time range of a camera that retention never deletes while the hold lasts."""
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -8,6 +9,7 @@ from audit.models import AuditEvent
 from crimebox import outbox
 
 from .models import LegalHold, Segment
+from .validators import check_hold_window, clean_case_number, clean_reason
 
 
 class HoldError(ValueError):
@@ -58,16 +60,18 @@ def _report_hold_changes(ids: list[int]) -> None:
 
 def place_hold(camera, start, end, reason, *, user=None, request=None, case_number=""):
     """Hold every segment of `camera` overlapping [start, end), now and recorded later."""
-    if not reason or not reason.strip():
-        raise HoldError("A legal hold needs a reason.")
-    if end <= start:
-        raise HoldError("The end of a hold must be after its start.")
+    try:
+        reason = clean_reason(reason, "reason for the hold")
+        case_number = clean_case_number(case_number, required=False)
+        check_hold_window(start, end)
+    except ValidationError as e:
+        raise HoldError(e.messages[0]) from None
     with transaction.atomic():
         hold = LegalHold.objects.create(
             camera=camera,
             start=start,
             end=end,
-            reason=reason.strip(),
+            reason=reason,
             case_number=case_number,
             created_by=user,
         )
@@ -92,12 +96,14 @@ def place_hold(camera, start, end, reason, *, user=None, request=None, case_numb
 def release_hold(hold: LegalHold, reason, *, user=None, request=None) -> LegalHold:
     if not hold.is_active:
         raise HoldError("This hold was already released.")
-    if not reason or not reason.strip():
-        raise HoldError("Releasing a legal hold needs a reason.")
+    try:
+        reason = clean_reason(reason, "reason for releasing the hold")
+    except ValidationError as e:
+        raise HoldError(e.messages[0]) from None
     with transaction.atomic():
         hold.released_at = timezone.now()
         hold.released_by = user
-        hold.release_reason = reason.strip()
+        hold.release_reason = reason
         hold.save(update_fields=["released_at", "released_by", "release_reason"])
         _refresh_segments(hold.camera, hold.start, hold.end)
     log.record(

@@ -1,11 +1,14 @@
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
 from cameras.models import Camera
 from crimebox.querysets import RangeDatetimesQuerySet
+
+from .validators import check_export_window, check_hold_window, clean_case_number, clean_reason
 
 
 class SegmentQuerySet(RangeDatetimesQuerySet):
@@ -266,6 +269,9 @@ class LegalHold(models.Model):
     def __str__(self):
         return f"Hold {self.camera} {self.start:%Y-%m-%d %H:%M}–{self.end:%H:%M}Z"
 
+    def clean(self):
+        clean_typed_fields(self, case_number=False, window=check_hold_window)
+
     @property
     def is_active(self) -> bool:
         return self.released_at is None
@@ -337,6 +343,31 @@ class Export(models.Model):
     def __str__(self):
         return f"Export {self.case_number} {self.start:%Y-%m-%d %H:%M}Z"
 
+    def clean(self):
+        clean_typed_fields(self, case_number=True, window=check_export_window)
+
     @property
     def abs_path(self) -> Path:
         return Path(settings.EXPORTS_DIR) / self.path
+
+
+def clean_typed_fields(row, *, case_number: bool, window) -> None:
+    """Case number, reason and window of a hold or export, through the shared rules, as field
+    errors (a window error on "end" also keeps Django from showing the raw constraint name)."""
+    errors = {}
+    if row.start and row.end:
+        try:
+            window(row.start, row.end)
+        except ValidationError as e:
+            errors["end"] = e
+    rules = {
+        "case_number": lambda v: clean_case_number(v, required=case_number),
+        "reason": clean_reason,
+    }
+    for name, rule in rules.items():
+        try:
+            setattr(row, name, rule(getattr(row, name)))
+        except ValidationError as e:
+            errors[name] = e
+    if errors:
+        raise ValidationError(errors)

@@ -4,7 +4,7 @@ from datetime import UTC
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect
@@ -19,6 +19,7 @@ from ..evidence.export import ExportError, plan
 from ..evidence.signing import ensure_signing_key
 from ..footage.media import Audit, ranged_response
 from ..models import Export
+from ..validators import check_export_window
 
 
 class ExportForm(forms.ModelForm):
@@ -43,13 +44,16 @@ class ExportForm(forms.ModelForm):
         zone = f"{timezone.get_current_timezone_name()} (UTC{now:%z}; now {now:%H:%M})"
         for name in ("start", "end"):
             if name in self.fields:
-                self.fields[
-                    name
-                ].help_text = f"In the box's time zone, {zone}. Stored and exported in UTC."
+                help_text = f"In the box's time zone, {zone}. Stored and exported in UTC."
+                self.fields[name].help_text = help_text
 
     def clean(self):
         data = super().clean()
         if {"cameras", "start", "end"} <= data.keys():
+            try:
+                check_export_window(data["start"], data["end"])
+            except ValidationError:
+                return data  # Export.clean() puts it on the end field
             try:
                 plan(list(data["cameras"]), data["start"], data["end"])
             except ExportError as e:

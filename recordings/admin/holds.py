@@ -2,6 +2,12 @@
 
 from django.contrib import admin, messages
 from django.shortcuts import render
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+from django.utils.text import Truncator
+
+from crimebox.display import box_window
 
 from ..holds import HoldError, release_hold
 from ..models import LegalHold
@@ -9,7 +15,7 @@ from ..models import LegalHold
 
 @admin.register(LegalHold)
 class LegalHoldAdmin(admin.ModelAdmin):
-    list_display = ["camera", "start", "end", "case_number", "reason", "created_by", "active"]
+    list_display = ["camera", "window", "case_number", "short_reason", "created_by", "state"]
     list_filter = ["camera", ("released_at", admin.EmptyFieldListFilter)]
     search_fields = ["case_number", "reason"]
     list_select_related = ["camera", "created_by"]
@@ -25,9 +31,21 @@ class LegalHoldAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.display(boolean=True)
-    def active(self, obj):
-        return obj.is_active
+    @admin.display(description="window", ordering="start")
+    def window(self, obj):
+        return box_window(obj.start, obj.end)
+
+    @admin.display(description="reason")
+    def short_reason(self, obj):
+        return format_html(
+            '<span title="{}">{}</span>', obj.reason, Truncator(obj.reason).chars(60)
+        )
+
+    @admin.display(description="state", ordering="released_at")
+    def state(self, obj):
+        if obj.is_active:
+            return mark_safe('<b class="held">active (footage held)</b>')
+        return f"released {timezone.localtime(obj.released_at):%Y-%m-%d %H:%M}"
 
     @admin.action(description="Release the selected holds")
     def release(self, request, queryset):

@@ -3,9 +3,15 @@
 from django.contrib import admin, messages
 from django.db.models import Max, Min
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+from django.utils.text import Truncator
 
 from crimebox.admin_base import ReadOnlyAdmin
+from crimebox.display import human_duration
 
 from ..holds import HoldError, place_hold
 from ..models import Gap, IntegrityCheck, Segment
@@ -14,7 +20,7 @@ from ..models import Gap, IntegrityCheck, Segment
 @admin.register(Segment)
 class SegmentAdmin(ReadOnlyAdmin):
     list_display = [
-        "start",
+        "start_link",
         "camera",
         "duration_s",
         "size_mb",
@@ -24,6 +30,8 @@ class SegmentAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["camera", "status", "on_hold"]
     list_select_related = ["camera"]
+    # A row opens the player (a person wants to see the footage, not a dump of its fields).
+    list_display_links = None
     date_hierarchy = "start"
     search_fields = ["=sha256", "path"]
     # A year of 4 cameras is 140,000 rows: never COUNT(*) the whole table.
@@ -33,22 +41,31 @@ class SegmentAdmin(ReadOnlyAdmin):
     actions = ["place_hold_action"]
     readonly_fields = [f.name for f in Segment._meta.fields]
 
+    @admin.display(description="start", ordering="start")
+    def start_link(self, obj):
+        when = date_format(timezone.localtime(obj.start), "DATETIME_FORMAT")
+        if not obj.is_playable:
+            return when
+        url = reverse("recordings:player", args=[obj.pk])
+        return format_html('<a href="{}" title="Play">▶ {}</a>', url, when)
+
     @admin.display(description="duration", ordering="duration")
     def duration_s(self, obj):
-        return f"{obj.duration:.1f} s"
+        return "recording…" if obj.is_recording else f"{obj.duration:.1f} s"
 
     @admin.display(description="size", ordering="size")
     def size_mb(self, obj):
-        return f"{obj.size / 1e6:.1f} MB"
+        return "so far" if obj.is_recording else f"{obj.size / 1e6:.1f} MB"
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
         color = {"complete": "#2a7", "partial": "#c80", "recording": "#27c"}.get(obj.status, "#c22")
         return format_html('<b style="color:{}">{}</b>', color, obj.get_status_display())
 
-    @admin.display(description="hold", boolean=True, ordering="on_hold")
+    @admin.display(description="legal hold", ordering="on_hold")
     def held(self, obj):
-        return obj.on_hold
+        # Not held is the normal state: nothing to say (a red ✗ read as "something is wrong").
+        return mark_safe('<b class="held">HELD</b>') if obj.on_hold else ""
 
     @admin.display(description="SHA-256")
     def short_sha256(self, obj):
@@ -98,7 +115,8 @@ class SegmentAdmin(ReadOnlyAdmin):
 
 @admin.register(Gap)
 class GapAdmin(ReadOnlyAdmin):
-    list_display = ["start", "end", "camera", "duration_s", "cause", "detail"]
+    list_display = ["start_link", "end_text", "camera", "duration_s", "cause", "short_detail"]
+    list_display_links = None  # a gap opens the camera's timeline at that hour
     list_filter = ["camera", "cause"]
     list_select_related = ["camera"]
     date_hierarchy = "start"
@@ -106,9 +124,34 @@ class GapAdmin(ReadOnlyAdmin):
     ordering = ["-start"]
     readonly_fields = [f.name for f in Gap._meta.fields]
 
+    @admin.display(description="start", ordering="start")
+    def start_link(self, obj):
+        local = timezone.localtime(obj.start)
+        url = reverse("recordings:day", args=[obj.camera_id, f"{local:%Y-%m-%d}"])
+        return format_html(
+            '<a href="{}?hour={}&amp;at={}#moment">{}</a>',
+            url,
+            local.hour,
+            f"{local:%H%M}",
+            date_format(local, "DATETIME_FORMAT"),
+        )
+
+    @admin.display(description="end", ordering="end")
+    def end_text(self, obj):
+        if obj.end is None:
+            return "ongoing"
+        return date_format(timezone.localtime(obj.end), "DATETIME_FORMAT")
+
     @admin.display(description="duration")
     def duration_s(self, obj):
-        return "ongoing" if obj.end is None else f"{obj.duration:.1f} s"
+        return "ongoing" if obj.end is None else human_duration(obj.duration)
+
+    @admin.display(description="detail")
+    def short_detail(self, obj):
+        # FFmpeg's last line can be hundreds of characters: it must not push the columns off.
+        return format_html(
+            '<span title="{}">{}</span>', obj.detail, Truncator(obj.detail).chars(60)
+        )
 
 
 @admin.register(IntegrityCheck)

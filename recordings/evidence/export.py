@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
@@ -38,6 +39,7 @@ from .. import ffmpeg
 from ..holds import place_hold
 from ..models import Export, Gap, LegalHold, Segment
 from ..retention import free_floor
+from ..validators import check_export_window
 from .hashing import CHAIN_FORMULA
 from .signing import ensure_signing_key
 
@@ -83,8 +85,10 @@ def check_not_recording(cameras: list[Camera], end: datetime) -> None:
 
 def plan(cameras: list[Camera], start: datetime, end: datetime) -> list[Piece]:
     """The contiguous runs of footage to cut, or ExportError saying why there is nothing."""
-    if end <= start:
-        raise ExportError("The end of the window must be after its start.")
+    try:
+        check_export_window(start, end)
+    except ValidationError as e:
+        raise ExportError(e.messages[0]) from None
     if not cameras:
         raise ExportError("Choose at least one camera.")
     check_not_recording(cameras, end)

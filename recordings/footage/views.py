@@ -17,6 +17,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from audit import log
 from audit.models import AuditEvent
 from cameras.models import Camera
+from crimebox.display import box_window
 
 from ..holds import HoldError, place_hold
 from ..models import Segment
@@ -128,11 +129,40 @@ def camera_day(request, camera_id: int, day: str | None = None):
             prev_hour=hour - 1 if hour else None,
             next_hour=hour + 1 if hour is not None and hour < 23 else None,
             can_hold=request.user.has_perm("recordings.hold_footage"),
+            can_export=request.user.has_perm("recordings.export_footage"),
             moment=moment,
             found=find_moment(moment, timeline) if moment else None,
             **timeline,
+            **positions(timeline, moment),
+            hold_window=hold_window(request, timeline, moment),
         ),
     )
+
+
+def positions(timeline: dict, moment: datetime | None, now: datetime | None = None) -> dict:
+    """Where the asked-for moment and "now" fall on the drawn window, in percent (or None)."""
+    start, end = timeline["day_start"], timeline["day_end"]
+    now = now or timezone.now()
+
+    def x(t):
+        return 100 * (t - start).total_seconds() / (end - start).total_seconds()
+
+    return {
+        "moment_x": x(moment) if moment and start <= moment < end else None,
+        "later_x": x(now) if start <= now < end else (0.0 if now < start else None),
+        "window_ms": [int(start.timestamp() * 1000), int(end.timestamp() * 1000)],
+    }
+
+
+def hold_window(request, timeline: dict, moment: datetime | None) -> tuple[str, str]:
+    """The hold form's default: the shown day (or hour) whole, end exclusive at the next
+    midnight (not 23:59, which misses the last minute); ?from=&to= (a timeline selection,
+    ISO) when given."""
+    start, end = timeline["day_start"], timeline["day_end"]
+    picked = [aware_or_none(request.GET.get(k, "")) for k in ("from", "to")]
+    if None not in picked and picked[0] < picked[1]:
+        start, end = picked
+    return tuple(f"{timezone.localtime(t):%Y-%m-%d %H:%M:%S}" for t in (start, end))
 
 
 def parse_moment(the_day: date, hhmm: str) -> datetime | None:
@@ -146,9 +176,11 @@ def parse_moment(the_day: date, hhmm: str) -> datetime | None:
     )
 
 
-def find_moment(moment: datetime, timeline: dict) -> dict:
-    """The segment that holds the moment (and the offset into it), or the gap that explains
-    why there is none."""
+def find_moment(moment: datetime, timeline: dict, now: datetime | None = None) -> dict:
+    """The segment that holds the moment (and the offset into it), the gap that explains why
+    there is none, or that the moment is still to come ("later")."""
+    if moment > (now or timezone.now()):
+        return {"later": True}
     # Latest start first: at a cut the next segment may begin a few ms before this one ends.
     for segment in sorted(timeline["segments"], key=lambda s: s.start, reverse=True):
         if segment.is_playable and segment.start <= moment < segment.end:
@@ -196,9 +228,7 @@ def hold(request, camera, the_day: date):
             request=request,
             case_number=request.POST.get("case_number", ""),
         )
-        messages.success(
-            request, f"Legal hold placed on {camera} from {start:%H:%M} to {end:%H:%M}."
-        )
+        messages.success(request, f"Legal hold placed on {camera}: {box_window(start, end)}.")
     except ValueError as e:
         messages.error(
             request,
@@ -297,3 +327,11 @@ def thumb(request, segment_id: int):
     response = FileResponse(open(path, "rb"), content_type="image/jpeg")
     response["Cache-Control"] = "private, max-age=86400"
     return response
+
+
+def aware_or_none(text: str) -> datetime | None:
+    try:
+        value = parse_datetime(text)
+    except ValueError:
+        return None
+    return value if value is not None and timezone.is_aware(value) else None

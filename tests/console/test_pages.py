@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group, User
 from django.urls import reverse
 from django.utils import timezone
 
-from console.templatetags.console import box_time, box_window, human_size
+from crimebox.display import box_time, box_window, human_size
 from recordings import heartbeat
 from tests.factories import make_camera, make_segment
 

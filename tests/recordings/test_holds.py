@@ -45,7 +45,7 @@ def test_footage_recorded_later_inside_a_hold_is_held(segs):
 
 def test_bad_holds(segs):
     camera = segs[0].camera
-    with pytest.raises(HoldError, match="needs a reason"):
+    with pytest.raises(HoldError, match="reason for the hold must not be empty"):
         place_hold(camera, T0, T0 + timedelta(seconds=1), "  ")
     with pytest.raises(HoldError, match="after its start"):
         place_hold(camera, T0, T0, "x")

@@ -1,11 +1,13 @@
 from pathlib import Path
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
 from cameras.models import Camera
 from recordings.evidence.export import ExportError, plan, run_export
 from recordings.models import Export
+from recordings.validators import clean_case_number, clean_reason
 
 
 def parse_time(value: str, flag: str):
@@ -49,8 +51,11 @@ class Command(BaseCommand):
             if camera is None:
                 raise CommandError(f"no camera named {name!r}")
             cameras.append(camera)
-        if not options["case"].strip() or not options["reason"].strip():
-            raise CommandError("--case and --reason must not be empty")
+        try:
+            case_number = clean_case_number(options["case"])
+            reason = clean_reason(options["reason"])
+        except ValidationError as e:
+            raise CommandError(e.messages[0]) from None
         out = Path(options["out"])
         if out.exists() and not out.is_dir():
             raise CommandError(f"--out {out} is not a directory")
@@ -61,8 +66,8 @@ class Command(BaseCommand):
         export = Export.objects.create(
             start=start,
             end=end,
-            case_number=options["case"].strip(),
-            reason=options["reason"].strip(),
+            case_number=case_number,
+            reason=reason,
             include_originals=options["include_originals"],
             hold_sources=not options["no_hold"],
         )
