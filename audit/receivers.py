@@ -1,8 +1,10 @@
 """Auth events and admin changes into the audit trail.
 
-Django's auth signals are the documented hooks for logins. Admin changes are taken from
-LogEntry, which every ModelAdmin writes for each addition, change and deletion: one place
-covers cameras, users and groups, whoever's admin class made the change.
+Django's auth signals are the documented hooks for logins. Every other admin change (users,
+groups, and any model) is taken from LogEntry, which every ModelAdmin writes for each
+addition, change and deletion. Camera
+changes are written by the cameras app itself (cameras/audit.py: one entry shape for the
+admin, the commands and the schedule); audit sits below cameras and knows none of it.
 """
 
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
@@ -44,30 +46,18 @@ def on_admin_change(sender, instance: LogEntry, created, **kwargs):
     model = instance.content_type.model_class() if instance.content_type_id else None
     label = model._meta.label if model else ""
     if label == "cameras.Camera":
-        # The model class from the content type: audit sits below cameras and imports none of it.
-        camera = model._default_manager.filter(pk=instance.object_id).first()
-        log.record(
-            AuditEvent.Action.CAMERA_CHANGE,
-            user=instance.user,
-            camera=camera,
-            target=f"camera {instance.object_id}",
-            detail={
-                "what": _FLAGS.get(instance.action_flag, "?"),
-                "object": instance.object_repr,
-                "changes": instance.get_change_message(),
-            },
-        )
-    else:  # every other admin change too: users, groups, exports, anything registered later
-        log.record(
-            AuditEvent.Action.USER_CHANGE
-            if label in ("auth.User", "auth.Group")
-            else AuditEvent.Action.ADMIN_CHANGE,
-            user=instance.user,
-            target=f"{model._meta.model_name if model else 'object'} {instance.object_repr}"[:200],
-            detail={
-                "what": _FLAGS.get(instance.action_flag, "?"),
-                "model": label,
-                "object_id": instance.object_id,
-                "changes": instance.get_change_message(),
-            },
-        )
+        return  # the cameras app writes its own entries (cameras/audit.py)
+    # Every other admin change: users, groups, exports, anything registered later.
+    log.record(
+        AuditEvent.Action.USER_CHANGE
+        if label in ("auth.User", "auth.Group")
+        else AuditEvent.Action.ADMIN_CHANGE,
+        user=instance.user,
+        target=f"{model._meta.model_name if model else 'object'} {instance.object_repr}"[:200],
+        detail={
+            "what": _FLAGS.get(instance.action_flag, "?"),
+            "model": label,
+            "object_id": instance.object_id,
+            "changes": instance.get_change_message(),
+        },
+    )

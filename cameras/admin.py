@@ -8,6 +8,7 @@ from django.utils.html import format_html, format_html_join
 from crimebox import outbox
 
 from . import admin_views
+from .audit import camera_changed, describe_changes
 from .forms import CameraChangeForm
 from .models import Camera, stream_label
 from .services import CameraError, reprobe
@@ -25,7 +26,7 @@ class CameraAdmin(admin.ModelAdmin):
     form = CameraChangeForm
     list_display = [
         "name",
-        "location",
+        "short_location",
         "source",
         "make_model",
         "status_badge",
@@ -122,7 +123,29 @@ class CameraAdmin(admin.ModelAdmin):
             name: [form.initial.get(name), form.cleaned_data.get(name)]
             for name in form.changed_data
         }
+        request.camera_change = ("changed", changes)  # for log_change, next
         return "Changed " + describe_changes(changes) + "."
+
+    # The admin's history (LogEntry) and the audit trail are written together, here: the
+    # audit entry gets the old and new values, which a LogEntry keeps only as text.
+    def log_addition(self, request, obj, message):
+        entry = super().log_addition(request, obj, message)
+        camera_changed(obj, "added", via="admin", request=request)
+        return entry
+
+    def log_change(self, request, obj, message):
+        entry = super().log_change(request, obj, message)
+        change, changed = getattr(request, "camera_change", ("changed", {}))
+        request.camera_change = ("changed", {})
+        summary = entry.get_change_message()
+        camera_changed(obj, change, via="admin", changed=changed, summary=summary, request=request)
+        return entry
+
+    def log_deletions(self, request, queryset):
+        entries = super().log_deletions(request, queryset)
+        for camera in queryset:
+            camera_changed(camera, "deleted", via="admin", request=request)
+        return entries
 
     def get_urls(self):
         wrap = self.admin_site.admin_view
@@ -157,13 +180,15 @@ class CameraAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         fields = super().get_readonly_fields(request, obj)
         if obj is not None and obj.source == Camera.Source.RTSP:
-            return [f for f in fields if f != "sub_stream_uri"]  # no ONVIF profile to pick
+            # No ONVIF profile to pick: the URLs themselves are edited (and ffprobed).
+            return [f for f in fields if f not in ("main_stream_uri", "sub_stream_uri")]
         return fields
 
     def get_fieldsets(self, request, obj=None):
-        """The password is write-only: whoever may only view a camera sees "set" / "not set"
-        (the admin's read-only rendering would show the stored value in clear text)."""
-        fieldsets = super().get_fieldsets(request, obj)
+        """Only what the camera's kind has (see kind_fieldsets). The password is write-only:
+        whoever may only view a camera sees "set" / "not set" (the admin's read-only rendering
+        would show the stored value in clear text)."""
+        fieldsets = self.kind_fieldsets(obj)
         if self.has_change_permission(request, obj):
             return fieldsets
         return [
@@ -171,13 +196,62 @@ class CameraAdmin(admin.ModelAdmin):
             for title, opts in fieldsets
         ]
 
+    def kind_fieldsets(self, obj=None):
+        """Only what the camera's kind has: a test pattern has no network, no device and no
+        streams; an RTSP camera has URLs and credentials but no ONVIF port or profiles."""
+        if obj is None or obj.source == Camera.Source.ONVIF:
+            return self.fieldsets
+        general, location, *_, status = self.fieldsets
+        if obj.source == Camera.Source.TEST_PATTERN:
+            return [general, location, status]
+        network = (
+            "Stream",
+            {
+                "fields": [
+                    "main_stream_uri",
+                    "main_format",
+                    "sub_stream_uri",
+                    "sub_format",
+                    "username",
+                    "password",
+                    "password_state",
+                ]
+            },
+        )
+        return [general, location, network, status]
+
     @admin.display(description="password state")
     def password_state(self, camera: Camera) -> str:
         return "set" if camera.password else "not set"
 
     def get_list_display(self, request):
         shown = super().get_list_display(request)
+        if request.user.has_perm("recordings.view_footage") or request.user.has_perm(
+            "cameras.change_camera"
+        ):
+            shown = ["still", *shown]
         return [*shown, "live_link"] if request.user.has_perm("live.view_live") else shown
+
+    @admin.display(description="still")
+    def still(self, camera: Camera) -> str:
+        if camera.last_segment_at is None and not camera.segments.exists():
+            return "—"
+        return format_html(
+            '<img class="camera-still" loading="lazy" src="{}" alt="" '
+            "onerror=\"this.style.visibility='hidden'\">",
+            reverse("console:still", args=[camera.pk]),
+        )
+
+    @admin.display(description="location", ordering="location")
+    def short_location(self, camera: Camera) -> str:
+        # One line with the whole text on hover: a long address must not wrap into eight.
+        return (
+            format_html(
+                '<span class="location" title="{}">{}</span>', camera.location, camera.location
+            )
+            if camera.location
+            else "—"
+        )
 
     @admin.display(description="live")
     def live_link(self, camera: Camera) -> str:
@@ -238,6 +312,7 @@ class CameraAdmin(admin.ModelAdmin):
             try:
                 changes = reprobe(camera)
                 done += 1
+                request.camera_change = ("re-probed", changes)
                 self.log_change(
                     request,
                     camera,
@@ -248,21 +323,6 @@ class CameraAdmin(admin.ModelAdmin):
         self.message_user(request, f"Re-probed {done} camera(s).", messages.SUCCESS)
         for line in failed:
             self.message_user(request, line, messages.ERROR)
-
-
-def describe_changes(changes: dict[str, list]) -> str:
-    """{field: [old, new]} as "field 'old' -> 'new'; ..." for the history and audit trail.
-    Credentials: only that they changed."""
-    return "; ".join(
-        f"{name} changed"
-        if name in ("password", "username")
-        else f"{name} {_shown(old)} -> {_shown(new)}"
-        for name, (old, new) in changes.items()
-    )
-
-
-def _shown(value) -> str:
-    return repr(value) if isinstance(value, str) else str(value)
 
 
 def _format(codec, width, height, fps) -> str:

@@ -1,5 +1,7 @@
 """Admin forms for cameras. Passwords are write-only: never rendered back, blank keeps the old."""
 
+from urllib.parse import urlsplit
+
 from django import forms
 
 from crimebox.redaction import redact_text
@@ -11,6 +13,7 @@ from .services import (
     apply_probe,
     check_unique,
     probe_onvif,
+    set_main_stream,
     set_profile,
     set_substream,
     split_rtsp_url,
@@ -121,6 +124,20 @@ class TestPatternAddForm(forms.Form):
     location = forms.CharField(max_length=200, required=False)
 
 
+MOVED = (
+    "The camera's address changes: type its password again (the stored one is never sent to "
+    "a new address)."
+)
+
+
+def _address(url: str) -> tuple:
+    try:
+        parts = urlsplit(url or "")
+        return (parts.hostname, parts.port)
+    except ValueError:
+        return (None, None)
+
+
 class CameraChangeForm(forms.ModelForm):
     """Editing a camera; a changed ONVIF address or credential is probed before saving."""
 
@@ -129,7 +146,6 @@ class CameraChangeForm(forms.ModelForm):
     sub_profile_token = forms.ChoiceField(label="Sub (live view) profile", required=False)
 
     probe: DeviceProbe | None = None
-    password_typed = False
 
     class Meta:
         model = Camera
@@ -147,7 +163,10 @@ class CameraChangeForm(forms.ModelForm):
             "password",
             "main_profile_token",
             "sub_profile_token",
+            "main_stream_uri",
+            "sub_stream_uri",
         ]
+        labels = {"main_stream_uri": "RTSP URL", "sub_stream_uri": "Substream URL"}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -156,24 +175,34 @@ class CameraChangeForm(forms.ModelForm):
             self.fields[name].choices = choices
 
     def clean_password(self) -> str:
-        self.password_typed = bool(self.cleaned_data.get("password"))
         return self.cleaned_data.get("password") or self.instance.password
 
     def moves_stored_password(self, data: dict) -> bool:
         """A new host or port with the stored password kept would send that password to
         whatever answers at the new address (a technician's own device, say)."""
-        if not self.instance.pk or not self.instance.password or self.password_typed:
+        camera = self.instance
+        if not camera.pk or not camera.password or self.data.get("password"):
             return False
-        return (data.get("host"), data.get("onvif_port")) != (
-            self.instance.host,
-            self.instance.onvif_port,
+        if camera.source == Camera.Source.ONVIF:
+            return (data.get("host"), data.get("onvif_port")) != (camera.host, camera.onvif_port)
+        return any(
+            data.get(f) and not self.same_address(data[f])
+            for f in ("main_stream_uri", "sub_stream_uri")
+            if f in self.fields
         )
+
+    def same_address(self, url: str) -> bool:
+        """`url` points at the host and port the camera's streams already use."""
+        known = {_address(self.instance.main_stream_uri), _address(self.instance.sub_stream_uri)}
+        return _address(url) in known
 
     def clean_sub_stream_uri(self) -> str:
         """Editable for RTSP cameras only (CameraAdmin): checked like the main URL."""
         url = self.cleaned_data.get("sub_stream_uri", "")
         if url == self.instance.sub_stream_uri:
             return url
+        if self.instance.password and not self.data.get("password") and not self.same_address(url):
+            raise forms.ValidationError(MOVED)  # before ffprobe sends the stored password there
         try:
             set_substream(self.instance, url)  # also its codec, size and frame rate
         except CameraError as e:
@@ -183,12 +212,12 @@ class CameraChangeForm(forms.ModelForm):
     def clean(self) -> dict:
         data = super().clean()
         if not self.errors and self.moves_stored_password(data):
-            self.add_error(
-                "password",
-                "The camera's address changes: type its password again (the stored one is "
-                "never sent to a new address).",
-            )
-        if self.errors or self.instance.source != Camera.Source.ONVIF:
+            self.add_error("password", MOVED)
+        if self.errors:
+            return data
+        if self.instance.source == Camera.Source.RTSP:
+            return self.clean_rtsp(data)
+        if self.instance.source != Camera.Source.ONVIF:
             return data
         # Compared with the row, not changed_data: a blank (kept) password is not a change.
         endpoint = ("host", "onvif_port", "username", "password")
@@ -200,6 +229,24 @@ class CameraChangeForm(forms.ModelForm):
             )
         except CameraError as e:
             raise forms.ValidationError(str(e)) from None
+        return data
+
+    def clean_rtsp(self, data: dict) -> dict:
+        """Editable for RTSP cameras only (CameraAdmin): a changed URL is checked with
+        ffprobe (with the credentials on the form) before saving, like a new camera's."""
+        if "main_stream_uri" not in self.fields:
+            return data
+        stream = ("main_stream_uri", "username", "password")
+        if data.get("main_stream_uri") == self.instance.main_stream_uri:
+            return data
+        try:
+            set_main_stream(
+                self.instance, data["main_stream_uri"], data["username"], data["password"]
+            )
+        except CameraError as e:
+            raise forms.ValidationError(str(e)) from None
+        for f in stream:
+            data[f] = getattr(self.instance, f)  # credentials moved out of the URL
         return data
 
     def save(self, commit: bool = True) -> Camera:

@@ -4,10 +4,9 @@ import logging
 
 from django_q.models import Schedule
 
-from audit.log import record
-from audit.models import AuditEvent
 from crimebox import schedules
 
+from .audit import camera_changed
 from .models import Camera
 from .services import CameraError, reprobe
 
@@ -39,13 +38,7 @@ def reprobe_task() -> str:
         if changes:
             changed += 1
             logger.warning("camera %s changed: %s", camera, ", ".join(sorted(changes)))
-            record(
-                AuditEvent.Action.CAMERA_CHANGE,
-                camera=camera,
-                target=f"camera {camera.pk}",
-                username="system",
-                detail={"change": "re-probed (schedule)", "changed": changes},
-            )
+            camera_changed(camera, "re-probed", via="schedule", changed=changes, username="system")
     return f"{probed} probed, {changed} changed, {failed} failed"
 
 

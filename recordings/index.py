@@ -37,8 +37,21 @@ NAME_RE = re.compile(r"^(?P<ts>\d{8}T\d{6})Z(?:-(?P<n>\d{6}))?\.mp4$")
 MAX_RESTART_OVERLAP = 5.0
 
 
+def camera_dir(camera: Camera) -> Path:
+    """The layout, written once: <RECORDINGS_DIR>/<camera slug>/<UTC day>/<file name>."""
+    return Path(settings.RECORDINGS_DIR) / camera.slug
+
+
 def segment_dir(camera: Camera, day: datetime) -> Path:
-    return Path(settings.RECORDINGS_DIR) / camera.slug / day.astimezone(UTC).strftime("%Y-%m-%d")
+    return camera_dir(camera) / day.astimezone(UTC).strftime("%Y-%m-%d")
+
+
+def camera_files(camera: Camera) -> list[Path]:
+    """Every segment file of the camera on disk, in name order."""
+    root = camera_dir(camera)
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.glob("*/*.mp4") if NAME_RE.match(p.name))
 
 
 def stamp_of(path: Path) -> datetime | None:

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -21,7 +20,7 @@ from crimebox import outbox
 
 from . import ffmpeg
 from .gaps import open_gap
-from .index import NAME_RE, index_segment, mark_lost
+from .index import camera_files, index_segment, mark_lost, relative_path
 from .models import Gap, Segment
 
 logger = logging.getLogger(__name__)
@@ -33,13 +32,6 @@ class RecoveryResult:
     unreadable: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     gaps: int = 0
-
-
-def camera_files(camera: Camera) -> list[Path]:
-    root = Path(settings.RECORDINGS_DIR) / camera.slug
-    if not root.is_dir():
-        return []
-    return sorted(p for p in root.glob("*/*.mp4") if NAME_RE.match(p.name))
 
 
 def index_unknown_files(
@@ -61,9 +53,8 @@ def index_unknown_files(
     """
     result = result or RecoveryResult()
     known = set(Segment.objects.filter(camera=camera).chained().values_list("path", flat=True))
-    root = Path(settings.RECORDINGS_DIR).resolve()
     for path in sorted(paths) if paths is not None else camera_files(camera):
-        rel = str(path.resolve().relative_to(root))
+        rel = relative_path(path)
         if rel in known or not path.is_file():
             continue
         if path.stat().st_size == 0:

@@ -11,8 +11,11 @@ class SyncConfig(AppConfig):
         from crimebox import outbox
         from recordings.health import health_parts
 
+        from . import (
+            checks,  # noqa: F401  (registers the replication settings checks)
+            status,
+        )
         from . import outbox as sync_outbox
-        from . import status
 
         # Every fact reported by the lower layers gets its document in the same transaction.
         outbox.fact.connect(sync_outbox.on_fact, dispatch_uid="sync.outbox")

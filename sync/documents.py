@@ -78,6 +78,7 @@ def segment_doc(segment: Segment) -> dict:
         prev_chain_hash=prev,
         chain_hash=segment.chain_hash,
         status=segment.status,
+        on_hold=segment.on_hold,  # closed inside an active hold; later changes are events
         note=segment.note,
         hashed_at=ms(segment.hashed_at),
         clock_synced=segment.clock_synced,

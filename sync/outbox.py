@@ -19,10 +19,12 @@ from crimebox import outbox
 from recordings.evidence.signing import ensure_signing_key
 
 from . import documents
-from .models import OutboxItem
+from .models import OutboxItem, SyncLog
 from .signature import sign, to_body
 
 logger = logging.getLogger(__name__)
+
+SYNC_LOG_KEEP_DAYS = 30
 
 _BUILDERS = {
     outbox.SEGMENT: documents.segment_doc,
@@ -59,9 +61,16 @@ def add(doc: dict, *, now: datetime | None = None) -> OutboxItem | None:
         if item.body != body:
             logger.error("outbox: %s already holds a different document; kept the first", item)
         return None
-    if settings.RTCC_URI or settings.RTCC_URI_FILE:
+    if (settings.RTCC_URI or settings.RTCC_URI_FILE) and not _send_queued():
         transaction.on_commit(_queue_send)
     return item
+
+
+def _send_queued() -> bool:
+    """Whether this transaction already queues a send on commit: one task per transaction,
+    not one per document (a hold over a year of footage is 35,000 documents)."""
+    pending = transaction.get_connection().run_on_commit
+    return any(entry[1] is _queue_send for entry in pending)
 
 
 def _queue_send() -> None:
@@ -80,13 +89,20 @@ def pending_bytes() -> int:
 def prune(now: datetime | None = None) -> dict:
     """Keep the outbox within its bounds; returns how many rows of each sort were removed."""
     now = now or timezone.now()
-    sent = OutboxItem.objects.filter(
-        state=OutboxItem.State.SENT,
-        created_at__lt=now - timedelta(days=settings.OUTBOX_SENT_KEEP_DAYS),
-    ).delete()[0]
+    # The `boxes` document stays: rebuilt later, its first_seen would differ from the copy at
+    # the datacenter under the same _id (a false integrity alarm).
+    sent = (
+        OutboxItem.objects.filter(
+            state=OutboxItem.State.SENT,
+            created_at__lt=now - timedelta(days=settings.OUTBOX_SENT_KEEP_DAYS),
+        )
+        .exclude(kind="box")
+        .delete()[0]
+    )
     old_beats = OutboxItem.objects.filter(
         kind="heartbeat", created_at__lt=now - timedelta(days=settings.HEARTBEAT_KEEP_DAYS)
     ).delete()[0]
+    SyncLog.objects.filter(started_at__lt=now - timedelta(days=SYNC_LOG_KEEP_DAYS)).delete()
     over = pending_bytes() - settings.OUTBOX_MAX_MB * 1_000_000
     dropped = 0
     while over > 0:

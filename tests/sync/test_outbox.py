@@ -124,3 +124,19 @@ def test_canonical_encoding_is_sorted_compact_json_with_dates():
     with pytest.raises(TypeError):
         canonical({"x": 1.5})
     assert json.loads(canonical(doc))  # plain JSON
+
+
+@pytest.mark.django_db
+def test_one_send_is_queued_per_transaction(settings, django_capture_on_commit_callbacks):
+    from sync.documents import base
+    from sync.outbox import add
+
+    settings.RTCC_URI = "mongodb://127.0.0.1:1/"
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
+        for i in range(50):
+            add(base("heartbeat", str(i), time=T0))
+    assert len(callbacks) == 1
+    settings.RTCC_URI = ""
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
+        add(base("heartbeat", "off", time=T0))
+    assert callbacks == []  # replication off: nothing to send

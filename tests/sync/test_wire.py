@@ -118,3 +118,18 @@ def test_uri_from_a_file(settings, tmp_path):
     secret.write_text("mongodb://a:b@10.1.1.1/\n")
     settings.RTCC_URI, settings.RTCC_URI_FILE = "", str(secret)
     assert configured_uri() == "mongodb://a:b@10.1.1.1/"
+
+
+def test_system_checks_refuse_bad_replication_settings(settings, tmp_path):
+    from sync.checks import check_rtcc
+
+    settings.RTCC_URI, settings.RTCC_URI_FILE = "", ""
+    settings.RTCC_TLS_CA_FILE = settings.RTCC_TLS_CERT_FILE = ""
+    assert check_rtcc() == []
+    settings.RTCC_URI = "mongodb://boxuser:hunter2@host:notaport/"
+    (error,) = check_rtcc()
+    assert error.id == "sync.E002" and "hunter2" not in error.msg and "boxuser" not in error.msg
+    settings.RTCC_URI, settings.RTCC_URI_FILE = "", str(tmp_path / "missing.uri")
+    assert [e.id for e in check_rtcc()] == ["sync.E001"]
+    settings.RTCC_URI_FILE, settings.RTCC_TLS_CA_FILE = "", str(tmp_path / "ca.pem")
+    assert [e.id for e in check_rtcc()] == ["sync.E003"]

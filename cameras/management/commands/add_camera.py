@@ -2,6 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from cameras.audit import camera_changed
 from cameras.models import Camera
 from cameras.services import (
     CameraError,
@@ -10,8 +11,6 @@ from cameras.services import (
     add_test_pattern_camera,
     parse_onvif_address,
 )
-
-from ._audit import audit_camera
 
 
 class Command(BaseCommand):
@@ -46,7 +45,7 @@ class Command(BaseCommand):
             camera = self._add(opts, password)
         except CameraError as e:
             raise CommandError(str(e)) from None
-        audit_camera(camera, "added")
+        camera_changed(camera, "added", via="cli", username="cli")
         self.stdout.write(self._summary(camera))
 
     def _password(self, opts: dict) -> str:

@@ -2,10 +2,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from cameras.audit import camera_changed
 from cameras.models import Camera
 from cameras.services import CameraError, reprobe
-
-from ._audit import audit_camera
 
 
 class Command(BaseCommand):
@@ -29,13 +28,7 @@ class Command(BaseCommand):
                     }
                 )
                 continue
-            audit_camera(
-                camera,
-                "re-probed",
-                model=camera.model,
-                main_profile=camera.main_profile_token,
-                changed=changes,
-            )
+            camera_changed(camera, "re-probed", via="cli", changed=changes, username="cli")
             results.append(
                 {
                     "id": camera.pk,
