@@ -13,7 +13,7 @@ from django.conf import settings
 
 from cameras.models import Camera
 from recordings import ffmpeg
-from recordings.recorder import with_parent_death_signal
+from recordings.run import with_parent_death_signal
 
 from . import state
 

@@ -19,10 +19,12 @@ from crimebox import outbox
 from recordings.evidence.signing import ensure_signing_key
 
 from . import documents
-from .models import OutboxItem
+from .models import OutboxItem, SyncLog
 from .signature import sign, to_body
 
 logger = logging.getLogger(__name__)
+
+SYNC_LOG_KEEP_DAYS = 30
 
 _BUILDERS = {
     outbox.SEGMENT: documents.segment_doc,
@@ -94,6 +96,7 @@ def prune(now: datetime | None = None) -> dict:
     old_beats = OutboxItem.objects.filter(
         kind="heartbeat", created_at__lt=now - timedelta(days=settings.HEARTBEAT_KEEP_DAYS)
     ).delete()[0]
+    SyncLog.objects.filter(started_at__lt=now - timedelta(days=SYNC_LOG_KEEP_DAYS)).delete()
     over = pending_bytes() - settings.OUTBOX_MAX_MB * 1_000_000
     dropped = 0
     while over > 0:

@@ -8,7 +8,7 @@ from django.db import transaction
 from audit import log
 from audit.models import AuditEvent
 from sync import heartbeat, outbox
-from sync.models import OutboxItem
+from sync.models import OutboxItem, SyncLog
 from sync.signature import from_body
 from tests.factories import make_camera, make_segment
 
@@ -61,7 +61,31 @@ def test_outbox_bounds_drop_old_heartbeats_never_facts(settings):
     settings.OUTBOX_MAX_MB = 0  # over the limit: pending heartbeats go, oldest first
     with transaction.atomic():
         log.record(AuditEvent.Action.SYSTEM, username="y")  # a pending fact
+    SyncLog.objects.create(result="ok")
+    SyncLog.objects.update(started_at=now - timedelta(days=31))
     removed = outbox.prune(now=now)
+    assert not SyncLog.objects.exists()
     assert removed == {"sent": 1, "old_heartbeats": 1, "dropped_heartbeats": 4}
     assert list(OutboxItem.objects.values_list("kind", flat=True)) == ["audit"]
     assert OutboxItem.objects.get().state == OutboxItem.State.PENDING
+
+
+@pytest.mark.django_db
+def test_zerotier_status_when_zerotier_cli_is_present(monkeypatch, tmp_path):
+    cli = tmp_path / "zerotier-cli"
+    cli.write_text(
+        "#!/bin/sh\n"
+        'if [ "$2" = info ]; then '
+        'echo \'{"address":"a1b2c3d4e5","online":true,"version":"1.14.2"}\'; '
+        'else echo \'[{"id":"8056c2e21c000001","status":"OK",'
+        '"assignedAddresses":["10.147.17.23/24"]}]\'; fi\n'
+    )
+    cli.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    zt = heartbeat.zerotier()
+    assert zt["address"] == "a1b2c3d4e5" and zt["online"] is True
+    assert zt["networks"] == [
+        {"id": "8056c2e21c000001", "status": "OK", "addresses": ["10.147.17.23/24"]}
+    ]
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert heartbeat.zerotier() is None

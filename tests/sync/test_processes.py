@@ -95,3 +95,27 @@ def test_recorder_keeps_recording_while_the_datacenter_comes_and_goes(
     ids = [d["_id"] for d in rtcc_db.segments.find({"camera_id": camera.pk}, {"_id": 1})]
     assert len(ids) == len(set(ids)) == len(segments)
     assert SyncLog.objects.filter(result="failed").exists()
+
+
+def test_cluster_sends_what_commits(rtcc, rtcc_db, box_env, manage_argv):
+    """The task queued on commit reaches a real Django-Q cluster, which delivers the document."""
+    from django_q.models import Schedule
+
+    Schedule.objects.all().delete()  # only the task queued on commit can deliver it
+    env = {**box_env, "CRIMEBOX_RTCC_URI": rtcc.uri, "CRIMEBOX_RTCC_DB": "rtcc"}
+    cluster = subprocess.Popen([*manage_argv, "qcluster"], env=env, stderr=subprocess.DEVNULL)
+    try:
+        event = log.record(AuditEvent.Action.EXPORT, username="alice", target="export 1")
+        doc = wait_for(
+            lambda: rtcc_db.audit.find_one({"hash": event.hash}),
+            timeout=60,
+            what="the audit entry at the datacenter",
+        )
+        assert doc["_id"] == f"test-box:audit:{event.sequence}"
+        wait_for(
+            lambda: OutboxItem.objects.get(kind="audit").state == OutboxItem.State.SENT,
+            what="marked delivered",
+        )
+    finally:
+        cluster.terminate()
+        cluster.wait(30)

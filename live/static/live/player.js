@@ -28,7 +28,11 @@
     var url = config.playlist_url;
     if (HLSJS) {
       video.dataset.engine = "hls.js";
-      hls = new window.Hls({ enableWorker: false, liveSyncDurationCount: 2,
+      // 2.5 s behind the newest segment: enough for a jittery cellular link with 1 s
+      // segments; drifted further (a stall), it plays 10 % fast until back. No worker: fMP4
+      // needs no transmuxing, and a blob: worker would need a CSP exception.
+      hls = new window.Hls({ enableWorker: false, liveSyncDuration: 2.5,
+                             liveMaxLatencyDuration: 8, maxLiveSyncPlaybackRate: 1.1,
                              manifestLoadingMaxRetry: 4, levelLoadingMaxRetry: 4 });
       hls.on(window.Hls.Events.ERROR, function (event, data) {
         if (data.fatal) { detach(); say("Playback stopped (" + data.details + "); retrying…", true); }

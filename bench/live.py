@@ -1,0 +1,241 @@
+#!/usr/bin/env python
+"""Live view benchmark: one camera (GStreamer RTSP, 1280x720 main, 640x360 substream, 1 s
+keyframes) watched by N viewers through gunicorn, with the real `live` supervisor.
+
+    .venv/bin/python bench/live.py [--viewers 3] [--seconds 60] [--sub-kbps 500] [--no-browser]
+
+Prints the live FFmpeg's CPU as a fraction of one core (and the recorder's, recording the main
+stream meanwhile), bytes served per viewer per second against the substream's bitrate (the
+ratio), and the delay: from a segment's first frame (its close time minus its duration) to
+its first being served, plus the player's buffer as headless Chromium with hls.js reports it
+(live edge minus current time). Everything runs on loopback in a temp data dir.
+"""
+
+import argparse
+import http.cookiejar
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def camera(sub_kbps: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        ["/usr/bin/python3", str(ROOT / "tests/peers/rtsp_server.py"), "--port", str(port),
+         "--size", "1280x720", "--bitrate", "2000", "--fps", "25", "--gop", "25",
+         "--sub-path", "/sub", "--sub-size", "640x360", "--sub-bitrate", str(sub_kbps)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout.readline().startswith("READY")
+    return proc, f"rtsp://127.0.0.1:{port}"
+
+
+class Viewer(threading.Thread):
+    """Fetches like hls.js: the playlist every second, each new segment once."""
+
+    def __init__(self, base: str, cookie: str, folder: Path):
+        super().__init__(daemon=True)
+        self.base, self.folder = base, folder
+        jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        self.opener.addheaders = [("Cookie", f"sessionid={cookie}")]
+        self.bytes = 0
+        self.delays: list[float] = []
+        self.stop = False
+
+    def get(self, name: str) -> bytes:
+        with self.opener.open(self.base + name, timeout=10) as r:
+            body = r.read()
+        self.bytes += len(body)
+        return body
+
+    def run(self) -> None:
+        from live.status import parse_playlist
+
+        seen: set[str] = set()
+        self.get("init.mp4")
+        while not self.stop:
+            for name, duration in parse_playlist(self.get("index.m3u8").decode()):
+                if name in seen:
+                    continue
+                seen.add(name)
+                try:
+                    closed = (self.folder / name).stat().st_mtime
+                    self.get(name)
+                except (OSError, urllib.error.HTTPError):
+                    continue  # rotated out already
+                if len(seen) > 6:  # the first playlist's backlog is not a live delay
+                    self.delays.append(time.time() - (closed - duration))
+            time.sleep(1.0)
+
+
+def session_cookie(user) -> str:
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    store = SessionStore()
+    store[SESSION_KEY] = str(user.pk)
+    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    store.create()
+    return store.session_key
+
+
+def browser_buffer(base: str, cookie: str, seconds: float) -> list[float]:
+    """What the player page shows: live edge minus current time, sampled once a second."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--autoplay-policy=no-user-gesture-required"):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    try:
+        driver.get(base + "status.json")
+        driver.add_cookie({"name": "sessionid", "value": cookie})
+        driver.get(base)
+        script = ("var v = document.getElementById('live-video'), s = v.seekable;"
+                  "return s.length && v.currentTime > 0 ? s.end(s.length - 1) - v.currentTime"
+                  " : null;")  # fmt: skip
+        samples, t0 = [], time.monotonic()
+        while time.monotonic() - t0 < seconds:
+            value = driver.execute_script(script)
+            if value is not None and time.monotonic() - t0 > 8:
+                samples.append(value)
+            time.sleep(1)
+        return samples
+    finally:
+        driver.quit()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--viewers", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--sub-kbps", type=int, default=500)
+    parser.add_argument("--no-browser", action="store_true")
+    args = parser.parse_args()
+
+    data = Path(tempfile.mkdtemp(prefix="crimebox-bench-"))
+    port = free_port()
+    env = {**os.environ, "CRIMEBOX_DATA_DIR": str(data), "CRIMEBOX_ENV_FILE": os.devnull,
+           "CRIMEBOX_LIVE_DIR": str(data / "live"), "CRIMEBOX_BIND": f"127.0.0.1:{port}",
+           "DJANGO_SETTINGS_MODULE": "crimebox.settings", "CRIMEBOX_LOG_LEVEL": "WARNING",
+           "CRIMEBOX_SEGMENT_SECONDS": "60"}  # fmt: skip
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.contrib.auth.models import Group, User
+    from django.core.management import call_command
+
+    from cameras.models import Camera
+    from live import state
+
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", "--noinput", verbosity=0)  # gunicorn serves them (whitenoise)
+    server, rtsp = camera(args.sub_kbps)
+    cam = Camera.objects.create(
+        name="bench",
+        source=Camera.Source.RTSP,
+        main_stream_uri=rtsp + "/cam",
+        sub_stream_uri=rtsp + "/sub",
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "manage.py", name], env=env, cwd=ROOT)
+        for name in ("live", "record")
+    ]
+    procs.append(subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-c",
+                                   "python:crimebox.gunicorn_conf", "crimebox.wsgi"],
+                                  env=env, cwd=ROOT, stdout=subprocess.DEVNULL))  # fmt: skip
+    try:
+        user = User.objects.create_user("bench", is_staff=True)
+        user.groups.add(Group.objects.get(name="Investigator"))
+        base = f"http://127.0.0.1:{port}/live/{cam.pk}/"
+        time.sleep(3)
+        state.want(cam.slug)
+        deadline = time.monotonic() + 30
+        while (state.camera_state(cam.slug) or {}).get("state") != "playing":
+            state.want(cam.slug)
+            assert time.monotonic() < deadline, state.camera_state(cam.slug)
+            time.sleep(0.5)
+        started = time.monotonic()
+        ffmpeg_pid = state.camera_state(cam.slug)["pid"]
+        viewers = [Viewer(base, session_cookie(user), state.stream_dir(cam.slug))
+                   for _ in range(args.viewers)]  # fmt: skip
+        for v in viewers:
+            v.start()
+        time.sleep(3)
+        recorder_ffmpeg = [int(p) for p in subprocess.run(
+            ["pgrep", "-P", str(procs[1].pid), "-x", "ffmpeg"], capture_output=True, text=True
+        ).stdout.split()]  # fmt: skip
+        watched = [ffmpeg_pid, *recorder_ffmpeg]
+        cpu0 = {pid: cpu_seconds(pid) for pid in watched}
+        bytes0, w0 = [v.bytes for v in viewers], time.monotonic()
+        buffers = (
+            [] if args.no_browser else browser_buffer(base, session_cookie(user), args.seconds)
+        )
+        if args.no_browser:
+            time.sleep(args.seconds)
+        wall = time.monotonic() - w0
+        cpu = {pid: (cpu_seconds(pid) - cpu0[pid]) / wall for pid in watched}
+        rates = [(v.bytes - b0) / wall for v, b0 in zip(viewers, bytes0, strict=True)]
+        for v in viewers:
+            v.stop = True
+        print(f"1 camera live (640x360 substream at {args.sub_kbps} kbit/s, 1 s keyframes), "
+              f"{args.viewers} HTTP viewers{'' if args.no_browser else ' + 1 Chromium'}, "
+              f"{wall:.0f} s (live for {time.monotonic() - started:.0f} s)")  # fmt: skip
+        print(f"  live FFmpeg CPU: {cpu[ffmpeg_pid]:.4f} of one core")
+        for pid in recorder_ffmpeg:
+            print(f"  recording FFmpeg (720p main, meanwhile) CPU: {cpu[pid]:.4f} of one core")
+        target = args.sub_kbps * 1000 / 8
+        for i, rate in enumerate(rates):
+            print(f"  viewer {i}: {rate * 8 / 1000:.0f} kbit/s served, "
+                  f"ratio to the substream's bitrate {rate / target:.2f}")  # fmt: skip
+        delays = [d for v in viewers for d in v.delays]
+        if delays:
+            print(f"  first frame -> served: median {statistics.median(delays):.2f} s, "
+                  f"max {max(delays):.2f} s")  # fmt: skip
+        if buffers:
+            buffer = statistics.median(buffers)
+            total = statistics.median(delays or [0]) + buffer
+            print(f"  player buffer (hls.js in Chromium): median {buffer:.2f} s; "
+                  f"estimated delay behind the camera {total:.2f} s")  # fmt: skip
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.wait(30)
+        server.terminate()
+
+
+if __name__ == "__main__":
+    main()
