@@ -143,6 +143,9 @@ def test_two_people_watch_one_ffmpeg_of_the_substream_cap_idle_audit_recording_u
 
     log_in(a, live_server, "ines")
     a.get(live_server.url + reverse("live:grid"))
+    still = a.find_element(By.CSS_SELECTOR, f"#card-{north.pk} img")
+    wait_for(lambda: a.execute_script("return arguments[0].naturalWidth", still) > 0, what="still")
+    wait_for(lambda: "still: recorded" in a.find_element(By.ID, f"card-{north.pk}").text)
     a.find_element(By.CSS_SELECTOR, f"#card-{north.pk}").click()
     plays(a)
     assert video(a, "videoWidth") == 640 and video(a, "videoHeight") == 360  # the substream

@@ -155,6 +155,18 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
+def test_test_pattern_camera_goes_live(supervisor):
+    camera = make_camera("Test", source="test", main_stream_uri="")
+    folder = state.stream_dir(camera.slug)
+
+    def live():
+        state.want(camera.slug)
+        return len(list(folder.glob("seg*.m4s"))) >= 1
+
+    wait_for(live, tick=supervisor.tick, what="test pattern live")
+    assert probe_width(folder) == 640
+
+
 def test_live_argv_is_stream_copy_into_hls(tmp_path):
     argv = ffmpeg.live_argv("rtsp://cam/sub", tmp_path, timeout_seconds=10)
     assert argv[argv.index("-c") + 1] == "copy"

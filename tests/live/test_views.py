@@ -11,6 +11,7 @@ from audit.models import AuditEvent
 from live import sessions, state
 from live.models import LiveSession
 from live.status import parse_playlist
+from recordings.models import Segment
 from tests.factories import make_camera
 
 PLAYLIST = """#EXTM3U
@@ -166,3 +167,29 @@ def test_another_browser_is_another_session(client, camera, playing, django_user
 
 def test_parse_playlist():
     assert parse_playlist(PLAYLIST) == [("seg000003.m4s", 1.0), ("seg000004.m4s", 1.0)]
+
+
+def test_open_recorded_footage_at_this_moment(client, camera):
+    from tests.factories import make_segment
+
+    start = timezone.now() - timedelta(seconds=30)
+    segment = make_segment(camera, start, seconds=4)
+    Segment.objects.filter(pk=segment.pk).update(status=Segment.Status.RECORDING)
+    client.force_login(user_with("Investigator"))
+    page = client.get(reverse("live:camera", args=[camera.pk]))
+    assert b"open recorded footage at this moment" in page.content
+    r = client.get(reverse("live:recorded", args=[camera.pk]) + "?behind=5")
+    assert r["Location"].startswith(reverse("recordings:player", args=[segment.pk]) + "?t=")
+    assert float(r["Location"].split("?t=")[1]) == pytest.approx(25, abs=2)
+    for bad in ("x", "-4", "1e9"):  # bad input: still somewhere sensible
+        assert (
+            client.get(reverse("live:recorded", args=[camera.pk]) + f"?behind={bad}").status_code
+            == 302
+        )
+
+
+def test_recorded_link_needs_view_footage(client, camera):
+    client.force_login(user_with("Field technician"))
+    page = client.get(reverse("live:camera", args=[camera.pk]))
+    assert page.status_code == 200 and b"open recorded footage" not in page.content
+    assert client.get(reverse("live:recorded", args=[camera.pk])).status_code == 403

@@ -1,0 +1,90 @@
+"""Grid stills: ONVIF snapshot (HTTP Basic, a real local server), live frame, recorded frame."""
+
+import base64
+import http.server
+import subprocess
+import threading
+from datetime import UTC, datetime
+
+import pytest
+
+from live import stills
+from live.stream import explain_exit
+from tests.factories import make_camera, make_media, make_segment
+
+pytestmark = pytest.mark.django_db
+JPEG = b"\xff\xd8\xff\xe0fake-jpeg\xff\xd9"
+
+
+@pytest.fixture
+def snapshot_server():
+    """A camera's snapshot endpoint: HTTP Basic op:s3cret, like ipycam's."""
+    token = base64.b64encode(b"op:s3cret").decode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.headers.get("Authorization") != f"Basic {token}":
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="cam"')
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.end_headers()
+            self.wfile.write(JPEG)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/snapshot.jpg"
+    server.shutdown()
+
+
+def test_snapshot_uri_with_the_cameras_credentials(snapshot_server):
+    camera = make_camera("Snap", snapshot_uri=snapshot_server, username="op", password="s3cret")
+    assert stills.still(camera) == JPEG
+    assert stills.still_source(camera) == "camera snapshot"
+
+
+def test_wrong_snapshot_password_falls_back_to_the_newest_segment(snapshot_server):
+    camera = make_camera("Snap", snapshot_uri=snapshot_server, username="op", password="wrong")
+    make_segment(camera, datetime(2026, 11, 24, 14, 0, tzinfo=UTC))
+    data = stills.still(camera)
+    assert data.startswith(b"\xff\xd8") and data != JPEG  # a real JPEG of the segment
+
+
+def test_live_frame_from_the_newest_live_segment(live_dir, tmp_path):
+    camera = make_camera("Live")
+    source = make_media(tmp_path / "src.mp4", seconds=3, size="640x360")
+    folder = live_dir / camera.slug
+    folder.mkdir(parents=True)
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(source), "-c", "copy", "-f", "hls", "-hls_time", "1",
+         "-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4",
+         "-hls_segment_filename", str(folder / "seg%06d.m4s"), str(folder / "index.m3u8")],
+        check=True,
+    )  # fmt: skip
+    assert stills.live_frame(camera).startswith(b"\xff\xd8")
+
+
+def test_no_picture_at_all():
+    camera = make_camera("Empty")
+    assert stills.still(camera) is None
+    assert stills.still_source(camera) == "no picture yet"
+
+
+@pytest.mark.parametrize(
+    "lines, code, words",
+    [
+        (["[rtsp @ 0x1] method SETUP failed: 503 Service Unavailable"], 1, "refused another"),
+        (["method DESCRIBE failed: 401 Unauthorized"], 1, "user name or password"),
+        (["method DESCRIBE failed: 404 Not Found"], 1, "no stream at this URL"),
+        (["rtsp://cam/sub: Connection refused"], 1, "Cannot reach"),
+        ([], 0, "stopped sending"),
+        (["Invalid data found when processing input"], 1, "FFmpeg stopped: Invalid data"),
+    ],
+)
+def test_explain_exit(lines, code, words):
+    assert words in explain_exit(lines, code)
