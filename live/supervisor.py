@@ -33,6 +33,7 @@ class LiveSupervisor:
         self.retry_at: dict[int, float] = {}
         self.errors: dict[int, str] = {}
         self.written: dict[int, dict] = {}
+        self.wanted_since: dict[int, float] = {}  # first come, first served under the cap
         self.last_sync = float("-inf")
 
     def tick(self) -> None:
@@ -77,8 +78,10 @@ class LiveSupervisor:
 
     def start_wanted(self, now: float) -> None:
         wanted = [c for c in self.cameras.values() if self.wanted(c, now)]
-        # First come, first served: the camera asked for longest holds its place.
-        wanted.sort(key=lambda c: state.wanted_at(c.slug) or 0)
+        for camera in wanted:
+            self.wanted_since.setdefault(camera.pk, now)
+        # First come, first served: the camera waiting longest gets the next free place.
+        wanted.sort(key=lambda c: self.wanted_since[c.pk])
         for camera in wanted:
             if camera.pk in self.streams:
                 continue
@@ -91,6 +94,7 @@ class LiveSupervisor:
         for camera in self.cameras.values():
             if camera.pk not in self.streams and not self.wanted(camera, now):
                 self.retry_at.pop(camera.pk, None)
+                self.wanted_since.pop(camera.pk, None)
                 self.publish(camera, "off", "Nobody is watching.")
 
     def cap_message(self) -> str:
