@@ -108,8 +108,9 @@ def session_cookie(user) -> str:
     return store.session_key
 
 
-def browser_buffer(base: str, cookie: str, seconds: float) -> list[float]:
-    """What the player page shows: live edge minus current time, sampled once a second."""
+def browser(base: str, cookie: str, seconds: float, out: dict) -> None:
+    """Open the player page on a camera nobody watches: seconds to the first picture (video
+    time advancing), then what the page shows: live edge minus current time, once a second."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -119,20 +120,22 @@ def browser_buffer(base: str, cookie: str, seconds: float) -> list[float]:
                  "--autoplay-policy=no-user-gesture-required"):  # fmt: skip
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    script = ("var v = document.getElementById('live-video'), s = v.seekable;"
+              "return s.length && v.currentTime > 0 ? s.end(s.length - 1) - v.currentTime"
+              " : null;")  # fmt: skip
     try:
-        driver.get(base + "status.json")
+        driver.get(base + "status.json?cookie")  # same origin, so the cookie can be set
         driver.add_cookie({"name": "sessionid", "value": cookie})
+        t0 = time.monotonic()
         driver.get(base)
-        script = ("var v = document.getElementById('live-video'), s = v.seekable;"
-                  "return s.length && v.currentTime > 0 ? s.end(s.length - 1) - v.currentTime"
-                  " : null;")  # fmt: skip
-        samples, t0 = [], time.monotonic()
+        out["ready"].set()
         while time.monotonic() - t0 < seconds:
             value = driver.execute_script(script)
-            if value is not None and time.monotonic() - t0 > 8:
-                samples.append(value)
-            time.sleep(1)
-        return samples
+            if value is not None:
+                out.setdefault("first_picture", time.monotonic() - t0)
+                if time.monotonic() - t0 > 8:
+                    out["buffers"].append(value)
+            time.sleep(0.2 if "first_picture" not in out else 1.0)
     finally:
         driver.quit()
 
@@ -188,6 +191,12 @@ def measure(box: dict, args) -> dict:
     from live import state
 
     cam = box["camera"]
+    seen = {"buffers": [], "ready": threading.Event()}
+    if not args.no_browser:  # first: it is the viewer who starts the stream
+        cookie = session_cookie(box["user"])
+        threading.Thread(target=browser, args=(box["base"], cookie, args.seconds + 15, seen),
+                         daemon=True).start()  # fmt: skip
+        seen["ready"].wait(60)
     ffmpeg_pid = wait_live(cam)
     viewers = [Viewer(box["base"], session_cookie(box["user"]), state.stream_dir(cam.slug))
                for _ in range(args.viewers)]  # fmt: skip
@@ -196,17 +205,11 @@ def measure(box: dict, args) -> dict:
     time.sleep(3)
     recording = subprocess.run(["pgrep", "-P", str(box["procs"]["record"].pid), "-x", "ffmpeg"],
                                capture_output=True, text=True).stdout.split()  # fmt: skip
-    pids = {
-        "live FFmpeg": ffmpeg_pid,
-        **{f"recording FFmpeg {p} (720p main)": int(p) for p in recording},
-    }
+    pids = {"live FFmpeg": ffmpeg_pid,
+            **{f"recording FFmpeg {p} (720p main)": int(p) for p in recording}}  # fmt: skip
     cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
     bytes0, media0, w0 = [v.bytes for v in viewers], viewers[0].media, time.monotonic()
-    if args.no_browser:
-        buffers = []
-        time.sleep(args.seconds)
-    else:
-        buffers = browser_buffer(box["base"], session_cookie(box["user"]), args.seconds)
+    time.sleep(args.seconds)
     wall = time.monotonic() - w0
     for v in viewers:
         v.stop = True
@@ -217,7 +220,8 @@ def measure(box: dict, args) -> dict:
         "rates": [(v.bytes - b0) / wall for v, b0 in zip(viewers, bytes0, strict=True)],
         "substream": media[0] / media[1] if media[1] else 0.0,  # bytes per media second
         "delays": [d for v in viewers for d in v.delays],
-        "buffers": buffers,
+        "buffers": seen["buffers"],
+        "first_picture": seen.get("first_picture"),
     }
 
 
@@ -237,6 +241,11 @@ def report(m: dict, args) -> None:
     if m["delays"]:
         print(f"  segment's first frame -> served: median {statistics.median(m['delays']):.2f} s, "
               f"max {max(m['delays']):.2f} s")  # fmt: skip
+    if m["first_picture"] is not None:
+        print(
+            f"  Chromium: first picture {m['first_picture']:.2f} s after opening the page "
+            "(camera not live before)"
+        )
     if m["buffers"]:
         buffer = statistics.median(m["buffers"])
         total = statistics.median(m["delays"] or [0]) + buffer
