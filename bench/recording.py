@@ -4,8 +4,9 @@
     .venv/bin/python bench/recording.py [--cameras 4] [--seconds 180] [--segment 30]
 
 Prints per camera recorded media seconds / wall seconds and the longest gap, CPU per FFmpeg
-and of the supervisor as a fraction of one core, hashlib vs `sha256sum` on the same file, and
-the time from segment close to hash stored. Everything runs on loopback in a temp data dir.
+and of the supervisor as a fraction of one core, hashlib vs `sha256sum` on the same file, the
+time from segment close to hash stored, and what the fsync before hashing costs. Everything
+runs on loopback in a temp data dir.
 """
 
 import argparse
@@ -83,6 +84,25 @@ def hash_speed(path: Path) -> tuple[float, float]:
     subprocess.run(["sha256sum", str(path)], capture_output=True, check=True)
     theirs = time.perf_counter() - t
     return size / ours / 1e6, size / theirs / 1e6
+
+
+def fsync_cost(path: Path) -> tuple[float, float]:
+    """Seconds to fsync a freshly written copy of a segment (file + folder), as the indexer
+    does before hashing, and seconds to hash it."""
+    copy = path.with_name("fsync-bench.mp4")
+    copy.write_bytes(path.read_bytes())  # dirty in the page cache, like a just-closed segment
+    t = time.perf_counter()
+    for target, flags in ((copy, os.O_RDONLY), (copy.parent, os.O_RDONLY | os.O_DIRECTORY)):
+        fd = os.open(target, flags)
+        os.fsync(fd)
+        os.close(fd)
+    synced = time.perf_counter() - t
+    t = time.perf_counter()
+    with open(copy, "rb") as f:
+        hashlib.file_digest(f, "sha256")
+    hashed = time.perf_counter() - t
+    copy.unlink()
+    return synced, hashed
 
 
 def main() -> None:
@@ -170,6 +190,11 @@ def main() -> None:
     print(
         f"  SHA-256 of {biggest.stat().st_size / 1e6:.0f} MB: hashlib {ours:.0f} MB/s, "
         f"sha256sum {theirs:.0f} MB/s, ratio {ours / theirs:.2f}"
+    )
+    synced, hashed = fsync_cost(biggest)
+    print(
+        f"  fsync (file + folder) of a freshly written {biggest.stat().st_size / 1e6:.0f} MB "
+        f"segment: {synced:.3f} s, hashing it {hashed:.3f} s, fsync/hash {synced / hashed:.2f}"
     )
 
 

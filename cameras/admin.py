@@ -26,7 +26,7 @@ class CameraAdmin(admin.ModelAdmin):
     form = CameraChangeForm
     list_display = [
         "name",
-        "location",
+        "short_location",
         "source",
         "make_model",
         "status_badge",
@@ -179,12 +179,61 @@ class CameraAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         fields = super().get_readonly_fields(request, obj)
         if obj is not None and obj.source == Camera.Source.RTSP:
-            return [f for f in fields if f != "sub_stream_uri"]  # no ONVIF profile to pick
+            # No ONVIF profile to pick: the URLs themselves are edited (and ffprobed).
+            return [f for f in fields if f not in ("main_stream_uri", "sub_stream_uri")]
         return fields
+
+    def get_fieldsets(self, request, obj=None):
+        """Only what the camera's kind has: a test pattern has no network, no device and no
+        streams; an RTSP camera has URLs and credentials but no ONVIF port or profiles."""
+        if obj is None or obj.source == Camera.Source.ONVIF:
+            return self.fieldsets
+        general, location, *_, status = self.fieldsets
+        if obj.source == Camera.Source.TEST_PATTERN:
+            return [general, location, status]
+        network = (
+            "Stream",
+            {
+                "fields": [
+                    "main_stream_uri",
+                    "main_format",
+                    "sub_stream_uri",
+                    "sub_format",
+                    "username",
+                    "password",
+                ]
+            },
+        )
+        return [general, location, network, status]
 
     def get_list_display(self, request):
         shown = super().get_list_display(request)
+        if request.user.has_perm("recordings.view_footage") or request.user.has_perm(
+            "cameras.change_camera"
+        ):
+            shown = ["still", *shown]
         return [*shown, "live_link"] if request.user.has_perm("live.view_live") else shown
+
+    @admin.display(description="still")
+    def still(self, camera: Camera) -> str:
+        if camera.last_segment_at is None and not camera.segments.exists():
+            return "—"
+        return format_html(
+            '<img class="camera-still" loading="lazy" src="{}" alt="" '
+            "onerror=\"this.style.visibility='hidden'\">",
+            reverse("console:still", args=[camera.pk]),
+        )
+
+    @admin.display(description="location", ordering="location")
+    def short_location(self, camera: Camera) -> str:
+        # One line with the whole text on hover: a long address must not wrap into eight.
+        return (
+            format_html(
+                '<span class="location" title="{}">{}</span>', camera.location, camera.location
+            )
+            if camera.location
+            else "—"
+        )
 
     @admin.display(description="live")
     def live_link(self, camera: Camera) -> str:

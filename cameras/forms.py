@@ -11,6 +11,7 @@ from .services import (
     apply_probe,
     check_unique,
     probe_onvif,
+    set_main_stream,
     set_profile,
     set_substream,
     split_rtsp_url,
@@ -146,7 +147,10 @@ class CameraChangeForm(forms.ModelForm):
             "password",
             "main_profile_token",
             "sub_profile_token",
+            "main_stream_uri",
+            "sub_stream_uri",
         ]
+        labels = {"main_stream_uri": "RTSP URL", "sub_stream_uri": "Substream URL"}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -170,7 +174,11 @@ class CameraChangeForm(forms.ModelForm):
 
     def clean(self) -> dict:
         data = super().clean()
-        if self.errors or self.instance.source != Camera.Source.ONVIF:
+        if self.errors:
+            return data
+        if self.instance.source == Camera.Source.RTSP:
+            return self.clean_rtsp(data)
+        if self.instance.source != Camera.Source.ONVIF:
             return data
         # Compared with the row, not changed_data: a blank (kept) password is not a change.
         endpoint = ("host", "onvif_port", "username", "password")
@@ -182,6 +190,24 @@ class CameraChangeForm(forms.ModelForm):
             )
         except CameraError as e:
             raise forms.ValidationError(str(e)) from None
+        return data
+
+    def clean_rtsp(self, data: dict) -> dict:
+        """Editable for RTSP cameras only (CameraAdmin): a changed URL is checked with
+        ffprobe (with the credentials on the form) before saving, like a new camera's."""
+        if "main_stream_uri" not in self.fields:
+            return data
+        stream = ("main_stream_uri", "username", "password")
+        if data.get("main_stream_uri") == self.instance.main_stream_uri:
+            return data
+        try:
+            set_main_stream(
+                self.instance, data["main_stream_uri"], data["username"], data["password"]
+            )
+        except CameraError as e:
+            raise forms.ValidationError(str(e)) from None
+        for f in stream:
+            data[f] = getattr(self.instance, f)  # credentials moved out of the URL
         return data
 
     def save(self, commit: bool = True) -> Camera:

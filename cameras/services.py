@@ -198,7 +198,23 @@ def probe_stream(url: str, username: str, password: str):
     try:
         return probe(with_credentials(url, username, password), timeout_seconds=timeout)
     except FFmpegError as e:
-        raise CameraError(f"ffprobe cannot open {url}: {redact(str(e), password)}") from None
+        # ffprobe's own line starts with the URL again ("rtsp://…: Connection refused").
+        detail = redact(str(e), password).removeprefix(f"{url}: ")
+        raise CameraError(f"ffprobe cannot open {url}: {detail}") from None
+
+
+def set_main_stream(camera: Camera, url: str, username: str, password: str) -> None:
+    """A plain-RTSP camera's recorded stream, changed: checked like a new one (rtsp/rtsps,
+    then ffprobe with the credentials); the host follows the URL."""
+    url, username, password = split_rtsp_url(url, username, password)
+    if url != camera.main_stream_uri:
+        check_unique("", url=url, exclude_pk=camera.pk)
+    info = probe_stream(url, username, password)
+    camera.main_stream_uri, camera.host = url[:500], urlsplit(url).hostname or ""
+    camera.username, camera.password = username, password
+    camera.main_codec, camera.main_fps = info.codec[:20], info.fps
+    camera.main_width, camera.main_height = info.width, info.height
+    camera.probed_at = timezone.now()
 
 
 def set_substream(camera: Camera, url: str) -> None:

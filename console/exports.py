@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,6 +19,7 @@ from crimebox.display import box_window, zone_name
 from recordings.evidence.export import ExportError, plan
 from recordings.evidence.signing import ensure_signing_key
 from recordings.models import Export
+from recordings.validators import check_export_window
 
 TIME_INPUT = forms.TextInput(
     attrs={
@@ -72,11 +73,17 @@ class ExportRequestForm(forms.ModelForm):
         tz = timezone.get_current_timezone()
         start = timezone.make_aware(datetime.combine(data["start_date"], data["start_time"]), tz)
         end = timezone.make_aware(datetime.combine(data["end_date"], data["end_time"]), tz)
+        try:
+            check_export_window(start, end)  # the shared rules (recordings.validators)
+        except ValidationError as e:
+            self.add_error("end_time", e)
+            return data
         if "cameras" in data:
             try:
                 plan(list(data["cameras"]), start, end)
             except ExportError as e:
                 raise forms.ValidationError(str(e)) from None
+        # Export.clean() checks the window again, and the case number and reason.
         self.instance.start, self.instance.end = start, end
         return data
 

@@ -55,11 +55,23 @@ def integrity_words(check: dict | None) -> str:
     if check is None:
         return "No integrity check has run yet (one runs every day)."
     when = box_time(check["at"], "%Y-%m-%d %H:%M")
-    if check["ok"]:
-        return (
+    if not check["ok"]:
+        return f"The last integrity check ({when}) found {check['problems']} problem(s)."
+    if check["checked"]:
+        words = (
             f"The last integrity check ({when}) found all {check['checked']} segment(s) unaltered."
         )
-    return f"The last integrity check ({when}) found {check['problems']} problem(s)."
+    else:
+        words = f"The last integrity check ({when}) ran before any footage existed."
+    since, next_at = check.get("closed_since", 0), check.get("next_at")
+    if since:
+        words += f" {since} segment(s) closed since, each hashed as it closed"
+        words += (
+            f"; the next check ({box_time(next_at, '%Y-%m-%d %H:%M')}) re-reads them."
+            if next_at
+            else "."
+        )
+    return words
 
 
 def replication_words(sync: dict, now: datetime) -> str:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import environ
 
+from crimebox.hosts import BoxHosts
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -66,9 +68,9 @@ DEBUG = env.bool("CRIMEBOX_DEBUG", default=False)
 
 BOX_ID = env.str("CRIMEBOX_BOX_ID", default="") or socket.gethostname()
 BIND = env.str("CRIMEBOX_BIND", default="0.0.0.0:8000")
-# The box is reached by its ZeroTier address or name; "*" keeps "power it and walk away"
-# working on a network whose address nobody configured. Set a list in production.
-ALLOWED_HOSTS = env.list("CRIMEBOX_ALLOWED_HOSTS", default=["*"])
+# Unset: the box's own names and current addresses (crimebox/hosts.py), so it answers on any
+# LAN or ZeroTier address out of the box but not to forged names. Set a list in production.
+ALLOWED_HOSTS = env.list("CRIMEBOX_ALLOWED_HOSTS", default=[]) or BoxHosts()
 CSRF_TRUSTED_ORIGINS = env.list("CRIMEBOX_CSRF_TRUSTED_ORIGINS", default=[])
 
 SEGMENT_SECONDS = env.int("CRIMEBOX_SEGMENT_SECONDS", default=900)
@@ -135,6 +137,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "crimebox.first_admin.FirstPasswordMiddleware",
+    "crimebox.security.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "crimebox.urls"
@@ -174,7 +177,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "crimebox.security.UserNameValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -197,7 +204,31 @@ LOGIN_URL = "admin:login"
 SESSION_COOKIE_AGE = env.int("CRIMEBOX_SESSION_SECONDS", default=8 * 3600)
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
-X_FRAME_OPTIONS = "SAMEORIGIN"
+X_FRAME_OPTIONS = "DENY"  # nothing of the box is ever shown in a frame
+
+# Scripts only from the box's own static files (no inline script); styles may be inline (the
+# admin's and the timeline's style attributes); hls.js plays live view from blob: URLs.
+CONTENT_SECURITY_POLICY = env.str(
+    "CRIMEBOX_CSP",
+    default="default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; media-src 'self' blob:; worker-src 'self' blob:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'",
+)
+
+# Behind HTTPS (a TLS proxy such as Caddy or nginx in front of gunicorn on loopback):
+# CRIMEBOX_HTTPS=true makes `manage.py check --deploy` clean. Plain HTTP over ZeroTier (the
+# default) is already encrypted end to end by ZeroTier.
+HTTPS = env.bool("CRIMEBOX_HTTPS", default=False)
+if HTTPS:
+    SECURE_SSL_REDIRECT = env.bool("CRIMEBOX_SSL_REDIRECT", default=True)
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("CRIMEBOX_HSTS_SECONDS", default=365 * 86400)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    # The proxy says the client used HTTPS; gunicorn must then listen on loopback only.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Preloading is for public domain names submitted to the browsers' list, never a box.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 # Django-Q2 on the ORM broker, tuned for a Pi: one broker poll a second, a task may run
 # 10 minutes (an export of a long window) and is retried only after that (timeout < retry).
@@ -230,5 +261,8 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
         "onvif": {"level": "WARNING"},
+        # Django-Q logs three INFO lines per task run (enqueued, processing, processed): ~4,300
+        # a day for the every-minute retention alone. Failures are logged at ERROR.
+        "django-q": {"level": env.str("CRIMEBOX_Q_LOG_LEVEL", default="WARNING")},
     },
 }

@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from console import views as console
 from recordings.health import health_view
@@ -8,8 +10,19 @@ admin.site.site_header = "crimebox"
 admin.site.site_title = "crimebox"
 admin.site.index_title = "Box administration"
 
+
+class FaviconView(RedirectView):
+    """Browsers ask for /favicon.ico on every visit: answer instead of logging a 404 each time."""
+
+    permanent = True
+
+    def get_redirect_url(self, *args, **kwargs):
+        return static("crimebox/favicon.svg")
+
+
 urlpatterns = [
     path("health", health_view, name="health"),
+    path("favicon.ico", FaviconView.as_view()),
     path("footage/", include("recordings.footage.urls")),
     path("live/", include("live.urls")),
     path("", include("console.urls")),

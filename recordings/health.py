@@ -7,6 +7,7 @@ from django.conf import settings
 from django.dispatch import Signal
 from django.http import JsonResponse
 from django.utils import timezone
+from django_q.models import Schedule
 
 from audit.models import AuditCheck
 from cameras.models import Camera
@@ -64,16 +65,25 @@ def health_status(now: datetime | None = None, disk_usage=None) -> dict:
         "warnings": warnings,
         "cameras": cameras,
         "disk": {"total": usage.total, "free": usage.free, "floor": free_floor(usage.total)},
-        "last_integrity_check": None
-        if check is None
-        else {
-            "at": check.started_at,
-            "ok": check.ok,
-            "checked": check.checked,
-            "problems": len(check.problems),
-        },
+        "last_integrity_check": integrity_summary(check),
         "signing_key_fingerprint": ensure_signing_key().fingerprint,
         **parts,
+    }
+
+
+def integrity_summary(check: IntegrityCheck | None) -> dict | None:
+    """The newest full check, with what closed since it and when the next one runs: a check
+    that ran before any footage existed must not read as "OK, 0 segments" all day."""
+    if check is None:
+        return None
+    schedule = Schedule.objects.filter(name="verify segments").first()
+    return {
+        "at": check.started_at,
+        "ok": check.ok,
+        "checked": check.checked,
+        "problems": len(check.problems),
+        "closed_since": Segment.objects.filter(end__gt=check.started_at).exclude(sha256="").count(),
+        "next_at": schedule.next_run if schedule else None,
     }
 
 

@@ -89,10 +89,16 @@ def pending_bytes() -> int:
 def prune(now: datetime | None = None) -> dict:
     """Keep the outbox within its bounds; returns how many rows of each sort were removed."""
     now = now or timezone.now()
-    sent = OutboxItem.objects.filter(
-        state=OutboxItem.State.SENT,
-        created_at__lt=now - timedelta(days=settings.OUTBOX_SENT_KEEP_DAYS),
-    ).delete()[0]
+    # The `boxes` document stays: rebuilt later, its first_seen would differ from the copy at
+    # the datacenter under the same _id (a false integrity alarm).
+    sent = (
+        OutboxItem.objects.filter(
+            state=OutboxItem.State.SENT,
+            created_at__lt=now - timedelta(days=settings.OUTBOX_SENT_KEEP_DAYS),
+        )
+        .exclude(kind="box")
+        .delete()[0]
+    )
     old_beats = OutboxItem.objects.filter(
         kind="heartbeat", created_at__lt=now - timedelta(days=settings.HEARTBEAT_KEEP_DAYS)
     ).delete()[0]

@@ -1,7 +1,5 @@
 """Evidence exports in the admin: request (form), progress (list), download (view)."""
 
-from datetime import UTC
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,6 +12,7 @@ from django.utils.html import format_html
 from django_q.tasks import async_task
 
 from audit.models import AuditEvent
+from crimebox.display import box_window
 
 from ..evidence.export import ExportError, plan
 from ..evidence.signing import ensure_signing_key
@@ -58,15 +57,7 @@ class ExportForm(forms.ModelForm):
                 plan(list(data["cameras"]), data["start"], data["end"])
             except ExportError as e:
                 raise forms.ValidationError(str(e)) from None
-            start, end = data["start"], data["end"]
-            local = (
-                f"{timezone.localtime(start):%Y-%m-%d %H:%M:%S}–"
-                f"{timezone.localtime(end):%H:%M:%S} {timezone.get_current_timezone_name()}"
-            )
-            self.window_text = (
-                f"{local} = {start.astimezone(UTC):%Y-%m-%d %H:%M:%S}–"
-                f"{end.astimezone(UTC):%H:%M:%S} UTC"
-            )
+            self.window_text = box_window(data["start"], data["end"])  # the zone named once
         return data
 
 

@@ -17,6 +17,23 @@ from ..holds import HoldError, place_hold
 from ..models import Gap, IntegrityCheck, Segment
 
 
+class MediaWarningFilter(admin.SimpleListFilter):
+    """Segments whose media duration, frame count and wall time disagree (/health links here)."""
+
+    title = "media warning"
+    parameter_name = "media_warning"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Times disagree"), ("no", "None")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.media_warnings()
+        if self.value() == "no":
+            return queryset.filter(media_warning="")
+        return queryset
+
+
 @admin.register(Segment)
 class SegmentAdmin(ReadOnlyAdmin):
     list_display = [
@@ -27,8 +44,9 @@ class SegmentAdmin(ReadOnlyAdmin):
         "status_badge",
         "held",
         "short_sha256",
+        "warning",
     ]
-    list_filter = ["camera", "status", "on_hold"]
+    list_filter = ["camera", "status", "on_hold", MediaWarningFilter]
     list_select_related = ["camera"]
     # A row opens the player (a person wants to see the footage, not a dump of its fields).
     list_display_links = None
@@ -59,8 +77,15 @@ class SegmentAdmin(ReadOnlyAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
-        color = {"complete": "#2a7", "partial": "#c80", "recording": "#27c"}.get(obj.status, "#c22")
+        colors = {"complete": "#2a7", "partial": "#c80", "recording": "#27c", "no_media": "#888"}
+        color = colors.get(obj.status, "#c22")
         return format_html('<b style="color:{}">{}</b>', color, obj.get_status_display())
+
+    @admin.display(description="media")
+    def warning(self, obj):
+        if not obj.media_warning:
+            return ""
+        return format_html('<b style="color:#c80" title="{}">times disagree</b>', obj.media_warning)
 
     @admin.display(description="legal hold", ordering="on_hold")
     def held(self, obj):

@@ -159,6 +159,7 @@ def test_change_form_never_renders_password_and_blank_keeps_it(admin_client):
         "is_enabled": "on",
         "main_profile_token": "",
         "sub_profile_token": "",
+        "main_stream_uri": camera.main_stream_uri,  # as the page renders it back
     }
     assert admin_client.post(url, data).status_code == 302
     camera.refresh_from_db()

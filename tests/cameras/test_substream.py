@@ -54,6 +54,7 @@ def test_admin_edits_an_rtsp_cameras_substream(rtsp_server, client):
     form = {
         "name": "Gate", "is_enabled": "on", "source": "rtsp", "onvif_port": 80,
         "host": camera.host, "sub_stream_uri": "rtsp://127.0.0.1:1/nothing",
+        "main_stream_uri": camera.main_stream_uri,  # the page renders it (editable) back
     }  # fmt: skip
     refused = client.post(url, form)
     assert refused.status_code == 200 and b"ffprobe cannot open" in refused.content

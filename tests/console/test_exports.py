@@ -155,3 +155,19 @@ def test_auditor_lists_but_cannot_export(client, footage):
     page = client.get(reverse("console:exports"))
     assert page.status_code == 200 and b"New export" not in page.content
     assert client.get(reverse("console:export_new")).status_code == 403
+
+
+def test_case_and_reason_follow_the_shared_rules(client, footage):
+    login(client, "Investigator")
+    response = client.post(
+        reverse("console:export_new"),
+        post(footage, case_number="26-1\x1b[2J", reason="x" * 2001),
+    )
+    body = response.content.decode()
+    assert "The case number contains a control character (U+001B)" in body
+    assert "The reason is 2001 characters long" in body
+    response = client.post(
+        reverse("console:export_new"), post(footage, start_date="2099-01-01", end_date="2099-01-01")
+    )
+    assert "in the future" in response.content.decode()
+    assert not Export.objects.exists()

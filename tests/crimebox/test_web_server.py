@@ -94,7 +94,9 @@ def server(box_env, settings):
         "CRIMEBOX_WEB_WORKERS": "1",  # the harshest case: one process serves everything
         "GUNICORN_CMD_ARGS": "--timeout 2",  # a download must outlast the worker timeout
         "CRIMEBOX_ALLOWED_HOSTS": "127.0.0.1",
+        "HOME": str(settings.DATA_DIR),  # where gunicorn would put a shared control socket
     }
+    env.pop("XDG_RUNTIME_DIR", None)
     gunicorn = Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin" / "gunicorn"
     if not gunicorn.exists():
         gunicorn = ROOT / ".venv" / "bin" / "gunicorn"
@@ -118,6 +120,7 @@ def server(box_env, settings):
     yield port
     proc.terminate()
     proc.wait(timeout=30)
+    assert not (settings.DATA_DIR / ".gunicorn").exists()  # no control socket in $HOME
 
 
 def test_slow_downloads_never_block_health_or_the_admin(server, settings):

@@ -89,3 +89,17 @@ def test_zerotier_status_when_zerotier_cli_is_present(monkeypatch, tmp_path):
     ]
     monkeypatch.setenv("PATH", "/nonexistent")
     assert heartbeat.zerotier() is None
+
+
+@pytest.mark.django_db
+def test_the_box_registration_outlives_pruning_so_it_is_never_rebuilt_differently():
+    from sync import sender
+
+    sender.ensure_box_document()
+    box = OutboxItem.objects.get(kind="box")
+    OutboxItem.objects.update(state=OutboxItem.State.SENT)
+    OutboxItem.objects.update(created_at=datetime.now(UTC) - timedelta(days=30))
+    outbox.prune()
+    assert list(OutboxItem.objects.values_list("kind", flat=True)) == ["box"]  # only it stays
+    sender.ensure_box_document()
+    assert OutboxItem.objects.get(kind="box").body == box.body
