@@ -8,6 +8,8 @@ RTSP session to the camera. Demand comes from the web as touched files (live.sta
 
 import logging
 import time
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -25,7 +27,7 @@ SYNC_INTERVAL = 2.0
 
 
 class LiveSupervisor:
-    def __init__(self, clock=time.time):
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
         self.streams: dict[int, Stream] = {}
         self.cameras: dict[int, Camera] = {}
@@ -136,7 +138,7 @@ class LiveSupervisor:
         if camera is not None:
             self.publish(camera, status, message)
 
-    def publish(self, camera: Camera, status: str, message: str, **extra) -> None:
+    def publish(self, camera: Camera, status: str, message: str, **extra: Any) -> None:
         """The camera's state for the web; rewritten only when it changes."""
         data = {"state": status, "message": message, **extra}
         if self.written.get(camera.pk) != data:
