@@ -77,6 +77,7 @@ test_suite() {
   if [ -x tests/peers/install.sh ]; then tests/peers/install.sh; fi
   "$VENV/bin/ruff" check .
   "$VENV/bin/ruff" format --check .
+  "$VENV/bin/mypy"  # the fully typed modules listed in pyproject.toml
   exec "$PY" -m pytest "$@"
 }
 

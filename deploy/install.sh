@@ -8,11 +8,14 @@
 #   INSTALL_DATA_DISK   the data disk as fstab names it (UUID=..., LABEL=..., /dev/sda1)
 #   INSTALL_DATA_FSTYPE its filesystem (ext4)
 #   INSTALL_USER        the service user (crimebox)
+#   INSTALL_ENV_FILE    the settings file (/etc/crimebox.env)
 #   CRIMEBOX_*          settings written into /etc/crimebox.env (e.g. CRIMEBOX_BIND, _BOX_ID)
 
 SVC_USER=${INSTALL_USER:-crimebox}
-DATA_DIR=${CRIMEBOX_DATA_DIR:-/var/lib/crimebox}
-ENV_FILE=/etc/crimebox.env
+ENV_FILE=${INSTALL_ENV_FILE:-/etc/crimebox.env}
+# Given, else what the settings file already says (an update keeps it), else the default.
+DATA_DIR=${CRIMEBOX_DATA_DIR:-$( (sed -n 's/^CRIMEBOX_DATA_DIR=//p' "$ENV_FILE" 2>/dev/null || true) | tail -n1)}
+DATA_DIR=${DATA_DIR:-/var/lib/crimebox}
 UNIT_DIR=/etc/systemd/system
 JOURNAL_CONF=/etc/systemd/journald.conf.d/crimebox.conf
 FSTAB=/etc/fstab
@@ -128,9 +131,12 @@ ensure_hidepid() {
 ensure_env_file() {
   local extra=()
   [ -n "${INSTALL_DATA_DISK:-}" ] && extra+=(CRIMEBOX_DATA_MOUNT="$DATA_DIR")
+  local text
+  # Refuses (and nothing is written) when the file holds an inline comment.
+  text=$(env CRIMEBOX_DATA_DIR="$DATA_DIR" "${extra[@]}" PYTHONPATH="$ROOT" \
+    python3 -m crimebox.envfile --print "$ENV_FILE" "$ORIG_PWD") || exit 1
   # The file is root's, readable by the service group: it may hold the secret key.
-  env CRIMEBOX_DATA_DIR="$DATA_DIR" "${extra[@]}" PYTHONPATH="$ROOT" \
-    python3 -m crimebox.envfile --print "$ENV_FILE" "$ORIG_PWD" | put "$ENV_FILE" 0640 "root:$SVC_USER"
+  put "$ENV_FILE" 0640 "root:$SVC_USER" <<<"$text"
 }
 
 ensure_units() {

@@ -109,3 +109,14 @@ def test_human_sizes():
     assert human_size(1_500_000_000) == "1.5 GB"
     assert human_size(512) == "512 bytes"
     assert human_size(None) == "—"
+
+
+def test_front_page_shows_live_stills_to_who_may_watch_live(client, db):
+    camera = make_camera("North")
+    client.force_login(user_with("Field technician"))
+    page = client.get(reverse("admin:index")).content.decode()
+    assert reverse("live:still", args=[camera.pk]) in page
+    client.force_login(user_with("Auditor"))
+    page = client.get(reverse("admin:index")).content.decode()
+    assert reverse("live:still", args=[camera.pk]) not in page
+    assert reverse("console:still", args=[camera.pk]) not in page

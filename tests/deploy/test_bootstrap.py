@@ -121,3 +121,23 @@ def test_update_dry_run_collects_static_and_restarts():
     assert "git -C" in out and "pull --ff-only" in out
     assert "manage.py collectstatic --noinput" in out
     assert out.index("manage.py migrate") < out.index("systemctl restart crimebox-web")
+
+
+def test_an_inline_comment_in_the_settings_file_stops_install(tmp_path):
+    env_file = tmp_path / "crimebox.env"
+    text = "CRIMEBOX_BIND=10.147.17.5:8000          # the box's ZeroTier address\n"
+    env_file.write_text(text)
+    result = bootstrap("install", "--dry-run", INSTALL_ENV_FILE=str(env_file))
+    assert result.returncode != 0
+    assert "CRIMEBOX_BIND" in result.stderr and "comment" in result.stderr
+    assert "systemctl enable" not in result.stdout  # stopped there
+    assert env_file.read_text() == text
+
+
+def test_update_keeps_the_data_directory_the_settings_file_names(tmp_path):
+    env_file = tmp_path / "crimebox.env"
+    env_file.write_text("CRIMEBOX_DATA_DIR=/srv/pole17\nCRIMEBOX_BOX_ID=pole-17\n")
+    result = bootstrap("update", "--dry-run", INSTALL_ENV_FILE=str(env_file))
+    assert result.returncode == 0, result.stderr
+    assert "/var/lib/crimebox" not in result.stdout
+    assert "RequiresMountsFor=/srv/pole17" in result.stdout
