@@ -5,8 +5,11 @@ Entry hash = SHA-256 over the previous entry's hash and this entry's fields (doc
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from crimebox import outbox
@@ -18,7 +21,7 @@ from .models import AuditCheck, AuditEvent
 CHAIN_VERSION = "crimebox-audit-v1"
 
 
-def client_ip(request) -> str | None:
+def client_ip(request: HttpRequest | None) -> str | None:
     """The client's address as the box saw it (no proxy sits in front of gunicorn here)."""
     if request is None:
         return None
@@ -26,7 +29,17 @@ def client_ip(request) -> str | None:
 
 
 def event_hash(
-    *, sequence, prev_hash, at, username, client_ip, action, camera_id, camera_name, target, detail
+    *,
+    sequence: int,
+    prev_hash: str,
+    at: datetime,
+    username: str,
+    client_ip: str | None,
+    action: str,
+    camera_id: int | None,
+    camera_name: str,
+    target: str,
+    detail: dict,
 ) -> str:
     return chain_link(
         CHAIN_VERSION,
@@ -63,13 +76,13 @@ def compute_hash(event: AuditEvent) -> str:
 def record(
     action: str,
     *,
-    request=None,
-    user=None,
-    camera=None,
+    request: HttpRequest | None = None,
+    user: Any = None,
+    camera: Any = None,
     target: str = "",
     detail: dict | None = None,
     username: str | None = None,
-    at=None,
+    at: datetime | None = None,
     ip: str | None = None,
 ) -> AuditEvent:
     """Append one entry. `user` defaults to request.user; `username` for failed logins;

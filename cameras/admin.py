@@ -6,6 +6,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from crimebox import outbox
+from crimebox.admin_base import ListTitleMixin
 
 from . import admin_views
 from .audit import camera_changed, describe_changes
@@ -22,7 +23,8 @@ STATUS_COLOURS = {
 
 
 @admin.register(Camera)
-class CameraAdmin(admin.ModelAdmin):
+class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
+    list_title = "Cameras: what each records, and how it is doing"
     form = CameraChangeForm
     list_display = [
         "name",

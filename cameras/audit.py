@@ -27,7 +27,7 @@ def describe_changes(changes: dict[str, list]) -> str:
     )
 
 
-def _shown(value) -> str:
+def _shown(value: object) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 

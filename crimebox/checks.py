@@ -3,9 +3,11 @@ own checks (recordings: FFmpeg, the footage directories, free space); crimebox/a
 these."""
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
+from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, register
 
@@ -27,12 +29,16 @@ def unwritable_dir_errors(dirs: Iterable[Path]) -> list[CheckMessage]:
 
 
 @register(Tags.compatibility)
-def check_data_dir(app_configs=None, **kwargs) -> list[CheckMessage]:
+def check_data_dir(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
     return unwritable_dir_errors([settings.DATA_DIR])
 
 
 @register(Tags.compatibility)
-def check_data_mount(app_configs=None, **kwargs) -> list[CheckMessage]:
+def check_data_mount(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
     """crimebox.E010: a data disk is configured but not mounted (footage would go to the SD)."""
     mount = settings.DATA_MOUNT
     if not mount or os.path.ismount(mount):

@@ -15,7 +15,7 @@ TIME_ERROR = 5
 
 
 @functools.cache
-def _libc():
+def _libc() -> ctypes.CDLL:
     # find_library runs ldconfig in a subprocess: once per process is enough.
     return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 

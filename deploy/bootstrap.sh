@@ -57,7 +57,8 @@ start() {
   "$PY" manage.py init_box
   "$PY" manage.py check
   local bind
-  bind=$("$PY" manage.py shell -v0 -c 'from django.conf import settings; print(settings.BIND)')
+  bind=$(DJANGO_SETTINGS_MODULE=crimebox.settings "$PY" -c \
+    'from django.conf import settings; print(settings.BIND)')
   echo "bootstrap: starting web admin on http://$bind/ , Django-Q cluster, recorder and live view (Ctrl-C stops)"
   local pids=()
   "$VENV/bin/gunicorn" -c python:crimebox.gunicorn_conf crimebox.wsgi & pids+=($!)
@@ -77,6 +78,7 @@ test_suite() {
   if [ -x tests/peers/install.sh ]; then tests/peers/install.sh; fi
   "$VENV/bin/ruff" check .
   "$VENV/bin/ruff" format --check .
+  "$VENV/bin/mypy"  # the fully typed modules listed in pyproject.toml
   exec "$PY" -m pytest "$@"
 }
 

@@ -1,7 +1,10 @@
 """System checks for what an operator gets wrong: missing FFmpeg, footage directories, space."""
 
 import shutil
+from collections.abc import Sequence
+from typing import Any
 
+from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
@@ -9,7 +12,9 @@ from crimebox.checks import unwritable_dir_errors
 
 
 @register(Tags.compatibility, deploy=False)
-def check_binaries(app_configs=None, **kwargs) -> list[CheckMessage]:
+def check_binaries(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
     errors: list[CheckMessage] = []
     for i, (name, value) in enumerate(
         (("CRIMEBOX_FFMPEG", settings.FFMPEG), ("CRIMEBOX_FFPROBE", settings.FFPROBE)), start=1
@@ -28,12 +33,16 @@ def check_binaries(app_configs=None, **kwargs) -> list[CheckMessage]:
 
 
 @register(Tags.compatibility)
-def check_footage_dirs(app_configs=None, **kwargs) -> list[CheckMessage]:
+def check_footage_dirs(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
     return unwritable_dir_errors([settings.RECORDINGS_DIR, settings.EXPORTS_DIR])
 
 
 @register(Tags.compatibility)
-def check_free_space(app_configs=None, **kwargs) -> list[CheckMessage]:
+def check_free_space(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
     if not settings.RECORDINGS_DIR.is_dir():
         return []  # crimebox.E003 already says so
     usage = shutil.disk_usage(settings.RECORDINGS_DIR)

@@ -46,3 +46,24 @@ def box_env(transactional_db):
 @pytest.fixture
 def manage_argv():
     return [sys.executable, str(ROOT / "manage.py")]
+
+
+# The fast tier is `pytest -m "not slow"`: no root, no test peers, no browser, no subprocess
+# of the box. A test that uses one of these fixtures is slow whatever its own marks say.
+SLOW_FIXTURES = {
+    "box_env",  # recorder/cluster subprocesses
+    "rtsp_server",  # GStreamer RTSP camera
+    "onvif_camera",  # ipycam in a network namespace (root)
+    "ferretdb",  # FerretDB peer
+    "mongo",
+    "tiny_disk",  # a tmpfs mount (root)
+    "browser",  # headless Chromium
+    "browsers",
+    "live_server",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -7,6 +7,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
+from crimebox.admin_base import ListTitleMixin
 from crimebox.display import box_window
 
 from ..holds import HoldError, release_hold
@@ -14,7 +15,8 @@ from ..models import LegalHold
 
 
 @admin.register(LegalHold)
-class LegalHoldAdmin(admin.ModelAdmin):
+class LegalHoldAdmin(ListTitleMixin, admin.ModelAdmin):
+    list_title = "Legal holds: footage retention may not delete"
     list_display = ["camera", "window", "case_number", "short_reason", "created_by", "state"]
     list_filter = ["camera", ("released_at", admin.EmptyFieldListFilter)]
     search_fields = ["case_number", "reason"]

@@ -28,7 +28,7 @@ def rank(package: str) -> int:
 def imports_of(relpath: str, source: str) -> list[tuple[int, str]]:
     """(line, top-level package) of every import in the file; relative imports resolved."""
     package = PurePosixPath(relpath).with_suffix("").parts[:-1]
-    found = []
+    found: list[tuple[int, str]] = []
     for node in ast.walk(ast.parse(source, filename=relpath)):
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name.split(".")[0]) for alias in node.names]
@@ -61,14 +61,14 @@ def layer_sources(root: Path) -> dict[str, str]:
     }
 
 
-def test_lower_layers_never_import_higher_ones():
+def test_lower_layers_never_import_higher_ones() -> None:
     sources = layer_sources(ROOT)
     assert {PurePosixPath(p).parts[0] for p in sources} == set(LAYERS)
     assert len(sources) > 50
     assert violations(sources, first_party(ROOT)) == []
 
 
-def test_an_upward_import_is_reported_with_its_line():
+def test_an_upward_import_is_reported_with_its_line() -> None:
     apps = {*LAYERS, "console"}
     bad = (
         "from recordings.models import Segment\n"
@@ -96,5 +96,7 @@ def test_an_upward_import_is_reported_with_its_line():
         ("audit/log.py", "import recordings.models as m\n", "recordings"),
     ],
 )
-def test_imports_resolve_to_their_top_level_package(relpath, source, expected):
+def test_imports_resolve_to_their_top_level_package(
+    relpath: str, source: str, expected: str
+) -> None:
     assert imports_of(relpath, source) == [(1, expected)]
