@@ -171,3 +171,29 @@ def test_moving_a_camera_needs_its_password(client, change):
     assert page.status_code == 200 and "type its password again" in page.content.decode()
     camera.refresh_from_db()
     assert (camera.host, camera.onvif_port, camera.password) == ("10.0.0.5", 80, "cam-9")
+
+
+@pytest.mark.django_db
+def test_live_view_of_a_stored_non_rtsp_url_is_refused_not_a_crash():
+    """A row written before the checks (or by hand) with a file: URL: live view says so."""
+    from live import state
+    from live.supervisor import LiveSupervisor
+
+    camera = make_camera("Old", main_stream_uri="file:///etc/passwd")
+    supervisor = LiveSupervisor()
+    try:
+        supervisor.start(camera, 0.0)
+    finally:
+        supervisor.shutdown()
+    assert camera.pk not in supervisor.streams
+    assert "expected rtsp://" in supervisor.errors[camera.pk]
+    assert (state.camera_state(camera.slug) or {}).get("state") == "unavailable"
+
+
+def test_an_unknown_onvif_host_is_said_in_words():
+    from cameras.onvif import probe_device
+
+    with pytest.raises(ONVIFError) as error:
+        probe_device("no-such-host.invalid", 80, "admin", "pw", timeout=5)
+    assert "no such host name" in str(error.value)
+    assert "Name or service not known" not in str(error.value)
