@@ -5,7 +5,9 @@ Never shell=True, never killall: callers own the processes they start.
 
 import contextlib
 import fcntl
+import functools
 import os
+import queue
 import subprocess
 import threading
 from collections.abc import Callable
@@ -160,6 +162,7 @@ def version_argv() -> list[str]:
     return [settings.FFMPEG, "-hide_banner", "-version"]
 
 
+@functools.cache  # once per process: manifests name it, the binary does not change under us
 def version(timeout_seconds: float = 10) -> str:
     """FFmpeg's first version line (for manifests), or "unknown"."""
     try:
@@ -280,6 +283,18 @@ def clip_timeout(source_bytes: int) -> float:
     return 60 + source_bytes / 2e6
 
 
+def _read_ahead(fd: int, blocks: queue.Queue) -> None:
+    """Move FFmpeg's output from the pipe into `blocks` (None at the end): FFmpeg keeps
+    cutting while the caller hashes and writes, instead of waiting on a full pipe."""
+    try:
+        for block in iter(lambda: os.read(fd, 1 << 20), b""):
+            blocks.put(block)
+    except OSError:
+        pass  # the pipe was closed: the caller stopped
+    finally:
+        blocks.put(None)
+
+
 def stream_stdout(argv: list[str], sink: Callable[[bytes], None], timeout_seconds: float) -> None:
     """Run argv, passing its stdout to `sink` block by block; killed at the deadline."""
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
@@ -290,13 +305,20 @@ def stream_stdout(argv: list[str], sink: Callable[[bytes], None], timeout_second
     errors = []
     drain = threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)
     drain.start()
+    blocks: queue.Queue = queue.Queue(maxsize=32)  # at most ~32 MiB ahead of the sink
+    reader = threading.Thread(target=_read_ahead, args=(proc.stdout.fileno(), blocks))
+    reader.start()
     try:
-        for block in iter(lambda: os.read(proc.stdout.fileno(), 1 << 20), b""):
+        for block in iter(blocks.get, None):
             sink(block)
     except BaseException:
         proc.kill()  # the sink failed (e.g. the disk is full): stop FFmpeg too
+        while reader.is_alive():  # let the reader finish so it can close
+            with contextlib.suppress(queue.Empty):
+                blocks.get(timeout=0.1)
         raise
     finally:
+        reader.join()
         proc.stdout.close()
         proc.wait()
         timer.cancel()
