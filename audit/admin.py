@@ -10,13 +10,32 @@ from .models import AuditCheck, AuditEvent
 class AuditEventAdmin(ReadOnlyAdmin):
     """Append-only: nobody edits or deletes an entry here, superusers included."""
 
-    list_display = ["sequence", "at", "username", "client_ip", "action", "camera_name", "target"]
+    list_display = [
+        "sequence",
+        "at",
+        "username",
+        "client_ip",
+        "action",
+        "camera_name",
+        "target",
+        "outcome",
+    ]
     list_filter = ["action", "camera", "username"]
     date_hierarchy = "at"
     search_fields = ["username", "target", "camera_name"]
     show_full_result_count = False
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
     list_select_related = ["camera"]
+
+    @admin.display(description="Outcome")
+    def outcome(self, obj):
+        """For streamed files (recordings/footage/media.py): what the client actually got."""
+        detail = obj.detail or {}
+        if detail.get("result") == "interrupted":
+            return f"interrupted after {detail['bytes_sent']:,} of {detail['bytes']:,} bytes"
+        if detail.get("result") == "complete":
+            return f"complete ({detail['bytes']:,} bytes)"
+        return ""
 
     def changelist_view(self, request, extra_context=None):
         _, status = chain_status()

@@ -65,6 +65,7 @@ class Viewer(threading.Thread):
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
         self.opener.addheaders = [("Cookie", f"sessionid={cookie}")]
         self.bytes = 0
+        self.media = (0, 0.0)  # segment bytes, media seconds
         self.delays: list[float] = []
         self.stop = False
 
@@ -86,9 +87,10 @@ class Viewer(threading.Thread):
                 seen.add(name)
                 try:
                     closed = (self.folder / name).stat().st_mtime
-                    self.get(name)
+                    size = len(self.get(name))
                 except (OSError, urllib.error.HTTPError):
                     continue  # rotated out already
+                self.media = (self.media[0] + size, self.media[1] + duration)
                 if len(seen) > 6:  # the first playlist's backlog is not a live delay
                     self.delays.append(time.time() - (closed - duration))
             time.sleep(1.0)
@@ -106,8 +108,9 @@ def session_cookie(user) -> str:
     return store.session_key
 
 
-def browser_buffer(base: str, cookie: str, seconds: float) -> list[float]:
-    """What the player page shows: live edge minus current time, sampled once a second."""
+def browser(base: str, cookie: str, seconds: float, out: dict) -> None:
+    """Open the player page on a camera nobody watches: seconds to the first picture (video
+    time advancing), then what the page shows: live edge minus current time, once a second."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -117,32 +120,28 @@ def browser_buffer(base: str, cookie: str, seconds: float) -> list[float]:
                  "--autoplay-policy=no-user-gesture-required"):  # fmt: skip
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    script = ("var v = document.getElementById('live-video'), s = v.seekable;"
+              "return s.length && v.currentTime > 0 ? s.end(s.length - 1) - v.currentTime"
+              " : null;")  # fmt: skip
     try:
-        driver.get(base + "status.json")
+        driver.get(base + "status.json?cookie")  # same origin, so the cookie can be set
         driver.add_cookie({"name": "sessionid", "value": cookie})
+        t0 = time.monotonic()
         driver.get(base)
-        script = ("var v = document.getElementById('live-video'), s = v.seekable;"
-                  "return s.length && v.currentTime > 0 ? s.end(s.length - 1) - v.currentTime"
-                  " : null;")  # fmt: skip
-        samples, t0 = [], time.monotonic()
+        out["ready"].set()
         while time.monotonic() - t0 < seconds:
             value = driver.execute_script(script)
-            if value is not None and time.monotonic() - t0 > 8:
-                samples.append(value)
-            time.sleep(1)
-        return samples
+            if value is not None:
+                out.setdefault("first_picture", time.monotonic() - t0)
+                if time.monotonic() - t0 > 8:
+                    out["buffers"].append(value)
+            time.sleep(0.2 if "first_picture" not in out else 1.0)
     finally:
         driver.quit()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--viewers", type=int, default=3)
-    parser.add_argument("--seconds", type=int, default=60)
-    parser.add_argument("--sub-kbps", type=int, default=500)
-    parser.add_argument("--no-browser", action="store_true")
-    args = parser.parse_args()
-
+def setup(args) -> dict:
+    """A temp data dir, the camera, a user; live supervisor, recorder and gunicorn running."""
     data = Path(tempfile.mkdtemp(prefix="crimebox-bench-"))
     port = free_port()
     env = {**os.environ, "CRIMEBOX_DATA_DIR": str(data), "CRIMEBOX_ENV_FILE": os.devnull,
@@ -158,83 +157,118 @@ def main() -> None:
     from django.core.management import call_command
 
     from cameras.models import Camera
-    from live import state
 
     call_command("migrate", verbosity=0)
     call_command("collectstatic", "--noinput", verbosity=0)  # gunicorn serves them (whitenoise)
     server, rtsp = camera(args.sub_kbps)
     cam = Camera.objects.create(
-        name="bench",
-        source=Camera.Source.RTSP,
-        main_stream_uri=rtsp + "/cam",
-        sub_stream_uri=rtsp + "/sub",
+        name="bench", source="rtsp", main_stream_uri=f"{rtsp}/cam", sub_stream_uri=f"{rtsp}/sub"
     )
-    procs = [
-        subprocess.Popen([sys.executable, "manage.py", name], env=env, cwd=ROOT)
-        for name in ("live", "record")
-    ]
-    procs.append(subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-c",
-                                   "python:crimebox.gunicorn_conf", "crimebox.wsgi"],
-                                  env=env, cwd=ROOT, stdout=subprocess.DEVNULL))  # fmt: skip
-    try:
-        user = User.objects.create_user("bench", is_staff=True)
-        user.groups.add(Group.objects.get(name="Investigator"))
-        base = f"http://127.0.0.1:{port}/live/{cam.pk}/"
-        time.sleep(3)
+    user = User.objects.create_user("bench", is_staff=True)
+    user.groups.add(Group.objects.get(name="Investigator"))
+    gunicorn = [str(ROOT / ".venv/bin/gunicorn"), "-c", "python:crimebox.gunicorn_conf",
+                "crimebox.wsgi"]  # fmt: skip
+    procs = {name: subprocess.Popen([sys.executable, "manage.py", name], env=env, cwd=ROOT)
+             for name in ("live", "record")}  # fmt: skip
+    procs["web"] = subprocess.Popen(gunicorn, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}/live/{cam.pk}/"
+    return {"server": server, "camera": cam, "user": user, "procs": procs, "base": base}
+
+
+def wait_live(cam) -> int:
+    """Ask for the camera as the player page does until it plays; the live FFmpeg's pid."""
+    from live import state
+
+    deadline = time.monotonic() + 40
+    while (state.camera_state(cam.slug) or {}).get("state") != "playing":
         state.want(cam.slug)
-        deadline = time.monotonic() + 30
-        while (state.camera_state(cam.slug) or {}).get("state") != "playing":
-            state.want(cam.slug)
-            assert time.monotonic() < deadline, state.camera_state(cam.slug)
-            time.sleep(0.5)
-        started = time.monotonic()
-        ffmpeg_pid = state.camera_state(cam.slug)["pid"]
-        viewers = [Viewer(base, session_cookie(user), state.stream_dir(cam.slug))
-                   for _ in range(args.viewers)]  # fmt: skip
-        for v in viewers:
-            v.start()
-        time.sleep(3)
-        recorder_ffmpeg = [int(p) for p in subprocess.run(
-            ["pgrep", "-P", str(procs[1].pid), "-x", "ffmpeg"], capture_output=True, text=True
-        ).stdout.split()]  # fmt: skip
-        watched = [ffmpeg_pid, *recorder_ffmpeg]
-        cpu0 = {pid: cpu_seconds(pid) for pid in watched}
-        bytes0, w0 = [v.bytes for v in viewers], time.monotonic()
-        buffers = (
-            [] if args.no_browser else browser_buffer(base, session_cookie(user), args.seconds)
+        assert time.monotonic() < deadline, state.camera_state(cam.slug)
+        time.sleep(0.5)
+    return state.camera_state(cam.slug)["pid"]
+
+
+def measure(box: dict, args) -> dict:
+    from live import state
+
+    cam = box["camera"]
+    seen = {"buffers": [], "ready": threading.Event()}
+    if not args.no_browser:  # first: it is the viewer who starts the stream
+        cookie = session_cookie(box["user"])
+        threading.Thread(target=browser, args=(box["base"], cookie, args.seconds + 15, seen),
+                         daemon=True).start()  # fmt: skip
+        seen["ready"].wait(60)
+    ffmpeg_pid = wait_live(cam)
+    viewers = [Viewer(box["base"], session_cookie(box["user"]), state.stream_dir(cam.slug))
+               for _ in range(args.viewers)]  # fmt: skip
+    for v in viewers:
+        v.start()
+    time.sleep(3)
+    recording = subprocess.run(["pgrep", "-P", str(box["procs"]["record"].pid), "-x", "ffmpeg"],
+                               capture_output=True, text=True).stdout.split()  # fmt: skip
+    pids = {"live FFmpeg": ffmpeg_pid,
+            **{f"recording FFmpeg {p} (720p main)": int(p) for p in recording}}  # fmt: skip
+    cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    bytes0, media0, w0 = [v.bytes for v in viewers], viewers[0].media, time.monotonic()
+    time.sleep(args.seconds)
+    wall = time.monotonic() - w0
+    for v in viewers:
+        v.stop = True
+    media = [(b - a) for a, b in zip(media0, viewers[0].media, strict=True)]
+    return {
+        "wall": wall,
+        "cpu": {name: (cpu_seconds(pid) - cpu0[name]) / wall for name, pid in pids.items()},
+        "rates": [(v.bytes - b0) / wall for v, b0 in zip(viewers, bytes0, strict=True)],
+        "substream": media[0] / media[1] if media[1] else 0.0,  # bytes per media second
+        "delays": [d for v in viewers for d in v.delays],
+        "buffers": seen["buffers"],
+        "first_picture": seen.get("first_picture"),
+    }
+
+
+def report(m: dict, args) -> None:
+    print(f"1 camera live (640x360 substream, x264 at {args.sub_kbps} kbit/s, 1 s keyframes), "
+          f"{args.viewers} HTTP viewers{'' if args.no_browser else ' + 1 Chromium'}, "
+          f"{m['wall']:.0f} s; recorder recording the main stream meanwhile")  # fmt: skip
+    for name, share in m["cpu"].items():
+        print(f"  {name} CPU: {share:.4f} of one core")
+    print(
+        f"  substream bitrate (segment bytes / media seconds): "
+        f"{m['substream'] * 8 / 1000:.0f} kbit/s"
+    )
+    for i, rate in enumerate(m["rates"]):
+        print(f"  viewer {i}: {rate * 8 / 1000:.0f} kbit/s served, "
+              f"ratio to the substream's bitrate {rate / m['substream']:.3f}")  # fmt: skip
+    if m["delays"]:
+        print(f"  segment's first frame -> served: median {statistics.median(m['delays']):.2f} s, "
+              f"max {max(m['delays']):.2f} s")  # fmt: skip
+    if m["first_picture"] is not None:
+        print(
+            f"  Chromium: first picture {m['first_picture']:.2f} s after opening the page "
+            "(camera not live before)"
         )
-        if args.no_browser:
-            time.sleep(args.seconds)
-        wall = time.monotonic() - w0
-        cpu = {pid: (cpu_seconds(pid) - cpu0[pid]) / wall for pid in watched}
-        rates = [(v.bytes - b0) / wall for v, b0 in zip(viewers, bytes0, strict=True)]
-        for v in viewers:
-            v.stop = True
-        print(f"1 camera live (640x360 substream at {args.sub_kbps} kbit/s, 1 s keyframes), "
-              f"{args.viewers} HTTP viewers{'' if args.no_browser else ' + 1 Chromium'}, "
-              f"{wall:.0f} s (live for {time.monotonic() - started:.0f} s)")  # fmt: skip
-        print(f"  live FFmpeg CPU: {cpu[ffmpeg_pid]:.4f} of one core")
-        for pid in recorder_ffmpeg:
-            print(f"  recording FFmpeg (720p main, meanwhile) CPU: {cpu[pid]:.4f} of one core")
-        target = args.sub_kbps * 1000 / 8
-        for i, rate in enumerate(rates):
-            print(f"  viewer {i}: {rate * 8 / 1000:.0f} kbit/s served, "
-                  f"ratio to the substream's bitrate {rate / target:.2f}")  # fmt: skip
-        delays = [d for v in viewers for d in v.delays]
-        if delays:
-            print(f"  first frame -> served: median {statistics.median(delays):.2f} s, "
-                  f"max {max(delays):.2f} s")  # fmt: skip
-        if buffers:
-            buffer = statistics.median(buffers)
-            total = statistics.median(delays or [0]) + buffer
-            print(f"  player buffer (hls.js in Chromium): median {buffer:.2f} s; "
-                  f"estimated delay behind the camera {total:.2f} s")  # fmt: skip
+    if m["buffers"]:
+        buffer = statistics.median(m["buffers"])
+        total = statistics.median(m["delays"] or [0]) + buffer
+        print(f"  player buffer (hls.js in Chromium, live edge - current time): median "
+              f"{buffer:.2f} s; delay behind the camera about {total:.2f} s")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--viewers", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--sub-kbps", type=int, default=500)
+    parser.add_argument("--no-browser", action="store_true")
+    args = parser.parse_args()
+    box = setup(args)
+    try:
+        report(measure(box, args), args)
     finally:
-        for proc in procs:
+        for proc in box["procs"].values():
             proc.send_signal(signal.SIGTERM)
-        for proc in procs:
+        for proc in box["procs"].values():
             proc.wait(30)
-        server.terminate()
+        box["server"].terminate()
 
 
 if __name__ == "__main__":

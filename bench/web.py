@@ -1,11 +1,11 @@
 #!/usr/bin/env python
 """Web benchmark: /health and an admin page while K throttled clients download, against none.
 
-    .venv/bin/python bench/web.py [--downloads 2] [--rate-kb 150] [--requests 40]
+    .venv/bin/python bench/web.py [--downloads 2] [--rate-kb 150] [--requests 60] [--sync-workers]
 
 Starts the real web server (gunicorn with crimebox/gunicorn_conf.py, the box's defaults) on a
 throw-away data directory on loopback, then measures the latency of `/health` and of the logged-in
-front page: first with no download running, then while K clients each pull a 64 MiB segment at
+front page, in rounds alternating no download and K clients each pulling a 64 MiB segment at
 --rate-kb KB/s (ZeroTier over LTE). Prints the medians and 95th percentiles, their ratios (with /
 without), how many requests failed or took over a second, and the memory of the web processes
 (RSS and PSS, shared pages counted once).
@@ -78,18 +78,26 @@ def timed_get(port, path, cookie="") -> float | None:
     return time.perf_counter() - t
 
 
-def measure(port, cookie, n) -> dict:
-    out = {}
-    for name, path, c in [("/health", "/health", ""), ("front page", "/", cookie)]:
-        times = [timed_get(port, path, c) for _ in range(n)]
-        ok = sorted(t for t in times if t is not None)
-        out[name] = {
-            "median": statistics.median(ok) if ok else float("nan"),
-            "p95": ok[int(0.95 * (len(ok) - 1))] if ok else float("nan"),
-            "failed": len(times) - len(ok),
-            "over_1s": sum(1 for t in ok if t > 1.0),
-        }
-    return out
+PAGES = [("/health", "/health", False), ("front page", "/", True)]
+
+
+def sample(port, cookie, n, into: dict) -> None:
+    """n timed GETs of each page, appended to into[name] (None for a failed request)."""
+    for name, path, logged_in in PAGES:
+        into.setdefault(name, []).extend(
+            timed_get(port, path, cookie if logged_in else "") for _ in range(n)
+        )
+
+
+def summary(times: list) -> dict:
+    ok = sorted(t for t in times if t is not None)
+    return {
+        "median": statistics.median(ok) if ok else float("nan"),
+        "p95": ok[int(0.95 * (len(ok) - 1))] if ok else float("nan"),
+        "failed": len(times) - len(ok),
+        "over_1s": sum(1 for t in ok if t > 1.0),
+        "n": len(times),
+    }
 
 
 def web_memory(master: int) -> tuple[int, int]:
@@ -137,7 +145,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--downloads", type=int, default=2)
     parser.add_argument("--rate-kb", type=float, default=150)
-    parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--requests", type=int, default=60, help="per page and side")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
         "--sync-workers",
         action="store_true",
@@ -178,31 +187,44 @@ def main() -> None:
             if time.monotonic() > deadline:
                 raise SystemExit("gunicorn did not start")
             time.sleep(0.2)
-        measure(port, cookie, 20)  # warm up every worker
+        sample(port, cookie, 20, {})  # warm up every worker
         idle_mem = web_memory(server.pid)
-        before = measure(port, cookie, args.requests)
+        # Rounds alternate without and with the downloads, so a machine whose load drifts
+        # (other jobs on the same cores) weighs on both sides alike.
+        idle, loaded, statuses, load_mem = {}, {}, set(), (0, 0)
         url = f"/footage/segment/{segment_id}/download"
-        clients = [Throttled(port, url, cookie, args.rate_kb * 1000) for _ in range(args.downloads)]
-        for c in clients:
-            c.start()
-        time.sleep(3)  # the downloads fill their socket buffers and hold their threads
-        during = measure(port, cookie, args.requests)
-        load_mem = web_memory(server.pid)
-        statuses = sorted({c.status.decode() for c in clients})
-        for c in clients:
-            c.stopped = True
+        per_round = max(1, args.requests // args.rounds)
+        for _ in range(args.rounds):
+            sample(port, cookie, per_round, idle)
+            clients = [
+                Throttled(port, url, cookie, args.rate_kb * 1000) for _ in range(args.downloads)
+            ]
+            for c in clients:
+                c.start()
+            time.sleep(3)  # the downloads fill their socket buffers and hold their threads
+            sample(port, cookie, per_round, loaded)
+            load_mem = max(load_mem, web_memory(server.pid))
+            statuses |= {c.status.decode() for c in clients}
+            for c in clients:
+                c.stopped = True
+            for c in clients:
+                c.join(timeout=10)
+            time.sleep(1)  # the server notices the closed connections and frees the slots
     finally:
         server.terminate()
         server.wait(timeout=30)
     kind = "2 sync workers" if args.sync_workers else "gthread (crimebox/gunicorn_conf.py)"
-    print(f"{kind}: {args.downloads} downloads at {args.rate_kb:g} KB/s ({', '.join(statuses)})")
-    for name in before:
-        b, d = before[name], during[name]
+    print(
+        f"{kind}: {args.downloads} downloads at {args.rate_kb:g} KB/s "
+        f"({', '.join(sorted(statuses))}), {args.rounds} rounds"
+    )
+    for name in idle:
+        b, d = summary(idle[name]), summary(loaded[name])
         print(
             f"{name:11s} median {b['median'] * 1000:6.1f} ms -> {d['median'] * 1000:6.1f} ms "
             f"(ratio {d['median'] / b['median']:.2f}), p95 {b['p95'] * 1000:6.1f} -> "
             f"{d['p95'] * 1000:6.1f} ms (ratio {d['p95'] / b['p95']:.2f}); "
-            f"failed {d['failed']}, over 1 s {d['over_1s']} of {args.requests}"
+            f"failed {d['failed']}, over 1 s {d['over_1s']} of {d['n']}"
         )
     print(
         f"web processes: RSS {idle_mem[0] / 1024:.0f} MiB idle, {load_mem[0] / 1024:.0f} MiB "

@@ -10,6 +10,7 @@ import socket
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from crimebox.hosts import BoxHosts
 
@@ -20,6 +21,12 @@ env = environ.Env()
 # environment leaves unset; the real environment always wins.
 _env_file = Path(os.environ.get("CRIMEBOX_ENV_FILE", BASE_DIR / ".env"))
 if _env_file.is_file():
+    if not os.access(_env_file, os.R_OK):
+        # Guessing the settings instead would open another data directory (a stray ./data).
+        raise ImproperlyConfigured(
+            f"{_env_file} holds this box's settings but this user cannot read it: run "
+            "manage.py as the user that ran `bootstrap.sh start` (or as root / crimebox)."
+        )
     env.read_env(str(_env_file), overwrite=False)
 
 DATA_DIR = Path(env.str("CRIMEBOX_DATA_DIR", default=str(BASE_DIR / "data"))).resolve()
@@ -195,6 +202,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("CRIMEBOX_STATIC_ROOT", default=str(DATA_DIR / "static")))
+# Django's storage would chmod what it writes (collected static files) to 0644 otherwise.
+FILE_UPLOAD_PERMISSIONS = 0o640
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

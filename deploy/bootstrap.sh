@@ -57,7 +57,8 @@ start() {
   "$PY" manage.py init_box
   "$PY" manage.py check
   local bind
-  bind=$("$PY" manage.py shell -v0 -c 'from django.conf import settings; print(settings.BIND)')
+  bind=$(DJANGO_SETTINGS_MODULE=crimebox.settings "$PY" -c \
+    'from django.conf import settings; print(settings.BIND)')
   echo "bootstrap: starting web admin on http://$bind/ , Django-Q cluster, recorder and live view (Ctrl-C stops)"
   local pids=()
   "$VENV/bin/gunicorn" -c python:crimebox.gunicorn_conf crimebox.wsgi & pids+=($!)

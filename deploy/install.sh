@@ -50,9 +50,12 @@ put() {
 
 # The units of deploy/, with this checkout and data directory in place of the defaults.
 unit_text() {
+  local home=yes
+  # A checkout under /home or /root (not the documented /opt/crimebox) must stay visible.
+  case "$ROOT/" in /home/* | /root/*) home=no ;; esac
   sed -e "s#/opt/crimebox#$ROOT#g" -e "s#/var/lib/crimebox#$DATA_DIR#g" \
     -e "s#^User=crimebox#User=$SVC_USER#" -e "s#^Group=crimebox#Group=$SVC_USER#" \
-    "$ROOT/deploy/$1.service"
+    -e "s#^ProtectHome=yes#ProtectHome=$home#" "$ROOT/deploy/$1.service"
 }
 
 journal_text() {

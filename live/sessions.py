@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from audit import log
@@ -21,24 +22,27 @@ def session_gap() -> float:
     return min(15.0, float(settings.LIVE_IDLE_SECONDS))
 
 
-def session_hash(request) -> str:
+def session_hash(request: HttpRequest) -> str:
     if not request.session.session_key:
         request.session.save()
-    return hashlib.sha256(request.session.session_key.encode()).hexdigest()
+    return hashlib.sha256((request.session.session_key or "").encode()).hexdigest()
 
 
-def seen(request, camera: Camera, stream: str, now: datetime | None = None) -> LiveSession:
+def seen(
+    request: HttpRequest, camera: Camera, stream: str, now: datetime | None = None
+) -> LiveSession:
     """The viewer's open session of this camera, opened on its first playlist request.
     `last_seen_at` is written at most every gap/3 seconds, not on every request."""
     now = now or timezone.now()
     key = session_hash(request)
+    user = request.user if request.user.is_authenticated else None  # always, behind view_live
     session = LiveSession.objects.open().filter(session_hash=key, camera=camera).first()
     if session is None:
         return LiveSession.objects.create(
             camera=camera,
             camera_name=camera.name,
-            user=request.user,
-            username=request.user.get_username(),
+            user=user,
+            username=user.get_username() if user else "",
             client_ip=log.client_ip(request),
             session_hash=key,
             stream=stream,
@@ -76,7 +80,7 @@ def close(session: LiveSession) -> int:
             user=session.user,
             username=session.username,
             ip=session.client_ip,
-            camera=Camera.objects.filter(pk=session.camera_id).first(),
+            camera=Camera.objects.filter(pk=session.camera_id or 0).first(),
             target=f"live {session.camera_name} ({session.get_stream_display().lower()})",
             detail={
                 "started_at": session.started_at.isoformat(),

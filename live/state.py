@@ -88,7 +88,7 @@ def beat(now: float) -> None:
 def supervisor_running(now: float | None = None) -> bool:
     data = read_json(live_dir() / "supervisor.json")
     now = now or time.time()
-    return bool(data) and now - float(data.get("at", 0)) <= HEARTBEAT_MAX_AGE
+    return data is not None and now - float(data.get("at", 0)) <= HEARTBEAT_MAX_AGE
 
 
 def stop_beating() -> None:

@@ -86,6 +86,7 @@ class Stream:
         )
 
     def pump(self) -> None:
+        assert self.proc.stderr is not None  # stderr=PIPE
         for line in self.proc.stderr:
             if line.strip():
                 self.stderr.append(self.redact(line.strip()))

@@ -8,6 +8,8 @@ RTSP session to the camera. Demand comes from the web as touched files (live.sta
 
 import logging
 import time
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -25,7 +27,7 @@ SYNC_INTERVAL = 2.0
 
 
 class LiveSupervisor:
-    def __init__(self, clock=time.time):
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
         self.streams: dict[int, Stream] = {}
         self.cameras: dict[int, Camera] = {}
@@ -33,6 +35,7 @@ class LiveSupervisor:
         self.retry_at: dict[int, float] = {}
         self.errors: dict[int, str] = {}
         self.written: dict[int, dict] = {}
+        self.wanted_since: dict[int, float] = {}  # first come, first served under the cap
         self.last_sync = float("-inf")
 
     def tick(self) -> None:
@@ -77,8 +80,10 @@ class LiveSupervisor:
 
     def start_wanted(self, now: float) -> None:
         wanted = [c for c in self.cameras.values() if self.wanted(c, now)]
-        # First come, first served: the camera asked for longest holds its place.
-        wanted.sort(key=lambda c: state.wanted_at(c.slug) or 0)
+        for camera in wanted:
+            self.wanted_since.setdefault(camera.pk, now)
+        # First come, first served: the camera waiting longest gets the next free place.
+        wanted.sort(key=lambda c: self.wanted_since[c.pk])
         for camera in wanted:
             if camera.pk in self.streams:
                 continue
@@ -91,6 +96,7 @@ class LiveSupervisor:
         for camera in self.cameras.values():
             if camera.pk not in self.streams and not self.wanted(camera, now):
                 self.retry_at.pop(camera.pk, None)
+                self.wanted_since.pop(camera.pk, None)
                 self.publish(camera, "off", "Nobody is watching.")
 
     def cap_message(self) -> str:
@@ -132,7 +138,7 @@ class LiveSupervisor:
         if camera is not None:
             self.publish(camera, status, message)
 
-    def publish(self, camera: Camera, status: str, message: str, **extra) -> None:
+    def publish(self, camera: Camera, status: str, message: str, **extra: Any) -> None:
         """The camera's state for the web; rewritten only when it changes."""
         data = {"state": status, "message": message, **extra}
         if self.written.get(camera.pk) != data:

@@ -77,6 +77,8 @@ def grid_status(request):
 @live_page
 def player(request, camera_id: int):
     camera = get_object_or_404(Camera, pk=camera_id)
+    if camera.is_enabled:
+        state.want(camera.slug)  # FFmpeg starts while the page and hls.js load
     config = {
         "status_url": reverse("live:status", args=[camera.pk]),
         "playlist_url": reverse("live:playlist", args=[camera.pk]),

@@ -147,6 +147,8 @@ def record_clock_step(camera: Camera, step: float, at: datetime) -> Gap:
     for segment in Segment.objects.filter(camera=camera, end__gt=at).chained():
         segment.note = "; ".join(n for n in (segment.note, note) if n)
         segment.clock_synced = False
-        segment.save(update_fields=["note", "clock_synced"])
+        with transaction.atomic():
+            segment.save(update_fields=["note", "clock_synced"])
+            outbox.report(outbox.SEGMENT_EVENT, segment, event="clock_flagged", at=at, note=note)
     logger.warning("camera %s: %s", camera, detail)
     return gap

@@ -61,7 +61,7 @@ class Run:
     Times are the supervisor's wall clock (`clock`) unless named `*_mono`.
     """
 
-    def __init__(self, camera: Camera, now: float, clock: Callable[[], float] = time.time):
+    def __init__(self, camera: Camera, now: float, clock: Callable[[], float] = time.time) -> None:
         self.camera_id: int = camera.pk
         self.name: str = camera.name
         self.fingerprint = recording_fingerprint(camera)

@@ -72,6 +72,7 @@ def segment_doc(segment: Segment) -> dict:
         width=segment.width,
         height=segment.height,
         fps_milli=milli(segment.fps),
+        frames=segment.frames,
         has_audio=segment.has_audio,
         file=segment.path,
         sha256=segment.sha256,
@@ -80,6 +81,7 @@ def segment_doc(segment: Segment) -> dict:
         status=segment.status,
         on_hold=segment.on_hold,  # closed inside an active hold; later changes are events
         note=segment.note,
+        media_warning=segment.media_warning,
         hashed_at=ms(segment.hashed_at),
         clock_synced=segment.clock_synced,
     )

@@ -137,6 +137,10 @@ class ExportAdmin(admin.ModelAdmin):
             "The package is offered for download here when ready.",
         )
 
+    def response_add(self, request, obj, post_url_continue=None):
+        # One message (save_related's), not the admin's "added successfully" beside it.
+        return redirect("console:export", obj.pk)
+
     @admin.display(description="window (UTC)")
     def window(self, obj):
         return f"{obj.start:%Y-%m-%d %H:%M:%S} – {obj.end:%H:%M:%S}"

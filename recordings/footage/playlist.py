@@ -26,6 +26,7 @@ def day_playlist(camera: Camera, day: date, now: datetime | None = None) -> dict
             "end": ms(s.end),
             "src": reverse("recordings:media", args=[s.pk]),
             "url": reverse("recordings:player", args=[s.pk]),
+            "played": reverse("recordings:played", args=[s.pk]),
             "recording": s.is_recording,
             "status": s.get_status_display(),
             "held": s.on_hold,

@@ -8,6 +8,7 @@ urlpatterns = [
     path("camera/<int:camera_id>/", views.camera_day, name="today"),
     path("camera/<int:camera_id>/<str:day>/", views.camera_day, name="day"),
     path("camera/<int:camera_id>/<str:day>/playlist.json", views.playlist, name="playlist"),
+    path("segment/<int:segment_id>/played", views.played, name="played"),
     path("segment/<int:segment_id>/", views.player, name="player"),
     path("segment/<int:segment_id>/media.mp4", views.media, name="media"),
     path("segment/<int:segment_id>/download", views.download, name="download"),

@@ -8,7 +8,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -270,6 +270,23 @@ def player(request, segment_id: int):
             scrub_ticks=[t for t in ticks(*day_bounds(day), zoomed=False) if t.hour % 3 == 0],
         ),
     )
+
+
+@footage_view()
+def played(request, segment_id: int):
+    """The player went on to this segment (the next one, or one picked on the scrubber): the
+    audit trail records every segment played, not only the page's first."""
+    if request.method != "POST":
+        raise Http404("POST only.")
+    segment = on_disk_segment(segment_id)
+    log.record(
+        AuditEvent.Action.PLAY,
+        request=request,
+        camera=segment.camera,
+        target=f"segment {segment.pk}",
+        detail={"continued": True},
+    )
+    return HttpResponse(status=204)
 
 
 @footage_view()

@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 from selenium.webdriver.common.by import By
 
+from audit.models import AuditEvent
 from recordings.evidence.export import run_export
 from recordings.models import Export, Gap
 from tests.browser.helpers import log_in, make_user, wait_for
@@ -66,6 +67,15 @@ def test_plays_on_across_segments_and_a_gap_with_the_wall_clock(
     assert "18:57:1" in state["clock"] and "17:57:1" in state["clock"]  # on screen: after 14 s
     assert reverse("recordings:player", args=[first.pk + 2]) in browser.current_url
     shoot("player-after-gap")
+    played = wait_for(
+        lambda: (
+            (t := set(AuditEvent.objects.filter(action="play").values_list("target", flat=True)))
+            == {f"segment {first.pk + i}" for i in range(3)}
+            and t
+        ),
+        what="every segment played in the audit trail",
+    )
+    assert played
 
 
 def test_scrubber_click_in_empty_time_says_so(browser, live_server, footage):

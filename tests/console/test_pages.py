@@ -120,3 +120,20 @@ def test_front_page_shows_live_stills_to_who_may_watch_live(client, db):
     page = client.get(reverse("admin:index")).content.decode()
     assert reverse("live:still", args=[camera.pk]) not in page
     assert reverse("console:still", args=[camera.pk]) not in page
+
+
+def test_recent_changes_are_in_the_page_flow_not_floating(client, db):
+    client.force_login(user_with(superuser=True))
+    camera = make_camera("North")
+    client.post(
+        reverse("admin:cameras_camera_change", args=[camera.pk]),
+        {
+            "name": "North 2",
+            "location": "",
+            "is_enabled": "on",
+            "main_stream_uri": camera.main_stream_uri,
+        },
+    )
+    page = client.get(reverse("admin:index")).content.decode()
+    assert "Your recent changes" in page and "North 2" in page
+    assert "content-related" not in page  # the admin's floating side column

@@ -7,6 +7,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from recordings.index import open_segment, segment_dir
 from recordings.models import Gap
 from tests.factories import make_camera, make_media, make_segments
@@ -68,3 +69,15 @@ def test_player_and_playlist_need_the_footage_permission(client, footage):
     assert client.get(reverse("recordings:player", args=[segs[0].pk])).status_code == 403
     url = reverse("recordings:playlist", args=[camera.pk, "2026-11-23"])
     assert client.get(url).status_code == 403
+
+
+def test_each_segment_played_on_is_audited(client, footage):
+    camera, segs = footage
+    login(client, "Investigator")
+    url = reverse("recordings:played", args=[segs[1].pk])
+    assert client.get(url).status_code == 404
+    assert client.post(url).status_code == 204
+    event = AuditEvent.objects.get(action="play")
+    assert event.target == f"segment {segs[1].pk}" and event.detail == {"continued": True}
+    login(client, "Auditor")
+    assert client.post(url).status_code == 403

@@ -25,12 +25,16 @@ def manage(args, env_extra, umask=0o022):
 def test_database_keys_and_folders_are_not_readable_by_other_users(tmp_path):
     data = tmp_path / "data"
     env = {"CRIMEBOX_DATA_DIR": str(data)}
-    for args in (["migrate", "-v0"], ["init_box", "--no-test-pattern"]):
+    for args in (
+        ["migrate", "-v0"],
+        ["init_box", "--no-test-pattern"],
+        ["collectstatic", "--noinput", "-v0"],
+    ):
         result = manage(args, env)
         assert result.returncode == 0, result.stderr
     paths = [data, *data.rglob("*")]
     names = {p.name for p in paths}
-    assert {"crimebox.sqlite3", "secret_key", "recordings", "exports", "keys"} <= names
+    assert {"crimebox.sqlite3", "secret_key", "recordings", "exports", "keys", "static"} <= names
     for path in paths:
         mode = path.stat().st_mode & 0o777
         assert mode & 0o007 == 0, f"{path} is {mode:o}"

@@ -1,6 +1,7 @@
 """The live supervisor with real FFmpeg against a real RTSP camera (GStreamer)."""
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -113,6 +114,14 @@ def test_cap_on_live_cameras(rtsp_server, supervisor, settings):
     assert "at most 1 camera live" in current(second)["message"]
     assert "First" in current(second)["message"]
     assert list(supervisor.streams) == [first.pk]
+    os.utime(state.live_dir() / f"{first.slug}.want", (0, 0))  # First's viewers left
+
+    def second_live():
+        state.want(second.slug)
+        return second.pk in supervisor.streams
+
+    wait_for(second_live, tick=supervisor.tick, what="the waiting camera takes the free place")
+    assert current(first)["state"] == "off"
 
 
 def test_substream_gone_says_so_and_retries(rtsp_server, supervisor):

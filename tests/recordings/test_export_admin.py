@@ -3,6 +3,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from audit.models import AuditEvent
@@ -48,6 +49,9 @@ def test_export_from_the_admin_runs_and_downloads(
         )
     assert response.status_code == 302
     export = Export.objects.get()
+    assert response["Location"] == reverse("console:export", args=[export.pk])
+    messages = list(get_messages(response.wsgi_request))
+    assert len(messages) == 1 and "Export queued" in str(messages[0])  # one message, not two
     assert export.status == Export.Status.DONE, export.error
     page = investigator.get(reverse("admin:recordings_export_changelist"), follow=True)
     download = reverse("admin:recordings_export_download", args=[export.pk])

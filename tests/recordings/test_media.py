@@ -4,8 +4,10 @@ import os
 from datetime import UTC, datetime
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.signals import request_finished
 from django.db import close_old_connections
+from django.test import Client
 from django.urls import reverse
 
 from audit.models import AuditEvent
@@ -83,6 +85,11 @@ def test_interrupted_download_says_how_much_was_sent(segment, rf):
     # Two blocks were written in full before the server asked for the third.
     assert event.detail["bytes_sent"] == 2 * CHUNK
     assert event.detail["bytes"] == segment.abs_path.stat().st_size
+    # The audit trail says so, not just "Downloaded".
+    auditor = Client()
+    auditor.force_login(User.objects.create_superuser("chief", password="x-long-pass-phrase"))
+    page = auditor.get(reverse("admin:audit_auditevent_changelist")).content.decode()
+    assert f"interrupted after {2 * CHUNK:,} of {event.detail['bytes']:,} bytes" in page
 
 
 def test_complete_download_is_audited_once(segment, investigator):

@@ -76,6 +76,9 @@ def test_records_clock_aligned_hashed_chained_segments(
         assert NAME_RE.match(seg.abs_path.name)
         assert seg.sha256 == sha256_file(seg.abs_path)
         assert seg.codec == "h264" and (seg.width, seg.height) == (320, 240)
+        # Media, frame count and wall time agree: no warning for an honest camera.
+        assert seg.media_warning == "" and seg.frames == pytest.approx(seg.duration * 25, abs=2)
+        assert seg.abs_path.stat().st_mode & 0o777 == 0o444
     # After the first (partial-length) file, cuts land on the 1 s keyframes at 2 s boundaries.
     for seg in segs[1:-1]:
         assert seg.duration == pytest.approx(2.0, abs=0.1)

@@ -140,3 +140,13 @@ def test_one_send_is_queued_per_transaction(settings, django_capture_on_commit_c
     with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
         add(base("heartbeat", "off", time=T0))
     assert callbacks == []  # replication off: nothing to send
+
+
+@pytest.mark.django_db
+def test_clock_step_gap_and_flagged_segments_are_documents():
+    camera = make_camera()
+    segment = make_segment(camera, T0)
+    gaps.record_clock_step(camera, -3600, T0 - timedelta(minutes=30))
+    (flagged,) = docs("segment_event")
+    assert flagged["event"] == "clock_flagged" and flagged["sha256"] == segment.sha256
+    assert docs("gap_closed")[0]["cause"] == "clock_step"

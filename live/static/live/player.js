@@ -83,7 +83,12 @@
     fetch(config.status_url, { credentials: "same-origin" })
       .then(function (r) { return r.json(); })
       .then(show)
-      .catch(function () { say("The box does not answer; retrying…", true); });
+      .catch(function () { say("The box does not answer; retrying…", true); })
+      .then(function () {
+        // Every 0.5 s until the stream plays (the first picture comes sooner), then every 2 s.
+        var starting = !last || (last.state === "starting" && !attached);
+        setTimeout(poll, starting ? 500 : 2000);
+      });
   }
 
   var recorded = document.getElementById("live-recorded");
@@ -94,5 +99,4 @@
     });
   }
   poll();
-  setInterval(poll, 2000);
 })();
