@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from cameras.models import Camera
 from recordings.footage.thumbnails import thumbnail
-from recordings.health import health_status
+from recordings.health import health_status, may_see_health
 from recordings.models import Segment
 
 from .health_words import health_in_words
@@ -65,7 +65,7 @@ def front(request):
         **admin.site.each_context(request),
         "title": f"Box {health['box_id']} at a glance",
         "cards": camera_cards(request.user),
-        "health": health_in_words(health),
+        "health": health_in_words(health) if may_see_health(request.user) else None,
         "app_list": [
             app for app in admin.site.get_app_list(request) if app["app_label"] != "django_q"
         ],
@@ -75,6 +75,8 @@ def front(request):
 
 @admin.site.admin_view
 def health_page(request):
+    if not may_see_health(request.user):
+        raise PermissionDenied  # a staff account without a role (issue 8 item 15)
     health = health_status()
     context = {
         **admin.site.each_context(request),

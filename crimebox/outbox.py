@@ -12,6 +12,9 @@ from django.dispatch import Signal
 
 # sender: the kind of fact (a string below); obj: the row; extra: what the row does not hold.
 fact = Signal()
+# The same for many rows of one kind at once (objs): a hold over a year of footage changes
+# 35,000 segments in one transaction, which must stay short (the recorder writes too).
+facts = Signal()
 
 SEGMENT = "segment"  # a segment closed (complete or partial): obj is the Segment
 SEGMENT_EVENT = "segment_event"  # later facts: event=missing|corrupt|deleted|hold_on|hold_off
@@ -28,3 +31,11 @@ def report(kind: str, obj, **extra) -> None:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError(f"outbox: {kind} reported outside its transaction")
     fact.send(sender=kind, obj=obj, **extra)
+
+
+def report_many(kind: str, objs: list, **extra) -> None:
+    """`report` for many rows of one kind, in one go. Must run inside their transaction."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError(f"outbox: {kind} reported outside its transaction")
+    if objs:
+        facts.send(sender=kind, objs=objs, **extra)

@@ -194,6 +194,9 @@ update_box() {
   run runuser -u "$owner" -- git -C "$ROOT" pull --ff-only
   venv_as_owner
   ensure_env_file
+  ensure_hidepid
+  # Files an older version left readable by everyone.
+  run chmod -R g-w,o-rwx "$DATA_DIR"
   prepare_box
   ensure_units
   run systemctl restart "${UNITS[@]}"

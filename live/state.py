@@ -22,11 +22,14 @@ HEARTBEAT_MAX_AGE = 10.0  # older than this: the live service is not running
 
 
 def live_dir() -> Path:
-    """CRIMEBOX_LIVE_DIR, else /run/crimebox/live if it exists or can be made (systemd's
-    RuntimeDirectory makes it for the live unit), else /dev/shm/crimebox-live. Resolved on
-    each use so the web follows the supervisor whichever started first."""
+    """CRIMEBOX_LIVE_DIR, else /run/crimebox/live when /run is RAM and the directory exists
+    or can be made (systemd's RuntimeDirectory makes it for the live unit), else
+    /dev/shm/crimebox-live. Resolved on each use so the web follows the supervisor whichever
+    started first."""
     if settings.LIVE_DIR:
         return Path(settings.LIVE_DIR)
+    if not in_ram(RUN_DIR.parent.parent):
+        return SHM_DIR  # a container's /run can be on disk
     if RUN_DIR.is_dir() and os.access(RUN_DIR, os.W_OK):
         return RUN_DIR
     try:
@@ -34,6 +37,29 @@ def live_dir() -> Path:
         return RUN_DIR
     except OSError:
         return SHM_DIR
+
+
+def filesystem_type(path: Path, mounts: str | None = None) -> str:
+    """The type of the filesystem holding `path` (longest mount point of /proc/mounts)."""
+    if mounts is None:
+        try:
+            mounts = Path("/proc/mounts").read_text()
+        except OSError:
+            return ""
+    path = Path(os.path.abspath(path))
+    best, kind = -1, ""
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = Path(fields[1].replace("\\040", " "))
+        if (path == point or point in path.parents) and len(point.parts) > best:
+            best, kind = len(point.parts), fields[2]
+    return kind
+
+
+def in_ram(path: Path) -> bool:
+    return filesystem_type(path) in ("tmpfs", "ramfs")
 
 
 def stream_dir(slug: str) -> Path:

@@ -152,3 +152,32 @@ def record_clock_step(camera: Camera, step: float, at: datetime) -> Gap:
             outbox.report(outbox.SEGMENT_EVENT, segment, event="clock_flagged", at=at, note=note)
     logger.warning("camera %s: %s", camera, detail)
     return gap
+
+
+def clock_behind_footage(camera: Camera, now: datetime, synced: bool | None) -> Gap | None:
+    """At start-up the clock reads earlier than footage already recorded (a Pi without a
+    battery clock booted with a saved time after a power cut): what follows would claim
+    times already claimed. A clock-step Gap says so; which footage is wrong depends on
+    whether the clock is synchronised now."""
+    last = Segment.objects.filter(camera=camera).last_chained()
+    if last is None or (last.end - now).total_seconds() <= 2:
+        return None
+    if Gap.objects.filter(camera=camera, cause=Gap.Cause.CLOCK_STEP, end=last.end).exists():
+        return None  # said at an earlier start
+    if synced:
+        return record_clock_step(camera, (now - last.end).total_seconds(), now)
+    ahead = (last.end - now).total_seconds()
+    detail = (
+        f"At recorder start the clock read {now:%Y-%m-%d %H:%M:%S} UTC, {ahead:.0f} s "
+        f"before the end of footage already recorded ({last.end:%Y-%m-%d %H:%M:%S} UTC), and "
+        "it is not synchronised (NTP): footage recorded until it is carries times that are "
+        "too early, and its segments say they were not synchronised."
+    )
+    with transaction.atomic():
+        gap = Gap.objects.create(
+            camera=camera, start=now, end=last.end, cause=Gap.Cause.CLOCK_STEP, detail=detail
+        )
+        outbox.report(outbox.GAP_OPENED, gap)
+        outbox.report(outbox.GAP_CLOSED, gap)
+    logger.warning("camera %s: %s", camera, detail)
+    return gap

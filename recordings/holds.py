@@ -53,9 +53,13 @@ def _refresh_segments(camera, start, end) -> int:
 def _report_hold_changes(ids: list[int]) -> None:
     """A "put on hold" / "taken off hold" fact per chained segment whose state changed."""
     now = timezone.now()
-    for segment in Segment.objects.filter(pk__in=ids).chained().select_related("camera"):
-        event = "hold_on" if segment.on_hold else "hold_off"
-        outbox.report(outbox.SEGMENT_EVENT, segment, event=event, at=now)
+    for i in range(0, len(ids), 5000):  # under SQLite's bound-parameter limit
+        changed = list(
+            Segment.objects.filter(pk__in=ids[i : i + 5000]).chained().select_related("camera")
+        )
+        for event, on_hold in (("hold_on", True), ("hold_off", False)):
+            segments = [s for s in changed if s.on_hold == on_hold]
+            outbox.report_many(outbox.SEGMENT_EVENT, segments, event=event, at=now)
 
 
 def place_hold(camera, start, end, reason, *, user=None, request=None, case_number=""):

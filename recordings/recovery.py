@@ -17,9 +17,10 @@ from django.utils import timezone
 
 from cameras.models import Camera
 from crimebox import outbox
+from crimebox.clock import clock_synchronized
 
 from . import ffmpeg
-from .gaps import open_gap
+from .gaps import clock_behind_footage, open_gap
 from .index import camera_files, index_segment, mark_lost, relative_path
 from .models import Gap, Segment
 
@@ -107,9 +108,11 @@ def mark_missing(camera: Camera, result: RecoveryResult) -> None:
 def recover(now: datetime | None = None) -> RecoveryResult:
     now = now or datetime.now(UTC)
     result = RecoveryResult()
+    synced = clock_synchronized()
     for camera in Camera.objects.all():
         mark_missing(camera, result)
         index_unknown_files(camera, note="recovered at recorder start-up", result=result)
+        clock_behind_footage(camera, now, synced)
         if camera.is_enabled and Segment.objects.filter(camera=camera).exists():
             if not Gap.objects.filter(camera=camera).open().exists():
                 open_gap(

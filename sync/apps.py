@@ -19,6 +19,7 @@ class SyncConfig(AppConfig):
 
         # Every fact reported by the lower layers gets its document in the same transaction.
         outbox.fact.connect(sync_outbox.on_fact, dispatch_uid="sync.outbox")
+        outbox.facts.connect(sync_outbox.on_facts, dispatch_uid="sync.outbox.many")
         health_parts.connect(status.health_part, dispatch_uid="sync.health")
         post_migrate.connect(_schedules, sender=self)
 

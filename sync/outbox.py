@@ -10,13 +10,14 @@ ever stops recording (a full disk is retention's job, which deletes the oldest f
 
 import logging
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
 from crimebox import outbox
-from recordings.evidence.signing import ensure_signing_key
+from recordings.evidence.signing import PRIVATE_NAME, ensure_signing_key
 
 from . import documents
 from .models import OutboxItem, SyncLog
@@ -38,13 +39,57 @@ _BUILDERS = {
 }
 
 
+_keys: dict = {}
+
+
+def signing_key():
+    """The box key, loaded once per process (and again if the file changes)."""
+    path = Path(settings.KEYS_DIR) / PRIVATE_NAME
+    try:
+        stamp = (str(path), path.stat().st_mtime_ns)
+    except FileNotFoundError:
+        stamp = None
+    if stamp is None or stamp not in _keys:
+        key = ensure_signing_key()
+        _keys.clear()
+        _keys[(str(path), path.stat().st_mtime_ns)] = key
+        return key
+    return _keys[stamp]
+
+
 def on_fact(sender: str, obj, signal=None, **extra) -> None:
     add(_BUILDERS[sender](obj, **extra))
 
 
+def on_facts(sender: str, objs: list, signal=None, **extra) -> None:
+    add_many([_BUILDERS[sender](obj, **extra) for obj in objs])
+
+
+def add_many(docs: list[dict], *, now: datetime | None = None) -> None:
+    """Sign and store many documents in a few INSERTs; a document already there is skipped."""
+    key, now = signing_key(), now or timezone.now()
+    rows = []
+    for doc in docs:
+        body = to_body(sign(doc, key))
+        rows.append(
+            OutboxItem(
+                doc_id=doc["_id"],
+                collection=documents.COLLECTIONS[doc["kind"]],
+                kind=doc["kind"],
+                body=body,
+                size=len(body.encode()),
+                created_at=now,
+            )
+        )
+    with transaction.atomic():
+        OutboxItem.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+    if rows and (settings.RTCC_URI or settings.RTCC_URI_FILE) and not _send_queued():
+        transaction.on_commit(_queue_send)
+
+
 def add(doc: dict, *, now: datetime | None = None) -> OutboxItem | None:
     """Sign and store one document; the same document twice is stored once (its _id)."""
-    signed = sign(doc, ensure_signing_key())
+    signed = sign(doc, signing_key())
     body = to_body(signed)
     with transaction.atomic():
         item, created = OutboxItem.objects.get_or_create(

@@ -156,6 +156,29 @@ def test_killed_supervisor_leaves_no_ffmpeg(rtsp_server, box_env, manage_argv, l
             proc.kill()
 
 
+def test_sigterm_stops_cleanly_and_one_supervisor_per_directory(
+    rtsp_server, box_env, manage_argv, live_dir
+):
+    server = rtsp_server(sub_size="640x360")
+    camera = make_camera("Clean", main_stream_uri=server.url, sub_stream_uri=server.sub_url)
+    env = {**box_env, "CRIMEBOX_LIVE_DIR": str(live_dir)}
+    proc = subprocess.Popen([*manage_argv, "live"], env=env)
+    try:
+        state.want(camera.slug)
+        wait_for(lambda: state.want(camera.slug) or current(camera).get("state") == "playing")
+        second = subprocess.run([*manage_argv, "live"], env=env, capture_output=True, text=True)
+        assert second.returncode != 0 and "another live supervisor is running" in second.stderr
+        pid = current(camera)["pid"]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+        assert not pid_alive(pid)
+        assert not state.stream_dir(camera.slug).exists()  # the segments went with it
+        assert not state.supervisor_running()  # the page says "live service not running"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 def pid_alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:

@@ -88,6 +88,7 @@ def test_roles_with_view_live_watch(client, camera, playing, role):
     status = client.get(reverse("live:status", args=[camera.pk])).json()
     assert status["state"] == "playing" and status["stream"] == "sub"
     assert status["width"] == 640 and status["bitrate_kbps"] == 500
+    assert status["recording"] == "Not started"  # the camera's recording status beside it
     playlist = client.get(reverse("live:playlist", args=[camera.pk]))
     assert playlist.status_code == 200 and playlist.content == PLAYLIST.encode()
     assert playlist["Content-Type"] == "application/vnd.apple.mpegurl"
@@ -193,3 +194,12 @@ def test_recorded_link_needs_view_footage(client, camera):
     page = client.get(reverse("live:camera", args=[camera.pk]))
     assert page.status_code == 200 and b"open recorded footage" not in page.content
     assert client.get(reverse("live:recorded", args=[camera.pk])).status_code == 403
+
+
+def test_live_sessions_list_for_auditors_not_for_viewers(client, camera, playing):
+    client.force_login(user_with("Investigator", "ines"))
+    client.get(reverse("live:playlist", args=[camera.pk]))
+    assert client.get("/live/livesession/").status_code == 403
+    client.force_login(user_with("Auditor", "aude"))
+    page = client.get("/live/livesession/")
+    assert page.status_code == 200 and b"ines" in page.content and b"North" in page.content

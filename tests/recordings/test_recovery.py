@@ -108,3 +108,20 @@ def test_recording_row_of_a_crash_is_completed_as_partial_or_removed(caplog):
     assert gone.sequence is None
     assert "left no readable file" in caplog.text
     assert not Segment.objects.filter(status=Segment.Status.RECORDING).exists()
+
+
+def test_a_clock_behind_the_footage_at_start_up_is_a_clock_step(monkeypatch):
+    camera = make_camera()
+    first = make_segment(camera, T0, seconds=4)
+    booted = T0 - timedelta(hours=1)  # a saved time from before the power cut
+    monkeypatch.setattr("recordings.recovery.clock_synchronized", lambda: False)
+
+    recover(booted)
+
+    step = Gap.objects.get(camera=camera, cause=Gap.Cause.CLOCK_STEP)
+    assert (step.start, step.end) == (booted, first.end)
+    assert "not synchronised" in step.detail
+    first.refresh_from_db()
+    assert "stepped" not in first.note  # the footage recorded on a good clock stays as it is
+    recover(booted + timedelta(minutes=1))  # a restart a minute later: said once
+    assert Gap.objects.filter(camera=camera, cause=Gap.Cause.CLOCK_STEP).count() == 1

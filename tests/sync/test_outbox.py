@@ -150,3 +150,29 @@ def test_clock_step_gap_and_flagged_segments_are_documents():
     (flagged,) = docs("segment_event")
     assert flagged["event"] == "clock_flagged" and flagged["sha256"] == segment.sha256
     assert docs("gap_closed")[0]["cause"] == "clock_step"
+
+
+@pytest.mark.django_db
+def test_a_hold_over_many_segments_writes_one_event_each_in_bulk(django_assert_max_num_queries):
+    camera = make_camera()
+    rows = [
+        Segment(
+            camera=camera,
+            sequence=i + 1,
+            start=T0 + timedelta(minutes=15 * i),
+            end=T0 + timedelta(minutes=15 * (i + 1)),
+            duration=900,
+            size=1,
+            path=f"p{i}",
+            sha256="a" * 64,
+            chain_hash=f"{i:064x}",
+            hashed_at=T0,
+        )
+        for i in range(1200)
+    ]
+    Segment.objects.bulk_create(rows)
+    with django_assert_max_num_queries(40):  # not a query (or three) per segment
+        holds.place_hold(camera, T0, T0 + timedelta(minutes=15 * 1200), "case 9")
+    events = OutboxItem.objects.filter(kind="segment_event")
+    assert events.count() == 1200
+    assert {from_body(b)["event"] for b in events.values_list("body", flat=True)} == {"hold_on"}
