@@ -30,3 +30,15 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ListTitleMixin:
+    """A list page headed by its purpose ("Gaps in the footage, and why") instead of the
+    admin's "Select gap to view"."""
+
+    list_title = ""
+
+    def changelist_view(self, request, extra_context=None):
+        if self.list_title:
+            extra_context = {"title": self.list_title, **(extra_context or {})}
+        return super().changelist_view(request, extra_context)

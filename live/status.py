@@ -72,7 +72,8 @@ def live_status(camera: Camera, now: float | None = None) -> dict:
     now = now or time.time()
     width, height = stream_size(camera)
     data = {"camera": camera.name, "stream": stream_kind(camera), "width": width,
-            "height": height, "fallback": fallback_note(camera)}  # fmt: skip
+            "height": height, "fallback": fallback_note(camera),
+            "recording": camera.get_status_display()}  # fmt: skip
     if not camera.is_enabled:
         return {**data, "state": "disabled", "message": "This camera is disabled."}
     if not state.supervisor_running(now):

@@ -14,8 +14,11 @@ from pathlib import Path
 
 from django.conf import settings
 
+from crimebox.ffprobe import RTSP_PROTOCOLS, check_stream_url
+
 # Re-exported: the recorder, index and export call ffmpeg.probe next to the argv builders.
 from crimebox.ffprobe import FFmpegError as FFmpegError
+from crimebox.ffprobe import StreamURLError as StreamURLError
 from crimebox.ffprobe import probe as probe
 from crimebox.redaction import redact_text
 
@@ -59,7 +62,9 @@ def segment_output_args(out_template: str, segment_seconds: int) -> list[str]:
 def record_argv(
     url: str, out_template: str, *, segment_seconds: int, timeout_seconds: int, audio: bool = False
 ) -> list[str]:
-    """Stream-copy one RTSP camera into segments. Never re-encodes."""
+    """Stream-copy one RTSP camera into segments. Never re-encodes.
+
+    StreamURLError for anything but a well-formed rtsp:// or rtsps:// URL."""
     maps = ["-map", "0:v:0"] + (["-map", "0:a:0?"] if audio else [])
     return [
         settings.FFMPEG,
@@ -67,6 +72,7 @@ def record_argv(
         "-nostdin",
         "-loglevel",
         "error",
+        *RTSP_PROTOCOLS,
         "-rtsp_transport",
         "tcp",
         # Socket I/O timeout (µs): a silent camera makes FFmpeg exit instead of hanging.
@@ -75,7 +81,7 @@ def record_argv(
         "-fflags",
         "+genpts",
         "-i",
-        url,
+        check_stream_url(url),
         *maps,
         "-c",
         "copy",
@@ -145,7 +151,7 @@ def parse_segment_list_line(line: str) -> ClosedSegment | None:
 
 # Exports and thumbnails read only local files: FFmpeg may open nothing but files (a concat
 # listing names files; a crafted one must not reach the network).
-FILE_ONLY = ["-protocol_whitelist", "file"]
+FILE_ONLY = ["-protocol_whitelist", "file"]  # = crimebox.ffprobe.FILE_PROTOCOLS
 F_SETPIPE_SZ = 1031
 CLIP_MP4 = "+frag_keyframe+empty_moov+default_base_moof"
 
@@ -410,6 +416,7 @@ def live_argv(url: str, out_dir: Path, *, timeout_seconds: int) -> list[str]:
         "-nostdin",
         "-loglevel",
         "error",
+        *RTSP_PROTOCOLS,
         "-rtsp_transport",
         "tcp",
         "-timeout",
@@ -417,7 +424,7 @@ def live_argv(url: str, out_dir: Path, *, timeout_seconds: int) -> list[str]:
         "-fflags",
         "+genpts",
         "-i",
-        url,
+        check_stream_url(url),
         "-map",
         "0:v:0",
         "-c",

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import bson
 import pymongo
+from bson.errors import InvalidDocument
 from django.conf import settings
 from pymongo.errors import BulkWriteError, PyMongoError
 from pymongo.write_concern import WriteConcern
@@ -102,11 +104,27 @@ def insert(collection: str, docs: list[dict], *, uri: str | None = None) -> Inse
     """insert_many(ordered=False): every document gets its own answer."""
     uri = uri or configured_uri()
     result = InsertResult()
-    ids = [d["_id"] for d in docs]
     try:
         with pymongo.timeout(settings.RTCC_TIMEOUT_SECONDS):
             database(uri)[collection].insert_many(docs, ordered=False)
+    except InvalidDocument:
+        # One document BSON cannot hold must not hold up the others: set it aside, send the rest.
+        good = []
+        for doc in docs:
+            try:
+                bson.encode(doc)
+                good.append(doc)
+            except InvalidDocument as e:
+                result.failed[doc["_id"]] = f"cannot be encoded as BSON: {e}"
+        if len(good) == len(docs):
+            raise RemoteError("the batch could not be encoded as BSON") from None
+        if good:
+            answer = insert(collection, good, uri=uri)
+            answer.failed.update(result.failed)
+            return answer
+        return result
     except BulkWriteError as e:
+        ids = [d["_id"] for d in docs]
         details = e.details
         for error in details.get("writeErrors", []):
             doc_id = ids[error["index"]]
@@ -126,7 +144,7 @@ def insert(collection: str, docs: list[dict], *, uri: str | None = None) -> Inse
         return result
     except PyMongoError as e:
         raise RemoteError(redact(e, uri)) from None
-    result.inserted = ids
+    result.inserted = [d["_id"] for d in docs]
     return result
 
 

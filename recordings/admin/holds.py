@@ -7,6 +7,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
+from crimebox.admin_base import ListTitleMixin
 from crimebox.display import box_window
 
 from ..holds import HoldError, release_hold
@@ -14,7 +15,8 @@ from ..models import LegalHold
 
 
 @admin.register(LegalHold)
-class LegalHoldAdmin(admin.ModelAdmin):
+class LegalHoldAdmin(ListTitleMixin, admin.ModelAdmin):
+    list_title = "Legal holds: footage retention may not delete"
     list_display = ["camera", "window", "case_number", "short_reason", "created_by", "state"]
     list_filter = ["camera", ("released_at", admin.EmptyFieldListFilter)]
     search_fields = ["case_number", "reason"]
@@ -47,7 +49,11 @@ class LegalHoldAdmin(admin.ModelAdmin):
             return mark_safe('<b class="held">active (footage held)</b>')
         return f"released {timezone.localtime(obj.released_at):%Y-%m-%d %H:%M}"
 
-    @admin.action(description="Release the selected holds")
+    def has_hold_permission(self, request) -> bool:
+        """The action is offered only to those who may place and release holds."""
+        return request.user.has_perm("recordings.hold_footage")
+
+    @admin.action(description="Release the selected holds", permissions=["hold"])
     def release(self, request, queryset):
         if not request.user.has_perm("recordings.hold_footage"):
             self.message_user(request, "You may not release legal holds.", messages.ERROR)

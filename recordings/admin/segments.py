@@ -10,7 +10,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
-from crimebox.admin_base import ReadOnlyAdmin
+from crimebox.admin_base import ListTitleMixin, ReadOnlyAdmin
 from crimebox.display import human_duration
 
 from ..holds import HoldError, place_hold
@@ -35,7 +35,8 @@ class MediaWarningFilter(admin.SimpleListFilter):
 
 
 @admin.register(Segment)
-class SegmentAdmin(ReadOnlyAdmin):
+class SegmentAdmin(ListTitleMixin, ReadOnlyAdmin):
+    list_title = "Recorded segments: newest first, a row opens the player"
     list_display = [
         "start_link",
         "camera",
@@ -98,7 +99,13 @@ class SegmentAdmin(ReadOnlyAdmin):
             return "at close"  # still being recorded
         return format_html('<code title="{}">{}…</code>', obj.sha256, obj.sha256[:16])
 
-    @admin.action(description="Place legal hold on the selected segments' time range")
+    def has_hold_permission(self, request) -> bool:
+        """The action is offered only to those who may place and release holds."""
+        return request.user.has_perm("recordings.hold_footage")
+
+    @admin.action(
+        description="Place legal hold on the selected segments' time range", permissions=["hold"]
+    )
     def place_hold_action(self, request, queryset):
         if not request.user.has_perm("recordings.hold_footage"):
             self.message_user(request, "You may not place legal holds.", messages.ERROR)
@@ -139,7 +146,8 @@ class SegmentAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Gap)
-class GapAdmin(ReadOnlyAdmin):
+class GapAdmin(ListTitleMixin, ReadOnlyAdmin):
+    list_title = "Gaps in the footage, and why"
     list_display = ["start_link", "end_text", "camera", "duration_s", "cause", "short_detail"]
     list_display_links = None  # a gap opens the camera's timeline at that hour
     list_filter = ["camera", "cause"]
@@ -180,7 +188,8 @@ class GapAdmin(ReadOnlyAdmin):
 
 
 @admin.register(IntegrityCheck)
-class IntegrityCheckAdmin(ReadOnlyAdmin):
+class IntegrityCheckAdmin(ListTitleMixin, ReadOnlyAdmin):
+    list_title = "Integrity checks: every file re-hashed against its stored SHA-256"
     list_display = ["started_at", "finished_at", "camera", "checked", "ok", "problem_count"]
     list_filter = ["ok"]
     readonly_fields = [f.name for f in IntegrityCheck._meta.fields]

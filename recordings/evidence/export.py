@@ -218,18 +218,34 @@ def segment_entry(segment: Segment) -> dict:
     }
 
 
+# The package's custody record: what happened to this footage and these cameras (held,
+# released, copied out, exported, deleted, reconfigured), by whom and when. Not who merely
+# looked at it, and no client addresses: those stay in the box's audit trail, which only
+# auditors read (docs/evidence.md, "Custody data").
+CUSTODY_ACTIONS = [
+    AuditEvent.Action.DOWNLOAD,
+    AuditEvent.Action.EXPORT,
+    AuditEvent.Action.HOLD,
+    AuditEvent.Action.RELEASE,
+    AuditEvent.Action.CAMERA_CHANGE,
+    AuditEvent.Action.RETENTION_DELETE,
+    AuditEvent.Action.SYSTEM,
+]
+
+
 def audit_entries(segments: list[Segment], cameras: list[Camera]) -> list[dict]:
     targets = [f"segment {s.pk}" for s in segments]
     holds = LegalHold.objects.filter(camera__in=cameras)
     targets += [f"hold {pk}" for pk in holds.values_list("pk", flat=True)]
     targets += [f"camera {c.pk}" for c in cameras]  # provenance: re-probes, setting changes
-    events = AuditEvent.objects.filter(Q(target__in=targets)).order_by("sequence")
+    events = AuditEvent.objects.filter(Q(target__in=targets), action__in=CUSTODY_ACTIONS).order_by(
+        "sequence"
+    )
     return [
         {
             "sequence": e.sequence,
             "at": utc_iso(e.at),
             "user": e.username,
-            "client_ip": e.client_ip,
             "action": e.action,
             "camera": e.camera_name,
             "target": e.target,

@@ -127,6 +127,7 @@ def test_camera_change_in_the_admin_is_audited_without_the_password(client):
     data = {
         "name": "Gate",
         "location": "North gate",
+        "sub_stream_uri": "",
         "host": "",
         "onvif_port": 80,
         "username": "op",
@@ -134,6 +135,7 @@ def test_camera_change_in_the_admin_is_audited_without_the_password(client):
         "is_enabled": "on",
         "main_profile_token": "",
         "sub_profile_token": "",
+        "main_stream_uri": camera.main_stream_uri,  # as the page renders it back
     }
     assert client.post(url, data).status_code == 302
     camera.refresh_from_db()

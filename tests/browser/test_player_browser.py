@@ -139,3 +139,28 @@ def test_export_this_from_the_player_to_a_download(browser, live_server, footage
         lambda: target.exists() and not list(browser.downloads.glob("*.crdownload")),
         what="package downloaded",
     )
+
+
+def test_hour_scrubber_seeks_to_the_second(browser, live_server, footage, shoot):
+    camera, first = footage
+    long = make_segment(camera, T0 + timedelta(seconds=60), seconds=60)  # 18:58:00–18:59:00
+    log_in(browser, live_server, "ines")
+    browser.get(live_server.url + reverse("recordings:player", args=[first.pk]))
+    wait_for(lambda: player_state(browser), what="player script")
+    zoom = browser.find_element(By.ID, "zoom")
+    assert browser.find_element(By.ID, "zoom-from").text == "18:00"
+    assert browser.find_element(By.ID, "zoom-to").text == "18:59"
+    browser.execute_script(  # 18:58:30 CET in the hour 18:00–19:00 (a pixel is ~4 s)
+        "const r = arguments[0].getBoundingClientRect();"
+        "arguments[0].dispatchEvent(new MouseEvent('click', {clientX: r.left + r.width * "
+        "(58 * 60 + 30) / 3600, clientY: r.top + 5, bubbles: true}));",
+        zoom,
+    )
+    state = wait_for(
+        lambda: (s := player_state(browser))["index"] == 3 and s["t"] > 1 and s,
+        what="seek into the long segment",
+    )
+    assert state["t"] == pytest.approx(30, abs=5)
+    assert "18:58:" in state["clock"]
+    assert reverse("recordings:player", args=[long.pk]) in browser.current_url
+    shoot("hour-scrubber", sizes=("laptop",))

@@ -114,3 +114,18 @@ def test_gap_and_hold_lists_cut_long_text(client, camera):
     assert "2026-11-23 18:55:00–18:57:00 UTC" in holds and "active (footage held)" in holds
     reason = ("robbery " * 40).strip()
     assert reason not in holds.replace(f'title="{reason}"', "")
+
+
+@pytest.mark.parametrize(
+    "name, heading",
+    [
+        ("recordings_segment", "Recorded segments: newest first"),
+        ("recordings_gap", "Gaps in the footage, and why"),
+        ("recordings_legalhold", "Legal holds: footage retention may not delete"),
+        ("recordings_integritycheck", "Integrity checks: every file re-hashed"),
+        ("cameras_camera", "Cameras: what each records"),
+    ],
+)
+def test_lists_are_headed_by_their_purpose(admin_client, name, heading):
+    page = admin_client.get(reverse(f"admin:{name}_changelist")).content.decode()
+    assert f"<h1>{heading}" in page and "Select " not in page.split("<h1>")[1][:30]

@@ -1,6 +1,7 @@
 import pytest
 
-from tests.recordings.conftest import rtsp_server, wait_for  # noqa: F401  (shared fixtures)
+from tests.cameras.conftest import onvif_camera  # noqa: F401  (shared fixtures)
+from tests.recordings.conftest import rtsp_server, wait_for  # noqa: F401
 
 
 @pytest.fixture(autouse=True)

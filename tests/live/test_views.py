@@ -88,6 +88,7 @@ def test_roles_with_view_live_watch(client, camera, playing, role):
     status = client.get(reverse("live:status", args=[camera.pk])).json()
     assert status["state"] == "playing" and status["stream"] == "sub"
     assert status["width"] == 640 and status["bitrate_kbps"] == 500
+    assert status["recording"] == "Not started"  # the camera's recording status beside it
     playlist = client.get(reverse("live:playlist", args=[camera.pk]))
     assert playlist.status_code == 200 and playlist.content == PLAYLIST.encode()
     assert playlist["Content-Type"] == "application/vnd.apple.mpegurl"

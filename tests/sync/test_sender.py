@@ -143,3 +143,19 @@ def test_old_backlog_is_a_warning(settings, rtcc):
     assert health["status"] == "warning"
     assert any("Replication backlog" in w for w in health["warnings"])
     assert health["replication"]["backlog_by_kind"] == {"audit": 1}
+
+
+@pytest.mark.django_db
+def test_a_document_bson_cannot_hold_does_not_hold_up_the_others(rtcc, rtcc_db):
+    from sync.documents import base
+    from sync.outbox import add
+
+    with transaction.atomic():
+        add(base("heartbeat", "good:1", n=1))
+        add(base("heartbeat", "bad:1", detail={"a\x00b": 1}))  # a NUL in a key
+        add(base("heartbeat", "good:2", n=2))
+    result = sender.send_pending()
+    assert result.sent == 3 and "cannot be encoded as BSON" in result.error  # boxes + 2 good
+    bad = OutboxItem.objects.get(doc_id="test-box:heartbeat:bad:1")
+    assert bad.state == OutboxItem.State.PENDING and "BSON" in bad.last_error
+    assert rtcc_db.heartbeats.count_documents({}) == 2

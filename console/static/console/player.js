@@ -9,6 +9,8 @@
   const readout = document.getElementById("wallclock");
   const notice = document.getElementById("player-notice");
   const scrub = document.getElementById("scrubber");
+  const zoom = document.getElementById("zoom");
+  const zoomHead = document.getElementById("zoom-head");
   const head = document.getElementById("playhead");
   const selection = document.getElementById("selection");
   const exportLink = document.getElementById("export-this");
@@ -41,19 +43,38 @@
   }
   function say(text) { notice.textContent = text; notice.hidden = !text; }
 
-  function drawScrubber() {
-    scrub.querySelectorAll(".seg, .gap, .later").forEach((el) => el.remove());
+  // Coverage bars of [from, to) drawn into a scrubber element (the day's, or the hour's).
+  function drawBars(bar, from, to) {
+    bar.querySelectorAll(".seg, .gap, .later").forEach((el) => el.remove());
+    const at = (ms) => (100 * (ms - from)) / (to - from);
     const span = (cls, a, b, title) => {
+      if (b <= from || a >= to) return;
       const el = document.createElement("span");
       el.className = cls;
-      el.style.left = `${Math.max(0, pct(a))}%`;
-      el.style.width = `${Math.max(0.08, Math.min(100, pct(b)) - Math.max(0, pct(a)))}%`;
+      el.style.left = `${Math.max(0, at(a))}%`;
+      el.style.width = `${Math.max(0.08, Math.min(100, at(b)) - Math.max(0, at(a)))}%`;
       el.title = title;
-      scrub.appendChild(el);
+      bar.appendChild(el);
     };
     list.segments.forEach((s) => span("seg", s.start, s.end, fmt(s.start, list.zone, false)));
     list.gaps.forEach((g) => span("gap", g.start, g.end, `No footage: ${g.cause}`));
-    if (list.now < list.day_end) span("later", list.now, list.day_end, "Later today: not yet recorded");
+    if (list.now < to) span("later", Math.max(list.now, from), to, "Later today: not yet recorded");
+  }
+  let zoomFrom = null;
+  function drawZoom(m) {  // the hour holding the frame on screen, for seeking to the second
+    const hour = 3600000;
+    const from = list.day_start + Math.floor((m - list.day_start) / hour) * hour;
+    if (from !== zoomFrom) {
+      zoomFrom = from;
+      drawBars(zoom, from, from + hour);
+      document.getElementById("zoom-from").textContent = fmt(from, list.zone, false).slice(0, 5);
+      document.getElementById("zoom-to").textContent = fmt(from + hour - 1000, list.zone, false).slice(0, 3) + "59";
+    }
+    zoomHead.style.left = `${(100 * (m - from)) / hour}%`;
+  }
+  function drawScrubber() {
+    drawBars(scrub, list.day_start, list.day_end);
+    zoomFrom = null;
     document.getElementById("later-key").hidden = list.now >= list.day_end;
   }
   function drawMarks() {
@@ -74,6 +95,7 @@
     const m = moment();
     readout.textContent = wallText(m);
     head.style.left = `${pct(m)}%`;
+    drawZoom(m);
     drawMarks();
   }
   function showDetails(s) {
@@ -164,6 +186,10 @@
   scrub.addEventListener("click", (e) => {
     const box = scrub.getBoundingClientRect();
     seekTo(list.day_start + ((e.clientX - box.left) / box.width) * (list.day_end - list.day_start));
+  });
+  zoom.addEventListener("click", (e) => {
+    const box = zoom.getBoundingClientRect();
+    seekTo(zoomFrom + ((e.clientX - box.left) / box.width) * 3600000);
   });
   video.addEventListener("timeupdate", tick);
   video.addEventListener("seeked", tick);

@@ -64,6 +64,7 @@
   function show(status) {
     last = status;
     text("live-state", STATES[status.state] || status.state);
+    if (status.recording) text("live-recording", status.recording);
     if (video.videoWidth) text("live-resolution", video.videoWidth + "×" + video.videoHeight);
     text("live-bitrate", status.bitrate_kbps ? status.bitrate_kbps + " kbit/s" : "—");
     if (status.state === "playing") {
