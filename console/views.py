@@ -48,11 +48,7 @@ def camera_cards(user) -> list[dict]:
     """Every camera with its newest playable segment (for the still and 'last segment')."""
     cards = []
     for camera in Camera.objects.order_by("name"):
-        latest = (
-            Segment.objects.filter(camera=camera, status__in=Segment.PLAYABLE)
-            .order_by("-start")
-            .first()
-        )
+        latest = Segment.objects.filter(camera=camera).playable().order_by("-start").first()
         cards.append({"camera": camera, "latest": latest, "still": may_see_stills(user)})
     return cards
 
@@ -93,11 +89,7 @@ def camera_still(request, camera_id: int):
     if not may_see_stills(request.user):
         raise PermissionDenied
     camera = get_object_or_404(Camera, pk=camera_id)
-    latest = (
-        Segment.objects.filter(camera=camera, status__in=Segment.PLAYABLE)
-        .order_by("-start")
-        .first()
-    )
+    latest = Segment.objects.filter(camera=camera).playable().order_by("-start").first()
     path = thumbnail(latest) if latest else None
     if path is None:
         raise Http404("No still yet.")

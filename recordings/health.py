@@ -149,7 +149,8 @@ def stale_since(camera: Camera, now: datetime) -> datetime | None:
     """When the camera last showed recording activity, if that is longer ago than a segment
     (plus slack) should take; else None. Activity: a segment closed or a new file opened."""
     opened = (
-        Segment.objects.filter(camera=camera, status=Segment.Status.RECORDING)
+        Segment.objects.filter(camera=camera)
+        .recording()
         .order_by("-start")
         .values_list("start", flat=True)
         .first()

@@ -273,7 +273,7 @@ def player(request, segment_id: int):
     except ValueError:
         offset = 0.0
     offset = min(max(0.0, offset), segment.duration or offset) if math.isfinite(offset) else 0.0
-    around = Segment.objects.filter(camera=segment.camera, status__in=Segment.PLAYABLE)
+    around = Segment.objects.filter(camera=segment.camera).playable()
     day = timezone.localtime(segment.start).date()
     log.record(
         AuditEvent.Action.PLAY,
