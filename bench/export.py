@@ -114,16 +114,28 @@ def main() -> None:
         with open(out / "cat.bin", "wb") as f:
             subprocess.run(["cat", *map(str, sources)], stdout=f, check=True)
 
+    from recordings import ffmpeg
+
+    listing = data / "bench.ffconcat"
+    listing.write_text(ffmpeg.concat_listing(sources, 60))
+
+    def ffmpeg_once():  # the stream copy alone, to /dev/null: the floor under any export
+        argv = ffmpeg.clip_argv(listing, 600)
+        subprocess.run(argv, stdout=subprocess.DEVNULL, check=True)
+
     # Alternated, best of 5 each: on a shared machine the load drifts between runs.
-    cat_times, export_times = [], []
+    cat_times, export_times, ffmpeg_times = [], [], []
     for _ in range(5):
         cat_times.append(best_of(1, cat_once))
         export_times.append(best_of(1, export_once))
-    cat_s, export_s = min(cat_times), min(export_times)
+        ffmpeg_times.append(best_of(1, ffmpeg_once))
+    cat_s, export_s, ffmpeg_s = min(cat_times), min(export_times), min(ffmpeg_times)
     print(f"sources: 2 segments, {total / 1e6:.0f} MB; window: 10 min spanning both")
     print(f"cat of the source bytes: {cat_s:.3f} s")
+    print(f"FFmpeg stream copy of the window alone, to /dev/null: {ffmpeg_s:.3f} s")
     print(f"export (cut + hash + sign + zip): {export_s:.3f} s")
     print(f"ratio export / cat: {export_s / cat_s:.2f}")
+    print(f"ratio export / FFmpeg alone: {export_s / ffmpeg_s:.2f}")
     print(clip_report(packages[-1], data))
 
 
