@@ -11,7 +11,6 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -82,7 +81,6 @@ def player(request, camera_id: int):
     config = {
         "status_url": reverse("live:status", args=[camera.pk]),
         "playlist_url": reverse("live:playlist", args=[camera.pk]),
-        "hls_js": static("live/vendor/hls.min.js"),
     }
     return render(
         request,
