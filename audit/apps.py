@@ -11,9 +11,11 @@ class AuditConfig(AppConfig):
         from django.contrib import admin
 
         from . import receivers  # noqa: F401  (connects the auth and admin-change receivers)
+        from .access import lock_down
         from .throttle import ThrottledAuthenticationForm
 
         admin.site.login_form = ThrottledAuthenticationForm
+        lock_down(admin.site)  # the admin's autodiscover ran first (contrib.admin's ready)
         # Migration 0002 creates the roles; after every migrate (and flush) they are brought
         # back in step, so permissions added by later migrations reach the groups too.
         post_migrate.connect(_sync_roles, sender=self)

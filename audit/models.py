@@ -25,6 +25,7 @@ class AuditEvent(models.Model):
         RELEASE = "release", "Released legal hold"
         CAMERA_CHANGE = "camera_change", "Changed a camera"
         USER_CHANGE = "user_change", "Changed a user"
+        ADMIN_CHANGE = "admin_change", "Changed something else in the admin"
         RETENTION_DELETE = "retention_delete", "Deleted by retention"
         SYSTEM = "system", "System event"
 

@@ -1,7 +1,8 @@
 """Auth events and admin changes into the audit trail.
 
-Django's auth signals are the documented hooks for logins. User and group changes are taken
-from LogEntry, which every ModelAdmin writes for each addition, change and deletion. Camera
+Django's auth signals are the documented hooks for logins. Every other admin change (users,
+groups, and any model) is taken from LogEntry, which every ModelAdmin writes for each
+addition, change and deletion. Camera
 changes are written by the cameras app itself (cameras/audit.py: one entry shape for the
 admin, the commands and the schedule); audit sits below cameras and knows none of it.
 """
@@ -44,13 +45,19 @@ def on_admin_change(sender, instance: LogEntry, created, **kwargs):
         return
     model = instance.content_type.model_class() if instance.content_type_id else None
     label = model._meta.label if model else ""
-    if label in ("auth.User", "auth.Group"):
-        log.record(
-            AuditEvent.Action.USER_CHANGE,
-            user=instance.user,
-            target=f"{model._meta.model_name} {instance.object_repr}",
-            detail={
-                "what": _FLAGS.get(instance.action_flag, "?"),
-                "changes": instance.get_change_message(),
-            },
-        )
+    if label == "cameras.Camera":
+        return  # the cameras app writes its own entries (cameras/audit.py)
+    # Every other admin change: users, groups, exports, anything registered later.
+    log.record(
+        AuditEvent.Action.USER_CHANGE
+        if label in ("auth.User", "auth.Group")
+        else AuditEvent.Action.ADMIN_CHANGE,
+        user=instance.user,
+        target=f"{model._meta.model_name if model else 'object'} {instance.object_repr}"[:200],
+        detail={
+            "what": _FLAGS.get(instance.action_flag, "?"),
+            "model": label,
+            "object_id": instance.object_id,
+            "changes": instance.get_change_message(),
+        },
+    )

@@ -1,5 +1,6 @@
 """Failed-login throttling, counted from the audit trail so every gunicorn worker agrees."""
 
+import unicodedata
 from datetime import timedelta
 
 from django import forms
@@ -27,7 +28,9 @@ class ThrottledAuthenticationForm(AdminAuthenticationForm):
     without checking the password (so guessing gains nothing while locked)."""
 
     def clean(self):
-        username = (self.data.get("username") or "").strip()
+        # Counted under the name the login form normalises to (NFKC, as Django's UsernameField
+        # and the failure entries do): a look-alike such as fullwidth "ｔｅｃｈ" is "tech".
+        username = unicodedata.normalize("NFKC", self.data.get("username") or "").strip()
         ip = log.client_ip(self.request)
         if recent_failures(username, ip) >= settings.LOGIN_MAX_FAILURES:
             minutes = max(1, round(settings.LOGIN_LOCKOUT_SECONDS / 60))

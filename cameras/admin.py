@@ -53,6 +53,7 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
         "sub_format",
         "snapshot_uri",
         "profile_table",
+        "password_state",
         "status",
         "status_changed_at",
         "last_seen_at",
@@ -65,7 +66,7 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "is_enabled", "record_audio", "source"]}),
         ("Location", {"fields": ["location", "latitude", "longitude", "facing_degrees"]}),
-        ("Network", {"fields": ["host", "onvif_port", "username", "password"]}),
+        ("Network", {"fields": ["host", "onvif_port", "username", "password", "password_state"]}),
         (
             "Device (from ONVIF)",
             {
@@ -186,6 +187,18 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
         return fields
 
     def get_fieldsets(self, request, obj=None):
+        """Only what the camera's kind has (see kind_fieldsets). The password is write-only:
+        whoever may only view a camera sees "set" / "not set" (the admin's read-only rendering
+        would show the stored value in clear text)."""
+        fieldsets = self.kind_fieldsets(obj)
+        if self.has_change_permission(request, obj):
+            return fieldsets
+        return [
+            (title, {**opts, "fields": [f for f in opts["fields"] if f != "password"]})
+            for title, opts in fieldsets
+        ]
+
+    def kind_fieldsets(self, obj=None):
         """Only what the camera's kind has: a test pattern has no network, no device and no
         streams; an RTSP camera has URLs and credentials but no ONVIF port or profiles."""
         if obj is None or obj.source == Camera.Source.ONVIF:
@@ -203,10 +216,15 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
                     "sub_format",
                     "username",
                     "password",
+                    "password_state",
                 ]
             },
         )
         return [general, location, network, status]
+
+    @admin.display(description="password state")
+    def password_state(self, camera: Camera) -> str:
+        return "set" if camera.password else "not set"
 
     def get_list_display(self, request):
         shown = super().get_list_display(request)
@@ -289,7 +307,7 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
             rows,
         )
 
-    @admin.action(description="Re-probe selected ONVIF cameras")
+    @admin.action(description="Re-probe selected ONVIF cameras", permissions=["change"])
     def reprobe_cameras(self, request: HttpRequest, queryset: QuerySet) -> None:
         done, failed = 0, []
         for camera in queryset.filter(source=Camera.Source.ONVIF):

@@ -1,5 +1,7 @@
 """Admin forms for cameras. Passwords are write-only: never rendered back, blank keeps the old."""
 
+from urllib.parse import urlsplit
+
 from django import forms
 
 from crimebox.redaction import redact_text
@@ -122,6 +124,20 @@ class TestPatternAddForm(forms.Form):
     location = forms.CharField(max_length=200, required=False)
 
 
+MOVED = (
+    "The camera's address changes: type its password again (the stored one is never sent to "
+    "a new address)."
+)
+
+
+def _address(url: str) -> tuple:
+    try:
+        parts = urlsplit(url or "")
+        return (parts.hostname, parts.port)
+    except ValueError:
+        return (None, None)
+
+
 class CameraChangeForm(forms.ModelForm):
     """Editing a camera; a changed ONVIF address or credential is probed before saving."""
 
@@ -161,11 +177,32 @@ class CameraChangeForm(forms.ModelForm):
     def clean_password(self) -> str:
         return self.cleaned_data.get("password") or self.instance.password
 
+    def moves_stored_password(self, data: dict) -> bool:
+        """A new host or port with the stored password kept would send that password to
+        whatever answers at the new address (a technician's own device, say)."""
+        camera = self.instance
+        if not camera.pk or not camera.password or self.data.get("password"):
+            return False
+        if camera.source == Camera.Source.ONVIF:
+            return (data.get("host"), data.get("onvif_port")) != (camera.host, camera.onvif_port)
+        return any(
+            data.get(f) and not self.same_address(data[f])
+            for f in ("main_stream_uri", "sub_stream_uri")
+            if f in self.fields
+        )
+
+    def same_address(self, url: str) -> bool:
+        """`url` points at the host and port the camera's streams already use."""
+        known = {_address(self.instance.main_stream_uri), _address(self.instance.sub_stream_uri)}
+        return _address(url) in known
+
     def clean_sub_stream_uri(self) -> str:
         """Editable for RTSP cameras only (CameraAdmin): checked like the main URL."""
         url = self.cleaned_data.get("sub_stream_uri", "")
         if url == self.instance.sub_stream_uri:
             return url
+        if self.instance.password and not self.data.get("password") and not self.same_address(url):
+            raise forms.ValidationError(MOVED)  # before ffprobe sends the stored password there
         try:
             set_substream(self.instance, url)  # also its codec, size and frame rate
         except CameraError as e:
@@ -174,6 +211,8 @@ class CameraChangeForm(forms.ModelForm):
 
     def clean(self) -> dict:
         data = super().clean()
+        if not self.errors and self.moves_stored_password(data):
+            self.add_error("password", MOVED)
         if self.errors:
             return data
         if self.instance.source == Camera.Source.RTSP:

@@ -6,8 +6,10 @@ message is one readable line without credentials.
 """
 
 import asyncio
+import ipaddress
 import logging
 import re
+import socket
 from collections.abc import Awaitable
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
@@ -103,6 +105,14 @@ def validate_host(host: str) -> str:
     host = (host or "").strip()
     if not host or len(host) > 253 or not _HOST.match(host):
         raise ONVIFError(f"'{redact_text(host)[:60]}' is not a valid host name or IP address")
+    if ":" in host:  # only an IPv6 address has colons: "127.0.0.1:18080" is host and port
+        try:
+            ipaddress.IPv6Address(host.strip("[]"))
+        except ValueError:
+            raise ONVIFError(
+                f"'{redact_text(host)[:60]}' is not a host name or IP address (give the "
+                "port in the port field)"
+            ) from None
     return host.strip("[]")
 
 
@@ -235,12 +245,17 @@ def explain(exc: BaseException, where: str, timeout: float) -> str:
         is not None
     ):
         return f"{where} is not an ONVIF device (it does not answer ONVIF requests)"
+    if find(socket.gaierror) is not None:
+        return f"cannot reach {where}: no such host name (DNS lookup failed)"
     if (oserr := find(OSError)) is not None and getattr(oserr, "strerror", None):
         return f"cannot reach {where} (unreachable: {oserr.strerror})"
     last = chain[-1]
     if isinstance(last, LibraryError):
         return f"ONVIF error from {where}: {redact_text(str(last))[:200]}"
-    return f"ONVIF probe of {where} failed: {type(last).__name__}: {redact_text(str(last))[:200]}"
+    # Library internals (an aiohttp InvalidUrlClientError, a ValueError from parsing the
+    # device's answer) say nothing to the person typing: the log keeps the details.
+    logger.info("ONVIF probe of %s: %s: %s", where, type(last).__name__, redact_text(str(last)))
+    return f"the ONVIF probe of {where} failed: its answer could not be understood"
 
 
 def _explain_fault(fault: zeep.exceptions.Fault, where: str) -> str:

@@ -5,6 +5,7 @@ once everything it needs is known, so a failure never leaves half a camera behin
 """
 
 import logging
+from dataclasses import replace
 from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
@@ -13,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from crimebox import outbox
-from crimebox.ffprobe import FFmpegError, probe
+from crimebox.ffprobe import FFmpegError, StreamURLError, check_stream_url, probe
 from crimebox.redaction import redact, redact_text, redact_url, with_credentials
 
 from .models import Camera
@@ -78,6 +79,13 @@ def _port(raw: str) -> int:
 def split_rtsp_url(url: str, username: str = "", password: str = "") -> tuple[str, str, str]:
     """(url without credentials, username, password); inline credentials are split out."""
     url = (url or "").strip()
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme.lower() in RTSP_SCHEMES:
+        url = f"{scheme.lower()}://{rest}"  # RTSP:// is rtsp:// (schemes ignore case)
+    try:
+        check_stream_url(url)
+    except StreamURLError as e:
+        raise CameraError(str(e)) from None
     try:
         parts = urlsplit(url)
         port = parts.port  # raises ValueError on a bad port
@@ -127,13 +135,19 @@ def probe_onvif(host: str, port: int, username: str, password: str) -> DevicePro
 def apply_probe(
     camera: Camera, result: DeviceProbe, main_token: str = "", sub_token: str = ""
 ) -> None:
-    """Fill the camera from a probe (not saved). Unknown tokens fall back to the defaults."""
+    """Fill the camera from a probe (not saved). Unknown tokens fall back to the defaults.
+
+    A stream URI the device returns is kept only when it is RTSP(S) (a device answered
+    http://127.0.0.1/... and file:///etc/passwd); the recorded profile must have one.
+    """
+    profiles = [replace(p, stream_uri=_device_stream_uri(p.stream_uri)) for p in result.profiles]
+    result = replace(result, profiles=profiles)
     for name in ("manufacturer", "model", "firmware_version", "serial_number", "hardware_id"):
         setattr(camera, name, getattr(result, name)[:100])
     camera.profiles = [
         {
             **p.__dict__,
-            "stream_uri": redact_url(p.stream_uri),
+            "stream_uri": _device_stream_uri(p.stream_uri),
             "snapshot_uri": redact_url(p.snapshot_uri),
         }
         for p in result.profiles
@@ -141,10 +155,23 @@ def apply_probe(
     default_main, default_sub = result.default_profiles()
     main = result.profile(main_token) or default_main
     sub = result.profile(sub_token) or default_sub
+    if main is not None and not main.stream_uri:
+        raise CameraError(
+            f"the camera gives no rtsp:// or rtsps:// stream for its profile '{main.token[:40]}'"
+            " (other URIs are never stored or opened)"
+        )
     set_profile(camera, "main", main)
     set_profile(camera, "sub", sub)
     camera.snapshot_uri = redact_url(main.snapshot_uri if main else "")[:500]
     camera.probed_at = timezone.now()
+
+
+def _device_stream_uri(uri: str) -> str:
+    """A device's stream URI without credentials, or "" when it is not RTSP(S)."""
+    try:
+        return redact_url(check_stream_url(uri))
+    except StreamURLError:
+        return ""
 
 
 def set_profile(camera: Camera, role: str, profile: Profile | dict | None) -> None:
@@ -152,6 +179,13 @@ def set_profile(camera: Camera, role: str, profile: Profile | dict | None) -> No
     if isinstance(profile, dict):
         profile = Profile(**profile)
     p = profile or Profile(token="")
+    if p.stream_uri:
+        try:
+            check_stream_url(p.stream_uri)
+        except StreamURLError as e:
+            raise CameraError(
+                f"the camera's profile '{p.token[:40]}' gives a stream FFmpeg may not open ({e})"
+            ) from None
     setattr(camera, f"{role}_profile_token", p.token[:100])
     setattr(camera, f"{role}_stream_uri", redact_url(p.stream_uri)[:500])
     setattr(camera, f"{role}_codec", p.encoding[:20])

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from cameras.models import Camera
 from recordings.footage.thumbnails import thumbnail
-from recordings.health import health_status
+from recordings.health import health_status, may_see_health
 from recordings.models import Segment
 
 from .health_words import health_in_words
@@ -48,11 +48,7 @@ def camera_cards(user) -> list[dict]:
     """Every camera with its newest playable segment (for the still and 'last segment')."""
     cards = []
     for camera in Camera.objects.order_by("name"):
-        latest = (
-            Segment.objects.filter(camera=camera, status__in=Segment.PLAYABLE)
-            .order_by("-start")
-            .first()
-        )
+        latest = Segment.objects.filter(camera=camera).playable().order_by("-start").first()
         cards.append({"camera": camera, "latest": latest, "still": may_see_stills(user)})
     return cards
 
@@ -65,7 +61,7 @@ def front(request):
         **admin.site.each_context(request),
         "title": f"Box {health['box_id']} at a glance",
         "cards": camera_cards(request.user),
-        "health": health_in_words(health),
+        "health": health_in_words(health) if may_see_health(request.user) else None,
         "app_list": [
             app for app in admin.site.get_app_list(request) if app["app_label"] != "django_q"
         ],
@@ -75,6 +71,8 @@ def front(request):
 
 @admin.site.admin_view
 def health_page(request):
+    if not may_see_health(request.user):
+        raise PermissionDenied  # a staff account without a role (issue 8 item 15)
     health = health_status()
     context = {
         **admin.site.each_context(request),
@@ -91,11 +89,7 @@ def camera_still(request, camera_id: int):
     if not may_see_stills(request.user):
         raise PermissionDenied
     camera = get_object_or_404(Camera, pk=camera_id)
-    latest = (
-        Segment.objects.filter(camera=camera, status__in=Segment.PLAYABLE)
-        .order_by("-start")
-        .first()
-    )
+    latest = Segment.objects.filter(camera=camera).playable().order_by("-start").first()
     path = thumbnail(latest) if latest else None
     if path is None:
         raise Http404("No still yet.")

@@ -5,9 +5,11 @@ Cameras probe their streams with it and recordings their files, so it sits below
 
 import json
 import subprocess
+import unicodedata
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.conf import settings
 
@@ -16,6 +18,45 @@ from crimebox.redaction import redact_text
 
 class FFmpegError(Exception):
     """FFmpeg or ffprobe failed; the message is one readable line."""
+
+
+class StreamURLError(FFmpegError, ValueError):
+    """A stream URL FFmpeg must not be given (not RTSP/RTSPS, or malformed)."""
+
+
+# What FFmpeg may open for a camera stream: RTSP(S) and the transports under it, nothing else
+# (no http:, file:, concat:, even if a device or a crafted URL names them).
+RTSP_PROTOCOLS = ["-protocol_whitelist", "rtsp,rtsps,rtp,srtp,tcp,udp,tls"]
+FILE_PROTOCOLS = ["-protocol_whitelist", "file"]
+
+
+def check_stream_url(url: str) -> str:
+    """`url` when it is a well-formed rtsp:// or rtsps:// URL, else StreamURLError saying why.
+
+    Applied to every URI before it is stored (typed, or returned by an ONVIF device) and again
+    before FFmpeg or ffprobe is started with it.
+    """
+    url = url if isinstance(url, str) else ""
+    # Shown on one line: a control character appears as its escape (\n), never as itself.
+    shown = "".join(c if " " <= c != "\x7f" else repr(c)[1:-1] for c in redact_text(url)[:100])
+    if not url.startswith(("rtsp://", "rtsps://")):
+        raise StreamURLError(f"malformed RTSP URL (expected rtsp://host[:port]/path): {shown}")
+    for c in url:
+        if not " " < c <= "~":
+            what = "a space or control character" if c <= " " or c == "\x7f" else "non-ASCII"
+            name = unicodedata.name(c, "") if c > "~" else ""
+            raise StreamURLError(
+                f"malformed RTSP URL: it contains {what} (U+{ord(c):04X}"
+                f"{' ' + name if name else ''}); type it in plain ASCII on one line: {shown}"
+            )
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise StreamURLError(f"malformed RTSP URL (bad host or port): {shown}") from None
+    if not parts.hostname or port == 0:
+        raise StreamURLError(f"malformed RTSP URL (expected rtsp://host[:port]/path): {shown}")
+    return url
 
 
 @dataclass
@@ -49,10 +90,12 @@ def ffprobe_argv(source: str, timeout_seconds: float | None = None) -> list[str]
         "-show_format",
         "-show_streams",
     ]
-    if source.startswith("rtsp://"):
-        argv += ["-rtsp_transport", "tcp", "-timeout", str(int((timeout_seconds or 10) * 1e6))]
+    if "://" in source:  # a stream: RTSP(S) only, checked, over its protocols only
+        check_stream_url(source)
+        timeout = str(int((timeout_seconds or 10) * 1e6))
+        argv += [*RTSP_PROTOCOLS, "-rtsp_transport", "tcp", "-timeout", timeout]
     else:
-        argv += ["-count_packets"]
+        argv += [*FILE_PROTOCOLS, "-count_packets"]
     return argv + [source]
 
 
@@ -92,7 +135,7 @@ def parse_ffprobe(data: dict, counted: bool = False) -> MediaInfo:
 
 def probe(source: str | Path, timeout_seconds: float = 15) -> MediaInfo:
     """ffprobe a file or a stream URL. Raises FFmpegError with one line (no credentials)."""
-    argv = ffprobe_argv(str(source), timeout_seconds)
+    argv = ffprobe_argv(str(source), timeout_seconds)  # StreamURLError for a bad URL
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_seconds + 5)
     except subprocess.TimeoutExpired:

@@ -264,6 +264,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {"quiet_task_runs": {"()": "crimebox.logfilters.QuietTaskRuns"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
@@ -271,8 +272,7 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
         "onvif": {"level": "WARNING"},
-        # Django-Q logs three INFO lines per task run (enqueued, processing, processed): ~4,300
-        # a day for the every-minute retention alone. Failures are logged at ERROR.
-        "django-q": {"level": env.str("CRIMEBOX_Q_LOG_LEVEL", default="WARNING")},
+        # Django-Q's lines about every task run are dropped (crimebox/logfilters.py).
+        "django-q": {"filters": ["quiet_task_runs"]},
     },
 }

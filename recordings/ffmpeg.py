@@ -5,7 +5,9 @@ Never shell=True, never killall: callers own the processes they start.
 
 import contextlib
 import fcntl
+import functools
 import os
+import queue
 import subprocess
 import threading
 from collections.abc import Callable
@@ -14,8 +16,11 @@ from pathlib import Path
 
 from django.conf import settings
 
+from crimebox.ffprobe import RTSP_PROTOCOLS, check_stream_url
+
 # Re-exported: the recorder, index and export call ffmpeg.probe next to the argv builders.
 from crimebox.ffprobe import FFmpegError as FFmpegError
+from crimebox.ffprobe import StreamURLError as StreamURLError
 from crimebox.ffprobe import probe as probe
 from crimebox.redaction import redact_text
 
@@ -59,7 +64,9 @@ def segment_output_args(out_template: str, segment_seconds: int) -> list[str]:
 def record_argv(
     url: str, out_template: str, *, segment_seconds: int, timeout_seconds: int, audio: bool = False
 ) -> list[str]:
-    """Stream-copy one RTSP camera into segments. Never re-encodes."""
+    """Stream-copy one RTSP camera into segments. Never re-encodes.
+
+    StreamURLError for anything but a well-formed rtsp:// or rtsps:// URL."""
     maps = ["-map", "0:v:0"] + (["-map", "0:a:0?"] if audio else [])
     return [
         settings.FFMPEG,
@@ -67,6 +74,7 @@ def record_argv(
         "-nostdin",
         "-loglevel",
         "error",
+        *RTSP_PROTOCOLS,
         "-rtsp_transport",
         "tcp",
         # Socket I/O timeout (µs): a silent camera makes FFmpeg exit instead of hanging.
@@ -75,7 +83,7 @@ def record_argv(
         "-fflags",
         "+genpts",
         "-i",
-        url,
+        check_stream_url(url),
         *maps,
         "-c",
         "copy",
@@ -145,7 +153,7 @@ def parse_segment_list_line(line: str) -> ClosedSegment | None:
 
 # Exports and thumbnails read only local files: FFmpeg may open nothing but files (a concat
 # listing names files; a crafted one must not reach the network).
-FILE_ONLY = ["-protocol_whitelist", "file"]
+FILE_ONLY = ["-protocol_whitelist", "file"]  # = crimebox.ffprobe.FILE_PROTOCOLS
 F_SETPIPE_SZ = 1031
 CLIP_MP4 = "+frag_keyframe+empty_moov+default_base_moof"
 
@@ -154,6 +162,7 @@ def version_argv() -> list[str]:
     return [settings.FFMPEG, "-hide_banner", "-version"]
 
 
+@functools.cache  # once per process: manifests name it, the binary does not change under us
 def version(timeout_seconds: float = 10) -> str:
     """FFmpeg's first version line (for manifests), or "unknown"."""
     try:
@@ -274,6 +283,18 @@ def clip_timeout(source_bytes: int) -> float:
     return 60 + source_bytes / 2e6
 
 
+def _read_ahead(fd: int, blocks: queue.Queue) -> None:
+    """Move FFmpeg's output from the pipe into `blocks` (None at the end): FFmpeg keeps
+    cutting while the caller hashes and writes, instead of waiting on a full pipe."""
+    try:
+        for block in iter(lambda: os.read(fd, 1 << 20), b""):
+            blocks.put(block)
+    except OSError:
+        pass  # the pipe was closed: the caller stopped
+    finally:
+        blocks.put(None)
+
+
 def stream_stdout(argv: list[str], sink: Callable[[bytes], None], timeout_seconds: float) -> None:
     """Run argv, passing its stdout to `sink` block by block; killed at the deadline."""
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
@@ -284,13 +305,20 @@ def stream_stdout(argv: list[str], sink: Callable[[bytes], None], timeout_second
     errors = []
     drain = threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)
     drain.start()
+    blocks: queue.Queue = queue.Queue(maxsize=32)  # at most ~32 MiB ahead of the sink
+    reader = threading.Thread(target=_read_ahead, args=(proc.stdout.fileno(), blocks))
+    reader.start()
     try:
-        for block in iter(lambda: os.read(proc.stdout.fileno(), 1 << 20), b""):
+        for block in iter(blocks.get, None):
             sink(block)
     except BaseException:
         proc.kill()  # the sink failed (e.g. the disk is full): stop FFmpeg too
+        while reader.is_alive():  # let the reader finish so it can close
+            with contextlib.suppress(queue.Empty):
+                blocks.get(timeout=0.1)
         raise
     finally:
+        reader.join()
         proc.stdout.close()
         proc.wait()
         timer.cancel()
@@ -410,6 +438,7 @@ def live_argv(url: str, out_dir: Path, *, timeout_seconds: int) -> list[str]:
         "-nostdin",
         "-loglevel",
         "error",
+        *RTSP_PROTOCOLS,
         "-rtsp_transport",
         "tcp",
         "-timeout",
@@ -417,7 +446,7 @@ def live_argv(url: str, out_dir: Path, *, timeout_seconds: int) -> list[str]:
         "-fflags",
         "+genpts",
         "-i",
-        url,
+        check_stream_url(url),
         "-map",
         "0:v:0",
         "-c",

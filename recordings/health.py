@@ -149,7 +149,8 @@ def stale_since(camera: Camera, now: datetime) -> datetime | None:
     """When the camera last showed recording activity, if that is longer ago than a segment
     (plus slack) should take; else None. Activity: a segment closed or a new file opened."""
     opened = (
-        Segment.objects.filter(camera=camera, status=Segment.Status.RECORDING)
+        Segment.objects.filter(camera=camera)
+        .recording()
         .order_by("-start")
         .values_list("start", flat=True)
         .first()
@@ -161,11 +162,22 @@ def stale_since(camera: Camera, now: datetime) -> datetime | None:
     return latest if now - latest > limit else None
 
 
+def may_see_health(user) -> bool:
+    """The health details (cameras, errors, disk, replication) are for the box's roles: every
+    role, and superusers, can view integrity checks; a staff account without a role cannot."""
+    return bool(
+        user.is_authenticated
+        and user.is_active
+        and user.is_staff
+        and user.has_perm("recordings.view_integritycheck")
+    )
+
+
 def health_view(request):
-    """200 when ok or warning, 503 when critical; details only for logged-in staff."""
+    """200 when ok or warning, 503 when critical; details only for users with a role."""
     health = health_status()
     code = 503 if health["status"] == "critical" else 200
-    if not (request.user.is_authenticated and request.user.is_staff):
+    if not may_see_health(request.user):
         response = JsonResponse({"status": health["status"]}, status=code)
     else:
         response = JsonResponse(health, status=code)

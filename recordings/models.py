@@ -35,6 +35,10 @@ class SegmentQuerySet(RangeDatetimesQuerySet):
         """Rows of the files FFmpeg is writing now."""
         return self.filter(status=Segment.Status.RECORDING)
 
+    def playable(self):
+        """On disk or being written: what the player and the front page can show."""
+        return self.filter(status__in=Segment.PLAYABLE)
+
     def last_chained(self):
         """The newest link of the chain (filter by camera first), or None."""
         return self.chained().order_by("-sequence").first()

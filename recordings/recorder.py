@@ -233,8 +233,8 @@ class Supervisor:
             ):
                 try:
                     self.runs[camera.pk] = Run(camera, now, clock=self.clock)
-                except OSError as e:  # ffmpeg missing, disk unwritable
-                    full = e.errno == errno.ENOSPC
+                except (OSError, ffmpeg.StreamURLError) as e:  # no ffmpeg, disk, bad URL
+                    full = getattr(e, "errno", None) == errno.ENOSPC
                     cause = Gap.Cause.DISK_FULL if full else None
                     self.failed(camera.pk, f"cannot start FFmpeg: {e}", now, cause)
                     if full:

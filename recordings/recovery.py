@@ -82,7 +82,7 @@ def index_unknown_files(
                 path.name,
             )
             result.unreadable.append(rel)
-    for stale in Segment.objects.filter(camera=camera, status=Segment.Status.RECORDING):
+    for stale in Segment.objects.filter(camera=camera).recording():
         mark_lost(
             camera, stale.abs_path, "was being recorded but left no readable file: never hashed"
         )

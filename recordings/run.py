@@ -13,7 +13,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
@@ -139,7 +139,11 @@ class Run:
         this is the file that grows, and a file deleted under FFmpeg shows as "(deleted)".
         """
         fds = Path(f"/proc/{self.proc.pid}/fd")
-        for fd in _listdir(fds):
+        try:
+            entries = list(fds.iterdir())
+        except OSError:  # no /proc to read (not Linux, or hidden): the highest number
+            return self.newest_file()
+        for fd in entries:
             try:
                 target = os.readlink(fd)
                 size = os.stat(fd).st_size
@@ -151,6 +155,13 @@ class Run:
                 gone = target != name or path.parent != self.dir or not path.exists()
                 return path, size, gone
         return None
+
+    def newest_file(self) -> tuple[Path, int, bool] | None:
+        files = self.own_files()
+        try:
+            return (files[-1], files[-1].stat().st_size, False) if files else None
+        except OSError:
+            return None
 
     def open_start(self, now: float) -> datetime:
         """Best guess at the start of the file now open: the previous one's end."""
@@ -183,10 +194,3 @@ class Run:
         self.stop_reason = self.stop_reason or (cause, detail)
         if self.proc.poll() is None:
             self.proc.kill()
-
-
-def _listdir(path: Path) -> Iterable[Path]:
-    try:
-        return list(path.iterdir())
-    except OSError:
-        return []

@@ -101,7 +101,7 @@ def zerotier() -> dict | None:
 def camera_states() -> list[dict]:
     out = []
     for camera in Camera.objects.all():
-        head = Segment.objects.filter(camera=camera).chained().order_by("-sequence").first()
+        head = Segment.objects.filter(camera=camera).last_chained()
         out.append(
             {
                 "camera_id": camera.pk,

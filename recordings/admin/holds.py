@@ -49,7 +49,11 @@ class LegalHoldAdmin(ListTitleMixin, admin.ModelAdmin):
             return mark_safe('<b class="held">active (footage held)</b>')
         return f"released {timezone.localtime(obj.released_at):%Y-%m-%d %H:%M}"
 
-    @admin.action(description="Release the selected holds")
+    def has_hold_permission(self, request) -> bool:
+        """The action is offered only to those who may place and release holds."""
+        return request.user.has_perm("recordings.hold_footage")
+
+    @admin.action(description="Release the selected holds", permissions=["hold"])
     def release(self, request, queryset):
         if not request.user.has_perm("recordings.hold_footage"):
             self.message_user(request, "You may not release legal holds.", messages.ERROR)

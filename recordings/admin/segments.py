@@ -99,7 +99,13 @@ class SegmentAdmin(ListTitleMixin, ReadOnlyAdmin):
             return "at close"  # still being recorded
         return format_html('<code title="{}">{}…</code>', obj.sha256, obj.sha256[:16])
 
-    @admin.action(description="Place legal hold on the selected segments' time range")
+    def has_hold_permission(self, request) -> bool:
+        """The action is offered only to those who may place and release holds."""
+        return request.user.has_perm("recordings.hold_footage")
+
+    @admin.action(
+        description="Place legal hold on the selected segments' time range", permissions=["hold"]
+    )
     def place_hold_action(self, request, queryset):
         if not request.user.has_perm("recordings.hold_footage"):
             self.message_user(request, "You may not place legal holds.", messages.ERROR)

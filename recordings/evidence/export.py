@@ -12,8 +12,10 @@ import hashlib
 import json
 import logging
 import os
+import queue
 import shutil
 import tempfile
+import threading
 import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -218,18 +220,34 @@ def segment_entry(segment: Segment) -> dict:
     }
 
 
+# The package's custody record: what happened to this footage and these cameras (held,
+# released, copied out, exported, deleted, reconfigured), by whom and when. Not who merely
+# looked at it, and no client addresses: those stay in the box's audit trail, which only
+# auditors read (docs/evidence.md, "Custody data").
+CUSTODY_ACTIONS = [
+    AuditEvent.Action.DOWNLOAD,
+    AuditEvent.Action.EXPORT,
+    AuditEvent.Action.HOLD,
+    AuditEvent.Action.RELEASE,
+    AuditEvent.Action.CAMERA_CHANGE,
+    AuditEvent.Action.RETENTION_DELETE,
+    AuditEvent.Action.SYSTEM,
+]
+
+
 def audit_entries(segments: list[Segment], cameras: list[Camera]) -> list[dict]:
     targets = [f"segment {s.pk}" for s in segments]
     holds = LegalHold.objects.filter(camera__in=cameras)
     targets += [f"hold {pk}" for pk in holds.values_list("pk", flat=True)]
     targets += [f"camera {c.pk}" for c in cameras]  # provenance: re-probes, setting changes
-    events = AuditEvent.objects.filter(Q(target__in=targets)).order_by("sequence")
+    events = AuditEvent.objects.filter(Q(target__in=targets), action__in=CUSTODY_ACTIONS).order_by(
+        "sequence"
+    )
     return [
         {
             "sequence": e.sequence,
             "at": utc_iso(e.at),
             "user": e.username,
-            "client_ip": e.client_ip,
             "action": e.action,
             "camera": e.camera_name,
             "target": e.target,
@@ -259,14 +277,23 @@ def check_space(pieces: list[Piece], out_dir: Path, include_originals: bool) -> 
 class _HashingFile:
     """A write-only file that hashes what goes through it. It cannot seek, so zipfile writes
     each member's sizes after its data instead of seeking back: the package's SHA-256 is
-    known when it is written, without reading it again."""
+    known when it is written, without reading it again. The hashing runs in its own thread
+    (hashlib releases the GIL), beside the clip's own SHA-256 and the zip's CRC."""
 
     def __init__(self, f):
-        self.f, self.digest, self.size = f, hashlib.sha256(), 0
+        self.f, self.size, self._digest = f, 0, hashlib.sha256()
+        self._blocks: queue.Queue = queue.Queue(maxsize=64)
+        self._thread = threading.Thread(target=self._hash, daemon=True)
+        self._thread.start()
 
-    def write(self, data: bytes) -> int:
+    def _hash(self) -> None:
+        for block in iter(self._blocks.get, None):
+            self._digest.update(block)
+
+    def write(self, data) -> int:
+        data = bytes(data)  # the hashing thread reads it later: never a reused buffer
         self.f.write(data)
-        self.digest.update(data)
+        self._blocks.put(data)
         self.size += len(data)
         return len(data)
 
@@ -275,6 +302,16 @@ class _HashingFile:
 
     def flush(self) -> None:
         self.f.flush()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._blocks.put(None)
+        self._thread.join()
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
 
 
 def _add_streamed(z: zipfile.ZipFile, source: Path, arcname: str) -> str:
@@ -325,8 +362,7 @@ def write_package(export: Export, pieces: list[Piece], out_dir: Path, progress=N
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".export-") as tmp:
         work = Path(tmp)
         partial = work / f"{stem}.zip"
-        with partial.open("wb") as raw:
-            out = _HashingFile(raw)
+        with partial.open("wb") as raw, _HashingFile(raw) as out:
             with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
                 clips, files = [], {}
                 for i, piece in enumerate(pieces, start=1):
@@ -360,7 +396,7 @@ def write_package(export: Export, pieces: list[Piece], out_dir: Path, progress=N
                     z.writestr(f"{stem}/{name}", content)
         final = out_dir / partial.name
         os.replace(partial, final)
-    return Package(final, out.digest.hexdigest(), out.size, hashlib.sha256(data).hexdigest())
+    return Package(final, out.hexdigest(), out.size, hashlib.sha256(data).hexdigest())
 
 
 def _safe(text: str) -> str:

@@ -21,6 +21,7 @@ from crimebox.display import box_window
 
 from ..holds import HoldError, place_hold
 from ..models import Segment
+from ..validators import EARLIEST
 from .media import Audit, ranged_response
 from .playlist import day_playlist
 from .thumbnails import thumbnail
@@ -68,7 +69,10 @@ def on_disk_segment(pk: int, recording: bool = True) -> Segment:
 def index(request):
     """The cameras; with a date and time, what each camera has at that moment."""
     today = timezone.localdate()
-    the_day = parse_date(request.GET.get("date", "")) or today
+    raw_day = request.GET.get("date", "")
+    the_day = parse_day(raw_day) or today
+    if raw_day and parse_day(raw_day) is None:
+        messages.error(request, not_a_day(raw_day))
     moment = parse_moment(the_day, request.GET.get("time", ""))
     cameras = list(Camera.objects.all())
     if moment is not None:
@@ -98,9 +102,9 @@ def camera_day(request, camera_id: int, day: str | None = None):
     camera = get_object_or_404(Camera, pk=camera_id)
     if request.GET.get("date") or request.GET.get("time"):
         return jump(request, camera)
-    the_day = parse_date(day) if day else timezone.localdate()
+    the_day = parse_day(day) if day else timezone.localdate()
     if the_day is None:
-        raise Http404("Not a date (YYYY-MM-DD).")
+        raise Http404(not_a_day(day))
     hour = parse_hour(request.GET.get("hour"))
     if request.method == "POST":
         return hold(request, camera, the_day)
@@ -165,10 +169,32 @@ def hold_window(request, timeline: dict, moment: datetime | None) -> tuple[str, 
     return tuple(f"{timezone.localtime(t):%Y-%m-%d %H:%M:%S}" for t in (start, end))
 
 
+def parse_day(text: str | None) -> date | None:
+    """A YYYY-MM-DD day the box can have footage of, else None: not a date, no such date
+    (2026-02-30 raises in parse_date), before 2000 or more than a year ahead (the day's
+    neighbours and time-zone conversions of 0001-01-01 or 9999-12-31 overflow)."""
+    try:
+        day = parse_date(text or "")
+    except ValueError:
+        return None
+    if day is None or not EARLIEST.date() <= day <= timezone.localdate() + timedelta(days=366):
+        return None
+    return day
+
+
+def not_a_day(text: str | None) -> str:
+    return (
+        f"'{(text or '')[:20]}' is not a day the box can have footage of: give a date as "
+        "YYYY-MM-DD, from 2000 to next year."
+    )
+
+
 def parse_moment(the_day: date, hhmm: str) -> datetime | None:
     """ "1405" or "14:05" on the day, in the box's zone; None if absent or not a time."""
     hhmm = hhmm.replace(":", "")
-    if len(hhmm) != 4 or not hhmm.isdigit() or int(hhmm[:2]) > 23 or int(hhmm[2:]) > 59:
+    if len(hhmm) != 4 or not (hhmm.isascii() and hhmm.isdigit()):  # "²²²²" is isdigit()
+        return None
+    if int(hhmm[:2]) > 23 or int(hhmm[2:]) > 59:
         return None
     return timezone.make_aware(
         datetime.combine(the_day, time(int(hhmm[:2]), int(hhmm[2:]))),
@@ -194,14 +220,14 @@ def find_moment(moment: datetime, timeline: dict, now: datetime | None = None) -
 def parse_hour(raw: str | None) -> int | None:
     if raw in (None, ""):
         return None
-    if not raw.isdigit() or not 0 <= int(raw) <= 23:
+    if not (raw.isascii() and raw.isdigit()) or not 0 <= int(raw) <= 23:
         raise Http404("Not an hour of the day (0 to 23).")
     return int(raw)
 
 
 def jump(request, camera):
     """A date and time typed by the user: that hour of that day, scrolled to the time."""
-    the_day = parse_date(request.GET.get("date", "")) or timezone.localdate()
+    the_day = parse_day(request.GET.get("date", "")) or timezone.localdate()
     url = reverse("recordings:day", args=[camera.pk, the_day.isoformat()])
     moment = parse_moment(the_day, request.GET.get("time", ""))
     if moment is None:
@@ -229,7 +255,7 @@ def hold(request, camera, the_day: date):
             case_number=request.POST.get("case_number", ""),
         )
         messages.success(request, f"Legal hold placed on {camera}: {box_window(start, end)}.")
-    except ValueError as e:
+    except (ValueError, OverflowError) as e:
         messages.error(
             request,
             str(e)
@@ -247,7 +273,7 @@ def player(request, segment_id: int):
     except ValueError:
         offset = 0.0
     offset = min(max(0.0, offset), segment.duration or offset) if math.isfinite(offset) else 0.0
-    around = Segment.objects.filter(camera=segment.camera, status__in=Segment.PLAYABLE)
+    around = Segment.objects.filter(camera=segment.camera).playable()
     day = timezone.localtime(segment.start).date()
     log.record(
         AuditEvent.Action.PLAY,
@@ -293,9 +319,9 @@ def played(request, segment_id: int):
 def playlist(request, camera_id: int, day: str):
     """The day's segments and gaps for the player going on past the end of the page's day."""
     camera = get_object_or_404(Camera, pk=camera_id)
-    the_day = parse_date(day)
+    the_day = parse_day(day)
     if the_day is None:
-        raise Http404("Not a date (YYYY-MM-DD).")
+        raise Http404(not_a_day(day))
     log.record(
         AuditEvent.Action.VIEW,
         request=request,

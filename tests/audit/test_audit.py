@@ -127,6 +127,7 @@ def test_camera_change_in_the_admin_is_audited_without_the_password(client):
     data = {
         "name": "Gate",
         "location": "North gate",
+        "sub_stream_uri": "",
         "host": "",
         "onvif_port": 80,
         "username": "op",

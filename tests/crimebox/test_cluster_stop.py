@@ -34,7 +34,7 @@ def test_systemd_stopping_the_cluster_unit_stops_it_cleanly(box_env, manage_argv
     with log.open("w") as out:
         cluster = subprocess.Popen(
             [*manage_argv, "qcluster"],
-            env=box_env,
+            env={**box_env, "CRIMEBOX_Q_LOG_LEVEL": "INFO"},  # its "running" and "has stopped"
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, as the unit's cgroup

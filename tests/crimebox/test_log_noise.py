@@ -13,10 +13,19 @@ from recordings.tasks import ensure_schedules
 from tests.factories import make_camera, make_segments
 
 
-def test_django_q_routine_lines_are_not_logged():
+def test_django_q_logs_its_state_changes_but_not_every_task_run(caplog):
     logger = logging.getLogger("django-q")
-    assert not logger.isEnabledFor(logging.INFO)
-    assert logger.isEnabledFor(logging.ERROR)
+    with caplog.at_level(logging.INFO, logger="django-q"):
+        logger.info("Enqueued [crimebox] 42")
+        logger.info("Process-1 created task alpha-bravo from schedule [retention]")
+        logger.info("Process-1:1 processing alpha-bravo 'recordings.tasks.prune_task' [retention]")
+        logger.info("Processed 'recordings.tasks.prune_task' (alpha-bravo)")
+        logger.info("Q Cluster crimebox running.")
+        logger.error("Failed 'recordings.tasks.prune_task' (alpha-bravo) - boom")
+    assert [r.getMessage() for r in caplog.records] == [
+        "Q Cluster crimebox running.",
+        "Failed 'recordings.tasks.prune_task' (alpha-bravo) - boom",
+    ]
 
 
 def test_favicon_is_answered_without_a_warning(client, caplog):

@@ -77,6 +77,7 @@ def test_segment_querysets_last_chained_and_recording():
     row(other, 7)
     assert Segment.objects.filter(camera=camera).last_chained() == second
     assert list(Segment.objects.recording()) == [writing]
+    assert set(Segment.objects.playable()) == set(Segment.objects.on_disk()) | {writing}
     assert set(Segment.objects.on_disk().values_list("camera", "sequence")) == {
         (camera.pk, 1),
         (other.pk, 7),

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from django.core.checks import run_checks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,3 +145,43 @@ def test_clock_synchronised_answers_from_the_kernel():
 
     # This machine's kernel answers (Linux); what it answers depends on its NTP state.
     assert clock_synchronized() in (True, False)
+
+
+@pytest.mark.parametrize(
+    "state,expected",
+    [
+        (0, True),  # TIME_OK
+        (1, True),  # TIME_INS: a leap second is announced, the clock is disciplined
+        (2, True),  # TIME_DEL
+        (3, True),  # TIME_OOP
+        (4, True),  # TIME_WAIT
+        (5, False),  # TIME_ERROR: not synchronised (no NTP, or it gave up)
+        (-1, None),  # the call failed
+    ],
+)
+def test_clock_synchronised_maps_the_kernels_answer(monkeypatch, state, expected):
+    """adjtimex(2)'s return value, through the same ctypes call with the C library faked."""
+    from crimebox import clock
+
+    calls = []
+
+    class FakeLibc:
+        def adjtimex(self, buffer):
+            calls.append(bytes(buffer.raw[:4]))
+            return state
+
+    monkeypatch.setattr(clock, "_libc", lambda: FakeLibc())
+    assert clock.clock_synchronized() is expected
+    assert calls == [b"\0\0\0\0"]  # modes = 0: read only, never set the clock
+
+
+def test_clock_synchronised_is_unknown_off_linux_or_without_libc(monkeypatch):
+    from crimebox import clock
+
+    def missing():
+        raise OSError("no libc")
+
+    monkeypatch.setattr(clock, "_libc", missing)
+    assert clock.clock_synchronized() is None
+    monkeypatch.setattr(clock.sys, "platform", "darwin")
+    assert clock.clock_synchronized() is None

@@ -141,3 +141,21 @@ def test_update_keeps_the_data_directory_the_settings_file_names(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "/var/lib/crimebox" not in result.stdout
     assert "RequiresMountsFor=/srv/pole17" in result.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="writes files owned by root:root")
+def test_files_are_written_once_and_left_alone_when_unchanged(tmp_path):
+    """install/update are idempotent: `put` rewrites a file only when its text or mode changed."""
+    script = f"""
+        set -euo pipefail
+        ROOT={ROOT}; . {ROOT}/deploy/install.sh
+        target={tmp_path}/etc/crimebox.env
+        for i in 1 2; do CHANGED=(); put "$target" 0640 root:root <<<"CRIMEBOX_BOX_ID=pole-17"
+          echo "run $i: ${{#CHANGED[@]}}"; done
+        chmod 0644 "$target"; CHANGED=(); put "$target" 0640 root:root <<<"CRIMEBOX_BOX_ID=pole-17"
+        echo "mode fixed: ${{#CHANGED[@]}} $(stat -c %a "$target")"
+    """
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:3] == ["run 1: 1", "run 2: 0", "mode fixed: 1 640"]
+    assert (tmp_path / "etc" / "crimebox.env").read_text() == "CRIMEBOX_BOX_ID=pole-17\n"

@@ -40,3 +40,23 @@ def test_a_hung_thumbnail_is_stopped(db, hung_ffmpeg, monkeypatch):
     monkeypatch.setattr(thumbnails, "TIMEOUT_SECONDS", 0.5)
     assert thumbnails.thumbnail(segment) is None
     assert not thumbnails.thumbnail_path(segment).exists()
+
+
+def test_a_failing_sink_stops_ffmpeg_and_raises(db, tmp_path):
+    """The disk filling up mid-export: the error surfaces, FFmpeg is stopped, nothing hangs."""
+    import errno
+
+    from recordings import ffmpeg
+
+    segment = make_segment(make_camera("North"), T0, 8)
+    listing = tmp_path / "l.ffconcat"
+    listing.write_text(ffmpeg.concat_listing([segment.abs_path], 0))
+    taken = []
+
+    def sink(block):
+        taken.append(len(block))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        ffmpeg.stream_stdout(ffmpeg.clip_argv(listing, 8), sink, 30)
+    assert len(taken) == 1

@@ -1,5 +1,6 @@
 """Pure parts of the recorder: argv builders, segment-list parsing, exit causes."""
 
+import subprocess
 import time
 from datetime import UTC, datetime
 
@@ -32,10 +33,30 @@ def test_record_argv_is_stream_copy_over_tcp_with_timeout_and_clock_segments():
     assert "0:a:0?" in with_audio
 
 
-def test_test_pattern_argv_encodes_with_a_clock():
-    joined = " ".join(ffmpeg.test_pattern_argv("/r/x.mp4", segment_seconds=60))
+def test_test_pattern_argv_encodes_with_a_clock(monkeypatch):
+    argv = ffmpeg.test_pattern_argv("/r/x.mp4", segment_seconds=60)
+    joined = " ".join(argv)
     assert "lavfi" in joined and "-re" in joined and "libx264" in joined
-    assert "gmtime" in joined or "null" in joined
+    # The font is installed with the box (fonts-dejavu-core): the clock is drawn.
+    overlay = argv[argv.index("-vf") + 1]
+    assert overlay.startswith(f"drawtext=fontfile={ffmpeg.TEST_PATTERN_FONT}:")
+    assert "text=%{gmtime} UTC" in overlay
+
+    # The clock really changes the picture: one frame with and without the filter.
+    def frame_md5(vf: str) -> str:
+        return subprocess.run(
+            ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=10"]
+            + ["-vf", vf, "-frames:v", "1", "-f", "md5", "-"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    assert frame_md5(overlay) != frame_md5("null")
+    # Without the font FFmpeg would refuse drawtext: the pattern is recorded without a clock.
+    monkeypatch.setattr(ffmpeg, "TEST_PATTERN_FONT", "/nonexistent/font.ttf")
+    bare = ffmpeg.test_pattern_argv("/r/x.mp4", segment_seconds=60)
+    assert bare[bare.index("-vf") + 1] == "null"
 
 
 @pytest.mark.parametrize(

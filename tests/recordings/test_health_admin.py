@@ -39,13 +39,37 @@ def test_health_is_public_but_terse(client, db, recorder_alive):
     assert response.json() == {"status": "ok"}
 
 
-def test_health_details_for_staff(admin_client_, recorder_alive):
+def test_health_details_for_staff(admin_client_, recorder_alive, settings):
+    import hashlib
+    import shutil
+
+    from cryptography.hazmat.primitives import serialization
+
     make_camera("North")
     body = admin_client_.get("/health").json()
     assert body["status"] == "ok"
     assert body["cameras"][0]["name"] == "North"
     assert body["disk"]["free"] > 0
     assert body["signing_key_fingerprint"]
+    # The disk is the recordings directory's, as the kernel reports it now.
+    usage = shutil.disk_usage(settings.RECORDINGS_DIR)
+    assert body["disk"]["total"] == usage.total
+    assert abs(body["disk"]["free"] - usage.free) < 500e6  # other writers meanwhile
+    # The fingerprint is that of the key on disk: SHA-256 of its raw public key.
+    pem = (settings.KEYS_DIR / "box_signing_key.pem").read_bytes()
+    public = serialization.load_pem_private_key(pem, password=None).public_key()
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    assert body["signing_key_fingerprint"] == hashlib.sha256(raw).hexdigest()
+
+
+def test_health_disk_numbers_and_floor(admin_client_, recorder_alive, monkeypatch, settings):
+    settings.MIN_FREE_GB, settings.MIN_FREE_PERCENT = 5, 10
+    monkeypatch.setattr("shutil.disk_usage", lambda p: Usage(400e9, 150e9, 250e9))
+    body = admin_client_.get("/health").json()
+    # The floor is the larger of MIN_FREE_GB and MIN_FREE_PERCENT of the disk.
+    assert body["disk"] == {"total": 400e9, "free": 250e9, "floor": 40e9}
+    settings.MIN_FREE_PERCENT = 1
+    assert admin_client_.get("/health").json()["disk"]["floor"] == 5e9
 
 
 def test_health_critical_when_only_held_footage_is_left(client, db, monkeypatch, settings):

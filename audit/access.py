@@ -1,0 +1,103 @@
+"""Who may grant what in the admin, and a Django-Q admin that can start nothing.
+
+An Administrator (staff, not superuser) once made itself superuser by posting
+is_superuser=on on its own user, then ran a shell command through a Django-Q schedule with
+func=os.system. So:
+
+- only superusers grant superuser status or single permissions, edit a group's permissions,
+  or change a superuser's account (its password included);
+- anyone else who may change users grants only groups whose every permission they hold
+  themselves (an Administrator can hand out the roles, never more than it has);
+- Django-Q's admin pages are read-only status for everyone, superusers included: schedules
+  are made in code (crimebox/schedules.py), tasks by the box, and "resubmit" is gone.
+"""
+
+from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, Permission, User
+from django.db.models import Count, Q
+
+
+def grantable_groups(user):
+    """The groups `user` may give others: all for a superuser, else those whose permissions
+    are a subset of the user's own."""
+    if user.is_superuser:
+        return Group.objects.all()
+    held = [
+        p.pk
+        for p in Permission.objects.select_related("content_type")
+        if user.has_perm(f"{p.content_type.app_label}.{p.codename}")
+    ]
+    foreign = Count("permissions", filter=~Q(permissions__in=held))
+    return Group.objects.annotate(foreign=foreign).filter(foreign=0)
+
+
+class BoxUserAdmin(UserAdmin):
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += ["is_superuser", "user_permissions"]
+            if obj is not None and obj.pk == request.user.pk:
+                fields += ["groups"]  # nobody hands themselves a role
+        return fields
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "groups":
+            kwargs["queryset"] = grantable_groups(request.user)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def _guards_superuser(self, request, obj) -> bool:
+        return obj is not None and obj.is_superuser and not request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        if self._guards_superuser(request, obj):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if self._guards_superuser(request, obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+
+class BoxGroupAdmin(GroupAdmin):
+    """A group's permissions are the roles of docs/roles.md: only a superuser edits them."""
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_change_permission(request, obj)
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser and super().has_add_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+
+class StatusOnly:
+    """Mixed into Django-Q's admin classes: look, never add, change, delete or resubmit."""
+
+    actions = []
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def lock_down(site: admin.AdminSite) -> None:
+    """Called once the admin modules are loaded (AuditConfig.ready)."""
+    for model, base in ((User, BoxUserAdmin), (Group, BoxGroupAdmin)):
+        if site.is_registered(model):
+            site.unregister(model)
+        site.register(model, base)
+    from django_q import models as q
+
+    for model in (q.Schedule, q.Success, q.Failure, q.OrmQ, q.Task):
+        if site.is_registered(model):
+            current = type(site.get_model_admin(model))
+            site.unregister(model)
+            site.register(model, type(f"StatusOnly{current.__name__}", (StatusOnly, current), {}))
