@@ -10,6 +10,7 @@ write, and the supervisor reads the demand with one stat per camera.
 """
 
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -19,6 +20,8 @@ from django.conf import settings
 RUN_DIR = Path("/run/crimebox/live")
 SHM_DIR = Path("/dev/shm/crimebox-live")
 HEARTBEAT_MAX_AGE = 10.0  # older than this: the live service is not running
+
+logger = logging.getLogger(__name__)
 
 
 def live_dir() -> Path:
@@ -81,15 +84,19 @@ def read_json(path: Path) -> dict | None:
 
 
 def want(slug: str, now: float | None = None) -> None:
-    """Say someone is watching (or about to): the supervisor starts or keeps the stream."""
+    """Say someone is watching (or about to): the supervisor starts or keeps the stream.
+    Never raises: an unwritable live directory shows as "live service not running"."""
     path = live_dir() / f"{slug}.want"
     now = now or time.time()
     try:
-        os.utime(path, (now, now))
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch()
-        os.utime(path, (now, now))
+        try:
+            os.utime(path, (now, now))
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+            os.utime(path, (now, now))
+    except OSError as e:
+        logger.warning("cannot signal live demand in %s: %s", path.parent, e)
 
 
 def wanted_at(slug: str) -> float | None:

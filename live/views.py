@@ -4,14 +4,15 @@ long-polling. All behind the admin login and `live.view_live`."""
 
 import re
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
+from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -28,11 +29,14 @@ PERM = "live.view_live"
 MEDIA_NAME = re.compile(r"^(init\.mp4|seg\d{6}\.m4s)$")
 
 
-def live_page(view):
+View = Callable[..., HttpResponseBase]
+
+
+def live_page(view: View) -> View:
     """A page: the admin's login redirect, then the permission (403)."""
 
     @wraps(view)
-    def wrapped(request, *args, **kwargs):
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.has_perm(PERM):
             raise PermissionDenied
         return view(request, *args, **kwargs)
@@ -40,11 +44,11 @@ def live_page(view):
     return admin.site.admin_view(wrapped)
 
 
-def live_data(view):
+def live_data(view: View) -> View:
     """What scripts and players fetch: 403, never a redirect to an HTML login page."""
 
     @wraps(view)
-    def wrapped(request, *args, **kwargs):
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         user = request.user
         if not (user.is_active and user.is_staff and user.has_perm(PERM)):
             return JsonResponse({"state": "refused", "message": "Not allowed."}, status=403)
@@ -53,18 +57,18 @@ def live_data(view):
     return never_cache(wrapped)
 
 
-def context(request, **kw):
+def context(request: HttpRequest, **kw: Any) -> dict[str, Any]:
     return {**admin.site.each_context(request), **kw}
 
 
 @live_page
-def grid(request):
+def grid(request: HttpRequest) -> HttpResponse:
     cameras = list(Camera.objects.enabled())
     return render(request, "live/grid.html", context(request, title="Live", cameras=cameras))
 
 
 @live_data
-def grid_status(request):
+def grid_status(request: HttpRequest) -> HttpResponse:
     now = time.time()
     rows = []
     for camera in Camera.objects.enabled():
@@ -75,14 +79,13 @@ def grid_status(request):
 
 
 @live_page
-def player(request, camera_id: int):
+def player(request: HttpRequest, camera_id: int) -> HttpResponseBase:
     camera = get_object_or_404(Camera, pk=camera_id)
     if camera.is_enabled:
         state.want(camera.slug)  # FFmpeg starts while the page and hls.js load
     config = {
         "status_url": reverse("live:status", args=[camera.pk]),
         "playlist_url": reverse("live:playlist", args=[camera.pk]),
-        "hls_js": static("live/vendor/hls.min.js"),
     }
     return render(
         request,
@@ -99,7 +102,7 @@ def player(request, camera_id: int):
 
 
 @live_data
-def status(request, camera_id: int):
+def status(request: HttpRequest, camera_id: int) -> HttpResponseBase:
     camera = get_object_or_404(Camera, pk=camera_id)
     if camera.is_enabled:
         state.want(camera.slug)  # the open player page keeps the stream wanted
@@ -107,7 +110,7 @@ def status(request, camera_id: int):
 
 
 @live_data
-def playlist(request, camera_id: int):
+def playlist(request: HttpRequest, camera_id: int) -> HttpResponseBase:
     camera = get_object_or_404(Camera.objects.enabled(), pk=camera_id)
     state.want(camera.slug)
     try:
@@ -119,7 +122,7 @@ def playlist(request, camera_id: int):
 
 
 @live_data
-def media(request, camera_id: int, name: str):
+def media(request: HttpRequest, camera_id: int, name: str) -> HttpResponse:
     if not MEDIA_NAME.match(name):
         raise Http404
     camera = get_object_or_404(Camera.objects.enabled(), pk=camera_id)
@@ -131,7 +134,7 @@ def media(request, camera_id: int, name: str):
 
 
 @live_data
-def still_image(request, camera_id: int):
+def still_image(request: HttpRequest, camera_id: int) -> HttpResponseBase:
     camera = get_object_or_404(Camera.objects.enabled(), pk=camera_id)
     data = still(camera)
     if data is None:
@@ -140,7 +143,7 @@ def still_image(request, camera_id: int):
 
 
 @live_page
-def recorded(request, camera_id: int):
+def recorded(request: HttpRequest, camera_id: int) -> HttpResponseBase:
     """The footage player at the moment on screen now (`behind`: the player's delay)."""
     if not request.user.has_perm("recordings.view_footage"):
         raise PermissionDenied

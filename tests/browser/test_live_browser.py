@@ -14,6 +14,7 @@ from selenium.webdriver.common.by import By
 from audit.models import AuditEvent
 from live import state
 from recordings.models import Gap, Segment
+from tests.browser.conftest import ARTIFACTS
 from tests.factories import make_camera
 from tests.recordings.conftest import RTSPServer
 
@@ -98,6 +99,14 @@ def plays(browser) -> float:
     return wait_for(lambda: now() > first + 2 and now(), what="live video advancing")
 
 
+def snap(browser, name: str) -> None:
+    """A screenshot for a reviewer, under test-artifacts/screenshots/live/."""
+    folder = ARTIFACTS / "live"
+    folder.mkdir(parents=True, exist_ok=True)
+    browser.set_window_size(1400, 1000)
+    browser.save_screenshot(str(folder / f"{name}.png"))
+
+
 def message(browser) -> str:
     return browser.find_element(By.ID, "live-message").text
 
@@ -146,11 +155,13 @@ def test_two_people_watch_one_ffmpeg_of_the_substream_cap_idle_audit_recording_u
     still = a.find_element(By.CSS_SELECTOR, f"#card-{north.pk} img")
     wait_for(lambda: a.execute_script("return arguments[0].naturalWidth", still) > 0, what="still")
     wait_for(lambda: "still: recorded" in a.find_element(By.ID, f"card-{north.pk}").text)
+    snap(a, "grid")
     a.find_element(By.CSS_SELECTOR, f"#card-{north.pk}").click()
     plays(a)
     assert video(a, "videoWidth") == 640 and video(a, "videoHeight") == 360  # the substream
     wait_for(lambda: a.find_element(By.ID, "live-delay").text.startswith("about"), what="delay")
     assert "kbit/s" in a.find_element(By.ID, "live-bitrate").text
+    snap(a, "player")
 
     log_in(b, live_server, "fred")
     b.get(live_server.url + reverse("live:camera", args=[north.pk]))
@@ -161,6 +172,7 @@ def test_two_people_watch_one_ffmpeg_of_the_substream_cap_idle_audit_recording_u
     b.get(live_server.url + reverse("live:camera", args=[south.pk]))
     wait_for(lambda: "at most 1 camera live" in message(b), what="cap message")
     assert "North" in message(b)
+    snap(b, "cap-reached")
 
     a.get("about:blank")
     b.get("about:blank")
@@ -209,3 +221,4 @@ def test_substream_stopped_the_page_says_so(servers, box, browsers, live_server)
     )
     assert "error" in a.find_element(By.ID, "live-message").get_attribute("class")
     assert a.find_element(By.ID, "live-state").text == "unavailable"
+    snap(a, "substream-stopped")

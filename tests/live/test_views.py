@@ -203,3 +203,13 @@ def test_live_sessions_list_for_auditors_not_for_viewers(client, camera, playing
     client.force_login(user_with("Auditor", "aude"))
     page = client.get("/live/livesession/")
     assert page.status_code == 200 and b"ines" in page.content and b"North" in page.content
+
+
+def test_unwritable_live_directory_is_a_message_not_an_error(client, camera, settings, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    settings.LIVE_DIR = str(blocker / "live")
+    client.force_login(user_with("Investigator"))
+    assert client.get(reverse("live:camera", args=[camera.pk])).status_code == 200
+    status = client.get(reverse("live:status", args=[camera.pk])).json()
+    assert status["state"] == "service_down"
