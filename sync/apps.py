@@ -7,7 +7,7 @@ class SyncConfig(AppConfig):
     name = "sync"
     verbose_name = "Replication to the RTCC"
 
-    def ready(self):
+    def ready(self) -> None:
         from crimebox import outbox
         from recordings.health import health_parts
 
@@ -24,7 +24,7 @@ class SyncConfig(AppConfig):
         post_migrate.connect(_schedules, sender=self)
 
 
-def _schedules(sender, **kwargs):
+def _schedules(sender: object, **kwargs: object) -> None:
     from .tasks import ensure_schedules
 
     ensure_schedules()

@@ -12,7 +12,7 @@ from .remote import RemoteError, configured_uri, redact
 
 
 @register(Tags.compatibility)
-def check_rtcc(app_configs=None, **kwargs) -> list[CheckMessage]:
+def check_rtcc(app_configs: object = None, **kwargs: object) -> list[CheckMessage]:
     errors: list[CheckMessage] = []
     try:
         uri = configured_uri()

@@ -8,16 +8,20 @@ milliseconds, frame rates in thousandths) and, added by `signature.sign`, the bo
 import hashlib
 import json
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 
+from audit.models import AuditEvent
+from cameras.models import Camera
 from crimebox import outbox
 from crimebox.hashing import GENESIS
 from crimebox.redaction import redact_url
 from crimebox.utc import utc_iso
-from recordings.models import Segment
+from recordings.evidence.signing import BoxKey
+from recordings.models import Export, Gap, IntegrityCheck, Segment
 
-from .signature import ms
+from .signature import ms, ms_or_none
 
 SCHEMA = 1
 
@@ -40,7 +44,7 @@ def milli(value: float | None) -> int | None:
     return None if value is None else round(value * 1000)
 
 
-def base(kind: str, key: str, **fields) -> dict:
+def base(kind: str, key: str, **fields: Any) -> dict:
     box = settings.BOX_ID
     return {"_id": f"{box}:{kind}:{key}", "box": box, "schema": SCHEMA, "kind": kind, **fields}
 
@@ -50,6 +54,7 @@ def segment_key(camera_id: int, sequence: int) -> str:
 
 
 def segment_doc(segment: Segment) -> dict:
+    assert segment.sequence is not None  # closed segments only
     prev = (
         Segment.objects.filter(camera_id=segment.camera_id, sequence=segment.sequence - 1)
         .values_list("chain_hash", flat=True)
@@ -82,12 +87,13 @@ def segment_doc(segment: Segment) -> dict:
         on_hold=segment.on_hold,  # closed inside an active hold; later changes are events
         note=segment.note,
         media_warning=segment.media_warning,
-        hashed_at=ms(segment.hashed_at),
+        hashed_at=ms_or_none(segment.hashed_at),
         clock_synced=segment.clock_synced,
     )
 
 
 def segment_event_doc(segment: Segment, *, event: str, at: datetime, note: str = "") -> dict:
+    assert segment.sequence is not None  # facts about chained segments only
     at = ms(at)
     return base(
         outbox.SEGMENT_EVENT,
@@ -104,7 +110,7 @@ def segment_event_doc(segment: Segment, *, event: str, at: datetime, note: str =
     )
 
 
-def gap_opened_doc(gap) -> dict:
+def gap_opened_doc(gap: Gap) -> dict:
     return base(
         outbox.GAP_OPENED,
         str(gap.pk),
@@ -119,7 +125,8 @@ def gap_opened_doc(gap) -> dict:
     )
 
 
-def gap_closed_doc(gap) -> dict:
+def gap_closed_doc(gap: Gap) -> dict:
+    assert gap.end is not None
     end = ms(gap.end)
     doc = gap_opened_doc(gap)
     return {
@@ -130,7 +137,7 @@ def gap_closed_doc(gap) -> dict:
     }
 
 
-def camera_doc(camera) -> dict:
+def camera_doc(camera: Camera) -> dict:
     """One document per distinct provenance state: a re-save that changed nothing is the same
     document (same _id, same content), so it is written once."""
     provenance = {
@@ -160,7 +167,7 @@ def camera_doc(camera) -> dict:
     return base(outbox.CAMERA, f"{camera.pk}:{digest}", revision=digest, **provenance)
 
 
-def audit_doc(event) -> dict:
+def audit_doc(event: AuditEvent) -> dict:
     return base(
         outbox.AUDIT,
         str(event.sequence),
@@ -179,7 +186,9 @@ def audit_doc(event) -> dict:
     )
 
 
-def export_doc(export, *, manifest_sha256: str, fingerprint: str, segments: list) -> dict:
+def export_doc(
+    export: Export, *, manifest_sha256: str, fingerprint: str, segments: list[str]
+) -> dict:
     return base(
         outbox.EXPORT,
         str(export.pk),
@@ -196,17 +205,17 @@ def export_doc(export, *, manifest_sha256: str, fingerprint: str, segments: list
         manifest_sha256=manifest_sha256,
         signing_key_fingerprint=fingerprint,
         segments=[f"{settings.BOX_ID}:{outbox.SEGMENT}:{k}" for k in segments],
-        finished_at=ms(export.finished_at),
+        finished_at=ms_or_none(export.finished_at),
     )
 
 
-def integrity_check_doc(check) -> dict:
+def integrity_check_doc(check: IntegrityCheck) -> dict:
     return base(
         outbox.INTEGRITY_CHECK,
         str(check.pk),
         check=check.pk,
         started_at=ms(check.started_at),
-        finished_at=ms(check.finished_at),
+        finished_at=ms_or_none(check.finished_at),
         camera=check.camera.name if check.camera else None,
         checked=check.checked,
         ok=check.ok,
@@ -214,7 +223,7 @@ def integrity_check_doc(check) -> dict:
     )
 
 
-def box_doc(key, *, first_seen: datetime) -> dict:
+def box_doc(key: BoxKey, *, first_seen: datetime) -> dict:
     import crimebox
 
     return base(
@@ -227,7 +236,7 @@ def box_doc(key, *, first_seen: datetime) -> dict:
     )
 
 
-def _no_floats(value):
+def _no_floats(value: Any) -> Any:
     """Free-form details (audit, check problems): floats become their text."""
     if isinstance(value, float):
         return repr(value)

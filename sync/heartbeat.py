@@ -48,7 +48,7 @@ def uptime_seconds() -> int | None:
 
 def memory() -> dict:
     """Total and available memory in bytes, from /proc/meminfo."""
-    out = {"total": None, "available": None}
+    out: dict[str, int | None] = {"total": None, "available": None}
     for line in (_read(Path("/proc/meminfo")) or "").splitlines():
         name, _, value = line.partition(":")
         if name in ("MemTotal", "MemAvailable"):

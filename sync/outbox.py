@@ -9,15 +9,17 @@ ever stops recording (a full disk is retention's job, which deletes the oldest f
 """
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
 from crimebox import outbox
-from recordings.evidence.signing import PRIVATE_NAME, ensure_signing_key
+from recordings.evidence.signing import PRIVATE_NAME, BoxKey, ensure_signing_key
 
 from . import documents
 from .models import OutboxItem, SyncLog
@@ -27,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 SYNC_LOG_KEEP_DAYS = 30
 
-_BUILDERS = {
+_BUILDERS: dict[str, Callable[..., dict]] = {
     outbox.SEGMENT: documents.segment_doc,
     outbox.SEGMENT_EVENT: documents.segment_event_doc,
     outbox.GAP_OPENED: documents.gap_opened_doc,
@@ -39,10 +41,10 @@ _BUILDERS = {
 }
 
 
-_keys: dict = {}
+_keys: dict[tuple[str, int], BoxKey] = {}
 
 
-def signing_key():
+def signing_key() -> BoxKey:
     """The box key, loaded once per process (and again if the file changes)."""
     path = Path(settings.KEYS_DIR) / PRIVATE_NAME
     try:
@@ -57,11 +59,11 @@ def signing_key():
     return _keys[stamp]
 
 
-def on_fact(sender: str, obj, signal=None, **extra) -> None:
+def on_fact(sender: str, obj: Any, signal: Any = None, **extra: Any) -> None:
     add(_BUILDERS[sender](obj, **extra))
 
 
-def on_facts(sender: str, objs: list, signal=None, **extra) -> None:
+def on_facts(sender: str, objs: list, signal: Any = None, **extra: Any) -> None:
     add_many([_BUILDERS[sender](obj, **extra) for obj in objs])
 
 

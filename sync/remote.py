@@ -10,6 +10,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import bson
@@ -44,7 +45,7 @@ def is_configured() -> bool:
     return bool(settings.RTCC_URI or settings.RTCC_URI_FILE)
 
 
-def redact(text: str, uri: str = "") -> str:
+def redact(text: object, uri: str = "") -> str:
     """Text with any user:password@ and the URI's own user name and password taken out."""
     text = re.sub(r"(mongodb(?:\+srv)?://)[^@/\s]*@", r"\1***@", str(text))
     if uri:
@@ -65,7 +66,7 @@ def client(uri: str | None = None) -> pymongo.MongoClient:
     if not uri:
         raise RemoteError("replication is off: CRIMEBOX_RTCC_URI is not set")
     timeout_ms = int(settings.RTCC_TIMEOUT_SECONDS * 1000)
-    options = dict(
+    options: dict[str, Any] = dict(
         serverSelectionTimeoutMS=min(timeout_ms, 10_000),
         connectTimeoutMS=min(timeout_ms, 10_000),
         socketTimeoutMS=timeout_ms,
@@ -86,7 +87,7 @@ def client(uri: str | None = None) -> pymongo.MongoClient:
     return _clients[key]
 
 
-def database(uri: str | None = None, db: str | None = None):
+def database(uri: str | None = None, db: str | None = None) -> Any:
     return client(uri).get_database(
         db or settings.RTCC_DB,
         write_concern=WriteConcern("majority", wtimeout=int(settings.RTCC_TIMEOUT_SECONDS * 1000)),
@@ -148,7 +149,9 @@ def insert(collection: str, docs: list[dict], *, uri: str | None = None) -> Inse
     return result
 
 
-def find(collection: str, query: dict, *, uri: str | None = None, db: str | None = None, **kw):
+def find(
+    collection: str, query: dict, *, uri: str | None = None, db: str | None = None, **kw: Any
+) -> list[dict]:
     """All matching documents (a list), under the deadline."""
     uri = uri or configured_uri()
     try:
@@ -158,7 +161,7 @@ def find(collection: str, query: dict, *, uri: str | None = None, db: str | None
         raise RemoteError(redact(e, uri)) from None
 
 
-def by_ids(collection: str, ids: list[str], **kw) -> dict[str, dict]:
+def by_ids(collection: str, ids: list[str], **kw: Any) -> dict[str, dict]:
     found = {}
     for i in range(0, len(ids), 500):
         for doc in find(collection, {"_id": {"$in": ids[i : i + 500]}}, **kw):

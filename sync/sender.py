@@ -115,7 +115,13 @@ def send_batch(items: list[OutboxItem]) -> PassResult:
     return result
 
 
-def settle(items, delivered, failed, mismatched, error) -> None:
+def settle(
+    items: list[OutboxItem],
+    delivered: list[str],
+    failed: dict[str, str],
+    mismatched: list[str],
+    error: str,
+) -> None:
     now = timezone.now()
     ids = {i.doc_id: i.pk for i in items}
     with transaction.atomic():

@@ -9,23 +9,28 @@ so the encoding is the same in every language. The signature is Ed25519 over tho
 import base64
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from recordings.evidence.signing import BoxKey
 
 ALGORITHM = "ed25519"
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
 
 
-def ms(dt: datetime | None) -> datetime | None:
+def ms(dt: datetime) -> datetime:
     """A time truncated to the millisecond, in UTC: what a BSON date can hold."""
-    if dt is None:
-        return None
     dt = dt.astimezone(UTC)
     return dt.replace(microsecond=dt.microsecond // 1000 * 1000)
 
 
-def _encode(value):
+def ms_or_none(dt: datetime | None) -> datetime | None:
+    return None if dt is None else ms(dt)
+
+
+def _encode(value: Any) -> Any:
     if isinstance(value, datetime):
         if value.tzinfo is None:  # pymongo hands back naive UTC unless tz_aware
             value = value.replace(tzinfo=UTC)
@@ -46,7 +51,7 @@ def canonical(doc: dict) -> bytes:
     ).encode()
 
 
-def sign(doc: dict, key) -> dict:
+def sign(doc: dict, key: BoxKey) -> dict:
     """The document with its `sig` field: {alg, key (fingerprint), value (base64)}."""
     value = base64.b64encode(key.sign(canonical(doc))).decode()
     return {**doc, "sig": {"alg": ALGORITHM, "key": key.fingerprint, "value": value}}
@@ -68,7 +73,7 @@ def to_body(doc: dict) -> str:
     return json.dumps(_encode(doc), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _decode(value):
+def _decode(value: Any) -> Any:
     if isinstance(value, dict):
         if set(value) == {"$date"}:
             return datetime.fromisoformat(value["$date"])  # ...Z: UTC (and 10x strptime)

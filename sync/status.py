@@ -65,7 +65,7 @@ def problems(status: dict, now: datetime) -> tuple[list[str], list[str]]:
     return alarms, warnings
 
 
-def health_part(sender, now: datetime, **kwargs) -> dict:
+def health_part(sender: object, now: datetime, **kwargs: object) -> dict:
     status = sync_status(now)
     alarms, warnings = problems(status, now)
     return {"name": "replication", "alarms": alarms, "warnings": warnings, "data": status}

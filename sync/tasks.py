@@ -2,7 +2,9 @@
 
 from django_q.models import Schedule
 
-SCHEDULES = {
+from crimebox import schedules
+
+SCHEDULES: schedules.Schedules = {
     # The safety net behind the task queued when outbox rows commit.
     "sync to RTCC": ("sync.tasks.send_task", Schedule.MINUTES, 1),
     "heartbeat": ("sync.tasks.heartbeat_task", Schedule.MINUTES, 1),
@@ -33,9 +35,4 @@ def prune_task() -> str:
 
 
 def ensure_schedules() -> list[str]:
-    for name, (func, kind, minutes) in SCHEDULES.items():
-        Schedule.objects.update_or_create(
-            name=name,
-            defaults={"func": func, "schedule_type": kind, "minutes": minutes, "repeats": -1},
-        )
-    return list(SCHEDULES)
+    return schedules.ensure_schedules(SCHEDULES)

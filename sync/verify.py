@@ -7,12 +7,15 @@ the box registered there; needs no box database, so a defence expert can run it.
 
 import zipfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from django.conf import settings
 
+from cameras.models import Camera
 from crimebox import outbox
-from recordings.evidence.hashing import utc_iso
+from crimebox.utc import utc_iso
 from recordings.models import Segment
 
 from . import remote
@@ -46,7 +49,7 @@ def _compare(segment: Segment, doc: dict) -> list[str]:
     ]
 
 
-def verify_remote(camera=None, *, uri: str | None = None) -> RemoteCheck:
+def verify_remote(camera: Camera | None = None, *, uri: str | None = None) -> RemoteCheck:
     """Missing there, different there, or there but gone here: each named."""
     result = RemoteCheck()
     box = settings.BOX_ID
@@ -77,7 +80,7 @@ def verify_remote(camera=None, *, uri: str | None = None) -> RemoteCheck:
     return result
 
 
-def verify_package_remote(package, *, uri: str, db: str) -> RemoteCheck:
+def verify_package_remote(package: str | Path, *, uri: str, db: str) -> RemoteCheck:
     """Every source segment of the manifest at the datacenter with the same SHA-256 and chain
     hash (and a valid box signature); the package's key the one that box registered."""
     import json
@@ -102,6 +105,9 @@ def verify_package_remote(package, *, uri: str, db: str) -> RemoteCheck:
         public_key = load_pem_public_key(key_pem)
     else:
         public_key = load_pem_public_key(keys[fingerprint]["public_key_pem"].encode())
+    if not isinstance(public_key, Ed25519PublicKey):
+        result.add("bad_key", f"box {box}", "the signing key is not an Ed25519 key")
+        return result
     sources = manifest.get("source_segments", [])
     ids = [f"{box}:{outbox.SEGMENT}:{segment_key(s['camera_id'], s['sequence'])}" for s in sources]
     stored = remote.by_ids("segments", ids, uri=uri, db=db)
