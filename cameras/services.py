@@ -71,7 +71,7 @@ def parse_onvif_address(address: str, default_port: int = 80) -> tuple[str, int]
 
 
 def _port(raw: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 65535:
         raise CameraError(f"'{raw[:10]}' is not a port number (1-65535)")
     return int(raw)
 

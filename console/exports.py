@@ -92,7 +92,7 @@ def initial_from(query) -> dict:
     """Prefill from ?camera=&start=&end= (ISO times, UTC or with an offset), as the player and
     the timeline send them; a bad value is simply not prefilled."""
     initial = {}
-    cameras = [c for c in query.getlist("camera") if c.isdigit()]
+    cameras = [c for c in query.getlist("camera") if c.isascii() and c.isdigit()]
     if cameras:
         initial["cameras"] = list(Camera.objects.filter(pk__in=cameras))
     for key in ("start", "end"):

@@ -150,3 +150,8 @@ def test_add_rtsp_camera_against_real_rtsp_server():
     assert (camera.main_codec, camera.main_width, camera.main_height) == ("h264", 320, 240)
     assert "Wrong-pw-66" not in str(err.value)
     assert Camera.objects.count() == 1
+
+
+def test_onvif_port_in_unicode_digits_is_a_clear_error():
+    with pytest.raises(CameraError, match="not a port number"):
+        parse_onvif_address("127.0.0.1:²²")

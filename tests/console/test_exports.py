@@ -171,3 +171,10 @@ def test_case_and_reason_follow_the_shared_rules(client, footage):
     )
     assert "in the future" in response.content.decode()
     assert not Export.objects.exists()
+
+
+def test_unicode_digits_for_a_camera_are_not_prefilled(client, footage):
+    """`"²".isdigit()` is True but int("²") raises: a superscript must not reach the query."""
+    login(client, "Investigator")
+    page = client.get(reverse("console:export_new") + "?camera=%C2%B2")
+    assert page.status_code == 200
