@@ -108,6 +108,71 @@ def session_cookie(user) -> str:
     return store.session_key
 
 
+class Watcher(threading.Thread):
+    """Wall-clock times of the box's side of a cold start, read from the live directory every
+    10 ms: the demand file, each state the supervisor publishes, FFmpeg's first files."""
+
+    def __init__(self, live: Path, slug: str):
+        super().__init__(daemon=True)
+        self.files = {"want": live / f"{slug}.want", "init.mp4": live / slug / "init.mp4",
+                      "seg000000.m4s": live / slug / "seg000000.m4s",
+                      "index.m3u8": live / slug / "index.m3u8"}  # fmt: skip
+        self.state = live / f"{slug}.json"
+        self.seen: dict[str, float] = {}
+        self.stop = False
+
+    def run(self) -> None:
+        import json
+
+        while not self.stop:
+            for name, path in self.files.items():
+                if name not in self.seen and path.exists():
+                    self.seen[name] = path.stat().st_mtime
+            try:
+                data = json.loads(self.state.read_text())
+                self.seen.setdefault(data["state"], data["since"])
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.01)
+
+
+# In the page: when the first frame is presented and when video time first advances.
+FIRST_FRAME = """var v = document.getElementById('live-video'); window.benchT = {};
+if (v.requestVideoFrameCallback) v.requestVideoFrameCallback(function (now) {
+  window.benchT.frame = performance.timeOrigin + now; });
+v.addEventListener('timeupdate', function () {
+  if (v.currentTime > 0 && !window.benchT.advancing)
+    window.benchT.advancing = performance.timeOrigin + performance.now(); });"""
+RESOURCES = """return [performance.timeOrigin,
+  performance.getEntriesByType('navigation')[0].responseEnd,
+  performance.getEntriesByType('resource').map(function (e) {
+    return [e.name.split('/').pop(), performance.timeOrigin + e.startTime,
+            performance.timeOrigin + e.responseEnd]; }), window.benchT];"""
+
+
+def timeline(origin: float, page: float, resources: list, marks: dict, box: dict) -> list:
+    """(step, seconds after the page was opened) in the order a cold start goes through."""
+
+    def first(prefix: str, end: bool = True) -> float | None:
+        hits = [r[2 if end else 1] for r in resources if r[0].startswith(prefix)]
+        return min(hits) / 1000 if hits else None
+
+    got = [t for t in (first("init.mp4"), first("seg")) if t]
+    frame, advancing = (marks or {}).get("frame"), (marks or {}).get("advancing")
+    steps = [("page loaded (its view touched the demand file)", page / 1000 + origin / 1000),
+             ("demand file touched", box.get("want")),
+             ("supervisor started FFmpeg (\"starting\")", box.get("starting")),
+             ("FFmpeg wrote init.mp4 (connected, probed)", box.get("init.mp4")),
+             ("first segment closed", box.get("seg000000.m4s")),
+             ("playlist written", box.get("index.m3u8")),
+             ("supervisor published \"playing\"", box.get("playing")),
+             ("player asked for the playlist", first("index.m3u8", end=False)),
+             ("player had init + first segment", max(got, default=None)),
+             ("first frame presented", frame and frame / 1000),
+             ("video time advancing", advancing and advancing / 1000)]  # fmt: skip
+    return [(name, at - origin / 1000) for name, at in steps if at]
+
+
 def browser(base: str, cookie: str, seconds: float, out: dict) -> None:
     """Open the player page on a camera nobody watches: seconds to the first picture (video
     time advancing), then what the page shows: live edge minus current time, once a second."""
@@ -128,11 +193,14 @@ def browser(base: str, cookie: str, seconds: float, out: dict) -> None:
         driver.add_cookie({"name": "sessionid", "value": cookie})
         t0 = time.monotonic()
         driver.get(base)
+        driver.execute_script(FIRST_FRAME)
         out["ready"].set()
         while time.monotonic() - t0 < seconds:
             value = driver.execute_script(script)
             if value is not None:
-                out.setdefault("first_picture", time.monotonic() - t0)
+                if "first_picture" not in out:
+                    out["first_picture"] = time.monotonic() - t0
+                    out["resources"] = driver.execute_script(RESOURCES)
                 if time.monotonic() - t0 > 8:
                     out["buffers"].append(value)
             time.sleep(0.2 if "first_picture" not in out else 1.0)
@@ -192,6 +260,8 @@ def measure(box: dict, args) -> dict:
 
     cam = box["camera"]
     seen = {"buffers": [], "ready": threading.Event()}
+    watcher = Watcher(state.live_dir(), cam.slug)
+    watcher.start()
     if not args.no_browser:  # first: it is the viewer who starts the stream
         cookie = session_cookie(box["user"])
         threading.Thread(target=browser, args=(box["base"], cookie, args.seconds + 15, seen),
@@ -211,6 +281,11 @@ def measure(box: dict, args) -> dict:
     bytes0, media0, w0 = [v.bytes for v in viewers], viewers[0].media, time.monotonic()
     time.sleep(args.seconds)
     wall = time.monotonic() - w0
+    watcher.stop = True
+    steps = []
+    if "resources" in seen:
+        origin, page, resources, marks = seen["resources"]
+        steps = timeline(origin, page, resources, marks, watcher.seen)
     for v in viewers:
         v.stop = True
     media = [(b - a) for a, b in zip(media0, viewers[0].media, strict=True)]
@@ -222,6 +297,7 @@ def measure(box: dict, args) -> dict:
         "delays": [d for v in viewers for d in v.delays],
         "buffers": seen["buffers"],
         "first_picture": seen.get("first_picture"),
+        "steps": steps,
     }
 
 
@@ -244,8 +320,10 @@ def report(m: dict, args) -> None:
     if m["first_picture"] is not None:
         print(
             f"  Chromium: first picture {m['first_picture']:.2f} s after opening the page "
-            "(camera not live before)"
+            "(camera not live before), step by step:"
         )
+        for name, at in m["steps"]:
+            print(f"    {at:6.2f} s  {name}")
     if m["buffers"]:
         buffer = statistics.median(m["buffers"])
         total = statistics.median(m["delays"] or [0]) + buffer
