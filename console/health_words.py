@@ -35,6 +35,12 @@ def health_in_words(health: dict, now: datetime | None = None) -> dict:
     )
     if "replication" in health:
         facts.append(replication_words(health["replication"], now))
+    if "live" in health:
+        facts.append(
+            "The live view service is running."
+            if health["live"]["service_running"]
+            else "The live view service is not running (recording is not affected)."
+        )
     return {
         "level": health["status"],
         "headline": HEADLINES[health["status"]],

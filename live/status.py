@@ -1,6 +1,7 @@
 """What the player page polls: the camera's live state, read from the RAM directory."""
 
 import time
+from datetime import datetime
 from pathlib import Path
 
 from cameras.models import Camera
@@ -91,3 +92,19 @@ def live_status(camera: Camera, now: float | None = None) -> dict:
     if current["state"] == "playing":
         data.update(playlist_stats(state.stream_dir(camera.slug), now))
     return data
+
+
+def health_part(sender: object, now: datetime, **kwargs: object) -> dict:
+    """The live service in the box's health (recordings.health.health_parts): a warning, not
+    an alarm, when it is not running while there are cameras to watch; recording does not
+    depend on it."""
+    running = state.supervisor_running(now.timestamp())
+    cameras = Camera.objects.enabled().exists()
+    warnings = []
+    if cameras and not running:
+        warnings.append(
+            "The live view service is not running: nobody can watch a camera live (recording "
+            "is not affected). Check `systemctl status crimebox-live`."
+        )
+    return {"name": "live", "alarms": [], "warnings": warnings,
+            "data": {"service_running": running}}  # fmt: skip

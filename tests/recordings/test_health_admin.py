@@ -20,10 +20,19 @@ T0 = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def recorder_alive(monkeypatch):
+def recorder_alive(monkeypatch, settings, tmp_path):
     """A running recorder's heartbeat and a synchronised clock: what a healthy box has."""
     heartbeat.beat(time.time())
+    live_alive(settings, tmp_path)
     monkeypatch.setattr("recordings.health.clock_synchronized", lambda: True)
+
+
+def live_alive(settings, tmp_path) -> None:
+    """The live view service's heartbeat (live/status.py adds a warning without it)."""
+    from live import state
+
+    settings.LIVE_DIR = str(tmp_path / "live")
+    state.beat(time.time())
 
 
 @pytest.fixture
@@ -208,8 +217,9 @@ def test_missing_files_are_a_warning(admin_client_, recorder_alive):
     assert "1 segment file(s) are missing" in body["warnings"][0]
 
 
-def test_recorder_down_is_critical_when_cameras_are_enabled(db, monkeypatch):
+def test_recorder_down_is_critical_when_cameras_are_enabled(db, monkeypatch, settings, tmp_path):
     monkeypatch.setattr("recordings.health.clock_synchronized", lambda: True)
+    live_alive(settings, tmp_path)
     camera = make_camera("North")
     health = health_status()
     assert health["status"] == "critical"
