@@ -89,8 +89,13 @@ def live_status(camera: Camera, now: float | None = None) -> dict:
         # The request that brought us here asked for it; the supervisor starts it next tick.
         return {**data, "state": "starting", "message": "Starting the live stream…"}
     data.update(state=current["state"], message=current.get("message", ""))
-    if current["state"] == "playing":
-        data.update(playlist_stats(state.stream_dir(camera.slug), now))
+    stats: dict = {}
+    if current["state"] in ("starting", "playing"):
+        stats = playlist_stats(state.stream_dir(camera.slug), now)
+    if stats:
+        # A playlist with a segment plays: the page need not wait for the supervisor's next
+        # tick to say so (it removes the files of an FFmpeg that ended).
+        data.update(state="playing", message="Live.", **stats)
     return data
 
 

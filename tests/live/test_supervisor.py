@@ -199,6 +199,41 @@ def test_test_pattern_camera_goes_live(supervisor):
     assert probe_width(folder) == 640
 
 
+def frames_in(folder, name: str) -> int:
+    media = (folder / "init.mp4").read_bytes() + (folder / name).read_bytes()
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_packets", "-show_entries", "stream=nb_read_packets",
+         "-of", "json", "-i", "pipe:0"],
+        input=media, capture_output=True, check=True,
+    )  # fmt: skip
+    return int(json.loads(out.stdout)["streams"][0]["nb_read_packets"])
+
+
+def test_first_segment_is_cut_at_the_first_keyframe(rtsp_server, supervisor):
+    """The first picture waits for the first segment: one keyframe interval (25 frames), not
+    two, which FFmpeg 5.1 makes of it with -hls_time alone."""
+    server = rtsp_server(sub_size="640x360")  # 25 fps, a keyframe every 25 frames
+    camera = make_camera("Quick", main_stream_uri=server.url, sub_stream_uri=server.sub_url)
+    folder = state.stream_dir(camera.slug)
+
+    def first_segment():
+        state.want(camera.slug)
+        return (folder / "seg000000.m4s").exists()
+
+    wait_for(first_segment, tick=supervisor.tick, what="first live segment")
+    assert frames_in(folder, "seg000000.m4s") <= 26
+
+
+def test_a_new_demand_is_noticed_before_the_next_tick(supervisor):
+    camera = make_camera("Asked", source="test", main_stream_uri="")
+    supervisor.tick()
+    assert not supervisor.new_demand()
+    state.want(camera.slug)  # a player page opened
+    assert supervisor.new_demand()
+    supervisor.tick()  # started: no longer new
+    assert camera.pk in supervisor.streams and not supervisor.new_demand()
+
+
 def test_live_argv_is_stream_copy_into_hls(tmp_path):
     argv = ffmpeg.live_argv("rtsp://cam/sub", tmp_path, timeout_seconds=10)
     assert argv[argv.index("-c") + 1] == "copy"

@@ -113,6 +113,20 @@ def test_status_asks_for_the_stream_and_says_when_the_service_is_down(client, ca
     assert client.get(reverse("live:status", args=[camera.pk])).json()["state"] == "starting"
 
 
+def test_status_says_playing_once_the_first_segment_is_written(client, camera, playing):
+    """The page attaches the player as soon as FFmpeg's playlist has a segment, before the
+    supervisor's next tick turns its "starting" into "playing"."""
+    client.force_login(user_with("Investigator"))
+    state.set_camera_state(camera.slug, {"state": "starting", "message": "Connecting…"})
+    status = client.get(reverse("live:status", args=[camera.pk])).json()
+    assert status["state"] == "playing" and status["segments"] == 2
+    (playing / "index.m3u8").write_text(PLAYLIST.split("#EXTINF")[0])  # no segment yet
+    assert client.get(reverse("live:status", args=[camera.pk])).json()["state"] == "starting"
+    (playing / "index.m3u8").write_text(PLAYLIST)
+    state.set_camera_state(camera.slug, {"state": "unavailable", "message": "503"})
+    assert client.get(reverse("live:status", args=[camera.pk])).json()["state"] == "unavailable"
+
+
 def test_without_substream_falls_back_to_main_and_says_what_it_costs(client, db):
     camera = make_camera("Old", main_width=1920, main_height=1080)
     client.force_login(user_with("Investigator"))

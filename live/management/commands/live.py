@@ -10,6 +10,7 @@ from live import state
 from live.supervisor import LiveSupervisor
 
 logger = logging.getLogger("live.supervisor")
+DEMAND_POLL = 0.05
 
 
 class Command(BaseCommand):
@@ -40,10 +41,20 @@ class Command(BaseCommand):
                     supervisor.tick()
                 except Exception:  # a locked database or a full RAM disk: log, go on
                     logger.exception("live supervisor tick failed")
-                time.sleep(options["interval"])
+                wait(supervisor, options["interval"], lambda: stop)
         finally:
             supervisor.shutdown()
         logger.info("live supervisor stopped")
+
+
+def wait(supervisor: LiveSupervisor, interval: float, stopping) -> None:
+    """Until the next tick; sooner when a page asks for a camera nobody was watching (the
+    first picture waits on this tick)."""
+    deadline = time.monotonic() + interval
+    while time.monotonic() < deadline and not stopping():
+        time.sleep(DEMAND_POLL)
+        if supervisor.new_demand():
+            return
 
 
 def hold_lock():

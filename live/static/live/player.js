@@ -29,9 +29,11 @@
     if (HLSJS) {
       video.dataset.engine = "hls.js";
       // 2.5 s behind the newest segment: enough for a jittery cellular link with 1 s
-      // segments; drifted further (a stall), it plays 10 % fast until back. No worker: fMP4
-      // needs no transmuxing, and a blob: worker would need a CSP exception.
-      hls = new window.Hls({ enableWorker: false, liveSyncDuration: 2.5,
+      // segments; drifted further (a stall), it plays 10 % fast until back. It never slows
+      // down, so it starts once the playlist has 2 segments: started on the first alone it
+      // stayed 0.5 s from the edge (measured), one late segment from a stall. No worker:
+      // fMP4 needs no transmuxing, and a blob: worker would need a CSP exception.
+      hls = new window.Hls({ enableWorker: false, liveSyncDuration: 2.5, initialLiveManifestSize: 2,
                              liveMaxLatencyDuration: 8, maxLiveSyncPlaybackRate: 1.1,
                              manifestLoadingMaxRetry: 4, levelLoadingMaxRetry: 4 });
       hls.on(window.Hls.Events.ERROR, function (event, data) {
@@ -86,9 +88,10 @@
       .then(show)
       .catch(function () { say("The box does not answer; retrying…", true); })
       .then(function () {
-        // Every 0.5 s until the stream plays (the first picture comes sooner), then every 2 s.
+        // Every 0.2 s until the stream plays (the status says so as soon as the first
+        // segment is written: the first picture waits on this poll), then every 2 s.
         var starting = !last || (last.state === "starting" && !attached);
-        setTimeout(poll, starting ? 500 : 2000);
+        setTimeout(poll, starting ? 200 : 2000);
       });
   }
 
