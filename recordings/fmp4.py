@@ -15,7 +15,7 @@ to FFmpeg's stream copy, which handles every file FFmpeg can read, at about twic
 """
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -81,7 +81,9 @@ class Movie:
     fragments: list[Fragment] = field(default_factory=list)
 
 
-def _boxes(data: bytes, start: int = 0, end: int | None = None):
+def _boxes(
+    data: bytes, start: int = 0, end: int | None = None
+) -> Iterator[tuple[bytes, int, int, int]]:
     """(type, offset of the box, offset of its body, offset after it) of each box in data."""
     end = len(data) if end is None else end
     at = start
