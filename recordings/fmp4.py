@@ -78,6 +78,7 @@ class Movie:
     timescale: int
     track_id: int
     stsd: bytes  # the codec settings: two segments splice only if theirs are equal
+    trex: tuple[int, int, int]  # default sample duration, size, flags of its fragments
     fragments: list[Fragment] = field(default_factory=list)
 
 
@@ -264,7 +265,7 @@ def read_movie(path: Path) -> Movie:
                     if not ftyp or not moov:
                         raise Unsupported("fragments before the ftyp and moov")
                     timescale, track_id, stsd, trex = parse_moov(moov)
-                    movie = Movie(path, ftyp, moov, timescale, track_id, stsd)
+                    movie = Movie(path, ftyp, moov, timescale, track_id, stsd, trex)
                 if pending is not None:
                     raise Unsupported("two moof boxes without an mdat between them")
                 f.seek(at)
@@ -363,12 +364,8 @@ def splice(
     movies = [read_movie(p) for p in paths]
     first = movies[0]
     for other in movies[1:]:
-        if (other.timescale, other.track_id, other.stsd, other.ftyp) != (
-            first.timescale,
-            first.track_id,
-            first.stsd,
-            first.ftyp,
-        ):
+        settings = ("timescale", "track_id", "stsd", "trex", "ftyp")
+        if any(getattr(other, name) != getattr(first, name) for name in settings):
             raise Unsupported(f"{other.path.name} was recorded with other codec settings")
     ts = first.timescale
     start_index = plan_start(first, offset)
