@@ -34,6 +34,8 @@ SAMPLE_DURATION = 0x000100
 SAMPLE_SIZE = 0x000200
 SAMPLE_FLAGS = 0x000400
 SAMPLE_CTO = 0x000800
+PER_FRAGMENT = (DEFAULT_DURATION, DEFAULT_SIZE, DEFAULT_FLAGS)  # tfhd: the defaults of trex
+PER_SAMPLE = (SAMPLE_DURATION, SAMPLE_SIZE, SAMPLE_FLAGS)  # trun: each sample's own
 NON_SYNC = 0x00010000  # sample_is_non_sync_sample, in sample flags
 
 SKIPPED = {b"free", b"skip", b"mfra", b"sidx", b"styp"}  # indexes of the source, padding
@@ -137,6 +139,18 @@ def parse_moov(moov: bytes) -> tuple[int, int, bytes, tuple[int, int, int]]:
     return timescale, track_id, stsd, (duration, size, flags)
 
 
+def _fields(
+    data: bytes, at: int, present: int, bits: tuple[int, ...], values: tuple[int, ...]
+) -> tuple[tuple[int, ...], int]:
+    """`values` with each one whose bit is in `present` read from the next 32-bit field."""
+    out = list(values)
+    for i, bit in enumerate(bits):
+        if present & bit:
+            out[i] = struct.unpack_from(">I", data, at)[0]
+            at += 4
+    return tuple(out), at
+
+
 def parse_moof(moof: bytes, offset: int, track_id: int, trex: tuple[int, int, int]) -> Fragment:
     mfhd_b, _ = _child(moof, 8, len(moof), b"mfhd")
     trafs = [(b, e) for k, _, b, e in _boxes(moof, 8) if k == b"traf"]
@@ -152,20 +166,8 @@ def parse_moof(moof: bytes, offset: int, track_id: int, trex: tuple[int, int, in
         raise Unsupported("a fragment of another track")
     if tf_flags & BASE_DATA_OFFSET or not tf_flags & DEFAULT_BASE_IS_MOOF:
         raise Unsupported("data offsets not relative to the fragment")
-    duration, size, flags = trex
-    at = hb + 8
-    if tf_flags & SAMPLE_DESCRIPTION_INDEX:
-        at += 4
-    for bit in (DEFAULT_DURATION, DEFAULT_SIZE, DEFAULT_FLAGS):
-        if tf_flags & bit:
-            value = struct.unpack_from(">I", moof, at)[0]
-            at += 4
-            if bit == DEFAULT_DURATION:
-                duration = value
-            elif bit == DEFAULT_SIZE:
-                size = value
-            else:
-                flags = value
+    at = hb + 8 + (4 if tf_flags & SAMPLE_DESCRIPTION_INDEX else 0)
+    defaults, at = _fields(moof, at, tf_flags, PER_FRAGMENT, trex)
     db, _ = _child(moof, fb, fe, b"tfdt")
     version = moof[db]
     tfdt = struct.unpack_from(">Q" if version == 1 else ">I", moof, db + 4)[0]
@@ -181,21 +183,11 @@ def parse_moof(moof: bytes, offset: int, track_id: int, trex: tuple[int, int, in
     if tr_flags & FIRST_SAMPLE_FLAGS:
         first_flags = struct.unpack_from(">I", moof, at)[0]
         at += 4
-    fields = [f for f in (SAMPLE_DURATION, SAMPLE_SIZE, SAMPLE_FLAGS) if tr_flags & f]
-    if at + 4 * len(fields) * count > re_:
+    if at + 4 * sum(1 for f in PER_SAMPLE if tr_flags & f) * count > re_:
         raise Unsupported("a track run longer than its box")
     samples = []
     for i in range(count):
-        d, s, f = duration, size, flags
-        for bit in fields:
-            value = struct.unpack_from(">I", moof, at)[0]
-            at += 4
-            if bit == SAMPLE_DURATION:
-                d = value
-            elif bit == SAMPLE_SIZE:
-                s = value
-            else:
-                f = value
+        (d, s, f), at = _fields(moof, at, tr_flags, PER_SAMPLE, defaults)
         if i == 0 and first_flags is not None:
             f = first_flags
         samples.append((d, s, f))
