@@ -4,13 +4,17 @@
     .venv/bin/python bench/export.py [--size 1280x720] [--segment-minutes 6]
 
 Makes two fragmented-MP4 segments (FFmpeg test source, ~4 Mbit/s), exports minute 1 to 11 as a
-signed package (stream copy, hashing, zip), and prints its time divided by the time `cat` takes
-to copy the two source files, measured in the same run (alternated, best of 5 each; each
-run's output replaces the previous one's, for cat and for the export alike).
+signed package (fragment copy, hashing, zip, fsync), and prints its time divided by the time
+`cat` takes to copy the two source files, with and without fsync, measured in the same run
+(alternated, best of 5 each; each run's output replaces the previous one's, for cat and for
+the export alike). Also one SHA-256 pass over the same bytes, and FFmpeg's stream copy of
+the window (how clips were cut before recordings.fmp4), for scale.
 """
 
 import argparse
+import hashlib
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -110,32 +114,51 @@ def main() -> None:
 
     packages = []
 
-    def cat_once():
+    def cat_once(durable: bool):
         with open(out / "cat.bin", "wb") as f:
             subprocess.run(["cat", *map(str, sources)], stdout=f, check=True)
+            if durable:  # like the export, which leaves its package on the disk
+                os.fsync(f.fileno())
+
+    def hash_once():  # one SHA-256 pass over the bytes: the package format needs two
+        for path in sources:
+            with open(path, "rb") as f:
+                hashlib.file_digest(f, "sha256")
 
     from recordings import ffmpeg
 
     listing = data / "bench.ffconcat"
     listing.write_text(ffmpeg.concat_listing(sources, 60))
 
-    def ffmpeg_once():  # the stream copy alone, to /dev/null: the floor under any export
+    def ffmpeg_once():  # what the export cost when FFmpeg cut every clip, to /dev/null
         argv = ffmpeg.clip_argv(listing, 600)
         subprocess.run(argv, stdout=subprocess.DEVNULL, check=True)
 
     # Alternated, best of 5 each: on a shared machine the load drifts between runs.
-    cat_times, export_times, ffmpeg_times = [], [], []
+    runs: dict[str, list[float]] = {}
+    cpu: list[float] = []
+    steps = {"cat": lambda: cat_once(False), "cat_sync": lambda: cat_once(True),
+             "export": export_once, "ffmpeg": ffmpeg_once, "sha": hash_once}  # fmt: skip
     for _ in range(5):
-        cat_times.append(best_of(1, cat_once))
-        export_times.append(best_of(1, export_once))
-        ffmpeg_times.append(best_of(1, ffmpeg_once))
-    cat_s, export_s, ffmpeg_s = min(cat_times), min(export_times), min(ffmpeg_times)
+        for name, step in steps.items():
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            runs.setdefault(name, []).append(best_of(1, step))
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            if name == "export":
+                cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    t = {name: min(times) for name, times in runs.items()}
     print(f"sources: 2 segments, {total / 1e6:.0f} MB; window: 10 min spanning both")
-    print(f"cat of the source bytes: {cat_s:.3f} s")
-    print(f"FFmpeg stream copy of the window alone, to /dev/null: {ffmpeg_s:.3f} s")
-    print(f"export (cut + hash + sign + zip): {export_s:.3f} s")
-    print(f"ratio export / cat: {export_s / cat_s:.2f}")
-    print(f"ratio export / FFmpeg alone: {export_s / ffmpeg_s:.2f}")
+    print(f"cat of the source bytes, into the page cache: {t['cat']:.3f} s")
+    print(f"cat and fsync (the bytes on the disk, as an export leaves them): {t['cat_sync']:.3f} s")
+    print(f"one SHA-256 pass over the bytes (the package needs two: clip, zip): {t['sha']:.3f} s")
+    print(f"FFmpeg stream copy of the window alone, to /dev/null: {t['ffmpeg']:.3f} s")
+    print(
+        f"export (fragment copy + 2 SHA-256 + CRC-32 + zip + sign + fsync): {t['export']:.3f} s, "
+        f"{min(cpu):.3f} s of CPU on {os.cpu_count()} cores"
+    )
+    print(f"ratio export / (cat + fsync): {t['export'] / t['cat_sync']:.2f}")
+    print(f"ratio export / cat: {t['export'] / t['cat']:.2f}")
+    print(f"ratio export / FFmpeg alone: {t['export'] / t['ffmpeg']:.2f}")
     print(clip_report(packages[-1], data))
 
 

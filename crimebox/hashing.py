@@ -2,6 +2,8 @@
 (docs/integrity.md)."""
 
 import hashlib
+import queue
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
@@ -19,6 +21,38 @@ def sha256_stream(src: IO[bytes], copy_to: IO[bytes] | None = None) -> str:
         if copy_to is not None:
             copy_to.write(block)
     return digest.hexdigest()
+
+
+class BackgroundSha256:
+    """SHA-256 computed in a thread of its own (hashlib releases the GIL on big blocks), so
+    two hashes of the same bytes and the copy that writes them run on separate cores.
+    update() takes immutable bytes only: the thread reads them later. Use as a context
+    manager: leaving it waits for the digest (and stops the thread on an error too)."""
+
+    def __init__(self) -> None:
+        self._digest = hashlib.sha256()
+        self._blocks: queue.Queue[bytes | None] = queue.Queue(maxsize=64)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        for block in iter(self._blocks.get, None):
+            self._digest.update(block)
+
+    def update(self, block: bytes) -> None:
+        self._blocks.put(block)
+
+    def __enter__(self) -> "BackgroundSha256":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._blocks.put(None)
+        self._thread.join()
+
+    def hexdigest(self) -> str:
+        if self._thread.is_alive():
+            raise RuntimeError("the digest is known once the with block has ended")
+        return self._digest.hexdigest()
 
 
 def sha256_file(path: Path | str) -> str:

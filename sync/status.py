@@ -2,6 +2,7 @@
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Count, Min, Sum
 from django.utils import timezone
 
@@ -61,6 +62,15 @@ def problems(status: dict, now: datetime) -> tuple[list[str], list[str]]:
             f"Replication backlog: {status['backlog']} document(s) not delivered to the RTCC, "
             f"the oldest since {oldest:%Y-%m-%d %H:%M} UTC. Last error: "
             f"{status['last_error'] or 'none'}"
+        )
+    limit = settings.OUTBOX_MAX_MB * 1_000_000
+    if status["backlog_bytes"] > limit:
+        warnings.append(
+            f"The replication outbox holds {status['backlog_bytes'] / 1e6:.0f} MB not yet "
+            f"delivered, over its {settings.OUTBOX_MAX_MB} MB limit (CRIMEBOX_OUTBOX_MAX_MB) "
+            "although undelivered heartbeats are dropped first: the rest are hashes, gaps and "
+            "custody events, which are never dropped and use the box's disk until the RTCC "
+            "is reachable again."
         )
     return alarms, warnings
 

@@ -1,21 +1,22 @@
 """Evidence export: the footage of a time window as one signed, self-verifying zip.
 
-Clips are cut by stream copy, never re-encoded, from the keyframe at or before the window's
-start: `-ss` before a concat input does not seek in our index-less fragmented-MP4 segments,
-it copied everything from the segment's start and hid it behind an MP4 edit list (a 2-minute
-window gave 238 s of frames). One clip per contiguous run of footage: a gap inside the
-window ends a clip, and the manifest says what every clip holds and why the gap is there.
+Clips are never re-encoded: they start on the keyframe at or before the window's start and
+are the recorded fragments themselves (recordings.fmp4), or FFmpeg's stream copy of them for a
+file that module does not handle. (`-ss` before a concat input does not seek in our
+index-less fragmented-MP4 segments: it copied everything from the segment's start and hid it
+behind an MP4 edit list; a 2-minute window gave 238 s of frames.)
+One clip per contiguous run of footage: a gap inside the window ends a clip, and the manifest
+says what every clip holds and why the gap is there.
 The package format is in docs/evidence.md.
 """
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
-import queue
 import shutil
 import tempfile
-import threading
 import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -33,12 +34,13 @@ from audit import log
 from audit.models import AuditEvent
 from cameras.models import Camera
 from crimebox import outbox
-from crimebox.hashing import GENESIS, sha256_stream
+from crimebox.hashing import GENESIS, BackgroundSha256, sha256_stream
 from crimebox.redaction import redact_url
 from crimebox.utc import utc_iso
 
-from .. import ffmpeg
+from .. import ffmpeg, fmp4
 from ..holds import place_hold
+from ..index import sync_to_disk
 from ..models import Export, Gap, LegalHold, Segment
 from ..retention import free_floor
 from ..validators import check_export_window
@@ -125,33 +127,43 @@ def plan(cameras: list[Camera], start: datetime, end: datetime) -> list[Piece]:
 
 
 def cut_clip(piece: Piece, start: datetime, end: datetime, work: Path, sink) -> dict:
-    """Stream-copy the window of one run, block by block into `sink`; its manifest entry.
+    """Write the window of one run into `sink`, block by block; its manifest entry.
 
     The clip starts on the keyframe at or before the window's start (stream copy cannot start
     elsewhere) and holds nothing earlier: the manifest states that pre-roll and exactly the
-    interval the file holds.
+    interval the file holds. The recorded fragments are copied as they are (recordings.fmp4);
+    a file that module does not handle is cut by FFmpeg's stream copy instead.
     """
     clip_start, clip_end = piece.window(start, end)
     used = [s for s in piece.segments if s.end > clip_start] or piece.segments[-1:]
     first = used[0]
     offset = max((clip_start - first.start).total_seconds(), 0)
-    key = ffmpeg.keyframe_at_or_before(first.abs_path, offset) if offset > 0 else 0.0
+    until = (clip_end - first.start).total_seconds()
+    size = 0
+    with BackgroundSha256() as digest:
+
+        def take(block: bytes) -> None:
+            nonlocal size
+            digest.update(block)
+            size += len(block)
+            sink(block)
+
+        try:
+            spliced = fmp4.splice([s.abs_path for s in used], offset, until, take)
+        except fmp4.Unsupported as e:
+            key, how = ffmpeg_copy(used, offset, until, work, take)
+            how["fragment_copy_refused"] = str(e)
+        else:
+            key = spliced.start
+            by_path = {s.abs_path: s.pk for s in used}
+            how = {
+                "method": "fragment copy",
+                "source_ranges": [
+                    {"segment": by_path[path], "first_byte": a, "end_byte": b}
+                    for path, a, b in spliced.ranges
+                ],
+            }
     held_from = first.start + timedelta(seconds=key)
-    listing = work / "clip.ffconcat"
-    listing.write_text(ffmpeg.concat_listing([s.abs_path for s in used], key))
-    argv = ffmpeg.clip_argv(listing, (clip_end - held_from).total_seconds())
-    digest, size = hashlib.sha256(), 0
-
-    def take(block: bytes) -> None:
-        nonlocal size
-        digest.update(block)
-        size += len(block)
-        sink(block)
-
-    try:
-        ffmpeg.stream_stdout(argv, take, ffmpeg.clip_timeout(sum(s.size for s in used)))
-    finally:
-        listing.unlink(missing_ok=True)
     return {
         "sha256": digest.hexdigest(),
         "size": size,
@@ -165,9 +177,25 @@ def cut_clip(piece: Piece, start: datetime, end: datetime, work: Path, sink) -> 
         "width": first.width,
         "height": first.height,
         "fps": first.fps,
-        "ffmpeg_argv": [os.path.basename(a) if a.startswith(str(work)) else a for a in argv],
+        **how,
         "source_segments": [s.pk for s in used],
     }
+
+
+def ffmpeg_copy(
+    used: list[Segment], offset: float, until: float, work: Path, take
+) -> tuple[float, dict]:
+    """The clip by FFmpeg's stream copy: (its first keyframe, s into the first segment; how)."""
+    key = ffmpeg.keyframe_at_or_before(used[0].abs_path, offset) if offset > 0 else 0.0
+    listing = work / "clip.ffconcat"
+    listing.write_text(ffmpeg.concat_listing([s.abs_path for s in used], key))
+    argv = ffmpeg.clip_argv(listing, until - key)
+    try:
+        ffmpeg.stream_stdout(argv, take, ffmpeg.clip_timeout(sum(s.size for s in used)))
+    finally:
+        listing.unlink(missing_ok=True)
+    shown = [os.path.basename(a) if a.startswith(str(work)) else a for a in argv]
+    return key, {"method": "ffmpeg stream copy", "ffmpeg_argv": shown}
 
 
 def camera_provenance(camera: Camera) -> dict:
@@ -277,24 +305,17 @@ def check_space(pieces: list[Piece], out_dir: Path, include_originals: bool) -> 
 class _HashingFile:
     """A write-only file that hashes what goes through it. It cannot seek, so zipfile writes
     each member's sizes after its data instead of seeking back: the package's SHA-256 is
-    known when it is written, without reading it again. The hashing runs in its own thread
-    (hashlib releases the GIL), beside the clip's own SHA-256 and the zip's CRC."""
+    known when it is written, without reading it again."""
 
-    def __init__(self, f):
-        self.f, self.size, self._digest = f, 0, hashlib.sha256()
-        self._blocks: queue.Queue = queue.Queue(maxsize=64)
-        self._thread = threading.Thread(target=self._hash, daemon=True)
-        self._thread.start()
-
-    def _hash(self) -> None:
-        for block in iter(self._blocks.get, None):
-            self._digest.update(block)
+    def __init__(self, f, digest: BackgroundSha256, writeback: "Writeback"):
+        self.f, self.digest, self.writeback, self.size = f, digest, writeback, 0
 
     def write(self, data) -> int:
         data = bytes(data)  # the hashing thread reads it later: never a reused buffer
         self.f.write(data)
-        self._blocks.put(data)
+        self.digest.update(data)
         self.size += len(data)
+        self.writeback.wrote(self.size)
         return len(data)
 
     def tell(self) -> int:
@@ -303,15 +324,25 @@ class _HashingFile:
     def flush(self) -> None:
         self.f.flush()
 
-    def __enter__(self):
-        return self
 
-    def __exit__(self, *exc) -> None:
-        self._blocks.put(None)
-        self._thread.join()
+class Writeback:
+    """Starts the disk writing a file while it is still being written, every STEP bytes
+    (posix_fadvise DONTNEED: Linux begins writeback of the range without waiting, and drops
+    the pages already written). The disk works while the export hashes, the final fsync
+    finds little left, and an export never fills the page cache with dirty pages that would
+    stall the recorder's own writes (a Pi has 1-8 GB of RAM, an export can be gigabytes)."""
 
-    def hexdigest(self) -> str:
-        return self._digest.hexdigest()
+    STEP = 16 << 20
+
+    def __init__(self, f):
+        self.f, self.asked = f, 0
+
+    def wrote(self, size: int) -> None:
+        if size - self.asked >= self.STEP:
+            self.f.flush()
+            with contextlib.suppress(OSError, AttributeError):  # the final fsync reports
+                os.posix_fadvise(self.f.fileno(), 0, size, os.POSIX_FADV_DONTNEED)
+            self.asked = size
 
 
 def _add_streamed(z: zipfile.ZipFile, source: Path, arcname: str) -> str:
@@ -362,7 +393,8 @@ def write_package(export: Export, pieces: list[Piece], out_dir: Path, progress=N
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".export-") as tmp:
         work = Path(tmp)
         partial = work / f"{stem}.zip"
-        with partial.open("wb") as raw, _HashingFile(raw) as out:
+        with partial.open("wb") as raw, BackgroundSha256() as package_digest:
+            out = _HashingFile(raw, package_digest, Writeback(raw))
             with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
                 clips, files = [], {}
                 for i, piece in enumerate(pieces, start=1):
@@ -396,7 +428,10 @@ def write_package(export: Export, pieces: list[Piece], out_dir: Path, progress=N
                     z.writestr(f"{stem}/{name}", content)
         final = out_dir / partial.name
         os.replace(partial, final)
-    return Package(final, out.hexdigest(), out.size, hashlib.sha256(data).hexdigest())
+    # On the disk before the export is marked done: a power cut must not leave a package
+    # whose hash the box has recorded but whose bytes were still in the page cache.
+    sync_to_disk(final)
+    return Package(final, package_digest.hexdigest(), out.size, hashlib.sha256(data).hexdigest())
 
 
 def _safe(text: str) -> str:

@@ -78,3 +78,24 @@ def test_superuser_sidebar_has_no_django_q_and_health_is_a_page(
     assert "application/json" not in browser.page_source
     assert "North gate" in browser.find_element(By.ID, "content").text
     shoot("health")
+
+
+@pytest.mark.parametrize(
+    "role, page", [("Investigator", "recordings:index"), ("Field technician", "admin:index")]
+)
+def test_a_still_that_cannot_be_had_is_hidden_not_broken(browser, live_server, cameras, role, page):
+    """Alley has no footage and no snapshot: its still 404s. The page hides it (no broken
+    image icon) under the box's CSP, which blocks inline onerror= handlers."""
+    from cameras.models import Camera
+
+    alley = Camera.objects.get(name="Alley")
+    make_user("pat", role)
+    log_in(browser, live_server, "pat", reverse(page))
+    img = browser.find_element(By.CSS_SELECTOR, f"#camera-{alley.pk} img")
+    wait_for(
+        lambda: browser.execute_script("return arguments[0].style.visibility", img) == "hidden",
+        what="the broken still hidden",
+    )
+    north = browser.find_element(By.CSS_SELECTOR, f"#camera-{cameras.pk} img")
+    wait_for(lambda: browser.execute_script("return arguments[0].naturalWidth", north) > 0)
+    assert browser.execute_script("return arguments[0].style.visibility", north) == ""

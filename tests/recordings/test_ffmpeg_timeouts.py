@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from recordings import fmp4
 from recordings.evidence.export import plan, write_package
 from recordings.footage import thumbnails
 from recordings.models import Export
@@ -25,8 +26,14 @@ def hung_ffmpeg(tmp_path, settings):
 
 
 def test_a_hung_clip_cut_is_stopped_and_leaves_nothing(db, tmp_path, hung_ffmpeg, monkeypatch):
+    """FFmpeg cuts the clips recordings.fmp4 does not splice (audio, B-frames...)."""
     camera = make_camera("North")
     make_segment(camera, T0, 4)
+
+    def refuse(*args):
+        raise fmp4.Unsupported("as if the segment had audio")
+
+    monkeypatch.setattr(fmp4, "splice", refuse)
     monkeypatch.setattr("recordings.ffmpeg.clip_timeout", lambda size: 0.5)
     export = Export.objects.create(start=T0, end=T0 + timedelta(seconds=2), case_number="1")
     out = tmp_path / "out"

@@ -159,3 +159,19 @@ def test_a_document_bson_cannot_hold_does_not_hold_up_the_others(rtcc, rtcc_db):
     bad = OutboxItem.objects.get(doc_id="test-box:heartbeat:bad:1")
     assert bad.state == OutboxItem.State.PENDING and "BSON" in bad.last_error
     assert rtcc_db.heartbeats.count_documents({}) == 2
+
+
+@pytest.mark.django_db
+def test_an_outbox_over_its_limit_is_a_warning_and_keeps_every_fact(settings, rtcc):
+    """Heartbeats are dropped to keep under CRIMEBOX_OUTBOX_MAX_MB; facts never are, so an
+    outbox still over the limit is said in the health, with nothing lost."""
+    from sync.outbox import prune
+
+    rtcc.stop()
+    make_segment(make_camera(), T0)
+    assert "outbox holds" not in " ".join(health_status()["warnings"])
+    settings.OUTBOX_MAX_MB = 0
+    pending = OutboxItem.objects.pending().count()
+    prune()
+    assert OutboxItem.objects.pending().exclude(kind="heartbeat").count() == pending
+    assert any("over its 0 MB limit" in w for w in health_status()["warnings"])
