@@ -61,13 +61,10 @@ def segment_output_args(out_template: str, segment_seconds: int) -> list[str]:
     ]
 
 
-def record_argv(
-    url: str, out_template: str, *, segment_seconds: int, timeout_seconds: int, audio: bool = False
-) -> list[str]:
-    """Stream-copy one RTSP camera into segments. Never re-encodes.
+def rtsp_input(url: str, timeout_seconds: int) -> list[str]:
+    """FFmpeg's start and its RTSP input, as the recorder and live view open a camera.
 
     StreamURLError for anything but a well-formed rtsp:// or rtsps:// URL."""
-    maps = ["-map", "0:v:0"] + (["-map", "0:a:0?"] if audio else [])
     return [
         settings.FFMPEG,
         "-hide_banner",
@@ -84,6 +81,16 @@ def record_argv(
         "+genpts",
         "-i",
         check_stream_url(url),
+    ]
+
+
+def record_argv(
+    url: str, out_template: str, *, segment_seconds: int, timeout_seconds: int, audio: bool = False
+) -> list[str]:
+    """Stream-copy one RTSP camera into segments. Never re-encodes."""
+    maps = ["-map", "0:v:0"] + (["-map", "0:a:0?"] if audio else [])
+    return [
+        *rtsp_input(url, timeout_seconds),
         *maps,
         "-c",
         "copy",
@@ -438,20 +445,7 @@ def live_hls_args(out_dir: Path) -> list[str]:
 def live_argv(url: str, out_dir: Path, *, timeout_seconds: int) -> list[str]:
     """Stream-copy a camera's (sub)stream into live HLS. Never re-encodes; video only."""
     return [
-        settings.FFMPEG,
-        "-hide_banner",
-        "-nostdin",
-        "-loglevel",
-        "error",
-        *RTSP_PROTOCOLS,
-        "-rtsp_transport",
-        "tcp",
-        "-timeout",
-        str(timeout_seconds * 1_000_000),
-        "-fflags",
-        "+genpts",
-        "-i",
-        check_stream_url(url),
+        *rtsp_input(url, timeout_seconds),
         "-map",
         "0:v:0",
         "-c",
