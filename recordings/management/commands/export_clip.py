@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
-from cameras.models import Camera
+from cameras.commands import camera_named
 from recordings.evidence.export import ExportError, plan, run_export
 from recordings.models import Export
 from recordings.validators import clean_case_number, clean_reason
@@ -45,12 +45,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         start = parse_time(options["start"], "--start")
         end = parse_time(options["end"], "--end")
-        cameras = []
-        for name in options["camera"]:
-            camera = Camera.objects.filter(name=name).first()
-            if camera is None:
-                raise CommandError(f"no camera named {name!r}")
-            cameras.append(camera)
+        cameras = [camera_named(name) for name in options["camera"]]
         try:
             case_number = clean_case_number(options["case"])
             reason = clean_reason(options["reason"])

@@ -1,8 +1,8 @@
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from cameras.models import Camera
+from cameras.commands import camera_named
 from recordings.evidence.integrity import verify_segments
 
 
@@ -17,11 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print the result as JSON.")
 
     def handle(self, *args, **options):
-        camera = None
-        if options["camera"]:
-            camera = Camera.objects.filter(name=options["camera"]).first()
-            if camera is None:
-                raise CommandError(f"no camera named {options['camera']!r}")
+        camera = camera_named(options["camera"]) if options["camera"] else None
         check = verify_segments(camera=camera)
         if options["json"]:
             self.stdout.write(

@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from cameras.models import Camera
+from cameras.commands import camera_named
 from sync.remote import RemoteError
 from sync.verify import verify_remote
 
@@ -19,11 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print the result as JSON.")
 
     def handle(self, *args, **options):
-        camera = None
-        if options["camera"]:
-            camera = Camera.objects.filter(name=options["camera"]).first()
-            if camera is None:
-                raise CommandError(f"no camera named {options['camera']!r}")
+        camera = camera_named(options["camera"]) if options["camera"] else None
         try:
             result = verify_remote(camera)
         except RemoteError as e:
