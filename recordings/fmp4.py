@@ -331,7 +331,6 @@ def truncated(fragment: Fragment, sequence: int, tfdt: int, count: int) -> tuple
 class Spliced:
     start: float  # seconds into the first file where the clip starts (its first keyframe)
     duration: float  # seconds of frames the clip holds
-    frames: int
     # (file, first byte, end byte) of the recorded fragments the clip copies, their moof
     # headers renumbered (and the last one's cut after the window's last frame)
     ranges: list[tuple[Path, int, int]]
@@ -382,7 +381,7 @@ def splice(
         raise Unsupported("no fragment in the window")
     sink(first.ftyp + first.moov)
     ranges: list[tuple[Path, int, int]] = []
-    held, frames = 0, 0
+    held = 0
     handles: dict[Path, BinaryIO] = {}
     try:
         for sequence, (movie, fragment, at) in enumerate(chosen, start=1):
@@ -394,17 +393,18 @@ def splice(
                         break
                     elapsed += d
                     keep += 1
-            f = handles.get(movie.path) or handles.setdefault(movie.path, movie.path.open("rb"))
-            data_at = fragment.offset + len(fragment.moof) + fragment.mdat_header
-            if keep == len(fragment.samples):
-                header = renumbered(fragment, sequence, at)
-                f.seek(data_at - fragment.mdat_header)
-                header += f.read(fragment.mdat_header)
-                length = fragment.mdat_size
+            if movie.path not in handles:
+                handles[movie.path] = movie.path.open("rb")
+            f = handles[movie.path]
+            mdat_at = fragment.offset + len(fragment.moof)
+            if keep == len(fragment.samples):  # the recorded mdat, its header included
+                sink(renumbered(fragment, sequence, at))
+                copy_from, length = mdat_at, fragment.mdat_header + fragment.mdat_size
             else:
                 header, length = truncated(fragment, sequence, at, keep)
-            sink(header)
-            f.seek(data_at)
+                sink(header)
+                copy_from = mdat_at + fragment.mdat_header
+            f.seek(copy_from)
             left = length
             while left:
                 block = f.read(min(BLOCK, left))
@@ -412,13 +412,13 @@ def splice(
                     raise OSError(f"{movie.path.name} shrank while being read")
                 sink(block)
                 left -= len(block)
+            end = copy_from + length
             if ranges and ranges[-1][0] == movie.path and ranges[-1][2] == fragment.offset:
-                ranges[-1] = (movie.path, ranges[-1][1], data_at + length)
+                ranges[-1] = (movie.path, ranges[-1][1], end)
             else:
-                ranges.append((movie.path, fragment.offset, data_at + length))
+                ranges.append((movie.path, fragment.offset, end))
             held = at + sum(d for d, _, _ in fragment.samples[:keep])
-            frames += keep
     finally:
         for f in handles.values():
             f.close()
-    return Spliced(start_ticks / ts, held / ts, frames, ranges)
+    return Spliced(start_ticks / ts, held / ts, ranges)
