@@ -53,11 +53,11 @@ def drain(n: int, uri: str) -> None:
     from django.db import transaction
 
     from crimebox import outbox
+    from crimebox.signature import from_body, ms
     from sync import remote, sender
     from sync.documents import base
     from sync.models import OutboxItem
     from sync.outbox import add
-    from sync.signature import from_body, ms
 
     remote.create_collections(uri, "rtcc")
     t0 = datetime(2026, 11, 24, tzinfo=UTC)

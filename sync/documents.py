@@ -16,12 +16,11 @@ from audit.models import AuditEvent
 from cameras.models import Camera
 from crimebox import outbox
 from crimebox.hashing import GENESIS
+from crimebox.keys import SigningKey
 from crimebox.redaction import redact_url
+from crimebox.signature import ms, ms_or_none
 from crimebox.utc import utc_iso
-from recordings.evidence.signing import BoxKey
 from recordings.models import Export, Gap, IntegrityCheck, Segment
-
-from .signature import ms, ms_or_none
 
 SCHEMA = 1
 
@@ -223,7 +222,7 @@ def integrity_check_doc(check: IntegrityCheck) -> dict:
     )
 
 
-def box_doc(key: BoxKey, *, first_seen: datetime) -> dict:
+def box_doc(key: SigningKey, *, first_seen: datetime) -> dict:
     import crimebox
 
     return base(

@@ -19,12 +19,12 @@ from django.utils import timezone
 import crimebox
 from cameras.models import Camera
 from crimebox.clock import clock_synchronized
+from crimebox.signature import ms
 from recordings.models import Segment
 
 from .documents import base
 from .models import OutboxItem, SyncState
 from .outbox import add
-from .signature import ms
 
 THERMAL = Path("/sys/class/thermal/thermal_zone0/temp")
 THROTTLED = Path("/sys/devices/platform/soc/soc:firmware/get_throttled")

@@ -19,11 +19,12 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from crimebox import outbox
-from recordings.evidence.signing import PRIVATE_NAME, BoxKey, ensure_signing_key
+from crimebox.keys import SigningKey
+from crimebox.signature import sign, to_body
+from recordings.evidence.signing import PRIVATE_NAME, ensure_signing_key
 
 from . import documents
 from .models import OutboxItem, SyncLog
-from .signature import sign, to_body
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +42,10 @@ _BUILDERS: dict[str, Callable[..., dict]] = {
 }
 
 
-_keys: dict[tuple[str, int], BoxKey] = {}
+_keys: dict[tuple[str, int], SigningKey] = {}
 
 
-def signing_key() -> BoxKey:
+def signing_key() -> SigningKey:
     """The box key, loaded once per process (and again if the file changes)."""
     path = Path(settings.KEYS_DIR) / PRIVATE_NAME
     try:

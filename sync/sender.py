@@ -18,12 +18,12 @@ from django.utils import timezone
 
 from audit import log
 from audit.models import AuditEvent
+from crimebox.signature import from_body, same
 from recordings.evidence.signing import ensure_signing_key
 
 from . import documents, remote
 from .models import OutboxItem, SyncLog, SyncState
 from .outbox import add
-from .signature import from_body, same
 
 logger = logging.getLogger(__name__)
 

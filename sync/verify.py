@@ -15,12 +15,12 @@ from django.conf import settings
 
 from cameras.models import Camera
 from crimebox import outbox
+from crimebox.signature import verify
 from crimebox.utc import utc_iso
 from recordings.models import Segment
 
 from . import remote
 from .documents import segment_key
-from .signature import verify
 
 
 @dataclass

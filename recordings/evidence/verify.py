@@ -18,10 +18,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from crimebox.hashing import sha256_stream
+from crimebox.keys import fingerprint_of
 
 from .. import ffmpeg
 from .hashing import segment_chain_hash
-from .signing import fingerprint_of
 
 
 @dataclass

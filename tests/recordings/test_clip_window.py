@@ -120,7 +120,7 @@ def resigned(manifest: dict) -> dict:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from recordings.evidence.signing import fingerprint_of
+    from crimebox.keys import fingerprint_of
 
     key = Ed25519PrivateKey.generate()
     manifest = {**manifest, "signing_key_fingerprint": fingerprint_of(key.public_key())}

@@ -7,9 +7,9 @@ from django.db import transaction
 
 from audit import log
 from audit.models import AuditEvent
+from crimebox.signature import from_body
 from sync import heartbeat, outbox
 from sync.models import OutboxItem, SyncLog
-from sync.signature import from_body
 from tests.factories import make_camera, make_segment
 
 T0 = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)

@@ -9,12 +9,12 @@ from django.db import transaction
 from audit import log
 from audit.models import AuditEvent
 from crimebox import outbox
+from crimebox.signature import canonical, from_body, verify
 from recordings import gaps, holds, retention
 from recordings.evidence import integrity
 from recordings.evidence.signing import ensure_signing_key
 from recordings.models import Segment
 from sync.models import OutboxItem
-from sync.signature import canonical, from_body, verify
 from tests.factories import make_camera, make_segment
 
 T0 = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)

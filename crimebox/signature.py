@@ -1,5 +1,7 @@
 """The canonical encoding of a document and its Ed25519 signature (docs/sync.md, "Signature").
 
+The one implementation: the box signs with it (sync/), the RTCC console verifies with it (rtcc/).
+
 canonical(doc) = UTF-8 of JSON with keys sorted, no spaces, non-ASCII kept as is, the `sig`
 field left out, and each date written as {"$date": "YYYY-MM-DDTHH:MM:SS.mmmZ"} (BSON dates are
 milliseconds: documents hold only millisecond times). Documents hold no floating-point numbers,
@@ -9,15 +11,22 @@ so the encoding is the same in every language. The signature is Ed25519 over tho
 import base64
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from recordings.evidence.signing import BoxKey
-
 ALGORITHM = "ed25519"
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
+
+
+class Signer(Protocol):
+    """What signs: the box's key, or the RTCC console's (crimebox.keys.SigningKey)."""
+
+    @property
+    def fingerprint(self) -> str: ...
+
+    def sign(self, data: bytes) -> bytes: ...
 
 
 def ms(dt: datetime) -> datetime:
@@ -51,7 +60,7 @@ def canonical(doc: dict) -> bytes:
     ).encode()
 
 
-def sign(doc: dict, key: BoxKey) -> dict:
+def sign(doc: dict, key: Signer) -> dict:
     """The document with its `sig` field: {alg, key (fingerprint), value (base64)}."""
     value = base64.b64encode(key.sign(canonical(doc))).decode()
     return {**doc, "sig": {"alg": ALGORITHM, "key": key.fingerprint, "value": value}}
