@@ -280,7 +280,9 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
 
     @admin.display(description="last error")
     def error(self, camera: Camera) -> str:
-        return camera.redact(camera.last_error)[:300] or "—"
+        """A refused answer (cameras/trust.py) first: it stays until a probe is accepted."""
+        problems = " — ".join(p for p in (camera.refusal, camera.last_error) if p)
+        return camera.redact(problems)[:500] or "—"
 
     @admin.display(description="main format")
     def main_format(self, camera: Camera) -> str:

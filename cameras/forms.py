@@ -230,11 +230,11 @@ class CameraChangeForm(forms.ModelForm):
         if self.instance.source != Camera.Source.ONVIF:
             return data
         # Compared with the row, not changed_data: a blank (kept) password is not a change.
+        # Typed (even unchanged), the password confirms whatever port the camera now names.
         endpoint = ("host", "onvif_port", "username", "password")
-        if self.instance.pk and all(data.get(f) == getattr(self.instance, f) for f in endpoint):
-            return data
-        # Typed again, the password confirms whatever port the camera now names on its host.
         camera, typed = self.instance, bool(self.data.get("password"))
+        if camera.pk and not typed and all(data.get(f) == getattr(camera, f) for f in endpoint):
+            return data
         known = None if typed else trust.known_endpoints(*self.endpoint(), camera.stored_uris())
         try:
             self.probe = probe_onvif(

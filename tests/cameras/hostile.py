@@ -196,7 +196,8 @@ def _drain(conn: socket.socket, into: list[bytes]) -> None:
             proto = b"RTSP/1.0" if data.startswith((b"OPTIONS", b"DESCRIBE")) else b"HTTP/1.1"
             cseq = re.search(rb"CSeq: *(\d+)", data)
             conn.sendall(
-                proto + b" 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"cam\"\r\n"
+                proto
+                + b' 401 Unauthorized\r\nWWW-Authenticate: Basic realm="cam"\r\n'
                 + (b"CSeq: " + cseq[1] + b"\r\n" if cseq else b"")
                 + b"Content-Length: 0\r\n\r\n"
             )
