@@ -201,3 +201,75 @@ def _drain(conn: socket.socket, into: list[bytes]) -> None:
                 + (b"CSeq: " + cseq[1] + b"\r\n" if cseq else b"")
                 + b"Content-Length: 0\r\n\r\n"
             )
+
+
+@dataclass
+class SnapshotServer:
+    """A camera's HTTP snapshot endpoint on 127.0.0.1; `mode` says how it misbehaves:
+    "image" a JPEG; "page" an internal HTML page labelled image/jpeg; "huge" a 6 MB "JPEG";
+    "drip" a JPEG one byte every half second for `drip_seconds`; "redirect" a 302 to
+    `location` ("/image" stays on the camera)."""
+
+    mode: str = "image"
+    location: str = ""
+    drip_seconds: float = 20.0
+    port: int = 0
+    paths: list[str] = field(default_factory=list)
+    finished: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://{CAMERA_HOST}:{self.port}/snap.jpg"
+
+
+def _snapshot_handler(server: SnapshotServer) -> type[http.server.BaseHTTPRequestHandler]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            server.paths.append(self.path)
+            mode = "image" if self.path == "/image" else server.mode
+            if mode == "redirect":
+                self.send_response(302)
+                self.send_header("Location", server.location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            body = {
+                "image": JPEG,
+                "page": b"<html><body>router admin: wifi password hunter2</body></html>",
+                "huge": JPEG[:4] + b"\0" * 6_000_000,
+            }.get(mode, JPEG)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(body) + (10_000 if mode == "drip" else 0)))
+            self.end_headers()
+            try:
+                if mode == "drip":
+                    self.drip()
+                else:
+                    self.wfile.write(body)
+            except OSError:
+                return
+            server.finished.append(mode)
+
+        def drip(self) -> None:
+            self.wfile.write(JPEG[:4])
+            self.wfile.flush()
+            deadline = time.monotonic() + server.drip_seconds
+            while time.monotonic() < deadline:
+                time.sleep(0.5)
+                self.wfile.write(b"\0")
+                self.wfile.flush()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+@contextmanager
+def snapshot_server(mode: str = "image") -> Iterator[SnapshotServer]:
+    snap = SnapshotServer(mode=mode)
+    handler = _snapshot_handler(snap)
+    with serving(http.server.ThreadingHTTPServer((CAMERA_HOST, 0), handler)) as port:
+        snap.port = port
+        yield snap
