@@ -3,12 +3,13 @@
 A camera answers ONVIF with its stream and snapshot URIs; a hostile or hijacked one answered
 with `rtsp://<another host>/…`, and the recorder's FFmpeg and the still view then sent its
 password there. So every URI a device gives is checked against the camera's own host (as the
-technician typed it: a device naming another host or another spelling of it is refused), and,
-when no technician confirmed the probe with the password (a re-probe, the hourly schedule),
-against the ports the camera already used.
+technician typed it; a camera added by name may answer with an address that name resolves to,
+nothing else), and, when no technician confirmed the probe with the password (a re-probe, the
+hourly schedule), against the ports the camera already used.
 """
 
 import ipaddress
+import socket
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -47,10 +48,32 @@ def shown(uri: str) -> str:
     return escape_controls(where)
 
 
+def is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(normal_host(host))
+    except ValueError:
+        return False
+    return True
+
+
+def same_host(uri_host: str, host: str) -> bool:
+    """`uri_host` is the camera's `host`: the same, or an address the camera's name has."""
+    uri_host, host = normal_host(uri_host), normal_host(host)
+    if uri_host == host:
+        return True
+    if not host or is_address(host) or not is_address(uri_host):
+        return False
+    try:  # the name the technician typed; the answer's address must be one of its own
+        found = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return False
+    return uri_host in {normal_host(str(info[4][0])) for info in found}
+
+
 def on_host(uri: str, host: str) -> bool:
     """The URI connects to `host` (the camera's own address)."""
     point = endpoint(uri)
-    return point is not None and point[0] == normal_host(host)
+    return point is not None and same_host(point[0], host)
 
 
 def known_endpoints(host: str, port: int, uris: Iterable[str]) -> set[Endpoint]:
@@ -59,7 +82,7 @@ def known_endpoints(host: str, port: int, uris: Iterable[str]) -> set[Endpoint]:
     known = {(normal_host(host), int(port))}
     for uri in uris:
         point = endpoint(uri)
-        if point is not None and point[0] == normal_host(host):
+        if point is not None and same_host(point[0], host):
             known.add(point)
     return known
 
@@ -75,7 +98,7 @@ def problems(
     found = []
     for what, uri in uris:
         point = endpoint(uri)
-        if point is None or point[0] != normal_host(host):
+        if point is None or not same_host(point[0], host):
             found.append(f"its {what} is on another host ({shown(uri)})")
         elif known is not None and point not in known:
             found.append(f"its {what} moved to port {point[1]} ({shown(uri)})")

@@ -176,7 +176,13 @@ def test_a_stored_uri_on_another_host_never_gets_the_credentials(device, other):
     assert "its snapshot is on another host" in Camera.objects.get().refusal
 
 
-def test_a_camera_answering_a_name_for_its_address_is_refused(device):
+def test_a_camera_answering_another_name_is_refused(device):
     device.uris = {"main": ("rtsp://localhost:8554/main", ""), "sub": ("", "")}
     with pytest.raises(CameraError, match=r"on another host \(rtsp://localhost:8554\)"):
         add(device)
+
+
+def test_a_camera_added_by_name_may_answer_with_that_names_address(device):
+    camera = add_onvif_camera("By name", "localhost", device.port, "admin", PASSWORD)
+    assert camera.main_stream_uri == f"rtsp://{CAMERA_HOST}:8554/main"
+    assert camera.recording_url().startswith("rtsp://admin:")
