@@ -114,6 +114,11 @@ LOGIN_LOCKOUT_SECONDS = env.int("CRIMEBOX_LOGIN_LOCKOUT_SECONDS", default=300)
 # (media, downloads, packages; past it a 503 with Retry-After), and gunicorn processes. Each
 # process has MAX_DOWNLOADS + 8 threads, so the admin and /health always find a free one.
 MAX_DOWNLOADS = env.int("CRIMEBOX_MAX_DOWNLOADS", default=8)
+# One person's share of those (past it a 429): stalled downloads of one user never leave
+# everyone else with 503s. Default: half, rounded up.
+MAX_DOWNLOADS_PER_USER = env.int(
+    "CRIMEBOX_MAX_DOWNLOADS_PER_USER", default=max(1, (MAX_DOWNLOADS + 1) // 2)
+)
 WEB_WORKERS = env.int("CRIMEBOX_WEB_WORKERS", default=2)
 
 INSTALLED_APPS = [

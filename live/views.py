@@ -82,7 +82,7 @@ def grid_status(request: HttpRequest) -> HttpResponse:
 def player(request: HttpRequest, camera_id: int) -> HttpResponseBase:
     camera = get_object_or_404(Camera, pk=camera_id)
     if camera.is_enabled:
-        state.want(camera.slug)  # FFmpeg starts while the page and hls.js load
+        state.want(camera.slug, user=request.user.pk)  # FFmpeg starts while the page loads
     config = {
         "status_url": reverse("live:status", args=[camera.pk]),
         "playlist_url": reverse("live:playlist", args=[camera.pk]),
@@ -105,14 +105,14 @@ def player(request: HttpRequest, camera_id: int) -> HttpResponseBase:
 def status(request: HttpRequest, camera_id: int) -> HttpResponseBase:
     camera = get_object_or_404(Camera, pk=camera_id)
     if camera.is_enabled:
-        state.want(camera.slug)  # the open player page keeps the stream wanted
+        state.want(camera.slug, user=request.user.pk)  # the open player keeps it wanted
     return JsonResponse(live_status(camera))
 
 
 @live_data
 def playlist(request: HttpRequest, camera_id: int) -> HttpResponseBase:
     camera = get_object_or_404(Camera.objects.enabled(), pk=camera_id)
-    state.want(camera.slug)
+    state.want(camera.slug, user=request.user.pk)
     try:
         body = (state.stream_dir(camera.slug) / ffmpeg.LIVE_PLAYLIST).read_bytes()
     except FileNotFoundError:
@@ -126,6 +126,13 @@ def media(request: HttpRequest, camera_id: int, name: str) -> HttpResponse:
     if not MEDIA_NAME.match(name):
         raise Http404
     camera = get_object_or_404(Camera.objects.enabled(), pk=camera_id)
+    # Every byte of live video belongs to an audited session, opened by the playlist.
+    if sessions.current(request, camera) is None:
+        return HttpResponse(
+            "No live session: open the camera's playlist first.",
+            status=403,
+            content_type="text/plain",
+        )
     try:
         body = (state.stream_dir(camera.slug) / name).read_bytes()
     except FileNotFoundError:

@@ -5,7 +5,9 @@
   is well formed but outside the file gets 416.
 - At most `MAX_DOWNLOADS` responses stream at once across every web process (one lock file per
   slot in the data directory, released by the kernel if a process dies); past that a clear 503
-  with Retry-After, so threads stay free for the admin and /health.
+  with Retry-After, so threads stay free for the admin and /health. One user holds at most
+  `MAX_DOWNLOADS_PER_USER` of them (past that a 429), so nobody's stalled downloads starve
+  everyone else.
 - The audit entry is written when the response closes and says what was actually sent: the
   whole file, or interrupted after N bytes. A HEAD sends nothing and writes nothing.
 """
@@ -68,30 +70,50 @@ class Audit:
     skip_empty: bool = False
 
 
-class Slot:
-    """One of MAX_DOWNLOADS concurrent streams, held as an flock on a file until released."""
+class Busy(Exception):
+    def __init__(self, yours: bool):
+        super().__init__("user's share" if yours else "box full")
+        self.yours = yours
 
-    def __init__(self, fd: int):
-        self.fd = fd
+
+class Slot:
+    """One of MAX_DOWNLOADS concurrent streams, and one of its user's MAX_DOWNLOADS_PER_USER,
+    each held as an flock on a file until released (the kernel drops them if a process dies)."""
+
+    def __init__(self, fds: list[int]):
+        self.fds = fds
 
     @classmethod
-    def acquire(cls) -> "Slot | None":
+    def acquire(cls, user: object = None) -> "Slot":
+        """Raises Busy when the user already holds their share, or the box is full."""
         folder = Path(settings.DATA_DIR) / "streams"
         folder.mkdir(mode=0o750, parents=True, exist_ok=True)
-        for n in range(settings.MAX_DOWNLOADS):
-            fd = os.open(folder / f"slot-{n}.lock", os.O_RDWR | os.O_CREAT, 0o640)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                continue
-            return cls(fd)
-        return None
+        who = f"user-{user if user is not None else 'anonymous'}"
+        own = _lock_one(folder, who, settings.MAX_DOWNLOADS_PER_USER)
+        if own is None:
+            raise Busy(yours=True)
+        box = _lock_one(folder, "slot", settings.MAX_DOWNLOADS)
+        if box is None:
+            os.close(own)
+            raise Busy(yours=False)
+        return cls([own, box])
 
     def release(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)  # closing the descriptor drops the lock
-            self.fd = -1
+        for fd in self.fds:
+            os.close(fd)  # closing the descriptor drops the lock
+        self.fds = []
+
+
+def _lock_one(folder: Path, prefix: str, count: int) -> int | None:
+    for n in range(count):
+        fd = os.open(folder / f"{prefix}-{n}.lock", os.O_RDWR | os.O_CREAT, 0o640)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        return fd
+    return None
 
 
 class MeteredFile:
@@ -161,13 +183,20 @@ def _audit_closed(request, audit: Audit, slot: Slot, span: str, length: int):
     return on_close
 
 
-def too_busy() -> HttpResponse:
-    limit = settings.MAX_DOWNLOADS
+def too_busy(yours: bool = False) -> HttpResponse:
+    if yours:
+        text = (
+            f"You are already receiving {settings.MAX_DOWNLOADS_PER_USER} files at once "
+            f"(each person's share of the box's {settings.MAX_DOWNLOADS}). Close one, or try "
+            f"again in {RETRY_AFTER_SECONDS} seconds.\n"
+        )
+    else:
+        text = (
+            f"The box is already sending {settings.MAX_DOWNLOADS} files at once (its limit). "
+            f"Try again in {RETRY_AFTER_SECONDS} seconds.\n"
+        )
     response = HttpResponse(
-        f"The box is already sending {limit} files at once (its limit). "
-        f"Try again in {RETRY_AFTER_SECONDS} seconds.\n",
-        status=503,
-        content_type="text/plain; charset=utf-8",
+        text, status=429 if yours else 503, content_type="text/plain; charset=utf-8"
     )
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response._has_been_logged = True  # logged once above, not again as a server error
@@ -194,10 +223,12 @@ def ranged_response(
     if request.method == "HEAD":
         response = HttpResponse(status=206 if span else 200, content_type=content_type)
     else:
-        slot = Slot.acquire()
-        if slot is None:
-            logger.warning("download refused: %s streams already running", settings.MAX_DOWNLOADS)
-            return too_busy()
+        user = getattr(request, "user", None)
+        try:
+            slot = Slot.acquire(user.pk if user is not None else None)
+        except Busy as e:
+            logger.warning("download refused: %s", e)
+            return too_busy(yours=e.yours)
         on_close = _audit_closed(request, audit, slot, f"{first}-{last}" if span else "", length)
         try:
             body = MeteredFile(path, first, length, on_close)

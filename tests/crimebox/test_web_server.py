@@ -91,6 +91,7 @@ def server(box_env, settings):
         **box_env,
         "CRIMEBOX_BIND": f"127.0.0.1:{port}",
         "CRIMEBOX_MAX_DOWNLOADS": "2",
+        "CRIMEBOX_MAX_DOWNLOADS_PER_USER": "2",  # one user holds both here
         "CRIMEBOX_WEB_WORKERS": "1",  # the harshest case: one process serves everything
         "GUNICORN_CMD_ARGS": "--timeout 2",  # a download must outlast the worker timeout
         "CRIMEBOX_ALLOWED_HOSTS": "127.0.0.1",

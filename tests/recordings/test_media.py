@@ -102,6 +102,7 @@ def test_complete_download_is_audited_once(segment, investigator):
 
 def test_streams_past_the_cap_get_503_with_retry_after(segment, investigator, settings):
     settings.MAX_DOWNLOADS = 2
+    settings.MAX_DOWNLOADS_PER_USER = 8  # the box's cap, not a person's share
     url = reverse("recordings:download", args=[segment.pk])
     held = [investigator.get(url), investigator.get(url)]
     refused = investigator.get(url)
@@ -116,3 +117,23 @@ def test_streams_past_the_cap_get_503_with_retry_after(segment, investigator, se
     b"".join(again.streaming_content)
     b"".join(held[1].streaming_content)
     assert [e.detail["result"] for e in entries("download")] == ["complete"] * 3
+
+
+def test_one_user_cannot_take_every_stream(segment, investigator, settings):
+    """Issue 18: 8 stalled downloads by one investigator left everyone else with 503s."""
+    settings.MAX_DOWNLOADS, settings.MAX_DOWNLOADS_PER_USER = 4, 2
+    url = reverse("recordings:download", args=[segment.pk])
+    held = [investigator.get(url) for _ in range(2)]
+    assert [r.status_code for r in held] == [200, 200]
+    mine = investigator.get(url)
+    assert mine.status_code == 429 and int(mine["Retry-After"]) > 0
+    assert b"each person's share" in mine.content
+    other = Client()
+    other.force_login(User.objects.create_user("ivan", password="x-pass-123", is_staff=True))
+    other_user = User.objects.get(username="ivan")
+    other_user.groups.add(*User.objects.get(username="investigator").groups.all())
+    theirs = [other.get(url) for _ in range(2)]
+    assert [r.status_code for r in theirs] == [200, 200]
+    for r in held + theirs:
+        b"".join(r.streaming_content)
+    assert investigator.get(url).status_code == 200
