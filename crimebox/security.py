@@ -26,7 +26,8 @@ class UserNameValidator:
 
     def validate(self, password, user=None):
         folded = password.casefold()
-        name = (user.get_username() if user is not None else "").casefold()
+        # No name yet when the form refused it (taken as "Admin", "admin " or "ａｄｍｉｎ").
+        name = ((user.get_username() if user is not None else "") or "").casefold()
         if len(name) >= 3 and name in folded:
             raise ValidationError(
                 "The password may not contain the user name.", code="password_has_username"

@@ -2,6 +2,7 @@
 stills). Every answer is one small file read or a few stats: cheap for sync workers, no
 long-polling. All behind the admin login and `live.view_live`."""
 
+import math
 import re
 import time
 from collections.abc import Callable
@@ -11,7 +12,14 @@ from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseBase,
+    JsonResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -156,9 +164,14 @@ def recorded(request: HttpRequest, camera_id: int) -> HttpResponseBase:
         raise PermissionDenied
     camera = get_object_or_404(Camera, pk=camera_id)
     try:
-        behind = min(max(float(request.GET.get("behind", "0")), 0.0), 600.0)
+        behind = float(request.GET.get("behind", "0"))
     except ValueError:
         behind = 0.0
+    if not math.isfinite(behind):
+        return HttpResponseBadRequest(
+            "behind must be a number of seconds.", content_type="text/plain"
+        )
+    behind = min(max(behind, 0.0), 600.0)
     moment = timezone.now() - timedelta(seconds=behind)
     segment = Segment.objects.filter(camera=camera, start__lte=moment).order_by("-start").first()
     if segment is not None and segment.is_playable and segment.abs_path.is_file():

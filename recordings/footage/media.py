@@ -30,6 +30,7 @@ RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 # Small enough that "sent" is known to within 64 KiB on a 150 KB/s link.
 CHUNK = 64 * 1024
 RETRY_AFTER_SECONDS = 30
+BEYOND = 10**18  # bytes: more than any file
 
 
 class Unsatisfiable(Exception):
@@ -44,18 +45,28 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     m = RANGE.fullmatch(header.strip())
     if not m or (not m[1] and not m[2]):
         return None  # another unit, several ranges, or not a range at all
-    if m[1] and m[2] and int(m[2]) < int(m[1]):
+    start, end = _position(m[1]), _position(m[2])
+    if start is not None and end is not None and end < start:
         return None  # last < first: an invalid range-spec, so the header is ignored
-    if m[1]:
-        first = int(m[1])
-        last = min(int(m[2]), size - 1) if m[2] else size - 1
+    if start is not None:
+        first = start
+        last = min(end, size - 1) if end is not None else size - 1
     else:
-        first, last = max(0, size - int(m[2])), size - 1
-        if int(m[2]) == 0:
+        assert end is not None
+        first, last = max(0, size - end), size - 1
+        if end == 0:
             raise Unsatisfiable
     if first >= size:
         raise Unsatisfiable
     return first, last
+
+
+def _position(digits: str) -> int | None:
+    """A byte position; one of 19 digits or more is past any file (and a 4,301-digit one is
+    past what int() reads), so it is read as that."""
+    if not digits:
+        return None
+    return int(digits) if len(digits) < 19 else BEYOND
 
 
 @dataclass
