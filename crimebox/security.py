@@ -1,6 +1,7 @@
 """Content-Security-Policy (Django 5.2 has none built in) and the password rules."""
 
 from django.conf import settings
+from django.contrib.auth.hashers import check_password
 from django.core.exceptions import ValidationError
 
 
@@ -40,3 +41,19 @@ class UserNameValidator:
 
     def get_help_text(self):
         return "Your password can't contain your user name or be one short piece repeated."
+
+
+class NewPasswordValidator:
+    """Refuses a new password equal to the current one: "changing" the first administrator's
+    one-time password to itself lifted the forced change (crimebox/first_admin.py)."""
+
+    def validate(self, password, user=None):
+        current = getattr(user, "password", "") or ""
+        # hashers.check_password, not user.check_password: that one may re-hash and save.
+        if current and check_password(password, current):
+            raise ValidationError(
+                "The new password must differ from the current one.", code="password_unchanged"
+            )
+
+    def get_help_text(self):
+        return "Your new password must differ from your current one."
