@@ -19,6 +19,7 @@ class AuditEvent(models.Model):
         VIEW = "view", "Viewed footage list / timeline"
         PLAY = "play", "Played a segment"
         LIVE = "live", "Watched live"
+        STILL = "still", "Viewed stills"
         DOWNLOAD = "download", "Downloaded"
         EXPORT = "export", "Exported evidence"
         HOLD = "hold", "Placed legal hold"

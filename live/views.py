@@ -27,6 +27,7 @@ from django.views.decorators.cache import never_cache
 
 from cameras.models import Camera
 from recordings import ffmpeg
+from recordings.footage.thumbnails import audit_still
 from recordings.models import Segment
 
 from . import sessions, state
@@ -154,6 +155,7 @@ def still_image(request: HttpRequest, camera_id: int) -> HttpResponseBase:
     data = still(camera)
     if data is None:
         raise Http404
+    audit_still(request, camera, "live still")
     return HttpResponse(data, content_type="image/jpeg")
 
 
