@@ -8,8 +8,11 @@
   with Retry-After, so threads stay free for the admin and /health. One user holds at most
   `MAX_DOWNLOADS_PER_USER` of them (past that a 429), so nobody's stalled downloads starve
   everyone else.
-- The audit entry is written when the response closes and says what was actually sent: the
-  whole file, or interrupted after N bytes. A HEAD sends nothing and writes nothing.
+- The audit entry is written when the response closes and says what the socket accepted:
+  every byte ("sent"), or "interrupted" after N bytes. That is all the server can know: the
+  kernel's buffers (megabytes) lie between the socket and the client, which may have read none
+  of it, so the entry says the client received "at most" that. A HEAD sends nothing and
+  writes nothing.
 """
 
 import fcntl
@@ -100,14 +103,14 @@ class Slot:
         folder = Path(settings.DATA_DIR) / "streams"
         folder.mkdir(mode=0o750, parents=True, exist_ok=True)
         who = f"user-{user if user is not None else 'anonymous'}"
-        own = _lock_one(folder, who, settings.MAX_DOWNLOADS_PER_USER)
-        if own is None:
-            raise Busy(yours=True)
         box = _lock_one(folder, "slot", settings.MAX_DOWNLOADS)
         if box is None:
-            os.close(own)
             raise Busy(yours=False)
-        return cls([own, box])
+        own = _lock_one(folder, who, settings.MAX_DOWNLOADS_PER_USER)
+        if own is None:
+            os.close(box)
+            raise Busy(yours=True)
+        return cls([box, own])
 
     def release(self) -> None:
         for fd in self.fds:
@@ -172,10 +175,13 @@ def _audit_closed(request, audit: Audit, slot: Slot, span: str, length: int):
         slot.release()
         if audit is None or (audit.skip_empty and sent == 0):
             return
+        # `sent` is what the socket accepted: the kernel's buffers and the network still lay
+        # between it and the client, which may have read none of it. So: at most.
         detail = {
             **audit.detail,
-            "result": "complete" if complete else "interrupted",
+            "result": "sent" if complete else "interrupted",
             "bytes_sent": sent,
+            "received": f"at most {sent} bytes",
             "bytes": length,
         }
         if span:
@@ -196,8 +202,9 @@ def _audit_closed(request, audit: Audit, slot: Slot, span: str, length: int):
 
 def too_busy(yours: bool = False) -> HttpResponse:
     if yours:
+        share = settings.MAX_DOWNLOADS_PER_USER
         text = (
-            f"You are already receiving {settings.MAX_DOWNLOADS_PER_USER} files at once "
+            f"You are already receiving {share} file{'s' if share != 1 else ''} at once "
             f"(each person's share of the box's {settings.MAX_DOWNLOADS}). Close one, or try "
             f"again in {RETRY_AFTER_SECONDS} seconds.\n"
         )
