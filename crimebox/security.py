@@ -1,4 +1,5 @@
-"""Content-Security-Policy (Django 5.2 has none built in) and the password rules."""
+"""Content-Security-Policy (Django 5.2 has none built in), the proxy header only from the
+proxy, and the password rules."""
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
@@ -17,6 +18,20 @@ class ContentSecurityPolicyMiddleware:
         if policy and "Content-Security-Policy" not in response:
             response["Content-Security-Policy"] = policy
         return response
+
+
+class TrustedProxyMiddleware:
+    """X-Forwarded-Proto counts only from the TLS proxy (settings.TRUSTED_PROXY). With
+    CRIMEBOX_HTTPS Django believes the header (SECURE_PROXY_SSL_HEADER); from anyone else,
+    over plain HTTP, it would let a client pass for HTTPS and skip the redirect."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.META.get("REMOTE_ADDR") not in settings.TRUSTED_PROXY:
+            request.META.pop("HTTP_X_FORWARDED_PROTO", None)
+        return self.get_response(request)
 
 
 class UserNameValidator:

@@ -140,6 +140,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "crimebox.security.TrustedProxyMiddleware",  # before anything asks request.is_secure()
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -236,12 +237,15 @@ CONTENT_SECURITY_POLICY = env.str(
 # CRIMEBOX_HTTPS=true makes `manage.py check --deploy` clean. Plain HTTP over ZeroTier (the
 # default) is already encrypted end to end by ZeroTier.
 HTTPS = env.bool("CRIMEBOX_HTTPS", default=False)
+# The TLS proxy's address(es) as gunicorn sees them: X-Forwarded-Proto from anyone else is
+# dropped (crimebox.security.TrustedProxyMiddleware), or any client could claim HTTPS.
+TRUSTED_PROXY = env.list("CRIMEBOX_TRUSTED_PROXY", default=["127.0.0.1"])
 if HTTPS:
     SECURE_SSL_REDIRECT = env.bool("CRIMEBOX_SSL_REDIRECT", default=True)
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("CRIMEBOX_HSTS_SECONDS", default=365 * 86400)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    # The proxy says the client used HTTPS; gunicorn must then listen on loopback only.
+    # The proxy says the client used HTTPS: believed only from TRUSTED_PROXY (below).
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     # Preloading is for public domain names submitted to the browsers' list, never a box.
     SILENCED_SYSTEM_CHECKS = ["security.W021"]
