@@ -45,6 +45,22 @@ def test_login_lands_by_role(client, db, role, target):
     assert response.redirect_chain[-1][0] == reverse(target)
 
 
+@pytest.mark.parametrize("role, target", [("Investigator", "recordings:index")])
+def test_login_from_the_box_address_lands_by_role(client, db, role, target):
+    """Opening `/` sends a person to /login/?next=/: that is no destination of theirs."""
+    user = User.objects.create_user("pat", password="pw-pat-12345", is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    first = client.get("/", follow=True)
+    assert first.redirect_chain[-1][0] == reverse("admin:login") + "?next=/"
+    assert b'name="next" value="/landing/"' in first.content
+    response = client.post(
+        reverse("admin:login") + "?next=/",
+        {"username": "pat", "password": "pw-pat-12345", "next": "/"},
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0] == reverse(target)
+
+
 def test_login_keeps_an_explicit_next(client, db):
     page = client.get(reverse("admin:login") + "?next=/footage/camera/1/")
     assert b'name="next" value="/footage/camera/1/"' in page.content
