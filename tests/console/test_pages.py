@@ -153,3 +153,21 @@ def test_recent_changes_are_in_the_page_flow_not_floating(client, db):
     page = client.get(reverse("admin:index")).content.decode()
     assert "Your recent changes" in page and "North 2" in page
     assert "content-related" not in page  # the admin's floating side column
+
+
+def test_no_page_has_an_inline_event_handler(client, db):
+    """The CSP (script-src 'self') blocks inline handlers such as onerror=: each one is a console
+    error on every load and a behaviour that silently does not happen."""
+    import re
+
+    client.force_login(user_with(superuser=True))
+    camera = make_camera("North", location="Main St")
+    make_segment(camera, timezone.now() - timedelta(minutes=5), seconds=2)
+    for url in (
+        reverse("admin:index"),
+        reverse("admin:cameras_camera_changelist"),
+        reverse("console:health"),
+        reverse("recordings:index"),
+    ):
+        body = client.get(url).content.decode()
+        assert not re.search(r"<[^>]*\son[a-z]+\s*=", body), url
