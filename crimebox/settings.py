@@ -115,6 +115,9 @@ LOGIN_LOCKOUT_SECONDS = env.int("CRIMEBOX_LOGIN_LOCKOUT_SECONDS", default=300)
 # process has MAX_DOWNLOADS + 8 threads, so the admin and /health always find a free one.
 MAX_DOWNLOADS = env.int("CRIMEBOX_MAX_DOWNLOADS", default=8)
 WEB_WORKERS = env.int("CRIMEBOX_WEB_WORKERS", default=2)
+# A line per request (static files included) buries what matters on a terminal and fills a Pi's
+# small journal; who did what is in the audit trail. Turn it on to debug a proxy.
+WEB_ACCESS_LOG = env.bool("CRIMEBOX_WEB_ACCESS_LOG", default=False)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
