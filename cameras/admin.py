@@ -271,8 +271,9 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
         if camera.last_segment_at is None and not camera.segments.exists():
             return "—"
         return format_html(
-            '<img class="camera-still" loading="lazy" src="{}" alt="" '
-            "onerror=\"this.style.visibility='hidden'\">",
+            # hide-if-broken: console/stills.js hides a still that 404s (our CSP blocks
+            # inline onerror= handlers).
+            '<img class="camera-still hide-if-broken" loading="lazy" src="{}" alt="">',
             reverse("console:still", args=[camera.pk]),
         )
 

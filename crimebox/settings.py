@@ -120,6 +120,9 @@ MAX_DOWNLOADS_PER_USER = env.int(
     "CRIMEBOX_MAX_DOWNLOADS_PER_USER", default=max(1, (MAX_DOWNLOADS + 1) // 2)
 )
 WEB_WORKERS = env.int("CRIMEBOX_WEB_WORKERS", default=2)
+# A line per request (static files included) buries what matters on a terminal and fills a Pi's
+# small journal; who did what is in the audit trail. Turn it on to debug a proxy.
+WEB_ACCESS_LOG = env.bool("CRIMEBOX_WEB_ACCESS_LOG", default=False)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
