@@ -2,6 +2,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from crimebox.ffprobe import StreamURLError
 from crimebox.redaction import redact, with_credentials
 
@@ -168,6 +169,14 @@ class Camera(models.Model):
         changed = Camera.objects.filter(pk=self.pk).exclude(refusal=text).update(refusal=text)
         self.refusal = text
         return changed > 0
+
+    def has_history(self) -> bool:
+        """Footage, gaps, holds, exports, or an audit entry other than its own configuration
+        changes (someone watched or viewed it): such a camera is retired, never deleted."""
+        used = AuditEvent.objects.filter(camera_id=self.pk).exclude(
+            action=AuditEvent.Action.CAMERA_CHANGE
+        )
+        return any(qs.exists() for qs in (self.segments, self.gaps, self.holds, self.exports, used))
 
     def set_status(self, status: str, error: str | None = None, now=None) -> None:
         """Record a state change on the row (only the status fields are written)."""
