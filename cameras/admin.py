@@ -211,6 +211,11 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None):
         return self._adder(admin_views.onvif_add)(request)
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        # Its own class per request (threads share the admin): the form audits a refused probe.
+        return type(form.__name__, (form,), {"request": request})
+
     def get_readonly_fields(self, request, obj=None):
         fields = super().get_readonly_fields(request, obj)
         if obj is not None and obj.source == Camera.Source.RTSP:
@@ -308,7 +313,9 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
 
     @admin.display(description="last error")
     def error(self, camera: Camera) -> str:
-        return camera.redact(camera.last_error)[:300] or "—"
+        """A refused answer (cameras/trust.py) first: it stays until a probe is accepted."""
+        problems = " — ".join(p for p in (camera.refusal, camera.last_error) if p)
+        return camera.redact(problems)[:500] or "—"
 
     @admin.display(description="main format")
     def main_format(self, camera: Camera) -> str:
@@ -345,7 +352,7 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
         done, failed = 0, []
         for camera in queryset.filter(source=Camera.Source.ONVIF):
             try:
-                changes = reprobe(camera)
+                changes = reprobe(camera, via="admin", request=request)
                 done += 1
                 request.camera_change = ("re-probed", changes)
                 self.log_change(

@@ -44,6 +44,7 @@ def onvif_add(admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
         request.POST or None,
         initial={k: request.GET[k] for k in ("name", "host", "port") if k in request.GET},
     )
+    form.request = request
     if request.method == "POST" and form.is_valid():
         request.session[PENDING] = {"data": form.cleaned_data, "probe": form.probe.as_dict()}
         return _choose_profiles(admin, request, form.probe, ProfileChoiceForm(probe=form.probe))

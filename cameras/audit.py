@@ -1,11 +1,13 @@
 """Camera changes into the audit trail: one entry shape for the admin, the commands and the
 schedule. Evidence packages copy these entries, so a court sees one schema:
 
-    change    "added" | "changed" | "re-probed" | "deleted"
+    change    "added" | "changed" | "re-probed" | "deleted" | "refused"
     via       "admin" | "cli" | "schedule"
     changed   {field: [old, new]} (credentials: ["***", "***"], only that they changed)
     changes   the same in words ("name 'A' -> 'B'; password changed")
     source, host, stream, model, main_profile: the camera as it is after the change
+    refused   (change "refused" only) what the camera answered that the box refused: a stream,
+              snapshot, service or redirect on another host or an unconfirmed port
 """
 
 from django.http import HttpRequest
@@ -62,5 +64,39 @@ def camera_changed(
             "stream": camera.main_stream_uri,
             "model": camera.model,
             "main_profile": camera.main_profile_token,
+        },
+    )
+
+
+def answer_refused(
+    camera: Camera | None,
+    refused: str,
+    *,
+    via: str,
+    host: str = "",
+    request: HttpRequest | None = None,
+    username: str | None = None,
+) -> AuditEvent:
+    """One camera_change entry, change "refused": the camera (or, while it is being added,
+    the device at `host`) answered with somewhere its credentials may not go."""
+    target = f"camera {camera.pk}" if camera is not None else f"ONVIF device {host}"
+    shown = camera or Camera(host=host)
+    return record(
+        AuditEvent.Action.CAMERA_CHANGE,
+        request=request,
+        username=username,
+        camera=camera,
+        target=target,
+        detail={
+            "change": "refused",
+            "via": via,
+            "changed": {},
+            "changes": "",
+            "refused": refused,
+            "source": shown.source,
+            "host": shown.host,
+            "stream": shown.main_stream_uri,
+            "model": shown.model,
+            "main_profile": shown.main_profile_token,
         },
     )

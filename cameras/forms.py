@@ -3,13 +3,17 @@
 from urllib.parse import urlsplit
 
 from django import forms
+from django.http import HttpRequest
 
 from crimebox.redaction import redact_text
 
+from . import trust
+from .audit import answer_refused
 from .models import Camera
 from .onvif import DeviceProbe, ONVIFError, profile_label, validate_host
 from .services import (
     CameraError,
+    RefusedAnswer,
     apply_probe,
     check_unique,
     probe_onvif,
@@ -42,6 +46,7 @@ class OnvifAddForm(forms.Form):
     password = password_field()
 
     probe: DeviceProbe | None = None
+    request: HttpRequest | None = None  # set by the view, for the audit trail
 
     def clean_host(self) -> str:
         try:
@@ -56,6 +61,10 @@ class OnvifAddForm(forms.Form):
         try:
             check_unique(data["name"], host=data["host"], port=data["port"])
             self.probe = probe_onvif(data["host"], data["port"], data["username"], data["password"])
+        except RefusedAnswer as e:
+            host = f"{data['host']}:{data['port']}"
+            answer_refused(None, str(e), via="admin", host=host, request=self.request)
+            raise forms.ValidationError(str(e)) from None
         except CameraError as e:
             raise forms.ValidationError(str(e)) from None
         if not self.probe.profiles:
@@ -146,6 +155,7 @@ class CameraChangeForm(forms.ModelForm):
     sub_profile_token = forms.ChoiceField(label="Sub (live view) profile", required=False)
 
     probe: DeviceProbe | None = None
+    request: HttpRequest | None = None  # CameraAdmin.get_form sets it, for the audit trail
 
     class Meta:
         model = Camera
@@ -220,16 +230,31 @@ class CameraChangeForm(forms.ModelForm):
         if self.instance.source != Camera.Source.ONVIF:
             return data
         # Compared with the row, not changed_data: a blank (kept) password is not a change.
+        # Typed (even unchanged), the password confirms whatever port the camera now names.
         endpoint = ("host", "onvif_port", "username", "password")
-        if self.instance.pk and all(data.get(f) == getattr(self.instance, f) for f in endpoint):
+        camera, typed = self.instance, bool(self.data.get("password"))
+        if camera.pk and not typed and all(data.get(f) == getattr(camera, f) for f in endpoint):
             return data
+        known = None if typed else trust.known_endpoints(*self.endpoint(), camera.stored_uris())
         try:
             self.probe = probe_onvif(
-                data["host"], data["onvif_port"], data["username"], data["password"]
+                data["host"], data["onvif_port"], data["username"], data["password"], known
             )
+        except RefusedAnswer as e:
+            if camera.pk:
+                camera.note_refusal(str(e))
+            answer_refused(camera if camera.pk else None, str(e), via="admin", host=data["host"],
+                           request=self.request)  # fmt: skip
+            raise forms.ValidationError(str(e)) from None
         except CameraError as e:
             raise forms.ValidationError(str(e)) from None
         return data
+
+    def endpoint(self) -> tuple[str, int]:
+        """The ONVIF address the camera row has (before this form's changes)."""
+        return self.initial.get("host", self.instance.host), self.initial.get(
+            "onvif_port", self.instance.onvif_port
+        )
 
     def clean_rtsp(self, data: dict) -> dict:
         """Editable for RTSP cameras only (CameraAdmin): a changed URL is checked with

@@ -3,7 +3,10 @@ from django.db import models
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from crimebox.ffprobe import StreamURLError
 from crimebox.redaction import redact, with_credentials
+
+from . import trust
 
 
 def stream_label(codec, width, height, fps, unknown_size: str = "") -> str:
@@ -103,6 +106,11 @@ class Camera(models.Model):
         null=True, blank=True, help_text="When the last segment closed."
     )
     probed_at = models.DateTimeField(null=True, blank=True)
+    # What the camera last answered that the box refused (a stream or snapshot on another
+    # host, or on a port nobody confirmed with the password; cameras/trust.py): a camera
+    # problem until a probe is accepted again. Kept apart from last_error, which the recorder
+    # rewrites whenever the stream's state changes.
+    refusal = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -129,16 +137,38 @@ class Camera(models.Model):
 
     def recording_url(self) -> str:
         """The main stream URL with credentials, for FFmpeg's argv only."""
-        return with_credentials(self.main_stream_uri, self.username, self.password)
+        return self.with_credentials(self.main_stream_uri)
 
     def live_url(self) -> str:
-        return with_credentials(
-            self.sub_stream_uri or self.main_stream_uri, self.username, self.password
-        )
+        return self.with_credentials(self.sub_stream_uri or self.main_stream_uri)
+
+    def with_credentials(self, url: str) -> str:
+        """`url` with the camera's credentials; StreamURLError when an ONVIF camera's URL is
+        not on its own host (a row stored before the probe refused such answers)."""
+        if self.source == self.Source.ONVIF and url and not trust.on_host(url, self.host):
+            raise StreamURLError(
+                f"the stored stream {trust.shown(url)} is not on the camera's host "
+                f"{self.host}: its credentials are not sent there (re-probe the camera)"
+            )
+        return with_credentials(url, self.username, self.password)
 
     def redact(self, text: str) -> str:
         """Text (an FFmpeg error line, an exception) with this camera's secrets removed."""
         return redact(text, self.password)
+
+    def stored_uris(self) -> list[str]:
+        """Every stream and snapshot URI stored for this camera (none with credentials)."""
+        uris = [self.main_stream_uri, self.sub_stream_uri, self.snapshot_uri]
+        for p in self.profiles or []:
+            uris += [p.get("stream_uri") or "", p.get("snapshot_uri") or ""]
+        return [u for u in uris if u]
+
+    def note_refusal(self, text: str) -> bool:
+        """Record a refused answer on the row; True when it is news (not already recorded)."""
+        text = self.redact(text)[:2000]
+        changed = Camera.objects.filter(pk=self.pk).exclude(refusal=text).update(refusal=text)
+        self.refusal = text
+        return changed > 0
 
     def has_history(self) -> bool:
         """Footage, gaps, holds, exports, or an audit entry other than its own configuration

@@ -23,6 +23,7 @@ from onvif.exceptions import ONVIFError as LibraryError
 
 from crimebox.redaction import redact, redact_text, redact_url
 
+from . import trust
 from .models import stream_label
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,10 @@ _AUTH_WORDS = re.compile(
 
 class ONVIFError(Exception):
     """A camera could not be probed; the message says why, in one line, without secrets."""
+
+
+class ONVIFRefused(ONVIFError):
+    """The device pointed its services at another host: nothing more was sent there."""
 
 
 @dataclass
@@ -127,6 +132,9 @@ def probe_device(
     where = f"{host}:{port}"
     try:
         return asyncio.run(_probe(host, int(port), username, password, timeout))
+    except ONVIFRefused as exc:
+        logger.warning("ONVIF probe of %s refused: %s", where, exc)
+        raise ONVIFRefused(redact(str(exc), password, min_length=4)) from None
     except Exception as exc:  # one domain error; never a library type or a password
         # A password of a few characters cannot be told apart from ordinary words; longer
         # ones are removed wherever a library may have echoed them (the log line too).
@@ -147,6 +155,7 @@ async def _probe(host: str, port: int, username: str, password: str, timeout: fl
     )
     try:
         await _within(cam.update_xaddrs(), timeout)
+        _check_services(cam.xaddrs, host)
         devicemgmt = await cam.create_devicemgmt_service()
         info = await _within(devicemgmt.GetDeviceInformation(), timeout)
         media = await cam.create_media_service()
@@ -169,6 +178,19 @@ async def _probe(host: str, port: int, username: str, password: str, timeout: fl
         hardware_id=_text(info, "HardwareId"),
         profiles=profiles,
     )
+
+
+def _check_services(xaddrs: dict[str, str], host: str) -> None:
+    """ONVIFRefused when the device names a service on another host: the library would send
+    it the WS-Security token (a digest of the password) with every request."""
+    for namespace, xaddr in xaddrs.items():
+        if not trust.on_host(xaddr or "", host):
+            service = namespace.rstrip("/").split("/")[-2:-1]
+            raise ONVIFRefused(
+                f"refused the camera's answer: its {'/'.join(service)} service is on another "
+                f"host ({trust.shown(xaddr or '')}). Its credentials only go to {host}, the "
+                "address it was added with"
+            )
 
 
 async def _profile(media: Any, raw: Any, timeout: float) -> Profile:

@@ -15,10 +15,13 @@ from django.utils import timezone
 
 from crimebox import outbox
 from crimebox.ffprobe import FFmpegError, StreamURLError, check_stream_url, probe
+from crimebox.logfilters import escape_controls
 from crimebox.redaction import redact, redact_text, redact_url, with_credentials
 
+from . import trust
+from .audit import answer_refused
 from .models import Camera
-from .onvif import DeviceProbe, ONVIFError, Profile, probe_device, validate_host
+from .onvif import DeviceProbe, ONVIFError, ONVIFRefused, Profile, probe_device, validate_host
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +49,10 @@ PROVENANCE_FIELDS = [f for f in PROBE_FIELDS if f not in ("profiles", "probed_at
 
 class CameraError(Exception):
     """A camera cannot be added or probed; the message is one line, safe to show."""
+
+
+class RefusedAnswer(CameraError):
+    """The camera answered with somewhere its credentials may not go (cameras/trust.py)."""
 
 
 def parse_onvif_address(address: str, default_port: int = 80) -> tuple[str, int]:
@@ -125,11 +132,57 @@ def check_unique(
             raise CameraError(f"camera '{dup.name}' already records {redact_url(url)}")
 
 
-def probe_onvif(host: str, port: int, username: str, password: str) -> DeviceProbe:
+def probe_onvif(
+    host: str,
+    port: int,
+    username: str,
+    password: str,
+    known: set[trust.Endpoint] | None = None,
+) -> DeviceProbe:
+    """Probe, then refuse (RefusedAnswer) an answer naming another host, or, unless a
+    technician typed the password for this probe (`known` None), a port not in `known`."""
     try:
-        return probe_device(host, port, username, password)
+        result = probe_device(host, port, username, password)
+    except ONVIFRefused as e:
+        raise RefusedAnswer(str(e)) from None
     except ONVIFError as e:
         raise CameraError(str(e)) from None
+    check_answer(host, result, known)
+    return result
+
+
+def usable(result: DeviceProbe) -> DeviceProbe:
+    """The probe with the URIs the box could ever open: RTSP(S) streams, HTTP(S) snapshots.
+    (A device answered http://127.0.0.1/... and file:///etc/passwd; those are dropped.)"""
+    profiles = [
+        replace(
+            p,
+            stream_uri=_device_stream_uri(p.stream_uri),
+            snapshot_uri=_device_snapshot_uri(p.snapshot_uri),
+        )
+        for p in result.profiles
+    ]
+    return replace(result, profiles=profiles)
+
+
+def check_answer(host: str, result: DeviceProbe, known: set[trust.Endpoint] | None) -> None:
+    """RefusedAnswer naming each URI of the answer the camera's credentials may not go to."""
+    uris = [
+        (f"profile '{escape_controls(p.token[:40])}' {what}", uri)
+        for p in usable(result).profiles
+        for what, uri in (("stream", p.stream_uri), ("snapshot", p.snapshot_uri))
+        if uri
+    ]
+    found = trust.problems(host, uris, known)
+    if not found:
+        return
+    more = f"; and {len(found) - 3} more" if len(found) > 3 else ""
+    moved = " (a technician may accept a new port by saving the camera with its password typed)"
+    raise RefusedAnswer(
+        f"refused the camera's answer: {'; '.join(found[:3])}{more}. Its credentials only go "
+        f"to {host}, the address it was added with"
+        + (moved if all("moved to port" in f for f in found) else "")
+    )
 
 
 def apply_probe(
@@ -137,18 +190,19 @@ def apply_probe(
 ) -> None:
     """Fill the camera from a probe (not saved). Unknown tokens fall back to the defaults.
 
-    A stream URI the device returns is kept only when it is RTSP(S) (a device answered
-    http://127.0.0.1/... and file:///etc/passwd); the recorded profile must have one.
+    A stream URI the device returns is kept only when it is RTSP(S), a snapshot URI when it is
+    HTTP(S) (usable()); the recorded profile must have one. Every URI must be on the camera's
+    host (RefusedAnswer): the probe's own check, again, for a probe kept in the session.
     """
-    profiles = [replace(p, stream_uri=_device_stream_uri(p.stream_uri)) for p in result.profiles]
-    result = replace(result, profiles=profiles)
+    check_answer(camera.host, result, None)
+    result = usable(result)
     for name in ("manufacturer", "model", "firmware_version", "serial_number", "hardware_id"):
         setattr(camera, name, getattr(result, name)[:100])
     camera.profiles = [
         {
             **p.__dict__,
-            "stream_uri": _device_stream_uri(p.stream_uri),
-            "snapshot_uri": redact_url(p.snapshot_uri),
+            "stream_uri": p.stream_uri,
+            "snapshot_uri": p.snapshot_uri,
         }
         for p in result.profiles
     ]
@@ -164,6 +218,14 @@ def apply_probe(
     set_profile(camera, "sub", sub)
     camera.snapshot_uri = redact_url(main.snapshot_uri if main else "")[:500]
     camera.probed_at = timezone.now()
+    camera.refusal = ""
+
+
+def _device_snapshot_uri(uri: str) -> str:
+    """A device's snapshot URI without credentials, or "" when it is not HTTP(S)."""
+    uri = (uri or "").strip()
+    ok = uri.lower().startswith(("http://", "https://")) and trust.endpoint(uri) is not None
+    return redact_url(uri) if ok and uri.isprintable() and uri.isascii() else ""
 
 
 def _device_stream_uri(uri: str) -> str:
@@ -315,16 +377,28 @@ def _save_new(camera: Camera) -> Camera:
     return camera
 
 
-def reprobe(camera: Camera, note_error: bool = True) -> dict[str, list]:
+def reprobe(
+    camera: Camera, note_error: bool = True, *, via: str = "cli", **audit_as
+) -> dict[str, list]:
     """Probe an ONVIF camera again, keeping the chosen profiles; the error lands on the row
     (unless `note_error` is False: the schedule only logs it, the recorder owns the status).
+    Nobody typed the password: an answer naming another host or a new port is refused, kept
+    on the row (`refusal`) and audited (`via`, `audit_as`: request= or username=).
 
     Returns what changed, {field: [old, new]} (e.g. a firmware update), for the audit trail.
     """
     if camera.source != Camera.Source.ONVIF:
         raise CameraError(f"{camera.name} is not an ONVIF camera")
+    known = trust.known_endpoints(camera.host, camera.onvif_port, camera.stored_uris())
     try:
-        result = probe_onvif(camera.host, camera.onvif_port, camera.username, camera.password)
+        result = probe_onvif(
+            camera.host, camera.onvif_port, camera.username, camera.password, known
+        )
+    except RefusedAnswer as e:
+        camera.note_refusal(str(e))
+        logger.warning("camera %s: %s", camera, camera.redact(str(e)))
+        answer_refused(camera, camera.refusal, via=via, **audit_as)
+        raise
     except CameraError as e:
         if note_error:
             Camera.objects.filter(pk=camera.pk).update(last_error=camera.redact(str(e))[:2000])
@@ -335,6 +409,8 @@ def reprobe(camera: Camera, note_error: bool = True) -> dict[str, list]:
     camera.last_error = ""
     camera.last_seen_at = timezone.now()
     with transaction.atomic():
-        camera.save(update_fields=[*PROBE_FIELDS, "last_error", "last_seen_at", "updated_at"])
+        camera.save(
+            update_fields=[*PROBE_FIELDS, "refusal", "last_error", "last_seen_at", "updated_at"]
+        )
         outbox.report(outbox.CAMERA, camera)
     return {f: [old, getattr(camera, f)] for f, old in before.items() if getattr(camera, f) != old}

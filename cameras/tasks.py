@@ -27,7 +27,7 @@ def reprobe_task() -> str:
     probed, changed, failed = 0, 0, 0
     for camera in Camera.objects.enabled().filter(source=Camera.Source.ONVIF):
         try:
-            changes = reprobe(camera, note_error=False)
+            changes = reprobe(camera, note_error=False, via="schedule", username="system")
         except CameraError as e:
             failed += 1
             logger.warning(

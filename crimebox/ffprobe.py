@@ -3,8 +3,12 @@
 Cameras probe their streams with it and recordings their files, so it sits below both.
 """
 
+import hashlib
 import json
+import os
+import re
 import subprocess
+import threading
 import unicodedata
 from dataclasses import dataclass
 from fractions import Fraction
@@ -13,7 +17,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from crimebox.redaction import redact_text
+from crimebox.redaction import redact_text, redact_url
 
 
 class FFmpegError(Exception):
@@ -28,6 +32,13 @@ class StreamURLError(FFmpegError, ValueError):
 # (no http:, file:, concat:, even if a device or a crafted URL names them).
 RTSP_PROTOCOLS = ["-protocol_whitelist", "rtsp,rtsps,rtp,srtp,tcp,udp,tls"]
 FILE_PROTOCOLS = ["-protocol_whitelist", "file"]
+# FFmpeg has no option for RTSP credentials, and a URL on its command line is shown by `ps` to
+# every user of the box. A URL with credentials is read from an ffconcat listing only the
+# box's user can read; the concat demuxer hands its `option` lines to the RTSP input. Measured
+# with the authenticating GStreamer camera (docs/roles.md): same first-packet time, same stall
+# timeout, same clock-aligned segments as the URL given directly.
+LISTING_PROTOCOLS = ["-protocol_whitelist", "file,rtsp,rtsps,rtp,srtp,tcp,udp,tls"]
+LISTINGS_DIR = "ffmpeg-inputs"
 
 
 def check_stream_url(url: str) -> str:
@@ -91,12 +102,44 @@ def ffprobe_argv(source: str, timeout_seconds: float | None = None) -> list[str]
         "-show_streams",
     ]
     if "://" in source:  # a stream: RTSP(S) only, checked, over its protocols only
-        check_stream_url(source)
-        timeout = str(int((timeout_seconds or 10) * 1e6))
-        argv += [*RTSP_PROTOCOLS, "-rtsp_transport", "tcp", "-timeout", timeout]
+        options, source = rtsp_source(source, timeout_seconds or 10)
+        argv += options
     else:
         argv += [*FILE_PROTOCOLS, "-count_packets"]
     return argv + [source]
+
+
+def rtsp_source(url: str, timeout_seconds: float) -> tuple[list[str], str]:
+    """(input options, input) for FFmpeg or ffprobe to open a camera's RTSP(S) URL over TCP,
+    its credentials never on the command line: a URL carrying some is written to a private
+    ffconcat listing (see LISTING_PROTOCOLS). StreamURLError for anything but RTSP(S)."""
+    url = check_stream_url(url)
+    timeout = str(int(timeout_seconds * 1_000_000))  # socket I/O timeout, µs
+    if url == redact_url(url):
+        return [*RTSP_PROTOCOLS, "-rtsp_transport", "tcp", "-timeout", timeout], url
+    listing = write_listing(url, ["rtsp_transport tcp", f"timeout {timeout}"])
+    return [*LISTING_PROTOCOLS, "-f", "concat", "-safe", "0"], str(listing)
+
+
+def write_listing(url: str, options: list[str]) -> Path:
+    """The ffconcat listing of one URL, 0600 in a 0700 directory of the data directory;
+    replaced atomically, one per stream and user name (a new password overwrites the old)."""
+    folder = Path(settings.DATA_DIR) / LISTINGS_DIR
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    # Named after the stream, as FFmpeg's errors start with it ("…: Connection refused").
+    plain = redact_url(url)
+    readable = re.sub(r"[^A-Za-z0-9.]+", "-", plain.split("://", 1)[-1]).strip("-")[:80]
+    key = hashlib.sha256(f"{plain} {urlsplit(url).username}".encode()).hexdigest()[:8]
+    path = folder / f"{readable}-{key}.ffconcat"
+    quoted = "'" + url.replace("'", "'\\''") + "'"  # ffconcat: ' is written '\''
+    text = "\n".join(["ffconcat version 1.0", f"file {quoted}", *(f"option {o}" for o in options)])
+    partial = folder / f".{path.name}.{os.getpid()}.{threading.get_ident()}"
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text + "\n")
+    os.replace(partial, path)
+    return path
 
 
 def _rate(text: str | None) -> float | None:
@@ -144,9 +187,9 @@ def probe(source: str | Path, timeout_seconds: float = 15) -> MediaInfo:
         raise FFmpegError(f"{settings.FFPROBE} not found: install ffmpeg") from None
     if proc.returncode != 0:
         lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-        raise FFmpegError(
-            redact_text(lines[-1]) if lines else f"ffprobe exited with {proc.returncode}"
-        )
+        # Its last line starts with what it opened: the stream, not the private listing.
+        last = lines[-1].replace(argv[-1], str(source)) if lines else ""
+        raise FFmpegError(redact_text(last) or f"ffprobe exited with {proc.returncode}")
     try:
         return parse_ffprobe(json.loads(proc.stdout), counted="-count_packets" in argv)
     except (ValueError, TypeError) as e:

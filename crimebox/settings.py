@@ -276,7 +276,13 @@ LOG_LEVEL = env.str("CRIMEBOX_LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "formatters": {
+        # One line per record: control characters in names and answers are escaped.
+        "plain": {
+            "()": "crimebox.logfilters.OneLineFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        }
+    },
     "filters": {"quiet_task_runs": {"()": "crimebox.logfilters.QuietTaskRuns"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

@@ -32,7 +32,7 @@ from recordings.models import Segment
 
 from . import sessions, state
 from .status import live_status, stream_kind
-from .stills import still, still_source
+from .stills import StillBusy, content_type, still, still_source
 
 PERM = "live.view_live"
 MEDIA_NAME = re.compile(r"^(init\.mp4|seg\d{6}\.m4s)$")
@@ -152,11 +152,18 @@ def media(request: HttpRequest, camera_id: int, name: str) -> HttpResponse:
 @live_data
 def still_image(request: HttpRequest, camera_id: int) -> HttpResponseBase:
     camera = get_object_or_404(Camera.objects.enabled(), pk=camera_id)
-    data = still(camera)
+    try:
+        data = still(camera)
+    except StillBusy:  # a thread kept free for the admin and /health instead (live/stills.py)
+        busy = HttpResponse(
+            "Busy fetching stills; try again.", status=503, content_type="text/plain"
+        )
+        busy["Retry-After"] = "2"
+        return busy
     if data is None:
         raise Http404
     audit_still(request, camera, "live still")
-    return HttpResponse(data, content_type="image/jpeg")
+    return HttpResponse(data, content_type=content_type(data) or "image/jpeg")
 
 
 @live_page

@@ -16,12 +16,11 @@ from pathlib import Path
 
 from django.conf import settings
 
-from crimebox.ffprobe import RTSP_PROTOCOLS, check_stream_url
-
 # Re-exported: the recorder, index and export call ffmpeg.probe next to the argv builders.
 from crimebox.ffprobe import FFmpegError as FFmpegError
 from crimebox.ffprobe import StreamURLError as StreamURLError
 from crimebox.ffprobe import probe as probe
+from crimebox.ffprobe import rtsp_source
 from crimebox.redaction import redact_text
 
 # Fragmented MP4: a kill -9 or power cut leaves every fragment already written playable
@@ -62,25 +61,23 @@ def segment_output_args(out_template: str, segment_seconds: int) -> list[str]:
 
 
 def rtsp_input(url: str, timeout_seconds: int) -> list[str]:
-    """FFmpeg's start and its RTSP input, as the recorder and live view open a camera.
+    """FFmpeg's start and its RTSP input, as the recorder and live view open a camera. Over
+    TCP, with a socket I/O timeout (a silent camera makes FFmpeg exit instead of hanging);
+    credentials in `url` are read from a private file, never put in argv (rtsp_source).
 
     StreamURLError for anything but a well-formed rtsp:// or rtsps:// URL."""
+    options, source = rtsp_source(url, timeout_seconds)
     return [
         settings.FFMPEG,
         "-hide_banner",
         "-nostdin",
         "-loglevel",
         "error",
-        *RTSP_PROTOCOLS,
-        "-rtsp_transport",
-        "tcp",
-        # Socket I/O timeout (µs): a silent camera makes FFmpeg exit instead of hanging.
-        "-timeout",
-        str(timeout_seconds * 1_000_000),
+        *options,
         "-fflags",
         "+genpts",
         "-i",
-        check_stream_url(url),
+        source,
     ]
 
 

@@ -131,6 +131,12 @@ def box_problems(check: IntegrityCheck | None, disk_usage=None) -> tuple[list[st
 def camera_warnings(camera: Camera, now: datetime, recorder_up: bool) -> list[str]:
     if not camera.is_enabled:
         return []
+    # Its answer named another host or port (cameras/trust.py): a problem until re-probed.
+    refused = [f"Camera {camera.name}: {camera.refusal}"] if camera.refusal else []
+    return refused + stream_warnings(camera, now, recorder_up)
+
+
+def stream_warnings(camera: Camera, now: datetime, recorder_up: bool) -> list[str]:
     if camera.status in (Camera.Status.OFFLINE, Camera.Status.RECONNECTING):
         return [
             f"Camera {camera.name} is {camera.get_status_display().lower()}: {camera.last_error}"

@@ -64,7 +64,7 @@ def test_view_only_roles_cannot_run_the_reprobe_action(client, role, monkeypatch
 
 def test_the_technician_may_reprobe(client, monkeypatch):
     called = []
-    monkeypatch.setattr("cameras.admin.reprobe", lambda camera: called.append(camera) or {})
+    monkeypatch.setattr("cameras.admin.reprobe", lambda camera, **kw: called.append(camera) or {})
     camera = make_camera("Gate", source=Camera.Source.ONVIF, host="127.0.0.1")
     as_role(client, "Field technician")
     url = reverse("admin:cameras_camera_changelist")

@@ -202,7 +202,7 @@ def test_reprobe_action(admin_client, onvif_camera):
         onvif_port=onvif_camera.port,
         username=onvif_camera.username,
         password=onvif_camera.password,
-        main_stream_uri="",
+        main_stream_uri=f"rtsp://{onvif_camera.host}:8554/before",  # the port it used
     )
     broken = make_camera(
         "Broken",
@@ -226,7 +226,9 @@ def test_reprobe_action(admin_client, onvif_camera):
     assert camera.model == "VirtualCam-1" and camera.main_stream_uri.endswith("/video_main")
     assert "refused the connection" in broken.last_error
     event = AuditEvent.objects.get(action="camera_change", camera=camera)
-    assert "main_stream_uri '' -> 'rtsp://" in str(event.detail["changes"])
+    assert "main_stream_uri 'rtsp://10.203.0.2:8554/before' -> 'rtsp://" in str(
+        event.detail["changes"]
+    )
 
 
 def test_add_rtsp_url_ffprobe_cannot_open(admin_client, closed_port):

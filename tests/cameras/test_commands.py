@@ -108,7 +108,7 @@ def test_probe_cameras_updates_records_and_fails_for_broken(onvif_camera):
         onvif_port=onvif_camera.port,
         username=onvif_camera.username,
         password=onvif_camera.password,
-        main_stream_uri="",
+        main_stream_uri=f"rtsp://{onvif_camera.host}:8554/before",  # the port it used
         firmware_version="0.9-before-update",
     )
     with onvif_camera.netns():
@@ -151,7 +151,7 @@ def test_scheduled_reprobe_audits_only_changes(onvif_camera):
         onvif_port=onvif_camera.port,
         username=onvif_camera.username,
         password=onvif_camera.password,
-        main_stream_uri="",
+        main_stream_uri=f"rtsp://{onvif_camera.host}:8554/before",  # the port it used
         serial_number="SWAPPED-OUT-1",
     )
     make_camera("Off", source="onvif", host="127.0.0.1", onvif_port=1, is_enabled=False)

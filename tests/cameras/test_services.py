@@ -93,7 +93,7 @@ def test_apply_probe_keeps_chosen_profiles_and_redacts():
             Profile("lo", width=640, height=360, encoding="h264", stream_uri="rtsp://c/lo"),
         ],
     )
-    camera = Camera(name="x")
+    camera = Camera(name="x", host="c")  # the URIs are on the camera's own host
     apply_probe(camera, probe)
     assert (camera.main_profile_token, camera.sub_profile_token) == ("hi", "lo")
     assert camera.main_stream_uri == "rtsp://c/hi" and camera.snapshot_uri == "http://c/snap.jpg"

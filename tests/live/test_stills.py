@@ -43,13 +43,17 @@ def snapshot_server():
 
 
 def test_snapshot_uri_with_the_cameras_credentials(snapshot_server):
-    camera = make_camera("Snap", snapshot_uri=snapshot_server, username="op", password="s3cret")
+    camera = make_camera(
+        "Snap", host="127.0.0.1", snapshot_uri=snapshot_server, username="op", password="s3cret"
+    )
     assert stills.still(camera) == JPEG
     assert stills.still_source(camera) == "camera snapshot"
 
 
 def test_wrong_snapshot_password_falls_back_to_the_newest_segment(snapshot_server):
-    camera = make_camera("Snap", snapshot_uri=snapshot_server, username="op", password="wrong")
+    camera = make_camera(
+        "Snap", host="127.0.0.1", snapshot_uri=snapshot_server, username="op", password="wrong"
+    )
     make_segment(camera, datetime(2026, 11, 24, 14, 0, tzinfo=UTC))
     data = stills.still(camera)
     assert data.startswith(b"\xff\xd8") and data != JPEG  # a real JPEG of the segment

@@ -3,6 +3,7 @@
 import subprocess
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +17,7 @@ from tests.factories import make_camera
 
 def test_record_argv_is_stream_copy_over_tcp_with_timeout_and_clock_segments():
     argv = ffmpeg.record_argv(
-        "rtsp://u:p@cam/1", "/r/20261124T141500Z-%06d.mp4", segment_seconds=900, timeout_seconds=10
+        "rtsp://cam/1", "/r/20261124T141500Z-%06d.mp4", segment_seconds=900, timeout_seconds=10
     )
     joined = " ".join(argv)
     assert "-rtsp_transport tcp" in joined and "-timeout 10000000" in joined
@@ -31,6 +32,23 @@ def test_record_argv_is_stream_copy_over_tcp_with_timeout_and_clock_segments():
         "rtsp://cam/1", "/r/x.mp4", segment_seconds=60, timeout_seconds=5, audio=True
     )
     assert "0:a:0?" in with_audio
+
+
+def test_credentials_are_read_from_a_private_listing_never_from_argv(settings):
+    """Issue 18 item 8: FFmpeg has no RTSP credential option; the URL goes in a 0600 file."""
+    url = "rtsp://admin:Pa%27ss%21w0rd@cam:8554/live/1"
+    argv = ffmpeg.record_argv(url, "/r/x-%06d.mp4", segment_seconds=60, timeout_seconds=10)
+    assert not any("Pa" in a or "admin" in a for a in argv)
+    listing = Path(argv[argv.index("-i") + 1])
+    assert " -f concat -safe 0 -fflags +genpts -i " in " ".join(argv)
+    assert listing.stat().st_mode & 0o777 == 0o600
+    assert listing.parent.stat().st_mode & 0o777 == 0o700
+    assert listing.read_text() == (
+        f"ffconcat version 1.0\nfile '{url}'\noption rtsp_transport tcp\noption timeout 10000000\n"
+    )
+    assert listing.name.startswith("cam-8554-live-1-")  # FFmpeg's errors start with it
+    live = ffmpeg.live_argv(url, Path("/run/x"), timeout_seconds=10)
+    assert live[live.index("-i") + 1] == str(listing)  # one listing per stream
 
 
 def test_test_pattern_argv_encodes_with_a_clock(monkeypatch):

@@ -2,10 +2,11 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from cameras.audit import camera_changed
+from cameras.audit import answer_refused, camera_changed
 from cameras.models import Camera
 from cameras.services import (
     CameraError,
+    RefusedAnswer,
     add_onvif_camera,
     add_rtsp_camera,
     add_test_pattern_camera,
@@ -43,6 +44,9 @@ class Command(BaseCommand):
         password = self._password(opts)
         try:
             camera = self._add(opts, password)
+        except RefusedAnswer as e:
+            answer_refused(None, str(e), via="cli", host=opts["onvif"] or "", username="cli")
+            raise CommandError(str(e)) from None
         except CameraError as e:
             raise CommandError(str(e)) from None
         camera_changed(camera, "added", via="cli", username="cli")

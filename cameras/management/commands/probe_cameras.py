@@ -17,7 +17,7 @@ class Command(BaseCommand):
         results = []
         for camera in Camera.objects.filter(source=Camera.Source.ONVIF):
             try:
-                changes = reprobe(camera)
+                changes = reprobe(camera, via="cli", username="cli")
             except CameraError as e:
                 results.append(
                     {
