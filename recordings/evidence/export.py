@@ -48,7 +48,11 @@ from .hashing import CHAIN_FORMULA
 from .signing import ensure_signing_key
 
 logger = logging.getLogger(__name__)
-FORMAT_VERSION = "crimebox-evidence-v1"
+# v2: SHA256SUMS lists manifest.json and manifest.sig and is itself signed (SHA256SUMS.sig);
+# the manifest's `files` no longer lists SHA256SUMS (it is written after the manifest).
+FORMAT_VERSION = "crimebox-evidence-v2"
+SUMS, SUMS_SIG = "SHA256SUMS", "SHA256SUMS.sig"
+SIGNED = ("manifest.json", "manifest.sig")
 CONTIGUOUS = timedelta(seconds=0.5)  # closer than this, two segments are one run
 
 
@@ -377,6 +381,16 @@ def exporter_name(export: Export) -> str:
     return export.requested_by.get_username() if export.requested_by else "cli"
 
 
+def signed_sums(files: dict[str, str], text: dict[str, bytes], key) -> dict[str, bytes]:
+    """SHA256SUMS, listing every file of the package but itself and its signature (the same
+    hashes as the manifest's `files`, plus manifest.json and manifest.sig), and its Ed25519
+    signature: what `sha256sum -c` reads is signed, so a stock-tool check cannot be fooled
+    by a regenerated SHA256SUMS (issue 24)."""
+    listed = files | {n: hashlib.sha256(text[n]).hexdigest() for n in SIGNED}
+    sums = "".join(f"{h}  {n}\n" for n, h in sorted(listed.items())).encode()
+    return {SUMS: sums, SUMS_SIG: key.sign(sums)}
+
+
 def write_package(export: Export, pieces: list[Piece], out_dir: Path, progress=None) -> Package:
     """Cut, describe, sign and zip in one pass; nothing is left behind on failure.
 
@@ -418,12 +432,10 @@ def write_package(export: Export, pieces: list[Piece], out_dir: Path, progress=N
                 }
                 for name, content in text.items():
                     files[name] = hashlib.sha256(content).hexdigest()
-                sums = "".join(f"{h}  {n}\n" for n, h in sorted(files.items())).encode()
-                text["SHA256SUMS"] = sums
-                files["SHA256SUMS"] = hashlib.sha256(sums).hexdigest()
                 manifest = build_manifest(export, clips, segments, cameras, files, key, exported_at)
                 data = json.dumps(manifest, indent=2, sort_keys=True, default=str).encode() + b"\n"
                 text |= {"manifest.json": data, "manifest.sig": key.sign(data)}
+                text |= signed_sums(files, text, key)
                 for name, content in text.items():
                     z.writestr(f"{stem}/{name}", content)
         final = out_dir / partial.name
