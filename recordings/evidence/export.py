@@ -19,7 +19,7 @@ import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -45,6 +45,7 @@ from ..models import Export, Gap, LegalHold, Segment
 from ..retention import free_floor
 from ..validators import check_export_window
 from .hashing import CHAIN_FORMULA
+from .recording import StillRecordingError, as_recorded, prefix_of, recorded_so_far
 from .signing import ensure_signing_key
 
 logger = logging.getLogger(__name__)
@@ -69,28 +70,6 @@ class Piece:
         return max(start, self.segments[0].start), min(end, self.segments[-1].end)
 
 
-def check_not_recording(cameras: list[Camera], end: datetime) -> None:
-    """A window reaching into a segment still being written cannot be exported yet: that
-    footage has no hash until the segment closes."""
-    open_segment = (
-        Segment.objects.filter(camera__in=cameras, start__lt=end)
-        .recording()
-        .order_by("start")
-        .first()
-    )
-    if open_segment is None:
-        return
-    seconds = settings.SEGMENT_SECONDS
-    closes = datetime.fromtimestamp((open_segment.start.timestamp() // seconds + 1) * seconds, UTC)
-    local = timezone.localtime
-    raise ExportError(
-        f"The footage of {open_segment.camera} from {local(open_segment.start):%H:%M:%S} is "
-        f"still being recorded and is hashed when its segment closes at about "
-        f"{local(closes):%H:%M:%S}. Export this window after that, or end it before "
-        f"{local(open_segment.start):%H:%M:%S}."
-    )
-
-
 def plan(cameras: list[Camera], start: datetime, end: datetime) -> list[Piece]:
     """The contiguous runs of footage to cut, or ExportError saying why there is nothing."""
     try:
@@ -99,13 +78,13 @@ def plan(cameras: list[Camera], start: datetime, end: datetime) -> list[Piece]:
         raise ExportError(e.messages[0]) from None
     if not cameras:
         raise ExportError("Choose at least one camera.")
-    check_not_recording(cameras, end)
     pieces = []
     for camera in cameras:
         segments = list(
             Segment.objects.filter(camera=camera).overlapping(start, end).order_by("start")
         )
         on_disk = [s for s in segments if s.is_on_disk and s.status != Segment.Status.CORRUPT]
+        on_disk = sorted(on_disk + recording_in(camera, start, end), key=lambda s: s.start)
         for segment in on_disk:
             if (
                 pieces
@@ -130,6 +109,20 @@ def plan(cameras: list[Camera], start: datetime, end: datetime) -> list[Piece]:
     return pieces
 
 
+def recording_in(camera: Camera, start: datetime, end: datetime) -> list[Segment]:
+    """The segment being recorded, as far as its file holds complete fragments, if that
+    reaches into the window (recording.py)."""
+    found = []
+    for segment in Segment.objects.filter(camera=camera, start__lt=end).recording():
+        try:
+            recorded = recorded_so_far(segment)
+        except StillRecordingError as e:
+            raise ExportError(str(e)) from None
+        if recorded is not None and recorded.end > start:
+            found.append(as_recorded(segment, recorded))
+    return found
+
+
 def cut_clip(piece: Piece, start: datetime, end: datetime, work: Path, sink) -> dict:
     """Write the window of one run into `sink`, block by block; its manifest entry.
 
@@ -152,9 +145,17 @@ def cut_clip(piece: Piece, start: datetime, end: datetime, work: Path, sink) -> 
             size += len(block)
             sink(block)
 
+        still_open = used[-1].is_recording
         try:
-            spliced = fmp4.splice([s.abs_path for s in used], offset, until, take)
+            spliced = fmp4.splice(
+                [s.abs_path for s in used], offset, until, take, last_open=still_open
+            )
         except fmp4.Unsupported as e:
+            if still_open:  # FFmpeg would read past the last complete fragment
+                raise ExportError(
+                    f"The footage of {piece.camera} still being recorded cannot be cut before "
+                    f"its segment closes: {e}"
+                ) from None
             key, how = ffmpeg_copy(used, offset, until, work, take)
             how["fragment_copy_refused"] = str(e)
         else:
@@ -225,13 +226,17 @@ def camera_provenance(camera: Camera) -> dict:
     }
 
 
-def segment_entry(segment: Segment) -> dict:
-    prev = (
-        Segment.objects.filter(camera=segment.camera, sequence=segment.sequence - 1)
-        .values_list("chain_hash", flat=True)
-        .first()
-    ) or GENESIS
+def segment_entry(segment: Segment, prefix: dict | None = None) -> dict:
+    prev = None
+    if segment.sequence is not None:
+        prev = (
+            Segment.objects.filter(camera=segment.camera, sequence=segment.sequence - 1)
+            .values_list("chain_hash", flat=True)
+            .first()
+        ) or GENESIS
+    extra = {} if prefix is None else {"recorded_prefix": prefix, "path": segment.path}
     return {
+        **extra,
         "id": segment.pk,
         "camera_id": segment.camera_id,
         "camera": segment.camera.name,
@@ -349,10 +354,21 @@ class Writeback:
             self.asked = size
 
 
-def _add_streamed(z: zipfile.ZipFile, source: Path, arcname: str) -> str:
-    """Copy a file into the zip in blocks; returns the SHA-256 of exactly the bytes written."""
+def _add_streamed(z: zipfile.ZipFile, source: Path, arcname: str, size: int) -> str:
+    """Copy the first `size` bytes of a file into the zip in blocks (all of a closed segment;
+    the recorded prefix of an open one); returns the SHA-256 of exactly the bytes written."""
     with source.open("rb") as src, z.open(arcname, "w", force_zip64=True) as dst:
-        return sha256_stream(src, copy_to=dst)
+        return sha256_stream(_Limited(src, size), copy_to=dst)
+
+
+class _Limited:
+    def __init__(self, f, left: int):
+        self.f, self.left = f, left
+
+    def read(self, n: int) -> bytes:
+        block = self.f.read(min(n, self.left))
+        self.left -= len(block)
+        return block
 
 
 @dataclass
@@ -422,17 +438,22 @@ def write_package(export: Export, pieces: list[Piece], out_dir: Path, progress=N
                     files[name] = clip["sha256"]
                     if progress:
                         progress(int(80 * i / len(pieces)))
+                prefixes = {s.pk: prefix_of(s.abs_path, s.size) for s in segments if s.is_recording}
                 if export.include_originals:
                     for s in segments:
                         name = f"originals/{s.camera.slug}-{Path(s.path).name}"
-                        files[name] = _add_streamed(z, s.abs_path, f"{stem}/{name}")
+                        if s.is_recording:  # the bytes exported, named as not the whole file
+                            name += ".part"
+                        files[name] = _add_streamed(z, s.abs_path, f"{stem}/{name}", s.size)
                 text = {
                     "box_public_key.pem": key.public_pem,
                     "VERIFY.txt": verify_text(export, key, exported_at),
                 }
                 for name, content in text.items():
                     files[name] = hashlib.sha256(content).hexdigest()
-                manifest = build_manifest(export, clips, segments, cameras, files, key, exported_at)
+                manifest = build_manifest(
+                    export, clips, segments, cameras, files, key, exported_at, prefixes
+                )
                 data = json.dumps(manifest, indent=2, sort_keys=True, default=str).encode() + b"\n"
                 text |= {"manifest.json": data, "manifest.sig": key.sign(data)}
                 text |= signed_sums(files, text, key)
@@ -450,7 +471,7 @@ def _safe(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)[:40] or "case"
 
 
-def build_manifest(export, clips, segments, cameras, files, key, exported_at) -> dict:
+def build_manifest(export, clips, segments, cameras, files, key, exported_at, prefixes) -> dict:
     start, end = export.start, export.end
     gaps = Gap.objects.filter(camera__in=cameras).overlapping(start, end).select_related("camera")
     return {
@@ -468,7 +489,7 @@ def build_manifest(export, clips, segments, cameras, files, key, exported_at) ->
         "ffmpeg_version": ffmpeg.version(),
         "cameras": [camera_provenance(c) for c in cameras],
         "clips": clips,
-        "source_segments": [segment_entry(s) for s in segments],
+        "source_segments": [segment_entry(s, prefixes.get(s.pk)) for s in segments],
         "gaps": [
             {
                 "camera": g.camera.name,
@@ -535,7 +556,12 @@ def run_export(export_id: int, out_dir: Path | None = None) -> str:
             export,
             manifest_sha256=package.manifest_sha256,
             fingerprint=ensure_signing_key().fingerprint,
-            segments=[f"{s.camera_id}:{s.sequence}" for p in pieces for s in p.segments],
+            segments=[  # a segment still recorded is replicated, chained, when it closes
+                f"{s.camera_id}:{s.sequence}"
+                for p in pieces
+                for s in p.segments
+                if s.sequence is not None
+            ],
         )
     log.record(
         AuditEvent.Action.EXPORT,

@@ -12,6 +12,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -22,6 +23,7 @@ from crimebox.keys import fingerprint_of
 
 from .. import ffmpeg
 from .hashing import segment_chain_hash
+from .recording import check_prefix
 
 FORMAT_V1 = "crimebox-evidence-v1"  # SHA256SUMS unsigned, listed in the manifest's files
 SUMS, SUMS_SIG = "SHA256SUMS", "SHA256SUMS.sig"
@@ -32,6 +34,8 @@ class Verification:
     fingerprint: str = ""
     checked: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    recordings_dir: Path | None = None
 
     @property
     def ok(self) -> bool:
@@ -95,9 +99,13 @@ def _sha256(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
         return sha256_stream(f)
 
 
-def verify_package(path) -> Verification:
-    """Every check that can be made; a damaged or forged package is a failure, never a crash."""
-    result = Verification()
+def verify_package(path, recordings_dir: Path | None = None) -> Verification:
+    """Every check that can be made; a damaged or forged package is a failure, never a crash.
+
+    `recordings_dir` (on the box): footage exported while it was still being recorded is
+    checked against its file there, closed since (recording.py).
+    """
+    result = Verification(recordings_dir=recordings_dir)
     try:
         z = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as e:
@@ -163,6 +171,23 @@ def _verify(z: zipfile.ZipFile, result: Verification) -> None:
             result.checked.append(name)
     _check_originals(z, members, manifest, result)
     _check_clips(z, members, manifest, result)
+    _check_prefixes(manifest, result)
+
+
+def _check_prefixes(manifest: dict, result: Verification) -> None:
+    for seg in manifest.get("source_segments", []):
+        if "recorded_prefix" not in seg:
+            continue
+        if result.recordings_dir is None:
+            prefix = seg["recorded_prefix"]
+            result.notes.append(
+                f"{seg['camera']} {seg['file']} was still being recorded at export: its first "
+                f"{prefix['end_byte']} bytes (SHA-256 {prefix['sha256']}) are to be checked "
+                "against the closed segment (verify_evidence --recordings DIR on the box)"
+            )
+            continue
+        ok, what = check_prefix(seg, result.recordings_dir)
+        (result.checked if ok else result.failures).append(what)
 
 
 def _signed(key: Ed25519PublicKey, signature: bytes, data: bytes) -> bool:
@@ -227,7 +252,16 @@ def _check_clips(z, members, manifest, result: Verification) -> None:
 
 
 def _check_originals(z, members, manifest, result: Verification) -> None:
-    by_name = {f"originals/{_original_name(s)}": s for s in manifest.get("source_segments", [])}
+    sources = manifest.get("source_segments", [])
+    for seg in sources:  # still being recorded at export: no hash, no chain yet
+        if seg.get("sequence") is None:
+            name = f"originals/{_original_name(seg)}.part"
+            expected = seg["recorded_prefix"]["sha256"]
+            if name in members and _sha256(z, members[name]) != expected:
+                result.failures.append(f"{name}: not the recorded bytes (SHA-256 differs)")
+    by_name = {
+        f"originals/{_original_name(s)}": s for s in sources if s.get("sequence") is not None
+    }
     previous = {}
     for name, seg in sorted(
         by_name.items(), key=lambda kv: (kv[1]["camera_id"], kv[1]["sequence"])
