@@ -44,6 +44,7 @@ from ..index import sync_to_disk
 from ..models import Export, Gap, LegalHold, Segment
 from ..retention import free_floor
 from ..validators import check_export_window
+from . import jobs
 from .hashing import CHAIN_FORMULA
 from .recording import StillRecordingError, as_recorded, prefix_of, recorded_so_far
 from .signing import ensure_signing_key
@@ -420,8 +421,10 @@ def write_package(export: Export, pieces: list[Piece], out_dir: Path, progress=N
     segments = [s for p in pieces for s in p.segments]
     stem = f"evidence-{_safe(export.case_number)}-{export.start:%Y%m%dT%H%M%SZ}-{export.pk}"
     exported_at = utc_iso(timezone.now())
-    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".export-") as tmp:
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=f".export-{export.pk}-") as tmp:
         work = Path(tmp)
+        # Removed by jobs.reset_if_dead if this process dies before the folder is.
+        Export.objects.filter(pk=export.pk).update(work_dir=tmp)
         partial = work / f"{stem}.zip"
         with partial.open("wb") as raw, BackgroundSha256() as package_digest:
             out = _HashingFile(raw, package_digest, Writeback(raw))
@@ -507,14 +510,17 @@ def build_manifest(export, clips, segments, cameras, files, key, exported_at, pr
 
 
 def run_export(export_id: int, out_dir: Path | None = None) -> str:
-    """Django-Q task (and export_clip's body): build the package of one Export row."""
-    claimed = Export.objects.filter(pk=export_id, status=Export.Status.QUEUED).update(
-        status=Export.Status.RUNNING, progress=1
-    )
-    if claimed != 1:
+    """Django-Q task (and export_clip's body): build the package of one Export row.
+
+    Any failure ends in FAILED with the reason and nothing left behind (retryable:
+    jobs.retry_export); a worker killed meanwhile is noticed by jobs.reset_if_dead.
+    """
+    jobs.reset_if_dead(export_id)  # the task delivered again after its worker died
+    if not jobs.claim(export_id):
         return "already taken"
     export = Export.objects.select_related("requested_by").get(pk=export_id)
     out_dir = Path(out_dir or settings.EXPORTS_DIR)
+    package = None
     try:
         pieces = plan(list(export.cameras.all()), export.start, export.end)
         package = write_package(
@@ -523,32 +529,44 @@ def run_export(export_id: int, out_dir: Path | None = None) -> str:
             out_dir,
             progress=lambda p: Export.objects.filter(pk=export_id).update(progress=p),
         )
-    except (ExportError, ffmpeg.FFmpegError, OSError) as e:
-        Export.objects.filter(pk=export_id).update(
-            status=Export.Status.FAILED, error=str(e), finished_at=timezone.now()
-        )
-        logger.error("export %d failed: %s", export_id, e)
-        return f"failed: {e}"
-    if export.hold_sources:
-        for camera in dict.fromkeys(p.camera for p in pieces):
-            place_hold(
-                camera,
-                export.start,
-                export.end,
-                f"evidence export {export.case_number}",
-                case_number=export.case_number,
-                user=export.requested_by,
-            )
+        finish(export, pieces, package, out_dir)
+    except Exception as e:
+        if package is not None:  # built, but not recorded as done: not offered
+            package.path.unlink(missing_ok=True)
+        known = isinstance(e, (ExportError, ffmpeg.FFmpegError, OSError))
+        reason = str(e) if known else f"{type(e).__name__}: {e}"
+        jobs.fail(export_id, reason)
+        logger.error("export %d failed: %s", export_id, reason, exc_info=not known)
+        return f"failed: {reason}"
+    return str(package.path)
+
+
+def finish(export: Export, pieces: list[Piece], package: Package, out_dir: Path) -> None:
+    """Holds, DONE, the replicated fact and the audit entry in one transaction: a crash
+    leaves all of them or none (issue 24)."""
     path = package.path
     rel = path.name if out_dir == Path(settings.EXPORTS_DIR) else str(path)
+    segments = [s for p in pieces for s in p.segments]
     with transaction.atomic():
-        Export.objects.filter(pk=export_id).update(
+        if export.hold_sources:
+            for camera in dict.fromkeys(p.camera for p in pieces):
+                place_hold(
+                    camera,
+                    export.start,
+                    export.end,
+                    f"evidence export {export.case_number}",
+                    case_number=export.case_number,
+                    user=export.requested_by,
+                )
+        Export.objects.filter(pk=export.pk).update(
             status=Export.Status.DONE,
             progress=100,
             path=rel,
             sha256=package.sha256,
             size=package.size,
             finished_at=timezone.now(),
+            worker="",
+            work_dir="",
         )
         export.refresh_from_db()
         outbox.report(
@@ -556,26 +574,21 @@ def run_export(export_id: int, out_dir: Path | None = None) -> str:
             export,
             manifest_sha256=package.manifest_sha256,
             fingerprint=ensure_signing_key().fingerprint,
-            segments=[  # a segment still recorded is replicated, chained, when it closes
-                f"{s.camera_id}:{s.sequence}"
-                for p in pieces
-                for s in p.segments
-                if s.sequence is not None
-            ],
+            # a segment still being recorded is replicated, chained, when it closes
+            segments=[f"{s.camera_id}:{s.sequence}" for s in segments if s.sequence is not None],
         )
-    log.record(
-        AuditEvent.Action.EXPORT,
-        user=export.requested_by,
-        username=None if export.requested_by else "cli",
-        target=f"export {export.pk}",
-        detail={
-            "case": export.case_number,
-            "reason": export.reason,
-            "start": export.start,
-            "end": export.end,
-            "package": path.name,
-            "cameras": [c.name for c in export.cameras.all()],
-            "segments": [s.pk for p in pieces for s in p.segments],
-        },
-    )
-    return str(path)
+        log.record(
+            AuditEvent.Action.EXPORT,
+            user=export.requested_by,
+            username=None if export.requested_by else "cli",
+            target=f"export {export.pk}",
+            detail={
+                "case": export.case_number,
+                "reason": export.reason,
+                "start": export.start,
+                "end": export.end,
+                "package": path.name,
+                "cameras": [c.name for c in export.cameras.all()],
+                "segments": [s.pk for s in segments],
+            },
+        )
