@@ -176,3 +176,36 @@ def test_verify_evidence_names_every_member_outside_the_package(footage, tmp_pat
     assert verify(with_members(package, tmp_path / "extra.zip", {name: b"trust me"})) == 1
     out = capsys.readouterr().out
     assert f"FAILED  {name}:" in out and "package verified" not in out
+
+
+def test_verify_evidence_without_ffprobe_says_the_tool_is_missing(
+    footage,  # noqa: F811
+    tmp_path,
+    capsys,
+    settings,
+):
+    """Issue 24: "the zip is damaged: [Errno 2] No such file or directory: '…/ffprobe'"."""
+    package = export(tmp_path, T0 + timedelta(seconds=1), T0 + timedelta(seconds=3))
+    settings.FFPROBE = str(tmp_path / "bin" / "ffprobe")
+    capsys.readouterr()
+    assert verify(package) == 0
+    out = capsys.readouterr().out
+    assert "damaged" not in out and "FAILED" not in out
+    assert "NOTE    the clips' frames were not checked: " in out
+    assert "ffprobe cannot be run (No such file or directory): install FFmpeg" in out
+
+
+def test_every_ffmpeg_run_maps_a_missing_tool_to_one_error(footage, tmp_path, settings):  # noqa: F811
+    from recordings import ffmpeg
+
+    _, segments = footage
+    settings.FFPROBE = settings.FFMPEG = str(tmp_path / "nowhere")
+    calls = [
+        lambda: ffmpeg.probe(segments[0].abs_path),
+        lambda: ffmpeg.held_interval(segments[0].abs_path),
+        lambda: ffmpeg.keyframe_at_or_before(segments[0].abs_path, 1.0),
+        lambda: ffmpeg.stream_stdout([settings.FFMPEG, "-version"], lambda b: None, 5),
+    ]
+    for call in calls:
+        with pytest.raises(ffmpeg.ToolMissing, match="cannot be run .*install FFmpeg"):
+            call()
