@@ -33,9 +33,9 @@ import crimebox
 from audit import log
 from audit.models import AuditEvent
 from cameras.models import Camera
+from cameras.provenance import provenance
 from crimebox import outbox
 from crimebox.hashing import GENESIS, BackgroundSha256, sha256_stream
-from crimebox.redaction import redact_url
 from crimebox.utc import utc_iso
 
 from .. import ffmpeg, fmp4
@@ -202,29 +202,6 @@ def ffmpeg_copy(
         listing.unlink(missing_ok=True)
     shown = [os.path.basename(a) if a.startswith(str(work)) else a for a in argv]
     return key, {"method": "ffmpeg stream copy", "ffmpeg_argv": shown}
-
-
-def camera_provenance(camera: Camera) -> dict:
-    return {
-        "id": camera.pk,
-        "name": camera.name,
-        "location": camera.location,
-        "latitude": str(camera.latitude or ""),
-        "longitude": str(camera.longitude or ""),
-        "facing_degrees": camera.facing_degrees,
-        "source": camera.source,
-        "manufacturer": camera.manufacturer,
-        "model": camera.model,
-        "serial_number": camera.serial_number,
-        "firmware_version": camera.firmware_version,
-        "hardware_id": camera.hardware_id,
-        "onvif_profile": camera.main_profile_token,
-        "stream_uri": redact_url(camera.main_stream_uri),
-        "codec": camera.main_codec,
-        "width": camera.main_width,
-        "height": camera.main_height,
-        "fps": camera.main_fps,
-    }
 
 
 def segment_entry(segment: Segment, prefix: dict | None = None) -> dict:
@@ -490,7 +467,7 @@ def build_manifest(export, clips, segments, cameras, files, key, exported_at, pr
         "exported_at": exported_at,
         "requested_window": {"start": utc_iso(start), "end": utc_iso(end)},
         "ffmpeg_version": ffmpeg.version(),
-        "cameras": [camera_provenance(c) for c in cameras],
+        "cameras": [provenance(c) for c in cameras],  # as in the replicated documents
         "clips": clips,
         "source_segments": [segment_entry(s, prefixes.get(s.pk)) for s in segments],
         "gaps": [
