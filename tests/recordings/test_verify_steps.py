@@ -209,3 +209,45 @@ def test_every_ffmpeg_run_maps_a_missing_tool_to_one_error(footage, tmp_path, se
     for call in calls:
         with pytest.raises(ffmpeg.ToolMissing, match="cannot be run .*install FFmpeg"):
             call()
+
+
+def test_a_v1_package_still_verifies(footage, tmp_path, capsys):  # noqa: F811
+    """Packages exported before SHA256SUMS was signed: their manifest lists SHA256SUMS."""
+    import hashlib
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from crimebox.keys import fingerprint_of
+
+    package = export(tmp_path, T0 + timedelta(seconds=1), T0 + timedelta(seconds=3))
+    key = Ed25519PrivateKey.generate()
+    pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    out = tmp_path / "v1.zip"
+    with zipfile.ZipFile(package) as src, zipfile.ZipFile(out, "w") as dst:
+        folder = src.namelist()[0].split("/")[0]
+        manifest = json.loads(src.read(f"{folder}/manifest.json"))
+        files = {**manifest["files"], "box_public_key.pem": hashlib.sha256(pem).hexdigest()}
+        sums = "".join(f"{h}  {n}\n" for n, h in sorted(files.items())).encode()
+        files["SHA256SUMS"] = hashlib.sha256(sums).hexdigest()
+        manifest |= {
+            "format": "crimebox-evidence-v1",
+            "files": files,
+            "signing_key_fingerprint": fingerprint_of(key.public_key()),
+        }
+        data = json.dumps(manifest).encode()
+        replaced = {
+            "manifest.json": data,
+            "manifest.sig": key.sign(data),
+            "box_public_key.pem": pem,
+            "SHA256SUMS": sums,
+        }
+        for info in src.infolist():
+            name = info.filename.split("/", 1)[1]
+            if name != "SHA256SUMS.sig":
+                dst.writestr(info.filename, replaced.get(name, src.read(info)))
+    capsys.readouterr()
+    assert verify(out) == 0, capsys.readouterr().out
