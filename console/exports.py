@@ -12,11 +12,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_POST
 from django_q.tasks import async_task
 
 from cameras.models import Camera
 from crimebox.display import box_window, zone_name
 from recordings.evidence.export import ExportError, plan
+from recordings.evidence.jobs import retry_export
 from recordings.evidence.signing import ensure_signing_key
 from recordings.models import Export
 from recordings.validators import check_export_window
@@ -208,6 +210,20 @@ def export_detail(request, export_id: int):
             fingerprint=ensure_signing_key().fingerprint,
         ),
     )
+
+
+@require_POST
+@admin.site.admin_view
+def export_retry(request, export_id: int):
+    """A failed export (or one whose worker died) built again, by whoever may export."""
+    if not request.user.has_perm("recordings.export_footage"):
+        raise PermissionDenied
+    export = get_object_or_404(visible_exports(request), pk=export_id)
+    if retry_export(export.pk):
+        messages.success(request, f"Building the package for case {export.case_number} again.")
+    else:
+        messages.warning(request, "Only a failed export can be retried.")
+    return redirect("console:export", export.pk)
 
 
 def expires_at(export: Export) -> datetime | None:

@@ -10,4 +10,5 @@ urlpatterns = [
     path("footage/export/", exports.export_new, name="export_new"),
     path("footage/exports/", exports.export_list, name="exports"),
     path("footage/exports/<int:export_id>/", exports.export_detail, name="export"),
+    path("footage/exports/<int:export_id>/retry/", exports.export_retry, name="export_retry"),
 ]

@@ -28,6 +28,30 @@ class StreamURLError(FFmpegError, ValueError):
     """A stream URL FFmpeg must not be given (not RTSP/RTSPS, or malformed)."""
 
 
+class ToolMissing(FFmpegError):
+    """FFmpeg or ffprobe cannot be run at all (not installed, not executable): said as such,
+    never as a fault of the file or stream it was to read."""
+
+
+def cannot_run(tool: str, error: OSError) -> ToolMissing:
+    return ToolMissing(
+        f"{tool} cannot be run ({error.strerror or error}): install FFmpeg "
+        "(or set CRIMEBOX_FFMPEG / CRIMEBOX_FFPROBE to where it is)"
+    )
+
+
+def run_tool(argv: list[str], timeout_seconds: float) -> subprocess.CompletedProcess[str]:
+    """Run ffprobe or FFmpeg to completion, text output. Every way it can fail to run is an
+    FFmpegError: ToolMissing when it is not there, a timeout in one line; the caller reads
+    the exit status and output."""
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout_seconds)
+    except subprocess.TimeoutExpired:
+        raise FFmpegError(f"{Path(argv[0]).name} timed out after {timeout_seconds:g} s") from None
+    except OSError as e:
+        raise cannot_run(argv[0], e) from None
+
+
 # What FFmpeg may open for a camera stream: RTSP(S) and the transports under it, nothing else
 # (no http:, file:, concat:, even if a device or a crafted URL names them).
 RTSP_PROTOCOLS = ["-protocol_whitelist", "rtsp,rtsps,rtp,srtp,tcp,udp,tls"]
@@ -179,12 +203,7 @@ def parse_ffprobe(data: dict, counted: bool = False) -> MediaInfo:
 def probe(source: str | Path, timeout_seconds: float = 15) -> MediaInfo:
     """ffprobe a file or a stream URL. Raises FFmpegError with one line (no credentials)."""
     argv = ffprobe_argv(str(source), timeout_seconds)  # StreamURLError for a bad URL
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_seconds + 5)
-    except subprocess.TimeoutExpired:
-        raise FFmpegError(f"ffprobe timed out after {timeout_seconds:g} s") from None
-    except FileNotFoundError:
-        raise FFmpegError(f"{settings.FFPROBE} not found: install ffmpeg") from None
+    proc = run_tool(argv, timeout_seconds + 5)
     if proc.returncode != 0:
         lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
         # Its last line starts with what it opened: the stream, not the private listing.

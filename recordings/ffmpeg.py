@@ -19,8 +19,9 @@ from django.conf import settings
 # Re-exported: the recorder, index and export call ffmpeg.probe next to the argv builders.
 from crimebox.ffprobe import FFmpegError as FFmpegError
 from crimebox.ffprobe import StreamURLError as StreamURLError
+from crimebox.ffprobe import ToolMissing as ToolMissing
+from crimebox.ffprobe import cannot_run, rtsp_source, run_tool
 from crimebox.ffprobe import probe as probe
-from crimebox.ffprobe import rtsp_source
 from crimebox.redaction import redact_text
 
 # Fragmented MP4: a kill -9 or power cut leaves every fragment already written playable
@@ -200,10 +201,7 @@ def keyframes_argv(path: Path, offset: float, lookback: float | None) -> list[st
 
 
 def _last_keyframe(argv: list[str], offset: float, timeout_seconds: float) -> float | None:
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_seconds)
-    except subprocess.TimeoutExpired:
-        raise FFmpegError(f"ffprobe timed out after {timeout_seconds:g} s") from None
+    proc = run_tool(argv, timeout_seconds)
     if proc.returncode != 0:
         raise FFmpegError(proc.stderr.strip()[-300:] or f"ffprobe exited {proc.returncode}")
     times = []
@@ -301,7 +299,10 @@ def _read_ahead(fd: int, blocks: queue.Queue) -> None:
 
 def stream_stdout(argv: list[str], sink: Callable[[bytes], None], timeout_seconds: float) -> None:
     """Run argv, passing its stdout to `sink` block by block; killed at the deadline."""
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+    try:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+    except OSError as e:
+        raise cannot_run(argv[0], e) from None
     with contextlib.suppress(OSError):  # Linux: a 1 MiB pipe, 16x fewer wake-ups
         fcntl.fcntl(proc.stdout.fileno(), F_SETPIPE_SZ, 1 << 20)
     timer = threading.Timer(timeout_seconds, proc.kill)
@@ -386,12 +387,7 @@ def packets_argv(path: Path) -> list[str]:
 
 def held_interval(path: Path, timeout_seconds: float = 120) -> tuple[float, float]:
     """(first frame time, time after the last frame) of a file's video, edit lists ignored."""
-    try:
-        proc = subprocess.run(
-            packets_argv(path), capture_output=True, text=True, timeout=timeout_seconds
-        )
-    except subprocess.TimeoutExpired:
-        raise FFmpegError(f"ffprobe timed out after {timeout_seconds:g} s") from None
+    proc = run_tool(packets_argv(path), timeout_seconds)
     rows = []
     for line in proc.stdout.split():
         pts, _, dur = line.partition(",")

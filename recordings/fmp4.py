@@ -82,6 +82,13 @@ class Movie:
     stsd: bytes  # the codec settings: two segments splice only if theirs are equal
     trex: tuple[int, int, int]  # default sample duration, size, flags of its fragments
     fragments: list[Fragment] = field(default_factory=list)
+    complete_end: int = 0  # file offset after the last complete fragment
+
+    @property
+    def seconds(self) -> float:
+        """Media time from the first fragment to the end of the last."""
+        last = self.fragments[-1]
+        return (last.tfdt + last.duration - self.fragments[0].tfdt) / self.timescale
 
 
 def _boxes(
@@ -232,8 +239,14 @@ def _read_header(f: BinaryIO, at: int, file_size: int) -> tuple[bytes, int, int]
     return kind, header, size
 
 
-def read_movie(path: Path) -> Movie:
-    """The layout of one recorded segment, or Unsupported."""
+def read_movie(path: Path, *, still_open: bool = False) -> Movie:
+    """The layout of one recorded segment, or Unsupported.
+
+    `still_open`: the file FFmpeg is still writing. Its fragments already written never
+    change (each `moof`+`mdat` is written once, in order; closing only appends the `mfra`
+    index), so it is read up to the end of its last complete fragment (`Movie.complete_end`)
+    and whatever follows, a fragment being written, is left out.
+    """
     path = Path(path)
     with path.open("rb") as f:
         file_size = f.seek(0, 2)
@@ -242,7 +255,12 @@ def read_movie(path: Path) -> Movie:
         trex = (0, 0, 0)
         pending: Fragment | None = None
         while at < file_size:
-            kind, header, size = _read_header(f, at, file_size)
+            try:
+                kind, header, size = _read_header(f, at, file_size)
+            except Unsupported:
+                if still_open:
+                    break  # the box being written
+                raise
             if kind in (b"ftyp", b"moov"):
                 if movie is not None:
                     raise Unsupported(f"a second {kind.decode()} after the fragments began")
@@ -272,8 +290,11 @@ def read_movie(path: Path) -> Movie:
             elif kind not in SKIPPED:
                 raise Unsupported(f"an unexpected {kind!r} box")
             at += size
+    if still_open and movie is not None:
+        pending = None  # a moof whose mdat is not written yet
     if movie is None or not movie.fragments or pending is not None:
         raise Unsupported("no complete fragments")
+    movie.complete_end = movie.fragments[-1].end
     return movie
 
 
@@ -346,13 +367,19 @@ def plan_start(movie: Movie, offset: float) -> int:
 
 
 def splice(
-    paths: list[Path], offset: float, until: float, sink: Callable[[bytes], None]
+    paths: list[Path],
+    offset: float,
+    until: float,
+    sink: Callable[[bytes], None],
+    *,
+    last_open: bool = False,
 ) -> Spliced:
     """Write to `sink` a clip of `paths` (files that follow each other) from the keyframe at
     or before `offset` s into the first until `until` s after the first one's start.
-    Raises Unsupported before anything is written.
+    `last_open`: the last file is still being recorded (read up to its last complete
+    fragment). Raises Unsupported before anything is written.
     """
-    movies = [read_movie(p) for p in paths]
+    movies = [read_movie(p, still_open=last_open and p == paths[-1]) for p in paths]
     first = movies[0]
     for other in movies[1:]:
         settings = ("timescale", "track_id", "stsd", "trex", "ftyp")

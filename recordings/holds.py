@@ -80,20 +80,22 @@ def place_hold(camera, start, end, reason, *, user=None, request=None, case_numb
             created_by=user,
         )
         count = _refresh_segments(camera, start, end)
-    log.record(
-        AuditEvent.Action.HOLD,
-        request=request,
-        user=user,
-        camera=camera,
-        target=f"hold {hold.pk}",
-        detail={
-            "start": start,
-            "end": end,
-            "reason": hold.reason,
-            "case_number": case_number,
-            "segments": count,
-        },
-    )
+        # In the hold's transaction: a crash can leave neither a hold without its audit
+        # entry nor an entry without its hold.
+        log.record(
+            AuditEvent.Action.HOLD,
+            request=request,
+            user=user,
+            camera=camera,
+            target=f"hold {hold.pk}",
+            detail={
+                "start": start,
+                "end": end,
+                "reason": hold.reason,
+                "case_number": case_number,
+                "segments": count,
+            },
+        )
     return hold
 
 
@@ -110,12 +112,12 @@ def release_hold(hold: LegalHold, reason, *, user=None, request=None) -> LegalHo
         hold.release_reason = reason
         hold.save(update_fields=["released_at", "released_by", "release_reason"])
         _refresh_segments(hold.camera, hold.start, hold.end)
-    log.record(
-        AuditEvent.Action.RELEASE,
-        request=request,
-        user=user,
-        camera=hold.camera,
-        target=f"hold {hold.pk}",
-        detail={"reason": hold.release_reason},
-    )
+        log.record(
+            AuditEvent.Action.RELEASE,
+            request=request,
+            user=user,
+            camera=hold.camera,
+            target=f"hold {hold.pk}",
+            detail={"reason": hold.release_reason},
+        )
     return hold

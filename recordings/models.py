@@ -331,6 +331,10 @@ class Export(models.Model):
     size = models.PositiveBigIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # While RUNNING: the process building it (host:pid:start time) and its temporary folder,
+    # so a row whose worker died is noticed and cleaned up (recordings/evidence/jobs.py).
+    worker = models.CharField(max_length=100, blank=True)
+    work_dir = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-requested_at"]

@@ -15,10 +15,12 @@ SCHEDULES: schedules.Schedules = {
 
 
 def prune_task() -> str:
+    from .evidence.jobs import reset_dead_exports
     from .retention import expire_exports, prune
 
     result = prune()
     expired = expire_exports()
+    reset_dead_exports()  # an export whose worker died: failed, its temporary folder removed
     return (
         result.alarm
         or f"{len(result.deleted)} segment(s) deleted, {len(expired)} package(s) expired"

@@ -14,10 +14,10 @@ from django.conf import settings
 
 from audit.models import AuditEvent
 from cameras.models import Camera
+from cameras.provenance import provenance as camera_provenance
 from crimebox import outbox
 from crimebox.hashing import GENESIS
 from crimebox.keys import SigningKey
-from crimebox.redaction import redact_url
 from crimebox.signature import ms, ms_or_none
 from crimebox.utc import utc_iso
 from recordings.models import Export, Gap, IntegrityCheck, Segment
@@ -139,29 +139,7 @@ def gap_closed_doc(gap: Gap) -> dict:
 def camera_doc(camera: Camera) -> dict:
     """One document per distinct provenance state: a re-save that changed nothing is the same
     document (same _id, same content), so it is written once."""
-    provenance = {
-        "camera_id": camera.pk,
-        "name": camera.name,
-        "location": camera.location,
-        "latitude": str(camera.latitude) if camera.latitude is not None else None,
-        "longitude": str(camera.longitude) if camera.longitude is not None else None,
-        "facing_degrees": camera.facing_degrees,
-        "source": camera.source,
-        "host": camera.host,
-        "manufacturer": camera.manufacturer,
-        "model": camera.model,
-        "serial_number": camera.serial_number,
-        "firmware_version": camera.firmware_version,
-        "hardware_id": camera.hardware_id,
-        "onvif_profile": camera.main_profile_token,
-        "stream_uri": redact_url(camera.main_stream_uri),
-        "codec": camera.main_codec,
-        "width": camera.main_width,
-        "height": camera.main_height,
-        "fps_milli": milli(camera.main_fps),
-        "is_enabled": camera.is_enabled,
-        "record_audio": camera.record_audio,
-    }
+    provenance = camera_provenance(camera)  # the evidence manifest's too
     digest = hashlib.sha256(json.dumps(provenance, sort_keys=True).encode()).hexdigest()[:16]
     return base(outbox.CAMERA, f"{camera.pk}:{digest}", revision=digest, **provenance)
 

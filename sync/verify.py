@@ -108,7 +108,8 @@ def verify_package_remote(package: str | Path, *, uri: str, db: str) -> RemoteCh
     if not isinstance(public_key, Ed25519PublicKey):
         result.add("bad_key", f"box {box}", "the signing key is not an Ed25519 key")
         return result
-    sources = manifest.get("source_segments", [])
+    # Footage still being recorded at export has no segment document until it closes.
+    sources = [s for s in manifest.get("source_segments", []) if s.get("sequence") is not None]
     ids = [f"{box}:{outbox.SEGMENT}:{segment_key(s['camera_id'], s['sequence'])}" for s in sources]
     stored = remote.by_ids("segments", ids, uri=uri, db=db)
     for doc_id, seg in zip(ids, sources, strict=True):

@@ -19,7 +19,7 @@ import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -33,9 +33,9 @@ import crimebox
 from audit import log
 from audit.models import AuditEvent
 from cameras.models import Camera
+from cameras.provenance import provenance
 from crimebox import outbox
 from crimebox.hashing import GENESIS, BackgroundSha256, sha256_stream
-from crimebox.redaction import redact_url
 from crimebox.utc import utc_iso
 
 from .. import ffmpeg, fmp4
@@ -44,11 +44,17 @@ from ..index import sync_to_disk
 from ..models import Export, Gap, LegalHold, Segment
 from ..retention import free_floor
 from ..validators import check_export_window
+from . import jobs
 from .hashing import CHAIN_FORMULA
+from .recording import StillRecordingError, as_recorded, prefix_of, recorded_so_far
 from .signing import ensure_signing_key
 
 logger = logging.getLogger(__name__)
-FORMAT_VERSION = "crimebox-evidence-v1"
+# v2: SHA256SUMS lists manifest.json and manifest.sig and is itself signed (SHA256SUMS.sig);
+# the manifest's `files` no longer lists SHA256SUMS (it is written after the manifest).
+FORMAT_VERSION = "crimebox-evidence-v2"
+SUMS, SUMS_SIG = "SHA256SUMS", "SHA256SUMS.sig"
+SIGNED = ("manifest.json", "manifest.sig")
 CONTIGUOUS = timedelta(seconds=0.5)  # closer than this, two segments are one run
 
 
@@ -65,28 +71,6 @@ class Piece:
         return max(start, self.segments[0].start), min(end, self.segments[-1].end)
 
 
-def check_not_recording(cameras: list[Camera], end: datetime) -> None:
-    """A window reaching into a segment still being written cannot be exported yet: that
-    footage has no hash until the segment closes."""
-    open_segment = (
-        Segment.objects.filter(camera__in=cameras, start__lt=end)
-        .recording()
-        .order_by("start")
-        .first()
-    )
-    if open_segment is None:
-        return
-    seconds = settings.SEGMENT_SECONDS
-    closes = datetime.fromtimestamp((open_segment.start.timestamp() // seconds + 1) * seconds, UTC)
-    local = timezone.localtime
-    raise ExportError(
-        f"The footage of {open_segment.camera} from {local(open_segment.start):%H:%M:%S} is "
-        f"still being recorded and is hashed when its segment closes at about "
-        f"{local(closes):%H:%M:%S}. Export this window after that, or end it before "
-        f"{local(open_segment.start):%H:%M:%S}."
-    )
-
-
 def plan(cameras: list[Camera], start: datetime, end: datetime) -> list[Piece]:
     """The contiguous runs of footage to cut, or ExportError saying why there is nothing."""
     try:
@@ -95,13 +79,13 @@ def plan(cameras: list[Camera], start: datetime, end: datetime) -> list[Piece]:
         raise ExportError(e.messages[0]) from None
     if not cameras:
         raise ExportError("Choose at least one camera.")
-    check_not_recording(cameras, end)
     pieces = []
     for camera in cameras:
         segments = list(
             Segment.objects.filter(camera=camera).overlapping(start, end).order_by("start")
         )
         on_disk = [s for s in segments if s.is_on_disk and s.status != Segment.Status.CORRUPT]
+        on_disk = sorted(on_disk + recording_in(camera, start, end), key=lambda s: s.start)
         for segment in on_disk:
             if (
                 pieces
@@ -126,6 +110,20 @@ def plan(cameras: list[Camera], start: datetime, end: datetime) -> list[Piece]:
     return pieces
 
 
+def recording_in(camera: Camera, start: datetime, end: datetime) -> list[Segment]:
+    """The segment being recorded, as far as its file holds complete fragments, if that
+    reaches into the window (recording.py)."""
+    found = []
+    for segment in Segment.objects.filter(camera=camera, start__lt=end).recording():
+        try:
+            recorded = recorded_so_far(segment)
+        except StillRecordingError as e:
+            raise ExportError(str(e)) from None
+        if recorded is not None and recorded.end > start:
+            found.append(as_recorded(segment, recorded))
+    return found
+
+
 def cut_clip(piece: Piece, start: datetime, end: datetime, work: Path, sink) -> dict:
     """Write the window of one run into `sink`, block by block; its manifest entry.
 
@@ -148,9 +146,17 @@ def cut_clip(piece: Piece, start: datetime, end: datetime, work: Path, sink) -> 
             size += len(block)
             sink(block)
 
+        still_open = used[-1].is_recording
         try:
-            spliced = fmp4.splice([s.abs_path for s in used], offset, until, take)
+            spliced = fmp4.splice(
+                [s.abs_path for s in used], offset, until, take, last_open=still_open
+            )
         except fmp4.Unsupported as e:
+            if still_open:  # FFmpeg would read past the last complete fragment
+                raise ExportError(
+                    f"The footage of {piece.camera} still being recorded cannot be cut before "
+                    f"its segment closes: {e}"
+                ) from None
             key, how = ffmpeg_copy(used, offset, until, work, take)
             how["fragment_copy_refused"] = str(e)
         else:
@@ -198,36 +204,17 @@ def ffmpeg_copy(
     return key, {"method": "ffmpeg stream copy", "ffmpeg_argv": shown}
 
 
-def camera_provenance(camera: Camera) -> dict:
+def segment_entry(segment: Segment, prefix: dict | None = None) -> dict:
+    prev = None
+    if segment.sequence is not None:
+        prev = (
+            Segment.objects.filter(camera=segment.camera, sequence=segment.sequence - 1)
+            .values_list("chain_hash", flat=True)
+            .first()
+        ) or GENESIS
+    extra = {} if prefix is None else {"recorded_prefix": prefix, "path": segment.path}
     return {
-        "id": camera.pk,
-        "name": camera.name,
-        "location": camera.location,
-        "latitude": str(camera.latitude or ""),
-        "longitude": str(camera.longitude or ""),
-        "facing_degrees": camera.facing_degrees,
-        "source": camera.source,
-        "manufacturer": camera.manufacturer,
-        "model": camera.model,
-        "serial_number": camera.serial_number,
-        "firmware_version": camera.firmware_version,
-        "hardware_id": camera.hardware_id,
-        "onvif_profile": camera.main_profile_token,
-        "stream_uri": redact_url(camera.main_stream_uri),
-        "codec": camera.main_codec,
-        "width": camera.main_width,
-        "height": camera.main_height,
-        "fps": camera.main_fps,
-    }
-
-
-def segment_entry(segment: Segment) -> dict:
-    prev = (
-        Segment.objects.filter(camera=segment.camera, sequence=segment.sequence - 1)
-        .values_list("chain_hash", flat=True)
-        .first()
-    ) or GENESIS
-    return {
+        **extra,
         "id": segment.pk,
         "camera_id": segment.camera_id,
         "camera": segment.camera.name,
@@ -345,10 +332,21 @@ class Writeback:
             self.asked = size
 
 
-def _add_streamed(z: zipfile.ZipFile, source: Path, arcname: str) -> str:
-    """Copy a file into the zip in blocks; returns the SHA-256 of exactly the bytes written."""
+def _add_streamed(z: zipfile.ZipFile, source: Path, arcname: str, size: int) -> str:
+    """Copy the first `size` bytes of a file into the zip in blocks (all of a closed segment;
+    the recorded prefix of an open one); returns the SHA-256 of exactly the bytes written."""
     with source.open("rb") as src, z.open(arcname, "w", force_zip64=True) as dst:
-        return sha256_stream(src, copy_to=dst)
+        return sha256_stream(_Limited(src, size), copy_to=dst)
+
+
+class _Limited:
+    def __init__(self, f, left: int):
+        self.f, self.left = f, left
+
+    def read(self, n: int) -> bytes:
+        block = self.f.read(min(n, self.left))
+        self.left -= len(block)
+        return block
 
 
 @dataclass
@@ -377,6 +375,16 @@ def exporter_name(export: Export) -> str:
     return export.requested_by.get_username() if export.requested_by else "cli"
 
 
+def signed_sums(files: dict[str, str], text: dict[str, bytes], key) -> dict[str, bytes]:
+    """SHA256SUMS, listing every file of the package but itself and its signature (the same
+    hashes as the manifest's `files`, plus manifest.json and manifest.sig), and its Ed25519
+    signature: what `sha256sum -c` reads is signed, so a stock-tool check cannot be fooled
+    by a regenerated SHA256SUMS (issue 24)."""
+    listed = files | {n: hashlib.sha256(text[n]).hexdigest() for n in SIGNED}
+    sums = "".join(f"{h}  {n}\n" for n, h in sorted(listed.items())).encode()
+    return {SUMS: sums, SUMS_SIG: key.sign(sums)}
+
+
 def write_package(export: Export, pieces: list[Piece], out_dir: Path, progress=None) -> Package:
     """Cut, describe, sign and zip in one pass; nothing is left behind on failure.
 
@@ -390,8 +398,10 @@ def write_package(export: Export, pieces: list[Piece], out_dir: Path, progress=N
     segments = [s for p in pieces for s in p.segments]
     stem = f"evidence-{_safe(export.case_number)}-{export.start:%Y%m%dT%H%M%SZ}-{export.pk}"
     exported_at = utc_iso(timezone.now())
-    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".export-") as tmp:
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=f".export-{export.pk}-") as tmp:
         work = Path(tmp)
+        # Removed by jobs.reset_if_dead if this process dies before the folder is.
+        Export.objects.filter(pk=export.pk).update(work_dir=tmp)
         partial = work / f"{stem}.zip"
         with partial.open("wb") as raw, BackgroundSha256() as package_digest:
             out = _HashingFile(raw, package_digest, Writeback(raw))
@@ -408,22 +418,25 @@ def write_package(export: Export, pieces: list[Piece], out_dir: Path, progress=N
                     files[name] = clip["sha256"]
                     if progress:
                         progress(int(80 * i / len(pieces)))
+                prefixes = {s.pk: prefix_of(s.abs_path, s.size) for s in segments if s.is_recording}
                 if export.include_originals:
                     for s in segments:
                         name = f"originals/{s.camera.slug}-{Path(s.path).name}"
-                        files[name] = _add_streamed(z, s.abs_path, f"{stem}/{name}")
+                        if s.is_recording:  # the bytes exported, named as not the whole file
+                            name += ".part"
+                        files[name] = _add_streamed(z, s.abs_path, f"{stem}/{name}", s.size)
                 text = {
                     "box_public_key.pem": key.public_pem,
                     "VERIFY.txt": verify_text(export, key, exported_at),
                 }
                 for name, content in text.items():
                     files[name] = hashlib.sha256(content).hexdigest()
-                sums = "".join(f"{h}  {n}\n" for n, h in sorted(files.items())).encode()
-                text["SHA256SUMS"] = sums
-                files["SHA256SUMS"] = hashlib.sha256(sums).hexdigest()
-                manifest = build_manifest(export, clips, segments, cameras, files, key, exported_at)
+                manifest = build_manifest(
+                    export, clips, segments, cameras, files, key, exported_at, prefixes
+                )
                 data = json.dumps(manifest, indent=2, sort_keys=True, default=str).encode() + b"\n"
                 text |= {"manifest.json": data, "manifest.sig": key.sign(data)}
+                text |= signed_sums(files, text, key)
                 for name, content in text.items():
                     z.writestr(f"{stem}/{name}", content)
         final = out_dir / partial.name
@@ -438,7 +451,7 @@ def _safe(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)[:40] or "case"
 
 
-def build_manifest(export, clips, segments, cameras, files, key, exported_at) -> dict:
+def build_manifest(export, clips, segments, cameras, files, key, exported_at, prefixes) -> dict:
     start, end = export.start, export.end
     gaps = Gap.objects.filter(camera__in=cameras).overlapping(start, end).select_related("camera")
     return {
@@ -454,9 +467,9 @@ def build_manifest(export, clips, segments, cameras, files, key, exported_at) ->
         "exported_at": exported_at,
         "requested_window": {"start": utc_iso(start), "end": utc_iso(end)},
         "ffmpeg_version": ffmpeg.version(),
-        "cameras": [camera_provenance(c) for c in cameras],
+        "cameras": [provenance(c) for c in cameras],  # as in the replicated documents
         "clips": clips,
-        "source_segments": [segment_entry(s) for s in segments],
+        "source_segments": [segment_entry(s, prefixes.get(s.pk)) for s in segments],
         "gaps": [
             {
                 "camera": g.camera.name,
@@ -474,14 +487,17 @@ def build_manifest(export, clips, segments, cameras, files, key, exported_at) ->
 
 
 def run_export(export_id: int, out_dir: Path | None = None) -> str:
-    """Django-Q task (and export_clip's body): build the package of one Export row."""
-    claimed = Export.objects.filter(pk=export_id, status=Export.Status.QUEUED).update(
-        status=Export.Status.RUNNING, progress=1
-    )
-    if claimed != 1:
+    """Django-Q task (and export_clip's body): build the package of one Export row.
+
+    Any failure ends in FAILED with the reason and nothing left behind (retryable:
+    jobs.retry_export); a worker killed meanwhile is noticed by jobs.reset_if_dead.
+    """
+    jobs.reset_if_dead(export_id)  # the task delivered again after its worker died
+    if not jobs.claim(export_id):
         return "already taken"
     export = Export.objects.select_related("requested_by").get(pk=export_id)
     out_dir = Path(out_dir or settings.EXPORTS_DIR)
+    package = None
     try:
         pieces = plan(list(export.cameras.all()), export.start, export.end)
         package = write_package(
@@ -490,32 +506,44 @@ def run_export(export_id: int, out_dir: Path | None = None) -> str:
             out_dir,
             progress=lambda p: Export.objects.filter(pk=export_id).update(progress=p),
         )
-    except (ExportError, ffmpeg.FFmpegError, OSError) as e:
-        Export.objects.filter(pk=export_id).update(
-            status=Export.Status.FAILED, error=str(e), finished_at=timezone.now()
-        )
-        logger.error("export %d failed: %s", export_id, e)
-        return f"failed: {e}"
-    if export.hold_sources:
-        for camera in dict.fromkeys(p.camera for p in pieces):
-            place_hold(
-                camera,
-                export.start,
-                export.end,
-                f"evidence export {export.case_number}",
-                case_number=export.case_number,
-                user=export.requested_by,
-            )
+        finish(export, pieces, package, out_dir)
+    except Exception as e:
+        if package is not None:  # built, but not recorded as done: not offered
+            package.path.unlink(missing_ok=True)
+        known = isinstance(e, (ExportError, ffmpeg.FFmpegError, OSError))
+        reason = str(e) if known else f"{type(e).__name__}: {e}"
+        jobs.fail(export_id, reason)
+        logger.error("export %d failed: %s", export_id, reason, exc_info=not known)
+        return f"failed: {reason}"
+    return str(package.path)
+
+
+def finish(export: Export, pieces: list[Piece], package: Package, out_dir: Path) -> None:
+    """Holds, DONE, the replicated fact and the audit entry in one transaction: a crash
+    leaves all of them or none (issue 24)."""
     path = package.path
     rel = path.name if out_dir == Path(settings.EXPORTS_DIR) else str(path)
+    segments = [s for p in pieces for s in p.segments]
     with transaction.atomic():
-        Export.objects.filter(pk=export_id).update(
+        if export.hold_sources:
+            for camera in dict.fromkeys(p.camera for p in pieces):
+                place_hold(
+                    camera,
+                    export.start,
+                    export.end,
+                    f"evidence export {export.case_number}",
+                    case_number=export.case_number,
+                    user=export.requested_by,
+                )
+        Export.objects.filter(pk=export.pk).update(
             status=Export.Status.DONE,
             progress=100,
             path=rel,
             sha256=package.sha256,
             size=package.size,
             finished_at=timezone.now(),
+            worker="",
+            work_dir="",
         )
         export.refresh_from_db()
         outbox.report(
@@ -523,21 +551,21 @@ def run_export(export_id: int, out_dir: Path | None = None) -> str:
             export,
             manifest_sha256=package.manifest_sha256,
             fingerprint=ensure_signing_key().fingerprint,
-            segments=[f"{s.camera_id}:{s.sequence}" for p in pieces for s in p.segments],
+            # a segment still being recorded is replicated, chained, when it closes
+            segments=[f"{s.camera_id}:{s.sequence}" for s in segments if s.sequence is not None],
         )
-    log.record(
-        AuditEvent.Action.EXPORT,
-        user=export.requested_by,
-        username=None if export.requested_by else "cli",
-        target=f"export {export.pk}",
-        detail={
-            "case": export.case_number,
-            "reason": export.reason,
-            "start": export.start,
-            "end": export.end,
-            "package": path.name,
-            "cameras": [c.name for c in export.cameras.all()],
-            "segments": [s.pk for p in pieces for s in p.segments],
-        },
-    )
-    return str(path)
+        log.record(
+            AuditEvent.Action.EXPORT,
+            user=export.requested_by,
+            username=None if export.requested_by else "cli",
+            target=f"export {export.pk}",
+            detail={
+                "case": export.case_number,
+                "reason": export.reason,
+                "start": export.start,
+                "end": export.end,
+                "package": path.name,
+                "cameras": [c.name for c in export.cameras.all()],
+                "segments": [s.pk for s in segments],
+            },
+        )

@@ -1,6 +1,7 @@
 """Verifying an evidence package offline: pure file checks, no database, no box.
 
-Checks the Ed25519 signature of manifest.json with the packaged public key, the key's
+Checks that the zip holds only the package folder, the Ed25519 signatures of manifest.json and
+SHA256SUMS with the packaged public key, the key's
 fingerprint against the manifest, every file's SHA-256, and, for the originals included, each
 segment's chain link and the links between consecutive segments.
 """
@@ -11,7 +12,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import PurePosixPath
+from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -22,6 +23,10 @@ from crimebox.keys import fingerprint_of
 
 from .. import ffmpeg
 from .hashing import segment_chain_hash
+from .recording import check_prefix
+
+FORMAT_V1 = "crimebox-evidence-v1"  # SHA256SUMS unsigned, listed in the manifest's files
+SUMS, SUMS_SIG = "SHA256SUMS", "SHA256SUMS.sig"
 
 
 @dataclass
@@ -29,6 +34,8 @@ class Verification:
     fingerprint: str = ""
     checked: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    recordings_dir: Path | None = None
 
     @property
     def ok(self) -> bool:
@@ -41,13 +48,50 @@ def _parse(ts: str) -> datetime:
 
 def _members(z: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
     """Package members by their path inside the package folder."""
-    out = {}
+    return _layout(z)[0]
+
+
+def _package_folder(z: zipfile.ZipFile) -> str | None:
+    """The one folder of the package: the one holding manifest.json."""
     for info in z.infolist():
-        parts = PurePosixPath(info.filename).parts
-        if info.is_dir() or len(parts) < 2 or ".." in parts:
-            continue
-        out[str(PurePosixPath(*parts[1:]))] = info
-    return out
+        parts = info.filename.split("/")
+        if len(parts) == 2 and parts[1] == "manifest.json" and parts[0] not in ("", ".", ".."):
+            return parts[0]
+    return None
+
+
+def _layout(z: zipfile.ZipFile) -> tuple[dict[str, zipfile.ZipInfo], list[str]]:
+    """(members by their path inside the package folder, every other member named with why).
+
+    A zip member anywhere else (at the zip's root, in another folder, with `..`, `.`, an
+    empty or absolute part, a backslash, or a second member of the same name) is not part of
+    the package and fails verification: unzipping would put it beside or over the package's
+    files (issue 18 item 7).
+    """
+    folder = _package_folder(z)
+    members: dict[str, zipfile.ZipInfo] = {}
+    dirs, strays = [], []
+    for info in z.infolist():
+        name = info.filename
+        parts = name.rstrip("/").split("/") if info.is_dir() else name.split("/")
+        inside = (
+            folder is not None
+            and parts[0] == folder
+            and "\\" not in name
+            and all(p not in ("", ".", "..") for p in parts[1:])
+        )
+        if not inside:
+            strays.append(f"{name}: outside the package folder {folder or '(none)'}/")
+        elif info.is_dir():
+            dirs.append("/".join(parts[1:]))
+        elif "/".join(parts[1:]) in members:
+            strays.append(f"{name}: in the zip twice")
+        else:
+            members["/".join(parts[1:])] = info
+    for d in dirs:
+        if d and not any(m.startswith(d + "/") for m in members):
+            strays.append(f"{folder}/{d}/: a folder the manifest does not list")
+    return members, strays
 
 
 def _sha256(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
@@ -55,9 +99,13 @@ def _sha256(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
         return sha256_stream(f)
 
 
-def verify_package(path) -> Verification:
-    """Every check that can be made; a damaged or forged package is a failure, never a crash."""
-    result = Verification()
+def verify_package(path, recordings_dir: Path | None = None) -> Verification:
+    """Every check that can be made; a damaged or forged package is a failure, never a crash.
+
+    `recordings_dir` (on the box): footage exported while it was still being recorded is
+    checked against its file there, closed since (recording.py).
+    """
+    result = Verification(recordings_dir=recordings_dir)
     try:
         z = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as e:
@@ -74,11 +122,12 @@ def verify_package(path) -> Verification:
 
 
 def _verify(z: zipfile.ZipFile, result: Verification) -> None:
-    members = _members(z)
+    members, strays = _layout(z)
+    result.failures += strays
     for name in ("manifest.json", "manifest.sig", "box_public_key.pem"):
         if name not in members:
             result.failures.append(f"{name} is missing")
-    if result.failures:
+    if not all(n in members for n in ("manifest.json", "manifest.sig", "box_public_key.pem")):
         return
     data = z.read(members["manifest.json"])
     try:
@@ -90,10 +139,9 @@ def _verify(z: zipfile.ZipFile, result: Verification) -> None:
         result.failures.append("box_public_key.pem: not an Ed25519 key")
         return
     result.fingerprint = fingerprint_of(key)
-    try:
-        key.verify(z.read(members["manifest.sig"]), data)
+    if _signed(key, z.read(members["manifest.sig"]), data):
         result.checked.append("signature of manifest.json")
-    except InvalidSignature:
+    else:
         result.failures.append(
             "manifest.json: signature does not verify (altered or signed by another key)"
         )
@@ -108,7 +156,11 @@ def _verify(z: zipfile.ZipFile, result: Verification) -> None:
     if manifest.get("signing_key_fingerprint") != result.fingerprint:
         result.failures.append("box_public_key.pem is not the key named in the manifest")
     files = manifest.get("files", {})
-    for name in sorted(set(members) - set(files) - {"manifest.json", "manifest.sig"}):
+    own = {"manifest.json", "manifest.sig"}
+    if manifest.get("format") != FORMAT_V1:
+        own |= {SUMS, SUMS_SIG}
+        _check_sums(z, members, key, files, result)
+    for name in sorted(set(members) - set(files) - own):
         result.failures.append(f"{name}: not covered by the signed manifest")
     for name, expected in sorted(files.items()):
         if name not in members:
@@ -119,6 +171,57 @@ def _verify(z: zipfile.ZipFile, result: Verification) -> None:
             result.checked.append(name)
     _check_originals(z, members, manifest, result)
     _check_clips(z, members, manifest, result)
+    _check_prefixes(manifest, result)
+
+
+def _check_prefixes(manifest: dict, result: Verification) -> None:
+    for seg in manifest.get("source_segments", []):
+        if "recorded_prefix" not in seg:
+            continue
+        if result.recordings_dir is None:
+            prefix = seg["recorded_prefix"]
+            result.notes.append(
+                f"{seg['camera']} {seg['file']} was still being recorded at export: its first "
+                f"{prefix['end_byte']} bytes (SHA-256 {prefix['sha256']}) are to be checked "
+                "against the closed segment (verify_evidence --recordings DIR on the box)"
+            )
+            continue
+        ok, what = check_prefix(seg, result.recordings_dir)
+        (result.checked if ok else result.failures).append(what)
+
+
+def _signed(key: Ed25519PublicKey, signature: bytes, data: bytes) -> bool:
+    try:
+        key.verify(signature, data)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def _check_sums(z, members, key: Ed25519PublicKey, files: dict, result: Verification) -> None:
+    """SHA256SUMS (what `sha256sum -c` reads) is signed by the box key and lists exactly the
+    manifest's files plus manifest.json and manifest.sig, with the same hashes."""
+    if SUMS not in members or SUMS_SIG not in members:
+        result.failures += [f"{n} is missing" for n in (SUMS, SUMS_SIG) if n not in members]
+        return
+    sums = z.read(members[SUMS])
+    if _signed(key, z.read(members[SUMS_SIG]), sums):
+        result.checked.append(f"signature of {SUMS}")
+    else:
+        result.failures.append(
+            f"{SUMS}: signature does not verify (altered or signed by another key)"
+        )
+    expected = dict(files) | {n: _sha256(z, members[n]) for n in ("manifest.json", "manifest.sig")}
+    listed: dict[str, str] = {}
+    for line in sums.decode(errors="replace").splitlines():
+        digest, sep, name = line.partition("  ")
+        if not sep or len(digest) != 64 or name in listed:
+            result.failures.append(f"{SUMS}: malformed line {line[:80]!r}")
+            continue
+        listed[name] = digest
+    for name in sorted(set(listed) | set(expected)):
+        if listed.get(name) != expected.get(name):
+            result.failures.append(f"{SUMS}: {name} is not listed as in the signed manifest")
 
 
 def _check_clips(z, members, manifest, result: Verification) -> None:
@@ -135,6 +238,9 @@ def _check_clips(z, members, manifest, result: Verification) -> None:
             tmp.flush()
             try:
                 first, after = ffmpeg.held_interval(tmp.name)
+            except ffmpeg.ToolMissing as e:  # the expert's machine, not the package
+                result.notes.append(f"the clips' frames were not checked: {e}")
+                return
             except ffmpeg.FFmpegError as e:
                 result.failures.append(f"{name}: cannot read its frames ({e})")
                 continue
@@ -149,7 +255,16 @@ def _check_clips(z, members, manifest, result: Verification) -> None:
 
 
 def _check_originals(z, members, manifest, result: Verification) -> None:
-    by_name = {f"originals/{_original_name(s)}": s for s in manifest.get("source_segments", [])}
+    sources = manifest.get("source_segments", [])
+    for seg in sources:  # still being recorded at export: no hash, no chain yet
+        if seg.get("sequence") is None:
+            name = f"originals/{_original_name(seg)}.part"
+            expected = seg["recorded_prefix"]["sha256"]
+            if name in members and _sha256(z, members[name]) != expected:
+                result.failures.append(f"{name}: not the recorded bytes (SHA-256 differs)")
+    by_name = {
+        f"originals/{_original_name(s)}": s for s in sources if s.get("sequence") is not None
+    }
     previous = {}
     for name, seg in sorted(
         by_name.items(), key=lambda kv: (kv[1]["camera_id"], kv[1]["sequence"])

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from audit.models import AuditEvent
-from recordings import ffmpeg
+from recordings import ffmpeg, fmp4
 from recordings.index import open_segment, segment_dir
 from recordings.models import Export, Gap, Segment
 from tests.factories import make_camera, make_media, make_segments
@@ -379,30 +379,21 @@ def test_unknown_camera_and_deleted_footage(footage, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_window_reaching_into_the_segment_being_recorded_is_refused(footage, tmp_path):
+def test_window_reaching_into_the_segment_being_recorded_is_exported(footage, tmp_path):
+    """Up to its last complete fragment, with the byte range it relied on (issue 24; the
+    real-FFmpeg case is tests/recordings/test_export_recording.py)."""
     camera, segs = footage
     start = segs[-1].end
     path = segment_dir(camera, start) / f"{start:%Y%m%dT%H%M%S}Z.mp4"
     open_segment(camera, make_media(path, 2))
-    with pytest.raises(CommandError, match="still being recorded"):
-        call_command(
-            "export_clip",
-            "--camera",
-            "North",
-            "--start",
-            "2026-11-23T14:00:18Z",
-            "--end",
-            "2026-11-23T14:00:26Z",
-            "--case",
-            "1",
-            "--reason",
-            "r",
-            "--out",
-            str(tmp_path / "out"),
-        )
-    assert not (tmp_path / "out").exists() and not Export.objects.exists()
-    package = export(tmp_path, T0 + timedelta(seconds=18), start)  # up to it: fine
-    assert package.is_file()
+    package = export(tmp_path, T0 + timedelta(seconds=18), T0 + timedelta(seconds=26))
+    with zipfile.ZipFile(package) as z:
+        manifest = json.loads(next(z.read(n) for n in z.namelist() if n.endswith("manifest.json")))
+    opened = [s for s in manifest["source_segments"] if s["status"] == "recording"]
+    last = fmp4.read_movie(path).fragments[-1]
+    assert [s["recorded_prefix"]["end_byte"] for s in opened] == [last.end]  # not the mfra
+    assert manifest["clips"][0]["end"] == "2026-11-23T14:00:26.000000Z"
+    assert verify(package) == 0
 
 
 def test_segment_records_whether_the_clock_was_synchronised(db, monkeypatch):

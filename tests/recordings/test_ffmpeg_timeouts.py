@@ -30,7 +30,7 @@ def test_a_hung_clip_cut_is_stopped_and_leaves_nothing(db, tmp_path, hung_ffmpeg
     camera = make_camera("North")
     make_segment(camera, T0, 4)
 
-    def refuse(*args):
+    def refuse(*args, **kwargs):
         raise fmp4.Unsupported("as if the segment had audio")
 
     monkeypatch.setattr(fmp4, "splice", refuse)

@@ -86,13 +86,15 @@ def test_verify_txt_steps_work_as_written(footage, tmp_path):
     fingerprint = re.search(r"fingerprint is:\s+([0-9a-f]{64})", text).group(1)
 
     def run(line):
-        return subprocess.run(line, shell=True, cwd=folder, capture_output=True, text=True)
+        return subprocess.run(["bash", "-c", line], cwd=folder, capture_output=True, text=True)
 
     linux = commands(text, "LINUX (")
-    assert len(linux) == 3
+    assert len(linux) == 5
     assert "Signature Verified Successfully" in run(linux[0]).stdout
-    assert run(linux[1]).stdout.split()[0] == fingerprint
-    assert run(linux[2]).returncode == 0
+    assert "Signature Verified Successfully" in run(linux[1]).stdout
+    assert run(linux[2]).stdout.split()[0] == fingerprint
+    assert run(linux[3]).returncode == 0
+    assert run(linux[4]).stdout == "Folder matches SHA256SUMS\n"
     mac = [c for c in commands(text, "MACOS (") if not c.startswith('"$(brew')]
     assert run(mac[0]).stdout.split()[0] == fingerprint  # sed | base64 --decode | shasum
     assert run(mac[1]).returncode == 0 and "clip.mp4: OK" in run(mac[1]).stdout

@@ -1,5 +1,6 @@
 import json
 import sys
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -28,10 +29,17 @@ class Command(BaseCommand):
             "keeping a password out of the process list).",
         )
         parser.add_argument("--rtcc-db", help="Database name (default CRIMEBOX_RTCC_DB).")
+        parser.add_argument(
+            "--recordings",
+            metavar="DIR",
+            help="On the box: the recordings directory, to check footage exported while it was "
+            "still being recorded against its segment file, closed since.",
+        )
         parser.add_argument("--json", action="store_true", help="Print the result as JSON.")
 
     def handle(self, *args, **options):
-        result = verify_package(options["package"])
+        recordings = options.get("recordings")
+        result = verify_package(options["package"], Path(recordings) if recordings else None)
         checked, failures = list(result.checked), list(result.failures)
         if options["rtcc"] and result.fingerprint:
             uri = options["rtcc"]
@@ -54,6 +62,7 @@ class Command(BaseCommand):
                         "fingerprint": result.fingerprint,
                         "checked": checked,
                         "failures": failures,
+                        "notes": result.notes,
                     },
                     indent=2,
                 )
@@ -63,6 +72,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"OK      {item}")
             for failure in failures:
                 self.stdout.write(f"FAILED  {failure}")
+            for note in result.notes:
+                self.stdout.write(f"NOTE    {note}")
             self.stdout.write(
                 f"signing key fingerprint: {result.fingerprint or 'unknown'} "
                 "(compare with the one the box shows)"
