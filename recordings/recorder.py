@@ -206,8 +206,9 @@ class Supervisor:
         self.indexer.submit(resume, run.camera_id, utc(epoch))
 
     def watch(self, run: Run, now: float) -> None:
-        """Notice a stream that stopped delivering, or a file that vanished under FFmpeg, and
-        stop that FFmpeg (and only it). Follows the file FFmpeg has open, not a name."""
+        """Notice a stream that stopped delivering (no progress reported by FFmpeg, no byte
+        written), or a file that vanished under FFmpeg, and stop that FFmpeg (and only it).
+        Follows the file FFmpeg has open, not a name."""
         if run.stop_mono is not None and time.monotonic() - run.stop_mono > STOP_GRACE:
             run.kill(*run.stop_reason)
         path, size, gone = run.writing() or (None, 0, False)
@@ -229,7 +230,10 @@ class Supervisor:
                     run.last_error or "no media from the camera after connecting",
                 )
             return
-        if size != run.last_size:
+        # FFmpeg's own progress, not the file's size alone: a segment no longer than the
+        # camera's keyframe interval stays at its header size until it closes, and so does
+        # the next (measured: 103 healthy FFmpegs killed in 23 min with 2 s segments).
+        if run.advanced() or size != run.last_size:
             run.last_size, run.last_growth = size, now
         elif now - run.last_growth > settings.STALL_SECONDS:
             run.kill(
