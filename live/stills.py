@@ -7,6 +7,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+import uuid
 
 from django.conf import settings
 
@@ -34,7 +35,7 @@ def still(camera: Camera, now: float | None = None) -> bytes | None:
     data = snapshot(camera) or live_frame(camera) or recorded_frame(camera)
     if data:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        partial = cache.with_suffix(".tmp")
+        partial = cache.with_name(f".{cache.name}.{uuid.uuid4().hex}.tmp")  # one per request
         partial.write_bytes(data)
         partial.replace(cache)
     return data
