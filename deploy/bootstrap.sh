@@ -60,16 +60,52 @@ start() {
   bind=$(DJANGO_SETTINGS_MODULE=crimebox.settings "$PY" -c \
     'from django.conf import settings; print(settings.BIND)')
   echo "bootstrap: starting web admin on http://$bind/ , Django-Q cluster, recorder and live view (Ctrl-C stops)"
-  local pids=()
-  "$VENV/bin/gunicorn" -c python:crimebox.gunicorn_conf crimebox.wsgi & pids+=($!)
-  "$PY" manage.py qcluster & pids+=($!)
-  "$PY" manage.py record & pids+=($!)
-  "$PY" manage.py live & pids+=($!)
-  trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait' INT TERM
+  BOX_PIDS=() BOX_NAMES=()
+  # Each process in its own process group: Ctrl-C reaches this script only, which stops them
+  # (the cluster's master alone gets SIGTERM, as systemd's KillMode=mixed does) and can then
+  # kill a whole group, FFmpegs and Django-Q workers included, if it outstays its time.
+  set -m
+  "$VENV/bin/gunicorn" -c python:crimebox.gunicorn_conf crimebox.wsgi & BOX_PIDS+=($!) BOX_NAMES+=(web)
+  "$PY" manage.py qcluster & BOX_PIDS+=($!) BOX_NAMES+=(cluster)
+  "$PY" manage.py record & BOX_PIDS+=($!) BOX_NAMES+=(recorder)
+  "$PY" manage.py live & BOX_PIDS+=($!) BOX_NAMES+=(live)
+  set +m
+  trap 'stop_box; exit 130' INT TERM HUP
   # One process dying takes the rest down: systemd (deploy/) restarts them one by one instead.
-  wait -n "${pids[@]}" || true
-  kill -TERM "${pids[@]}" 2>/dev/null || true
-  wait
+  wait -n "${BOX_PIDS[@]}" || true
+  stop_box
+}
+
+# How long `start` waits for its processes after Ctrl-C before it kills what is left. Django-Q
+# stops only once every worker has finished its task (a task may run 10 minutes), and its
+# master waits for that inside its signal handler, deaf to a second SIGTERM: without a bound,
+# Ctrl-C hung for minutes. The recorder needs ~10-20 s to close and index its open segments.
+STOP_SECONDS=${CRIMEBOX_STOP_SECONDS:-30}
+
+group_alive() { kill -0 -- "-$1" 2>/dev/null; }
+
+stop_box() {
+  trap 'echo "bootstrap: killing what is left now"; STOP_SECONDS=0' INT TERM HUP
+  echo "bootstrap: stopping (at most ${STOP_SECONDS} s; Ctrl-C again kills at once)" >&2
+  kill -TERM "${BOX_PIDS[@]}" 2>/dev/null || true
+  local waited=0 i left
+  while [ "$waited" -lt $((STOP_SECONDS * 5)) ]; do
+    left=0
+    for i in "${BOX_PIDS[@]}"; do group_alive "$i" && left=1; done
+    [ "$left" -eq 0 ] && break
+    sleep 0.2; waited=$((waited + 1))
+  done
+  for i in "${!BOX_PIDS[@]}"; do
+    if group_alive "${BOX_PIDS[$i]}"; then
+      echo "bootstrap: ${BOX_NAMES[$i]} did not stop within ${STOP_SECONDS} s: killed (SIGKILL)" \
+        "its process group ${BOX_PIDS[$i]}: $(pgrep -a -g "${BOX_PIDS[$i]}" | \
+        cut -c1-80 | paste -sd ';' -)" >&2
+      kill -KILL -- "-${BOX_PIDS[$i]}" 2>/dev/null || true
+    fi
+  done
+  wait 2>/dev/null || true
+  trap - INT TERM HUP
+  echo "bootstrap: stopped" >&2
 }
 
 test_suite() {

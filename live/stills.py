@@ -17,6 +17,7 @@ import logging
 import os
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -114,7 +115,7 @@ def _single_flight(camera: Camera, cache: Path) -> bytes | None:
         if cached is not None:
             return cached or None
         data = snapshot(camera) or live_frame(camera) or recorded_frame(camera)
-        partial = cache.with_suffix(".tmp")
+        partial = cache.with_name(f".{cache.name}.{uuid.uuid4().hex}.tmp")  # one per request
         partial.write_bytes(data or b"")  # b"": "no picture", so waiters do not fetch again
         partial.replace(cache)
         return data

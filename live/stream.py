@@ -6,7 +6,6 @@ import shutil
 import signal
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 from django.conf import settings
@@ -18,6 +17,7 @@ from recordings.run import with_parent_death_signal
 from . import state
 
 logger = logging.getLogger(__name__)
+READER_JOIN = 2.0  # seconds; the pipe closes when FFmpeg exits
 
 STOP_GRACE = 3.0
 
@@ -75,7 +75,8 @@ class Stream:
             text=True,
             bufsize=1,
         )
-        threading.Thread(target=self.pump, daemon=True).start()
+        self.reader = threading.Thread(target=self.pump, daemon=True)
+        self.reader.start()
         logger.info("live %s: FFmpeg started (pid %d)", self.name, self.proc.pid)
 
     def argv(self, camera: Camera) -> list[str]:
@@ -103,7 +104,7 @@ class Stream:
             return None
 
     def exit_message(self) -> str:
-        time.sleep(0.1)  # let the reader thread take FFmpeg's last lines
+        self.reader.join(READER_JOIN)  # it ends at FFmpeg's last line (EOF)
         return explain_exit(list(self.stderr), self.proc.returncode)
 
     def stop(self) -> None:

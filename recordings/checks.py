@@ -10,6 +10,8 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from crimebox.checks import unwritable_dir_errors
 
+from .retention import free_floor
+
 
 @register(Tags.compatibility, deploy=False)
 def check_binaries(
@@ -46,14 +48,19 @@ def check_free_space(
     if not settings.RECORDINGS_DIR.is_dir():
         return []  # crimebox.E003 already says so
     usage = shutil.disk_usage(settings.RECORDINGS_DIR)
-    free_gb = usage.free / 1e9
-    if free_gb < settings.MIN_FREE_GB:
+    floor = free_floor(usage.total)  # the floor retention keeps: one floor, one function
+    if usage.free < floor:
         return [
             Warning(
-                f"Only {free_gb:.1f} GB free under {settings.RECORDINGS_DIR}, below "
-                f"CRIMEBOX_MIN_FREE_GB={settings.MIN_FREE_GB:g}: retention will delete the oldest "
-                "unheld footage continuously.",
-                hint="Use a larger disk (a USB SSD) or lower CRIMEBOX_MIN_FREE_GB.",
+                f"Only {usage.free / 1e9:.1f} GB free under {settings.RECORDINGS_DIR}, below "
+                f"the free-space floor of {floor / 1e9:.1f} GB (the larger of "
+                f"CRIMEBOX_MIN_FREE_GB={settings.MIN_FREE_GB:g} and "
+                f"CRIMEBOX_MIN_FREE_PERCENT={settings.MIN_FREE_PERCENT:g} % of the disk): "
+                "retention will delete the oldest unheld footage continuously.",
+                hint=(
+                    "Use a larger disk (a USB SSD) or lower CRIMEBOX_MIN_FREE_GB or "
+                    "CRIMEBOX_MIN_FREE_PERCENT."
+                ),
                 id="crimebox.W001",
             )
         ]

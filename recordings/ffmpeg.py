@@ -33,7 +33,10 @@ TEST_PATTERN_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 
 def segment_output_args(out_template: str, segment_seconds: int) -> list[str]:
-    """Segment muxer: clock-aligned cuts on keyframes, closed files reported on stdout as CSV.
+    """Segment muxer: clock-aligned cuts on keyframes, closed files reported on stdout as CSV,
+    and FFmpeg's own progress (`frame=`, `out_time_us=`...) on stdout each second: the
+    recorder's watchdog reads it, since a segment no longer than the camera's keyframe
+    interval holds only its header until it closes (see parse_progress_line).
 
     Files are numbered (`%06d` in the template), never named from the clock: with -strftime
     a clock stepped back makes FFmpeg reuse the name of a closed, hashed segment and truncate
@@ -41,6 +44,10 @@ def segment_output_args(out_template: str, segment_seconds: int) -> list[str]:
     makes the rest of the name unique per run.
     """
     return [
+        "-stats_period",
+        "1",
+        "-progress",
+        "pipe:1",  # one write() per report, as the segment list's lines: never interleaved
         "-f",
         "segment",
         "-segment_time",
@@ -154,6 +161,17 @@ def parse_segment_list_line(line: str) -> ClosedSegment | None:
         return ClosedSegment(name=name.strip('"'), start=float(start), end=float(end))
     except ValueError:
         return None
+
+
+# FFmpeg's -progress keys that say how far it got; when the input hangs FFmpeg blocks on it
+# and prints nothing (measured: a SIGSTOPped camera, 9 s without a report).
+PROGRESS_KEYS = ("frame", "out_time_us")
+
+
+def parse_progress_line(line: str) -> tuple[str, str] | None:
+    """One `-progress` line that tells how far FFmpeg got: (key, value), else None."""
+    key, sep, value = line.strip().partition("=")
+    return (key, value) if sep and key in PROGRESS_KEYS else None
 
 
 # Exports and thumbnails read only local files: FFmpeg may open nothing but files (a concat

@@ -58,7 +58,9 @@ def telling_line(lines: Sequence[str], cause: str) -> str:
 
 
 def last_media_end(camera: Camera) -> datetime | None:
-    last = Segment.objects.filter(camera=camera).only("end").last_chained()
+    """The end of the newest footage: the latest end, not the highest sequence (a link
+    appended late, or after a clock step, must not open a gap over footage after it)."""
+    last = Segment.objects.filter(camera=camera).chained().only("end").order_by("-end").first()
     return last.end if last else None
 
 

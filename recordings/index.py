@@ -8,6 +8,7 @@ IMMEDIATE transaction that appends the row, so writers never wait on disk I/O.
 import logging
 import os
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from django.utils import timezone
 from cameras.models import Camera
 from crimebox import outbox
 from crimebox.clock import clock_synchronized
+from crimebox.ffprobe import MediaInfo
 from crimebox.hashing import GENESIS, sha256_file
 
 from . import ffmpeg
@@ -132,6 +134,27 @@ def mark_lost(camera: Camera, path: Path, why: str) -> int:
     return updated
 
 
+@dataclass(frozen=True)
+class Measured:
+    """What a closed file is: probed, sealed and hashed (no database involved)."""
+
+    info: MediaInfo
+    sha256: str
+    size: int
+    hashed_at: datetime
+
+
+def measure(path: Path) -> Measured:
+    """Probe, seal (fsync, read-only) and hash a closed file. Slow I/O, no database: the
+    recorder does it as soon as the file closes, whatever the database is doing.
+    Raises ffmpeg.FFmpegError (no readable video) or OSError (the file is gone)."""
+    path = Path(path)
+    info = ffmpeg.probe(path)
+    seal(path)
+    digest = sha256_file(path)
+    return Measured(info, digest, path.stat().st_size, timezone.now())
+
+
 def index_segment(
     camera: Camera,
     path: Path,
@@ -141,6 +164,7 @@ def index_segment(
     note: str = "",
     now: datetime | None = None,
     wall_seconds: float | None = None,
+    measured: Measured | None = None,
 ) -> Segment:
     """Hash and probe a closed file and append it to the camera's chain.
 
@@ -148,6 +172,7 @@ def index_segment(
     (the recorder does); the end is start + the media duration from ffprobe. `wall_seconds`
     is how long the recorder saw the file take, checked against the media. A row made by
     `open_segment` for this file is completed in place. Safe to call twice.
+    `measured` is the file's `measure()`, when the caller took it already.
     Raises ffmpeg.FFmpegError for a file with no readable video (the caller decides).
     """
     path = Path(path)
@@ -155,9 +180,8 @@ def index_segment(
     existing = Segment.objects.filter(path=rel).first()
     if existing is not None and not existing.is_recording:
         return existing  # a file is indexed once, never rehashed here
-    info = ffmpeg.probe(path)
-    seal(path)
-    digest = sha256_file(path)
+    measured = measured or measure(path)
+    info, digest = measured.info, measured.sha256
     start = start or estimated_start(path, info.duration)
     if start is None:
         raise ffmpeg.FFmpegError(f"cannot tell the start time of {path.name}")
@@ -167,7 +191,7 @@ def index_segment(
     fields = dict(
         camera=camera,
         duration=info.duration,
-        size=path.stat().st_size,
+        size=measured.size,
         codec=info.codec,
         width=info.width,
         height=info.height,
@@ -177,7 +201,7 @@ def index_segment(
         path=rel,
         sha256=digest,
         status=status,
-        hashed_at=timezone.now(),
+        hashed_at=measured.hashed_at,
         clock_synced=clock_synchronized(),
         media_warning=media_warning(info, wall_seconds),
     )

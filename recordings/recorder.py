@@ -1,9 +1,12 @@
 """The recorder supervisor: one FFmpeg per enabled camera, restarted on any exit it did not ask for.
 
 Shaped like healthchecks' `sendalerts`: `Supervisor.tick()` does one round of work and the
-`record` command loops around it. Slow work (ffprobe, hashing, database appends) runs in one
-indexer thread, in order, so a camera's chain is appended in the order its files closed and
-the loop keeps watching the other cameras meanwhile. One FFmpeg process is a `Run` (run.py).
+`record` command loops around it (`supervise`: a failed tick is logged and the loop goes on
+after a short back-off). Slow work runs off the loop (indexer.py): each closed file is hashed
+at once, and every database write (rows, chain links, gaps, camera status) runs in one writer
+thread, in order, retried while the database is held by another process, so a camera's
+chain is appended in the order its files closed and the loop keeps watching the cameras
+meanwhile. One FFmpeg process is a `Run` (run.py).
 
 UTC start of a segment: FFmpeg's segment list gives each file's start and end in stream time
 since the run began. A file is reported 0.1-0.3 s after it closes, and it closes when the
@@ -23,25 +26,30 @@ import logging
 import shutil
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
-from datetime import datetime
-from pathlib import Path
-from typing import Any
+from concurrent.futures import Executor
 
 from django.conf import settings
-from django.db import close_old_connections
 
 from cameras.models import Camera
 
 from . import ffmpeg, gaps, heartbeat
-from .index import index_segment, mark_lost, open_segment, run_name_taken
+from .index import run_name_taken
+from .indexer import (
+    Indexer,
+    clock_stepped,
+    handle_exit,
+    index_closed,
+    opened,
+    resume,
+    set_status,
+)
 from .models import Gap, Segment
-from .recovery import index_unknown_files
 from .run import Run, recording_fingerprint, utc
 
 logger = logging.getLogger(__name__)
 
 MAX_BACKOFF = 60.0
+MAX_TICK_BACKOFF = 10.0  # after failed ticks in a row (the database away, a bug)
 FIRST_RETRY = 1.5  # the issue asks for the first retry within 2 s
 # A full disk is retried this often, never backed off: the exit pruned, space may be back.
 DISK_FULL_RETRY = 2.0
@@ -56,86 +64,6 @@ PLANNED_RESTARTS = (
     Gap.Cause.RECORDER_DOWN,
     Gap.Cause.FILE_LOST,
 )
-
-
-def _job(fn: Callable[..., None]) -> Callable[..., None]:
-    """Indexer-thread job: its own connection hygiene, never lets an error kill the thread."""
-
-    def run(*args: Any, **kwargs: Any) -> None:
-        close_old_connections()
-        try:
-            fn(*args, **kwargs)
-        except Exception:
-            logger.exception("recorder job %s failed", fn.__name__)
-
-    run.__name__ = fn.__name__
-    return run
-
-
-@_job
-def index_closed(
-    camera_id: int,
-    path: Path,
-    start: datetime,
-    first: bool = False,
-    wall_seconds: float | None = None,
-    note: str = "",
-) -> None:
-    camera = Camera.objects.get(pk=camera_id)
-    if not path.exists():
-        mark_lost(camera, path, "deleted or moved while FFmpeg wrote it: never hashed")
-        return
-    try:
-        segment = index_segment(camera, path, start=start, wall_seconds=wall_seconds, note=note)
-    except ffmpeg.FFmpegError as e:
-        logger.error("camera %s: closed file %s unreadable: %s", camera, path.name, e)
-        return
-    if first:
-        gaps.align_resumed_gap(camera, segment.start)
-
-
-@_job
-def opened(camera_id: int, path: Path, start: datetime) -> None:
-    camera = Camera.objects.filter(pk=camera_id).first()
-    if camera is not None:
-        open_segment(camera, path, start=start)
-
-
-@_job
-def handle_exit(
-    camera_id: int,
-    paths: list[Path],
-    starts: dict[str, datetime],
-    cause: str,
-    detail: str,
-    at: datetime,
-) -> None:
-    """After an FFmpeg run ended: index what it left open, open the gap.
-
-    Jobs run in order in one thread, so the next run's "recording" row cannot exist yet.
-    """
-    camera = Camera.objects.filter(pk=camera_id).first()
-    if camera is None:
-        return
-    index_unknown_files(camera, paths=paths, starts=starts, note=f"FFmpeg run ended: {cause}")
-    gaps.open_gap(camera, cause, detail, at)
-    if cause == Gap.Cause.DISK_FULL:
-        from .retention import prune
-
-        prune()
-
-
-@_job
-def resume(camera_id: int, at: datetime) -> None:
-    camera = Camera.objects.filter(pk=camera_id).first()
-    if camera is not None:
-        gaps.close_gaps(camera, at)
-
-
-@_job
-def clock_stepped(camera_ids: list[int], step: float, at: datetime) -> None:
-    for camera in Camera.objects.filter(pk__in=camera_ids):
-        gaps.record_clock_step(camera, step, at)
 
 
 def disk_is_full() -> bool:
@@ -157,9 +85,9 @@ class Supervisor:
         self.retry_at: dict[int, float] = {}
         self.failures: dict[int, int] = {}
         self.cameras: dict[int, Camera] = {}
-        self.executor: Executor = executor or ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="index"
-        )
+        self.indexer = Indexer(executor)
+        # The status last written per camera: the writes queue behind the indexer's.
+        self.statuses: dict[int, str] = {}
         self.clock = clock
         self.sync_interval = sync_interval
         self.last_sync = float("-inf")
@@ -194,7 +122,7 @@ class Supervisor:
             self.retry_at = {k: v + step for k, v in self.retry_at.items()}
             self.last_sync = self.last_beat = float("-inf")
             cameras = [c.pk for c in self.cameras.values() if c.is_enabled]
-            self.executor.submit(clock_stepped, cameras, step, utc(now))
+            self.indexer.submit(clock_stepped, cameras, step, utc(now))
         self.clock_offset = offset
 
     def sync(self, now: float) -> None:
@@ -210,10 +138,10 @@ class Supervisor:
         for camera in self.cameras.values():
             if not camera.is_enabled and camera.pk not in self.runs:
                 self.retry_at.pop(camera.pk, None)
-                if camera.status != Camera.Status.DISABLED:
-                    camera.set_status(Camera.Status.DISABLED, error="")
+                if self.statuses.get(camera.pk, camera.status) != Camera.Status.DISABLED:
+                    self.set_status(camera.pk, Camera.Status.DISABLED)
                     if Segment.objects.filter(camera=camera).exists():
-                        self.executor.submit(
+                        self.indexer.submit(
                             handle_exit,
                             camera.pk,
                             [],
@@ -238,9 +166,7 @@ class Supervisor:
                     cause = Gap.Cause.DISK_FULL if full else None
                     self.failed(camera.pk, f"cannot start FFmpeg: {e}", now, cause)
                     if full:
-                        self.executor.submit(
-                            handle_exit, camera.pk, [], {}, cause, str(e), utc(now)
-                        )
+                        self.indexer.submit(handle_exit, camera.pk, [], {}, cause, str(e), utc(now))
 
     @staticmethod
     def name_taken(camera: Camera, now: float) -> bool:
@@ -261,27 +187,28 @@ class Supervisor:
             run.last_report_mono = mono
             run.last_csv_end = closed.end
             note, run.clock_note = run.clock_note, ""
-            self.executor.submit(
+            path = run.dir / closed.name
+            self.indexer.submit(
                 index_closed,
                 run.camera_id,
-                run.dir / closed.name,
+                path,
                 utc(run.media_epoch + closed.start),
                 first,
                 took,
                 note,
+                self.indexer.hash(path),  # at once, even while the database is held
             )
 
     def recording(self, run: Run, epoch: float) -> None:
         run.epoch = epoch
         self.failures[run.camera_id] = 0
-        camera = self.cameras.get(run.camera_id)
-        if camera is not None:
-            camera.set_status(Camera.Status.RECORDING, error="")
-        self.executor.submit(resume, run.camera_id, utc(epoch))
+        self.set_status(run.camera_id, Camera.Status.RECORDING)
+        self.indexer.submit(resume, run.camera_id, utc(epoch))
 
     def watch(self, run: Run, now: float) -> None:
-        """Notice a stream that stopped delivering, or a file that vanished under FFmpeg, and
-        stop that FFmpeg (and only it). Follows the file FFmpeg has open, not a name."""
+        """Notice a stream that stopped delivering (no progress reported by FFmpeg, no byte
+        written), or a file that vanished under FFmpeg, and stop that FFmpeg (and only it).
+        Follows the file FFmpeg has open, not a name."""
         if run.stop_mono is not None and time.monotonic() - run.stop_mono > STOP_GRACE:
             run.kill(*run.stop_reason)
         path, size, gone = run.writing() or (None, 0, False)
@@ -293,7 +220,7 @@ class Supervisor:
             return
         if size > 0 and path.name != run.open_name:
             run.open_name = path.name
-            self.executor.submit(opened, run.camera_id, path, run.open_start(now))
+            self.indexer.submit(opened, run.camera_id, path, run.open_start(now))
         if run.epoch is None:
             if size > 0:
                 self.recording(run, now)
@@ -303,7 +230,10 @@ class Supervisor:
                     run.last_error or "no media from the camera after connecting",
                 )
             return
-        if size != run.last_size:
+        # FFmpeg's own progress, not the file's size alone: a segment no longer than the
+        # camera's keyframe interval stays at its header size until it closes, and so does
+        # the next (measured: 103 healthy FFmpegs killed in 23 min with 2 s segments).
+        if run.advanced() or size != run.last_size:
             run.last_size, run.last_growth = size, now
         elif now - run.last_growth > settings.STALL_SECONDS:
             run.kill(
@@ -336,7 +266,7 @@ class Supervisor:
             cause,
             detail,
         )
-        self.executor.submit(
+        self.indexer.submit(
             handle_exit,
             run.camera_id,
             run.own_files(),
@@ -346,9 +276,8 @@ class Supervisor:
             utc(now),
         )
         planned = run.stop_reason is not None and cause in PLANNED_RESTARTS
-        camera = self.cameras.get(run.camera_id)
-        if cause == Gap.Cause.DISABLED and camera is not None:
-            camera.set_status(Camera.Status.DISABLED, error="")
+        if cause == Gap.Cause.DISABLED:
+            self.set_status(run.camera_id, Camera.Status.DISABLED)
         elif not planned:
             self.failed(run.camera_id, detail, now, cause)
 
@@ -359,10 +288,14 @@ class Supervisor:
         if cause == Gap.Cause.DISK_FULL:
             delay = DISK_FULL_RETRY
         self.retry_at[camera_id] = now + delay
-        camera = self.cameras.get(camera_id)
-        if camera is not None:
-            status = Camera.Status.RECONNECTING if failures <= 3 else Camera.Status.OFFLINE
-            camera.set_status(status, error=f"{error} (retry in {delay:.0f} s)")
+        status = Camera.Status.RECONNECTING if failures <= 3 else Camera.Status.OFFLINE
+        self.set_status(camera_id, status, f"{error} (retry in {delay:.0f} s)")
+
+    def set_status(self, camera_id: int, status: str, error: str = "") -> None:
+        """Queued behind the indexer's writes: the loop itself never waits on the database."""
+        if camera_id in self.cameras:
+            self.statuses[camera_id] = status
+            self.indexer.submit(set_status, camera_id, status, error)
 
     def shutdown(self, grace: float = STOP_GRACE) -> None:
         """Stop every FFmpeg cleanly (open segments are finalised and indexed)."""
@@ -379,8 +312,26 @@ class Supervisor:
         for run in list(self.runs.values()):
             self.collect(run)
             self.reap(run, self.clock())
-        self.executor.shutdown(wait=True)
-        heartbeat.stop()
         for camera in self.cameras.values():
             if camera.is_enabled:
-                camera.set_status(Camera.Status.IDLE, error="")
+                self.set_status(camera.pk, Camera.Status.IDLE)
+        self.indexer.shutdown(grace)
+        heartbeat.stop()
+
+
+def supervise(supervisor: Supervisor, interval: float, stopping: Callable[[], bool]) -> None:
+    """The record command's loop: tick until `stopping()`. A tick that fails (a database
+    error, a bug) is logged and the loop goes on after a bounded back-off: one error must
+    not stop every camera."""
+    failures = 0
+    while not stopping():
+        try:
+            supervisor.tick()
+            failures = 0
+        except Exception:
+            failures += 1
+            logger.exception("recorder tick failed (%d in a row); going on", failures)
+        pause = min(MAX_TICK_BACKOFF, interval * 2**failures) if failures else interval
+        deadline = time.monotonic() + pause
+        while time.monotonic() < deadline and not stopping():
+            time.sleep(min(0.1, pause))

@@ -37,6 +37,8 @@ class PruneResult:
 
 
 def free_floor(total: int) -> int:
+    """The free-space floor of a disk of `total` bytes: the larger of CRIMEBOX_MIN_FREE_GB and
+    CRIMEBOX_MIN_FREE_PERCENT. Retention keeps it; the system check warns below it."""
     return int(max(settings.MIN_FREE_GB * 1e9, total * settings.MIN_FREE_PERCENT / 100))
 
 

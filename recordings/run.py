@@ -81,7 +81,10 @@ class Run:
         self.stop_reason: tuple[str, str] | None = None  # (cause, detail) when we stop it
         self.stop_mono: float | None = None
         self.last_size = -1
-        self.last_growth = now
+        self.last_growth = now  # the last sign of progress: FFmpeg's reports, the file
+        self.progress: dict[str, str] = {}  # FFmpeg's last -progress values
+        self.advances = 0  # counted by the stdout reader thread
+        self.advances_seen = 0
         self.open_name = ""  # the file FFmpeg writes now, once it holds data
         self.clock_note = ""  # for the file open when the box's clock stepped
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -116,9 +119,23 @@ class Run:
             sink(line)
 
     def on_csv(self, line: str) -> None:
+        """Stdout: the segment list (closed files) and FFmpeg's progress reports."""
+        progress = ffmpeg.parse_progress_line(line)
+        if progress is not None:
+            key, value = progress
+            if self.progress.get(key) != value:
+                self.progress[key] = value
+                self.advances += 1
+            return
         closed = ffmpeg.parse_segment_list_line(line)
         if closed is not None:
             self.closed.append((closed, self.clock(), time.monotonic()))
+            self.advances += 1
+
+    def advanced(self) -> bool:
+        """FFmpeg reported progress (more frames muxed, a file closed) since the last call."""
+        seen, self.advances_seen = self.advances_seen, self.advances
+        return self.advances != seen
 
     def on_err(self, line: str) -> None:
         if line.strip():

@@ -1,6 +1,7 @@
 """A small JPEG of a segment's first frame, made once and cached under DATA_DIR/thumbs; the
 audit entry of every still served (thumbnails, camera and live stills)."""
 
+import uuid
 from pathlib import Path
 
 from django.conf import settings
@@ -27,11 +28,16 @@ def thumbnail(segment: Segment) -> Path | None:
     if not segment.abs_path.is_file():
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".tmp.jpg")
-    ok = ffmpeg.run(ffmpeg.thumbnail_argv(segment.abs_path, partial), TIMEOUT_SECONDS)
-    if not ok or not partial.exists():
-        return None
-    partial.replace(path)
+    # A name of its own per request: two threads asking for the same thumbnail must not
+    # write one file together; the rename makes whichever finishes the whole picture.
+    partial = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp.jpg")
+    try:
+        ok = ffmpeg.run(ffmpeg.thumbnail_argv(segment.abs_path, partial), TIMEOUT_SECONDS)
+        if not ok or not partial.exists():
+            return None
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 

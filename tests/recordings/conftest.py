@@ -30,6 +30,7 @@ class RTSPServer:
         sub_size="",
         sub_bitrate=400,
         max_sessions=0,
+        gop=0,
     ):
         self.port = free_port()
         self.args = [
@@ -44,7 +45,7 @@ class RTSPServer:
             "--fps",
             str(fps),
             "--gop",
-            str(fps),
+            str(gop or fps),  # frames between keyframes: 1 s unless told
             "--bitrate",
             str(bitrate),
         ]

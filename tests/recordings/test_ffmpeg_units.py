@@ -25,6 +25,7 @@ def test_record_argv_is_stream_copy_over_tcp_with_timeout_and_clock_segments():
     assert "-map 0:v:0" in joined and "0:a" not in joined
     assert "-segment_time 900 -segment_atclocktime 1" in joined
     assert "-segment_list pipe:1 -segment_list_type csv" in joined
+    assert "-stats_period 1 -progress pipe:1" in joined  # the watchdog's sign of life
     assert "frag_keyframe" in joined and "flush_packets=1" in joined
     assert argv[-1] == "/r/20261124T141500Z-%06d.mp4"
     assert "-strftime" not in argv  # names from the clock repeat when it steps back
@@ -90,6 +91,21 @@ def test_test_pattern_argv_encodes_with_a_clock(monkeypatch):
 def test_parse_segment_list_line(line, expected):
     parsed = ffmpeg.parse_segment_list_line(line)
     assert (None if parsed is None else (parsed.name, parsed.start, parsed.end)) == expected
+
+
+@pytest.mark.parametrize(
+    "line,expected",
+    [
+        ("frame=55\n", ("frame", "55")),
+        ("out_time_us=2120078", ("out_time_us", "2120078")),
+        ("progress=continue", None),  # says nothing of how far
+        ("bitrate=N/A", None),
+        ("20261124T141500Z-000001.mp4,0.0,2.0", None),
+        ("", None),
+    ],
+)
+def test_parse_progress_line(line, expected):
+    assert ffmpeg.parse_progress_line(line) == expected
 
 
 @pytest.mark.parametrize(

@@ -251,6 +251,37 @@ def test_stalled_stream_is_killed_and_restarted(rtsp_server, short_segments, sup
     )
 
 
+def test_segments_no_longer_than_the_keyframe_interval_are_not_taken_for_a_stall(
+    rtsp_server, short_segments, supervisor
+):
+    """2 s segments from a camera with a keyframe every 2 s: each open file stays at its header
+    size until FFmpeg closes it, and so does the next; FFmpeg is writing all along."""
+    server = rtsp_server(gop=50)  # key-int-max=50 at 25 fps
+    camera = make_camera(main_stream_uri=server.url)
+    run = wait_for(
+        lambda: (r := supervisor.runs.get(camera.pk)) and r.epoch and r,
+        tick=supervisor.tick,
+        what="recording",
+    )
+    # Three stall windows (STALL_SECONDS=4) of healthy recording.
+    wait_for(lambda: len(segments(camera)) >= 7, tick=supervisor.tick, what="7 segments")
+    assert supervisor.runs[camera.pk] is run and run.proc.poll() is None
+    assert not Gap.objects.filter(camera=camera).exists()
+    assert {s.status for s in segments(camera)} == {Segment.Status.COMPLETE}
+
+    os.kill(server.proc.pid, signal.SIGSTOP)  # and a truly hung camera is still noticed
+    try:
+        wait_for(
+            lambda: Gap.objects.filter(camera=camera, cause=Gap.Cause.STALLED).exists(),
+            tick=supervisor.tick,
+            timeout=20,
+            what="a stalled gap",
+        )
+    finally:
+        os.kill(server.proc.pid, signal.SIGCONT)
+    assert run.proc.returncode == -signal.SIGKILL
+
+
 def test_disabling_a_camera_stops_only_its_ffmpeg(rtsp_server, short_segments, supervisor):
     # One server each: gst-rtsp-server asserts when two clients prepare shared media at once.
     one = make_camera("One", main_stream_uri=rtsp_server().url)

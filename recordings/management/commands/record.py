@@ -2,7 +2,6 @@ import fcntl
 import logging
 import os
 import signal
-import time
 from pathlib import Path
 
 from django.conf import settings
@@ -10,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from recordings.recorder import Supervisor
+from recordings.recorder import Supervisor, supervise
 from recordings.recovery import recover
 
 logger = logging.getLogger("recordings.recorder")
@@ -51,9 +50,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, on_signal)
         supervisor = Supervisor()
         try:
-            while not stop:
-                supervisor.tick()
-                time.sleep(options["interval"])
+            supervise(supervisor, options["interval"], lambda: stop)
         finally:
             supervisor.shutdown()
         logger.info("recorder stopped")
