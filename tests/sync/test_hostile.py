@@ -129,9 +129,7 @@ def test_a_server_answering_every_insert_duplicate_different_makes_one_alarm(wir
     facts()
     log.record(AuditEvent.Action.VIEW, username="alice")
     on_insert(wire, every_insert_a_duplicate)
-    on_find(
-        wire, lambda request: [{"_id": i, "box": "test-box"} for i in requested_ids(request)]
-    )
+    on_find(wire, lambda request: [{"_id": i, "box": "test-box"} for i in requested_ids(request)])
     for _ in range(10):
         sender.send_pending(force=True)
     assert AuditEvent.objects.filter(username="sync").count() == 1
