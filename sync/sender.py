@@ -233,10 +233,11 @@ def _is_alarm(item: OutboxItem) -> bool:
 def send_pending(*, force: bool = False, max_seconds: float = 120.0) -> PassResult:
     """Drain the outbox in batches until it is empty, a batch fails, or time is up.
 
-    `force` ignores the back-off and confirms the datacenter answers even when there is
-    nothing to send (sync_now). While backing off, a cheap ping (at most one every
-    PING_EVERY) cuts the back-off short as soon as the datacenter answers again. Off (no
-    URI, or a URI that cannot work): nothing happens, rows stay pending.
+    A ping opens every pass, so an unreachable datacenter is said (within the server-selection
+    time) even when there is nothing to send. `force` ignores the back-off (sync_now). While
+    backing off, a cheap ping (at most one every PING_EVERY) cuts the back-off short as soon as
+    the datacenter answers again. Off (no URI, or a URI that cannot work): nothing happens,
+    rows stay pending.
     """
     total = PassResult()
     if not remote.is_configured():
@@ -253,12 +254,12 @@ def send_pending(*, force: bool = False, max_seconds: float = 120.0) -> PassResu
             return total
         logger.info("sync: the datacenter answers again; back-off cut short")
     ensure_registration()
-    _drain(total, time.monotonic() + max_seconds)
-    if force and not total.attempts and not total.error:
-        try:
-            remote.ping()
-        except remote.RemoteError as e:
-            total.error = str(e)
+    try:  # unreachable: said within the server-selection time, not the insert's deadline
+        remote.ping()
+    except remote.RemoteError as e:
+        total.error = str(e)
+    else:
+        _drain(total, time.monotonic() + max_seconds)
     if not total.attempts and not total.error:
         total.held = _held()
     record_outcome(total)
