@@ -254,10 +254,17 @@ def send_pending(*, force: bool = False, max_seconds: float = 120.0) -> PassResu
             return total
         logger.info("sync: the datacenter answers again; back-off cut short")
     ensure_registration()
+    started, t0 = timezone.now(), time.monotonic()
     try:  # unreachable: said within the server-selection time, not the insert's deadline
         remote.ping()
     except remote.RemoteError as e:
         total.error = str(e)
+        SyncLog.objects.create(
+            started_at=started,
+            duration=time.monotonic() - t0,
+            result=SyncLog.Result.FAILED,
+            error=total.error[:2000],
+        )
     else:
         _drain(total, time.monotonic() + max_seconds)
     if not total.attempts and not total.error:
