@@ -1,39 +1,26 @@
-"""System checks of the replication settings: a bad URI, file or certificate fails at start-up
-(with the URI's credentials left out of the message), not at the first send."""
+"""System checks of the replication settings.
 
-from pathlib import Path
+A bad URI, an unreadable URI file or a missing certificate is a **warning** (sync.W001), never
+an error: an error would stop `record`, `live` and `qcluster` from starting, and a replication
+typo must not stop recording (docs/sync.md). Replication stays off and /health says why.
+"""
 
-from django.conf import settings
-from django.core.checks import CheckMessage, Error, Tags, register
-from pymongo.errors import ConfigurationError, InvalidURI
-from pymongo.uri_parser import parse_uri
+from django.core.checks import CheckMessage, Tags, Warning, register
 
-from .remote import RemoteError, configured_uri, redact
+from .remote import config_problem
 
 
 @register(Tags.compatibility)
 def check_rtcc(app_configs: object = None, **kwargs: object) -> list[CheckMessage]:
-    errors: list[CheckMessage] = []
-    try:
-        uri = configured_uri()
-    except RemoteError as e:
-        return [Error(str(e), hint="Make the file readable by the crimebox user.", id="sync.E001")]
-    if uri:
-        try:
-            parse_uri(uri, validate=True, warn=False)
-        except (InvalidURI, ConfigurationError, ValueError) as e:
-            errors.append(
-                Error(
-                    f"CRIMEBOX_RTCC_URI is not a valid MongoDB URI: {redact(e, uri)}",
-                    hint="mongodb://USER:PASSWORD@HOST:27017/?authSource=rtcc (docs/sync.md); "
-                    "percent-encode @ : / in the password.",
-                    id="sync.E002",
-                )
-            )
-    for name in ("RTCC_TLS_CA_FILE", "RTCC_TLS_CERT_FILE"):
-        path = getattr(settings, name)
-        if path and not Path(path).is_file():
-            errors.append(
-                Error(f"CRIMEBOX_{name} names {path}, which is not a file.", id="sync.E003")
-            )
-    return errors
+    problem = config_problem()
+    if not problem:
+        return []
+    return [
+        Warning(
+            f"Replication to the RTCC is off: {problem}.",
+            hint="mongodb://USER:PASSWORD@HOST:27017/?authSource=rtcc (docs/sync.md); "
+            "percent-encode @ : / in the password; the URI file must be readable by the "
+            "crimebox user. Recording is not affected.",
+            id="sync.W001",
+        )
+    ]

@@ -5,15 +5,16 @@ Pi-only values (CPU temperature, throttling and under-voltage flags from sysfs) 
 """
 
 import json
+import logging
 import os
 import shutil
 import subprocess
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Min
+from django.db.models import F, Min
 from django.utils import timezone
 
 import crimebox
@@ -26,6 +27,9 @@ from .documents import base
 from .models import OutboxItem, SyncState
 from .outbox import add
 
+logger = logging.getLogger(__name__)
+
+SILENCE = timedelta(seconds=90)  # the schedule runs each minute, up to ~20 s late
 THERMAL = Path("/sys/class/thermal/thermal_zone0/temp")
 THROTTLED = Path("/sys/devices/platform/soc/soc:firmware/get_throttled")
 
@@ -148,11 +152,34 @@ def heartbeat_doc(sequence: int, now: datetime, zt: dict | None = None) -> dict:
 
 
 def beat(now: datetime | None = None) -> OutboxItem | None:
-    """Write one heartbeat into the outbox (its sequence counter in the same transaction)."""
+    """Write one heartbeat into the outbox, its number taken by a conditional UPDATE
+    (F() + 1) in the same transaction: a kill or a stale copy of the row saved elsewhere can
+    never make two heartbeats share a number. A minute without one is said in the log."""
     now = now or timezone.now()
     zt = zerotier()  # a subprocess: outside the write transaction
     with transaction.atomic():
-        state = SyncState.get()
-        state.heartbeat_sequence += 1
-        state.save(update_fields=["heartbeat_sequence"])
-        return add(heartbeat_doc(state.heartbeat_sequence, now, zt), now=now)
+        row = SyncState.objects.filter(pk=SyncState.get().pk)
+        row.update(heartbeat_sequence=F("heartbeat_sequence") + 1)
+        sequence = row.values_list("heartbeat_sequence", flat=True)[0]
+        _say_silence(now)
+        item = add(heartbeat_doc(sequence, now, zt), now=now)
+    if item is None:
+        logger.error("heartbeat %d at %s was not written: its _id is taken", sequence, now)
+    return item
+
+
+def _say_silence(now: datetime) -> None:
+    """Log how long the box was silent when the previous heartbeat is over ~a minute old."""
+    last = (
+        OutboxItem.objects.filter(kind="heartbeat", created_at__lt=now)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    if last is not None and now - last > SILENCE:
+        logger.warning(
+            "heartbeat: none for %d s before this one (since %s UTC): the cluster was stopped "
+            "or its schedule ran late",
+            (now - last).total_seconds(),
+            f"{last:%Y-%m-%d %H:%M:%S}",
+        )

@@ -6,8 +6,10 @@ fork-safe and Django-Q workers are forked. Errors leave as RemoteError with the 
 removed from the text.
 """
 
+import logging
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,10 +19,20 @@ import bson
 import pymongo
 from bson.errors import InvalidDocument
 from django.conf import settings
-from pymongo.errors import BulkWriteError, PyMongoError
+from pymongo.errors import (
+    BulkWriteError,
+    ConfigurationError,
+    ConnectionFailure,
+    InvalidURI,
+    PyMongoError,
+)
+from pymongo.uri_parser import parse_uri
 from pymongo.write_concern import WriteConcern
 
+logger = logging.getLogger(__name__)
+
 DUPLICATE_KEY = 11000
+SELECT_SECONDS = 10  # server selection and connect, whatever the call's own deadline
 
 _clients: dict[tuple, pymongo.MongoClient] = {}
 
@@ -42,7 +54,32 @@ def configured_uri() -> str:
 
 
 def is_configured() -> bool:
+    """Whether replication is meant to run (a URI or a URI file is set, valid or not)."""
     return bool(settings.RTCC_URI or settings.RTCC_URI_FILE)
+
+
+def config_problem() -> str:
+    """Why the configured replication cannot run ('' when it can, or when it is off).
+
+    A bad URI or an unreadable file is a warning, never a start-up error: replication stays
+    off and says why (health, sync_status), recording goes on (docs/sync.md).
+    """
+    try:
+        uri = configured_uri()
+    except RemoteError as e:
+        return str(e)
+    if not uri and settings.RTCC_URI_FILE:
+        return "CRIMEBOX_RTCC_URI_FILE is empty"
+    if uri:
+        try:
+            parse_uri(uri, validate=True, warn=False)
+        except (InvalidURI, ConfigurationError, ValueError) as e:
+            return f"CRIMEBOX_RTCC_URI is not a valid MongoDB URI: {redact(e, uri)}"
+    for name in ("RTCC_TLS_CA_FILE", "RTCC_TLS_CERT_FILE"):
+        path = getattr(settings, name)
+        if path and not Path(path).is_file():
+            return f"CRIMEBOX_{name} names {path}, which is not a file"
+    return ""
 
 
 def redact(text: object, uri: str = "") -> str:
@@ -67,8 +104,8 @@ def client(uri: str | None = None) -> pymongo.MongoClient:
         raise RemoteError("replication is off: CRIMEBOX_RTCC_URI is not set")
     timeout_ms = int(settings.RTCC_TIMEOUT_SECONDS * 1000)
     options: dict[str, Any] = dict(
-        serverSelectionTimeoutMS=min(timeout_ms, 10_000),
-        connectTimeoutMS=min(timeout_ms, 10_000),
+        serverSelectionTimeoutMS=min(timeout_ms, SELECT_SECONDS * 1000),
+        connectTimeoutMS=min(timeout_ms, SELECT_SECONDS * 1000),
         socketTimeoutMS=timeout_ms,
         tz_aware=True,
         retryWrites=False,  # our own retry sees 11000 for what already landed: compared
@@ -94,6 +131,35 @@ def database(uri: str | None = None, db: str | None = None) -> Any:
     )
 
 
+def one_line(error: object, uri: str = "") -> str:
+    """An error as one short line without credentials (pymongo's server-selection errors carry
+    a whole topology description)."""
+    text = redact(error, uri).split(", Timeout: ")[0].split(" (configured timeouts")[0]
+    return " ".join(text.split())[:300]
+
+
+def failure(error: PyMongoError, uri: str) -> str:
+    if isinstance(error, ConnectionFailure):
+        return f"cannot reach the datacenter at {describe(uri)}: {one_line(error, uri)}"
+    return one_line(error, uri)
+
+
+def ping(uri: str | None = None, *, seconds: float | None = None) -> None:
+    """A cheap round trip: RemoteError (one line) unless the datacenter answers in time."""
+    uri = uri or configured_uri()
+    seconds = seconds or min(settings.RTCC_TIMEOUT_SECONDS, SELECT_SECONDS)
+    try:
+        with pymongo.timeout(seconds):
+            client(uri).admin.command("ping")
+    except RemoteError:
+        raise
+    except Exception as e:  # a hostile server's reply can break pymongo itself
+        raise RemoteError(
+            f"cannot reach the datacenter at {describe(uri)} within {seconds:g} s: "
+            f"{one_line(e, uri)}"
+        ) from None
+
+
 @dataclass
 class InsertResult:
     inserted: list[str] = field(default_factory=list)
@@ -102,70 +168,116 @@ class InsertResult:
 
 
 def insert(collection: str, docs: list[dict], *, uri: str | None = None) -> InsertResult:
-    """insert_many(ordered=False): every document gets its own answer."""
+    """insert_many(ordered=False): every document gets its own answer. A reply that is not
+    what MongoDB answers (hostile or broken) is a RemoteError: nothing counts as delivered."""
     uri = uri or configured_uri()
     result = InsertResult()
     try:
         with pymongo.timeout(settings.RTCC_TIMEOUT_SECONDS):
             database(uri)[collection].insert_many(docs, ordered=False)
     except InvalidDocument:
-        # One document BSON cannot hold must not hold up the others: set it aside, send the rest.
-        good = []
-        for doc in docs:
-            try:
-                bson.encode(doc)
-                good.append(doc)
-            except InvalidDocument as e:
-                result.failed[doc["_id"]] = f"cannot be encoded as BSON: {e}"
-        if len(good) == len(docs):
-            raise RemoteError("the batch could not be encoded as BSON") from None
-        if good:
-            answer = insert(collection, good, uri=uri)
-            answer.failed.update(result.failed)
-            return answer
-        return result
+        return _insert_encodable(collection, docs, uri)
     except BulkWriteError as e:
-        ids = [d["_id"] for d in docs]
-        details = e.details
-        for error in details.get("writeErrors", []):
-            doc_id = ids[error["index"]]
-            if error.get("code") == DUPLICATE_KEY:
-                result.duplicates.append(doc_id)
-            else:
-                result.failed[doc_id] = redact(error.get("errmsg", "write error"), uri)
-        if details.get("writeConcernErrors"):
-            # Written to the primary but not confirmed by a majority: not delivered yet; the next
-            # pass sees 11000 for these and compares.
-            message = redact(details["writeConcernErrors"][0].get("errmsg", "write concern"), uri)
-            for doc_id in ids:
-                if doc_id not in result.duplicates and doc_id not in result.failed:
-                    result.failed[doc_id] = f"write concern: {message}"
-        done = set(result.duplicates) | set(result.failed)
-        result.inserted = [i for i in ids if i not in done]
-        return result
+        return _bulk_answer([d["_id"] for d in docs], e.details, uri)
     except PyMongoError as e:
-        raise RemoteError(redact(e, uri)) from None
+        raise RemoteError(failure(e, uri)) from None
+    except Exception as e:  # pymongo failing on a reply it cannot read (n: "many", bad index)
+        raise RemoteError(unexpected(e, uri)) from None
     result.inserted = [d["_id"] for d in docs]
     return result
+
+
+def unexpected(error: Exception, uri: str = "") -> str:
+    return f"unexpected reply from the datacenter ({type(error).__name__}: {one_line(error, uri)})"
+
+
+def _insert_encodable(collection: str, docs: list[dict], uri: str) -> InsertResult:
+    """One document BSON cannot hold must not hold up the others: set it aside, send the rest."""
+    result, good = InsertResult(), []
+    for doc in docs:
+        try:
+            bson.encode(doc)
+            good.append(doc)
+        except InvalidDocument as e:
+            result.failed[doc["_id"]] = f"cannot be encoded as BSON: {e}"
+    if len(good) == len(docs):
+        raise RemoteError("the batch could not be encoded as BSON")
+    if good:
+        answer = insert(collection, good, uri=uri)
+        answer.failed.update(result.failed)
+        return answer
+    return result
+
+
+def _bulk_answer(ids: list[str], details: Any, uri: str) -> InsertResult:
+    """Each document's fate from a BulkWriteError's details, every part checked."""
+    result = InsertResult()
+    errors = details.get("writeErrors", []) if isinstance(details, dict) else None
+    if not isinstance(errors, list):
+        raise RemoteError("unexpected reply from the datacenter (writeErrors is not a list)")
+    for error in errors:
+        index = error.get("index") if isinstance(error, dict) else None
+        if type(index) is not int or not 0 <= index < len(ids):
+            raise RemoteError(
+                f"unexpected reply from the datacenter (a write error for document {index!r} "
+                f"of {len(ids)})"
+            )
+        if error.get("code") == DUPLICATE_KEY:
+            result.duplicates.append(ids[index])
+        else:
+            result.failed[ids[index]] = redact(str(error.get("errmsg", "write error"))[:500], uri)
+    concern = details.get("writeConcernErrors")
+    if concern:
+        # Written to the primary but not confirmed by a majority: not delivered yet; the next
+        # pass sees 11000 for these and compares.
+        first = concern[0] if isinstance(concern, list) and isinstance(concern[0], dict) else {}
+        message = redact(str(first.get("errmsg", "write concern"))[:500], uri)
+        for doc_id in ids:
+            if doc_id not in result.duplicates and doc_id not in result.failed:
+                result.failed[doc_id] = f"write concern: {message}"
+    done = set(result.duplicates) | set(result.failed)
+    result.inserted = [i for i in ids if i not in done]
+    return result
+
+
+def stream(
+    collection: str, query: dict, *, uri: str | None = None, db: str | None = None, **kw: Any
+) -> Iterator[dict]:
+    """Matching documents one at a time (bounded memory), each batch under the deadline.
+
+    A reachable datacenter is checked first (ping): an unreachable one fails within the
+    server-selection time, not the read's longer deadline."""
+    uri = uri or configured_uri()
+    ping(uri)
+    try:
+        cursor = database(uri, db)[collection].find(query, **kw).batch_size(200)
+        while True:
+            with pymongo.timeout(settings.RTCC_TIMEOUT_SECONDS):
+                doc = next(cursor, None)
+            if doc is None:
+                return
+            yield doc
+    except PyMongoError as e:
+        raise RemoteError(failure(e, uri)) from None
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as e:
+        raise RemoteError(unexpected(e, uri)) from None
 
 
 def find(
     collection: str, query: dict, *, uri: str | None = None, db: str | None = None, **kw: Any
 ) -> list[dict]:
-    """All matching documents (a list), under the deadline."""
-    uri = uri or configured_uri()
-    try:
-        with pymongo.timeout(settings.RTCC_TIMEOUT_SECONDS * 3):
-            return list(database(uri, db)[collection].find(query, **kw))
-    except PyMongoError as e:
-        raise RemoteError(redact(e, uri)) from None
+    """All matching documents (a list): only for short answers (ids, a box's keys)."""
+    return list(stream(collection, query, uri=uri, db=db, **kw))
 
 
 def by_ids(collection: str, ids: list[str], **kw: Any) -> dict[str, dict]:
-    found = {}
+    """The stored documents under these `_id`s; anything else the server sends is ignored."""
+    wanted, found = set(ids), {}
     for i in range(0, len(ids), 500):
         for doc in find(collection, {"_id": {"$in": ids[i : i + 500]}}, **kw):
-            found[doc["_id"]] = doc
+            doc_id = doc.get("_id")
+            if isinstance(doc_id, str) and doc_id in wanted:
+                found[doc_id] = doc
     return found
 
 

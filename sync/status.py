@@ -6,8 +6,9 @@ from django.conf import settings
 from django.db.models import Count, Min, Sum
 from django.utils import timezone
 
-from . import remote
+from . import claims, remote
 from .models import OutboxItem, SyncState
+from .sender import SQUATTED
 
 BACKLOG_WARNING = timedelta(hours=1)
 
@@ -26,12 +27,14 @@ def sync_status(now: datetime | None = None) -> dict:
             :20
         ]
     )
-    try:
-        target = remote.describe(remote.configured_uri()) if remote.is_configured() else ""
-    except remote.RemoteError as e:
-        target = str(e)
+    problem = remote.config_problem() if remote.is_configured() else ""
+    target = (
+        remote.describe(remote.configured_uri()) if remote.is_configured() and not problem else ""
+    )
+    squatted = OutboxItem.objects.filter(last_error__startswith=SQUATTED)
     return {
         "configured": remote.is_configured(),
+        "problem": problem,
         "target": target,
         "backlog": sum(by_kind.values()),
         "backlog_by_kind": by_kind,
@@ -45,11 +48,34 @@ def sync_status(now: datetime | None = None) -> dict:
         "next_attempt_at": state.next_attempt_at,
         "mismatches": mismatches,
         "mismatch_count": OutboxItem.objects.filter(state=OutboxItem.State.MISMATCH).count(),
+        "squatted": list(squatted.values_list("doc_id", flat=True)[:20]),
+        "squatted_count": squatted.count(),
+        "claimed": [
+            {
+                "pid": c.pid,
+                "running": c.alive,
+                "rows": c.rows,
+                "since": c.since,
+                "note": "" if c.alive else "its sender is not running: released at the next pass",
+            }
+            for c in claims.claimants()
+        ],
     }
 
 
 def problems(status: dict, now: datetime) -> tuple[list[str], list[str]]:
     alarms, warnings = [], []
+    if status["problem"]:
+        warnings.append(
+            f"Replication to the RTCC is off: {status['problem']}. Recording is not affected; "
+            "the outbox keeps every document until replication works (docs/sync.md)."
+        )
+    if status["squatted_count"]:
+        alarms.append(
+            f"Someone holding this box's datacenter login planted {status['squatted_count']} "
+            f"document(s) under this box's ids (e.g. {status['squatted'][0]}): the box's own "
+            "documents went to their alternate ids (<_id>~1…); see the audit trail."
+        )
     if status["mismatch_count"]:
         alarms.append(
             f"The RTCC datacenter holds {status['mismatch_count']} document(s) that differ "

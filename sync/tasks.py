@@ -20,12 +20,18 @@ def send_task() -> str:
 
 
 def heartbeat_task() -> str:
+    import logging
+
     from .heartbeat import beat
     from .sender import send_pending
 
-    beat()
+    try:
+        written = beat() is not None
+    except Exception:  # said in the log; the send below still runs
+        logging.getLogger(__name__).exception("heartbeat: not written")
+        written = False
     send_pending()
-    return "heartbeat written"
+    return "heartbeat written" if written else "heartbeat NOT written (see the log)"
 
 
 def prune_task() -> str:

@@ -1,39 +1,56 @@
 """Checking footage against the datacenter's copy (the court's reason for replication).
 
-`verify_remote`: every local chained segment against its document at the RTCC.
-`verify_package_remote`: an evidence package's source segments and signing key against what
-the box registered there; needs no box database, so a defence expert can run it.
+`verify_remote`: every local chained segment against its document at the RTCC, every document
+checked with the box's own key; the datacenter's documents are streamed (bounded memory).
+`verify_package_remote`: an evidence package's source segments against the datacenter, trusting
+only the key whose fingerprint the caller names (the one the RTCC enrolled for that box), never
+whichever `boxes` document is there: anyone holding a box's login can add one (docs/sync.md,
+"Trust"). Needs no box database, so a defence expert can run it.
 """
 
+import json
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from django.conf import settings
 
 from cameras.models import Camera
 from crimebox import outbox
-from crimebox.signature import verify
+from crimebox.keys import fingerprint_of, public_key_from_pem
 from crimebox.utc import utc_iso
 from recordings.models import Segment
 
 from . import remote
 from .documents import segment_key
+from .duplicates import ALTERNATES, alternate_id, base_id, signed_by
+from .outbox import signing_key
+
+LISTED = 1000  # problems listed in one answer; beyond, they are only counted
+FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass
 class RemoteCheck:
     checked: int = 0
     problems: list[dict] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.counts
+
+    @property
+    def unlisted(self) -> int:
+        return sum(self.counts.values()) - len(self.problems)
 
     def add(self, kind: str, what: str, detail: str) -> None:
-        self.problems.append({"problem": kind, "what": what, "detail": detail})
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        if len(self.problems) < LISTED:
+            self.problems.append({"problem": kind, "what": what, "detail": detail})
 
 
 def _compare(segment: Segment, doc: dict) -> list[str]:
@@ -49,42 +66,99 @@ def _compare(segment: Segment, doc: dict) -> list[str]:
     ]
 
 
+@dataclass
+class _Seen:
+    """What the datacenter holds for one local segment (kept small: bounded by local rows)."""
+
+    signed: list[str] = field(default_factory=list)  # differences of the box's signed copy
+    signed_id: str = ""
+    unsigned: dict[str, list[str]] = field(default_factory=dict)  # _id -> its differences
+
+
+def _segment_name(segment: Segment) -> str:
+    return f"{segment.camera.name} segment #{segment.sequence} ({segment.path})"
+
+
 def verify_remote(camera: Camera | None = None, *, uri: str | None = None) -> RemoteCheck:
-    """Missing there, different there, or there but gone here: each named."""
-    result = RemoteCheck()
-    box = settings.BOX_ID
+    """Missing there, different there, not signed by this box, or there but gone here."""
+    result, key, box = RemoteCheck(), signing_key().public_key, settings.BOX_ID
     segments = Segment.objects.chained().select_related("camera").order_by("camera", "sequence")
-    query = {"box": box}
+    query: dict[str, Any] = {"box": box}
     if camera is not None:
         segments = segments.filter(camera=camera)
         query["camera_id"] = camera.pk
     local = {f"{box}:{outbox.SEGMENT}:{segment_key(s.camera_id, s.sequence)}": s for s in segments}
-    stored = remote.by_ids("segments", list(local), uri=uri)
+    seen: dict[str, _Seen] = {}
+    for doc in remote.stream("segments", query, uri=uri):
+        _look_at(doc, local, seen, key, result)
     for doc_id, segment in local.items():
         result.checked += 1
-        name = f"{segment.camera.name} segment #{segment.sequence} ({segment.path})"
-        doc = stored.get(doc_id)
-        if doc is None:
-            result.add("missing_there", name, f"no document {doc_id} at the datacenter")
-            continue
-        for difference in _compare(segment, doc):
-            result.add("different_there", name, difference)
-    there = remote.find("segments", query, uri=uri, projection={"_id": 1, "camera": 1, "file": 1})
-    for doc in there:
-        if doc["_id"] not in local:
-            result.add(
-                "gone_here",
-                f"{doc.get('camera')} {doc.get('file')}",
-                f"{doc['_id']} is at the datacenter but not in this box's index",
-            )
+        _judge(_segment_name(segment), doc_id, seen.get(doc_id), result)
     return result
 
 
-def verify_package_remote(package: str | Path, *, uri: str, db: str) -> RemoteCheck:
-    """Every source segment of the manifest at the datacenter with the same SHA-256 and chain
-    hash (and a valid box signature); the package's key the one that box registered."""
-    import json
+def _look_at(doc: dict, local: dict, seen: dict[str, _Seen], key: Any, result: RemoteCheck) -> None:
+    doc_id = doc.get("_id")
+    if not isinstance(doc_id, str):
+        result.add("malformed_there", repr(doc_id)[:100], "a document whose _id is not text")
+        return
+    base = base_id(doc_id)
+    mine = signed_by(doc, key)
+    segment = local.get(base)
+    if segment is None:
+        if mine:
+            result.add(
+                "gone_here",
+                f"{doc.get('camera')} {doc.get('file')}",
+                f"{doc_id} is at the datacenter but not in this box's index",
+            )
+        else:
+            result.add("not_signed_there", doc_id[:300], "not signed by this box's key (planted)")
+        return
+    entry = seen.setdefault(base, _Seen())
+    if mine and not entry.signed_id:
+        entry.signed_id, entry.signed = doc_id, _compare(segment, doc)
+    elif not mine:
+        entry.unsigned[doc_id] = _compare(segment, doc)
 
+
+def _judge(name: str, doc_id: str, entry: "_Seen | None", result: RemoteCheck) -> None:
+    if entry is None:
+        result.add("missing_there", name, f"no document {doc_id} at the datacenter")
+        return
+    if entry.signed_id:
+        for difference in entry.signed:
+            result.add("different_there", name, difference)
+        for other in entry.unsigned:
+            result.add(
+                "not_signed_there",
+                name,
+                f"{other} is not signed by this box's key (planted); the box's document "
+                f"is {entry.signed_id}",
+            )
+        return
+    for other, differences in entry.unsigned.items():
+        for difference in differences:
+            result.add("different_there", name, difference)
+        result.add("not_signed_there", name, f"{other} is not signed by this box's key")
+
+
+def check_fingerprint(text: str) -> str:
+    """The expected key fingerprint, normalised; ValueError naming what is wrong."""
+    value = text.strip().lower().replace(":", "")
+    if not FINGERPRINT.match(value):
+        raise ValueError(
+            f"{text!r} is not a key fingerprint (64 hexadecimal digits, as the box and the "
+            "RTCC show it)"
+        )
+    return value
+
+
+def verify_package_remote(
+    package: str | Path, *, uri: str, db: str, fingerprint: str
+) -> RemoteCheck:
+    """Every source segment of the manifest at the datacenter, signed by the key with the
+    expected `fingerprint`, with the same SHA-256 and chain hash; the package signed by it."""
     from recordings.evidence.verify import _members
 
     result = RemoteCheck()
@@ -92,42 +166,85 @@ def verify_package_remote(package: str | Path, *, uri: str, db: str) -> RemoteCh
         members = _members(z)
         manifest = json.loads(z.read(members["manifest.json"]))
         key_pem = z.read(members["box_public_key.pem"])
-    box, fingerprint = manifest.get("box_id"), manifest.get("signing_key_fingerprint")
-    registered = remote.find("boxes", {"box": box}, uri=uri, db=db)
-    keys = {d.get("fingerprint"): d for d in registered}
-    if fingerprint not in keys:
-        result.add(
-            "key_not_registered",
-            f"box {box}",
-            f"signing key {fingerprint} is not a key box {box} registered at the datacenter "
-            f"(registered: {', '.join(sorted(k for k in keys if k)) or 'none'})",
-        )
-        public_key = load_pem_public_key(key_pem)
-    else:
-        public_key = load_pem_public_key(keys[fingerprint]["public_key_pem"].encode())
-    if not isinstance(public_key, Ed25519PublicKey):
-        result.add("bad_key", f"box {box}", "the signing key is not an Ed25519 key")
+    box = manifest.get("box_id")
+    key = _trusted_key(box, fingerprint, key_pem, uri, db, result)
+    if key is None:
         return result
     # Footage still being recorded at export has no segment document until it closes.
     sources = [s for s in manifest.get("source_segments", []) if s.get("sequence") is not None]
     ids = [f"{box}:{outbox.SEGMENT}:{segment_key(s['camera_id'], s['sequence'])}" for s in sources]
-    stored = remote.by_ids("segments", ids, uri=uri, db=db)
+    wanted = ids + [alternate_id(i, k) for i in ids for k in range(1, ALTERNATES + 1)]
+    stored = remote.by_ids("segments", wanted, uri=uri, db=db)
     for doc_id, seg in zip(ids, sources, strict=True):
         result.checked += 1
         name = f"{seg.get('camera')} segment #{seg['sequence']} ({seg.get('file')})"
-        doc = stored.get(doc_id)
-        if doc is None:
-            result.add("missing_there", name, f"no document {doc_id} at the datacenter")
-            continue
-        for k in ("sha256", "chain_hash"):
-            if doc.get(k) != seg.get(k):
-                result.add(
-                    "different_there",
-                    name,
-                    f"{k} is {doc.get(k)!r} there, {seg.get(k)!r} in the package",
-                )
-        if not verify(doc, public_key):
-            result.add(
-                "bad_signature", name, "the datacenter's document is not signed by the box key"
-            )
+        _check_source(name, doc_id, seg, _there(doc_id, stored), key, fingerprint, result)
     return result
+
+
+def _there(doc_id: str, stored: dict[str, dict]) -> list[dict]:
+    ids = [doc_id, *(alternate_id(doc_id, k) for k in range(1, ALTERNATES + 1))]
+    return [stored[i] for i in ids if i in stored]
+
+
+def _check_source(
+    name: str,
+    doc_id: str,
+    seg: dict,
+    docs: list[dict],
+    key: Ed25519PublicKey,
+    fingerprint: str,
+    result: RemoteCheck,
+) -> None:
+    if not docs:
+        result.add("missing_there", name, f"no document {doc_id} at the datacenter")
+        return
+    signed = [d for d in docs if signed_by(d, key)]
+    doc = signed[0] if signed else docs[0]
+    for k in ("sha256", "chain_hash"):
+        if doc.get(k) != seg.get(k):
+            result.add(
+                "different_there",
+                name,
+                f"{k} is {doc.get(k)!r} there, {seg.get(k)!r} in the package",
+            )
+    if not signed:
+        result.add(
+            "bad_signature",
+            name,
+            f"the datacenter's document is not signed by the box key {fingerprint[:16]}…",
+        )
+
+
+def _trusted_key(
+    box: str, fingerprint: str, package_pem: bytes, uri: str, db: str, result: RemoteCheck
+) -> Ed25519PublicKey | None:
+    """The public key whose fingerprint is the expected one: the package's own, when it is
+    that key, else a registered PEM that really hashes to it. None (with the problem said)
+    when neither is."""
+    try:
+        packaged = public_key_from_pem(package_pem)
+    except ValueError:
+        packaged = None
+    if packaged is None or fingerprint_of(packaged) != fingerprint:
+        result.add(
+            "untrusted_key",
+            f"box {box}",
+            f"the package is signed by key "
+            f"{fingerprint_of(packaged) if packaged else 'unreadable'}, not by the key the "
+            f"RTCC enrolled for box {box} ({fingerprint})",
+        )
+    registered = remote.find("boxes", {"box": box, "fingerprint": fingerprint}, uri=uri, db=db)
+    for doc in registered:
+        try:
+            key = public_key_from_pem(str(doc.get("public_key_pem", "")))
+        except ValueError:
+            continue
+        if fingerprint_of(key) == fingerprint:
+            return key
+    result.add(
+        "key_not_registered",
+        f"box {box}",
+        f"signing key {fingerprint} is not a key box {box} registered at the datacenter",
+    )
+    return packaged if packaged and fingerprint_of(packaged) == fingerprint else None

@@ -77,12 +77,17 @@ def test_already_delivered_copy_is_compared_and_marked_delivered(rtcc, rtcc_db):
 
 
 @pytest.mark.django_db
-def test_tampered_duplicate_raises_an_alarm_and_is_never_overwritten(rtcc, rtcc_db):
+def test_a_different_copy_signed_by_the_box_is_an_integrity_alarm(rtcc, rtcc_db):
+    """The box itself once sent another version of this fact (its key signed both): the
+    datacenter's copy is never overwritten, the row is 'Different at the datacenter'."""
+    from crimebox.signature import sign
+    from sync.outbox import signing_key
+
     camera = make_camera()
     make_segment(camera, T0)
     item = OutboxItem.objects.get(kind="segment")
-    forged = {**from_body(item.body), "sha256": "f" * 64}
-    rtcc_db.segments.insert_one(forged)
+    other = sign({**from_body(item.body), "sha256": "f" * 64}, signing_key())
+    rtcc_db.segments.insert_one(other)
     result = sender.send_pending()
     assert result.mismatches == 1 and not result.ok
     item.refresh_from_db()
@@ -94,6 +99,56 @@ def test_tampered_duplicate_raises_an_alarm_and_is_never_overwritten(rtcc, rtcc_
     alarm = AuditEvent.objects.get(username="sync")
     assert alarm.detail["_id"] == item.doc_id
     assert SyncLog.objects.filter(result="mismatch").exists()
+
+
+@pytest.mark.django_db
+def test_a_squatted_id_still_gets_the_box_fact_under_its_alternate_id(rtcc, rtcc_db):
+    """A document the box's key did not sign, planted (or altered) under the box's next _id:
+    the box's document goes to <_id>~1, one alarm names the squatting, nothing overwritten."""
+    from crimebox.signature import verify
+    from sync.outbox import signing_key
+
+    camera = make_camera()
+    make_segment(camera, T0)
+    item = OutboxItem.objects.get(kind="segment")
+    rtcc_db.segments.insert_one({**from_body(item.body), "sha256": "f" * 64})
+    result = sender.send_pending()
+    assert result.squatted == 1 and not result.ok
+    item.refresh_from_db()
+    assert item.state == OutboxItem.State.SENT and f"{item.doc_id}~1" in item.last_error
+    assert rtcc_db.segments.find_one({"_id": item.doc_id})["sha256"] == "f" * 64
+    theirs = rtcc_db.segments.find_one({"_id": f"{item.doc_id}~1"})
+    assert theirs["sha256"] == from_body(item.body)["sha256"]
+    assert verify(theirs, signing_key().public_key)
+    health = health_status()
+    assert health["status"] == "critical"
+    assert any(item.doc_id in a and "planted" in a for a in health["alarms"])
+    alarm = AuditEvent.objects.get(username="sync")
+    assert alarm.detail["_id"] == item.doc_id and "~1" in alarm.detail["ids"][item.doc_id]
+    # The alarm's own document reached the datacenter; a second pass changes nothing.
+    assert sender.send_pending().ok
+    assert AuditEvent.objects.filter(username="sync").count() == 1
+    assert rtcc_db.segments.count_documents({}) == 2
+
+
+@pytest.mark.django_db
+def test_planted_future_ids_make_one_alarm_not_a_loop(rtcc, rtcc_db):
+    """Documents planted at the box's next audit _ids: the alarm's own document lands on a
+    planted id too, and that causes no further alarm (issue 18: 18,821 entries in 90 s)."""
+    camera = make_camera()
+    make_segment(camera, T0)
+    next_audit = AuditEvent.objects.count() + 1
+    for sequence in range(next_audit, next_audit + 60):
+        rtcc_db.audit.insert_one({"_id": f"test-box:audit:{sequence}", "box": "test-box"})
+    item = OutboxItem.objects.get(kind="segment")
+    rtcc_db.segments.insert_one({"_id": item.doc_id, "box": "test-box", "planted": True})
+    for _ in range(5):
+        sender.send_pending(force=True)
+    alarms = AuditEvent.objects.filter(username="sync")
+    assert alarms.count() == 1
+    assert not OutboxItem.objects.pending().exists()
+    alarm_doc = f"test-box:audit:{alarms.get().sequence}"
+    assert rtcc_db.audit.find_one({"_id": f"{alarm_doc}~1"})["username"] == "sync"
 
 
 @pytest.mark.django_db

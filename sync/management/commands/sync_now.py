@@ -18,14 +18,26 @@ class Command(BaseCommand):
             "delivered": result.sent,
             "batches": result.attempts,
             "mismatches": result.mismatches,
+            "squatted": result.squatted,
             "error": result.error or result.skipped,
+            "held": result.held,
         }
         if options["json"]:
             self.stdout.write(json.dumps(out, indent=2))
         else:
-            self.stdout.write(f"{result.sent} document(s) delivered in {result.attempts} batch(es)")
+            if result.sent or not out["error"]:
+                self.stdout.write(
+                    f"{result.sent} document(s) delivered in {result.attempts} batch(es)"
+                )
+            if result.held:
+                self.stdout.write(f"not sent now: {result.held}")
             if out["error"]:
-                self.stdout.write(f"FAILED: {out['error']}")
+                self.stderr.write(f"FAILED: {out['error']}")
+            if result.squatted:
+                self.stdout.write(
+                    f"ALARM: {result.squatted} document(s) delivered under an alternate id: "
+                    "their own id is held at the datacenter by a document this box never signed"
+                )
             if result.mismatches:
                 self.stdout.write(
                     f"ALARM: {result.mismatches} document(s) differ at the datacenter"

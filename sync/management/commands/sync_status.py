@@ -24,8 +24,15 @@ class Command(BaseCommand):
         self.stdout.write(
             f"backlog: {status['backlog']} document(s), {status['backlog_bytes']} bytes"
         )
+        if status["problem"]:
+            self.stdout.write(f"NOT SENDING: {status['problem']}")
         for kind, n in status["backlog_by_kind"].items():
             self.stdout.write(f"  {kind}: {n}")
+        for c in status["claimed"]:
+            since = f"{c['since']:%H:%M:%S} UTC" if c["since"] else "?"
+            who = f"pid {c['pid']}" if c["pid"] else "a sender"
+            state = "running" if c["running"] else c["note"]
+            self.stdout.write(f"  claimed: {c['rows']} by {who} since {since} ({state})")
         if status["oldest_pending_at"]:
             self.stdout.write(
                 f"oldest pending: {status['oldest_pending_at']:%Y-%m-%d %H:%M:%S} UTC"
@@ -34,6 +41,11 @@ class Command(BaseCommand):
         self.stdout.write(f"last success: {f'{last:%Y-%m-%d %H:%M:%S} UTC' if last else 'never'}")
         if status["last_error"]:
             self.stdout.write(f"last error: {status['last_error']} ({status['failures']} in a row)")
+        if status["squatted_count"]:
+            self.stdout.write(
+                f"ALARM: {status['squatted_count']} id(s) squatted at the datacenter by "
+                f"documents not signed by this box (e.g. {status['squatted'][0]})"
+            )
         if status["mismatch_count"]:
             self.stdout.write(
                 f"ALARM: {status['mismatch_count']} document(s) differ at the datacenter"

@@ -3,19 +3,26 @@ import sys
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from recordings.evidence.verify import verify_package
 from sync import remote
-from sync.verify import verify_package_remote
+from sync.verify import check_fingerprint, verify_package_remote
+
+NEEDS_FINGERPRINT = (
+    "--rtcc needs --fingerprint HEX: the fingerprint of the box's key as the RTCC enrolled it "
+    "(from the RTCC's records or the box's front page, never from the package or the "
+    "datacenter's boxes collection: anyone holding the box's datacenter login can add a key "
+    "there). See docs/sync.md, 'Trust'."
+)
 
 
 class Command(BaseCommand):
     help = (
         "Verify an evidence package offline: signature, every file's SHA-256 and the chain "
         "between included originals; with --rtcc also every source segment against the RTCC "
-        "datacenter and the signing key against the one the box registered. Exits 1 naming "
-        "every failure."
+        "datacenter, trusting only the key whose fingerprint --fingerprint names. Exits 1 "
+        "naming every failure."
     )
 
     stealth_options = ("stdin",)  # tests hand in the URI as standard input
@@ -35,9 +42,23 @@ class Command(BaseCommand):
             help="On the box: the recordings directory, to check footage exported while it was "
             "still being recorded against its segment file, closed since.",
         )
+        parser.add_argument(
+            "--fingerprint",
+            metavar="HEX",
+            help="With --rtcc (required): the SHA-256 fingerprint of the key the RTCC enrolled "
+            "for the box; the package and every datacenter document must be signed by it.",
+        )
         parser.add_argument("--json", action="store_true", help="Print the result as JSON.")
 
     def handle(self, *args, **options):
+        fingerprint = ""
+        if options["rtcc"]:
+            if not options["fingerprint"]:
+                raise CommandError(NEEDS_FINGERPRINT)
+            try:
+                fingerprint = check_fingerprint(options["fingerprint"])
+            except ValueError as e:
+                raise CommandError(f"--fingerprint: {e}") from None
         recordings = options.get("recordings")
         result = verify_package(options["package"], Path(recordings) if recordings else None)
         checked, failures = list(result.checked), list(result.failures)
@@ -47,13 +68,18 @@ class Command(BaseCommand):
                 uri = (options.get("stdin") or sys.stdin).readline().strip()
             try:
                 there = verify_package_remote(
-                    options["package"], uri=uri, db=options["rtcc_db"] or settings.RTCC_DB
+                    options["package"],
+                    uri=uri,
+                    db=options["rtcc_db"] or settings.RTCC_DB,
+                    fingerprint=fingerprint,
                 )
             except remote.RemoteError as e:
                 failures.append(f"datacenter: cannot read it: {e}")
             else:
                 checked.append(f"{there.checked} source segment(s) compared with the datacenter")
                 failures += [f"datacenter: {p['what']}: {p['detail']}" for p in there.problems]
+                if there.unlisted:
+                    failures.append(f"datacenter: {there.unlisted} more problem(s) not listed")
         if options["json"]:
             self.stdout.write(
                 json.dumps(

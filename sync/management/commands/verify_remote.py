@@ -10,8 +10,8 @@ from sync.verify import verify_remote
 class Command(BaseCommand):
     help = (
         "Compare every local chained segment's SHA-256, chain hash and times with the RTCC "
-        "datacenter's copy. Exits 1 naming each segment missing there, different there, or "
-        "there but gone here."
+        "datacenter's copy, every document checked with the box's key. Exits 1 naming each "
+        "segment missing there, different there, not signed by the box, or there but gone here."
     )
 
     def add_arguments(self, parser):
@@ -27,15 +27,22 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(
                 json.dumps(
-                    {"ok": result.ok, "checked": result.checked, "problems": result.problems},
+                    {
+                        "ok": result.ok,
+                        "checked": result.checked,
+                        "counts": result.counts,
+                        "problems": result.problems,
+                    },
                     indent=2,
                 )
             )
         else:
             for p in result.problems:
                 self.stdout.write(f"{p['problem'].upper()}: {p['what']}: {p['detail']}")
+            if result.unlisted:
+                self.stdout.write(f"... and {result.unlisted} more problem(s) not listed")
             self.stdout.write(
-                f"{result.checked} segments compared, {len(result.problems)} problem(s)"
+                f"{result.checked} segments compared, {sum(result.counts.values())} problem(s)"
             )
         if not result.ok:
             raise SystemExit(1)
