@@ -68,9 +68,10 @@ class Box(models.Model):
     health = models.JSONField(
         default=dict, blank=True, help_text="The latest heartbeat, summed up."
     )
-    # The ingest cursor: every number <= `contiguous_n` is accounted for; `cursors` holds the
-    # highest `n` read from each collection (advanced in the transaction that writes the rows).
-    contiguous_n = models.PositiveBigIntegerField(default=0)
+    # The ingest cursor: `last_n` is the highest document number ingested (the numbers below it
+    # that never came are MissingRange rows); `cursors` holds the highest `n` read from each
+    # collection. Both advance in the transaction that writes the rows.
+    last_n = models.PositiveBigIntegerField(default=0)
     cursors = models.JSONField(default=dict, blank=True)
     documents = models.PositiveBigIntegerField(default=0)
     untrusted = models.PositiveBigIntegerField(
@@ -161,6 +162,7 @@ class MissingRange(models.Model):
     state = models.CharField(max_length=8, choices=State.choices, default=State.OPEN)
     noticed_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
+    reported_at = models.DateTimeField(null=True, blank=True, help_text="Integrity alert raised.")
 
     class Meta:
         ordering = ["box", "first"]
