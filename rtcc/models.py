@@ -221,6 +221,7 @@ class Verification(models.TextChoices):
 
     VERIFIED = "verified", "Verified (signature and chain)"
     UNLINKED = "unlinked", "Signature verified; previous link not seen yet"
+    ORPHAN = "orphan", "Previous sequence never arrived"
     BROKEN = "broken", "Chain broken"
 
 
@@ -347,7 +348,11 @@ class Alert(models.Model):
     message = models.TextField()
     raised_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
-    notified_at = models.DateTimeField(null=True, blank=True)
+    # Notification (e-mail, webhook): retried on later passes, never by sleeping in one.
+    notified_at = models.DateTimeField(null=True, blank=True, help_text="Raise sent.")
+    resolve_notified_at = models.DateTimeField(null=True, blank=True)
+    notify_attempts = models.PositiveSmallIntegerField(default=0)
+    next_notify_at = models.DateTimeField(null=True, blank=True)
     notify_error = models.TextField(blank=True)
 
     objects = AlertQuerySet.as_manager()
@@ -363,6 +368,8 @@ class Alert(models.Model):
             # The alerts page: active first, newest first.
             models.Index(fields=["resolved_at", "raised_at"], name="rtcc_alert_list"),
             models.Index(fields=["box", "raised_at"], name="rtcc_alert_box"),
+            # The pass's notification step: alerts with something not sent yet.
+            models.Index(fields=["next_notify_at"], name="rtcc_alert_notify"),
         ]
 
     def __str__(self) -> str:

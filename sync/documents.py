@@ -236,14 +236,15 @@ def box_doc(key: SigningKey, *, first_seen: datetime) -> dict:
     )
 
 
-def number_ranges(numbers: list[int]) -> list[list[int]]:
-    """[3, 4, 5, 9] -> [[3, 5], [9, 9]]."""
-    ranges: list[list[int]] = []
+def number_ranges(numbers: list[int]) -> list[dict]:
+    """[3, 4, 5, 9] -> [{first: 3, last: 5}, {first: 9, last: 9}] (objects: FerretDB stores no
+    nested arrays)."""
+    ranges: list[dict] = []
     for n in sorted(numbers):
-        if ranges and n == ranges[-1][1] + 1:
-            ranges[-1][1] = n
+        if ranges and n == ranges[-1]["last"] + 1:
+            ranges[-1]["last"] = n
         else:
-            ranges.append([n, n])
+            ranges.append({"first": n, "last": n})
     return ranges
 
 
@@ -253,7 +254,7 @@ def dropped_doc(numbers: list[int], *, at: datetime, reason: str) -> dict:
     ranges = number_ranges(numbers)
     return base(
         "dropped",
-        f"{ranges[0][0]}-{ranges[-1][1]}:{ms(at):%Y%m%dT%H%M%S%fZ}",
+        f"{ranges[0]['first']}-{ranges[-1]['last']}:{ms(at):%Y%m%dT%H%M%S%fZ}",
         dropped_kind="heartbeat",
         numbers=ranges,
         count=len(numbers),

@@ -72,8 +72,13 @@ def test_outbox_bounds_drop_old_heartbeats_never_facts(settings):
     assert set(OutboxItem.objects.values_list("state", flat=True)) == {OutboxItem.State.PENDING}
     # The box declares the numbers of the undelivered heartbeats it dropped (docs/sync.md).
     old_drop, over_drop = (from_body(i.body) for i in OutboxItem.objects.filter(kind="dropped"))
-    assert old_drop["numbers"] == [[beats[0], beats[0]]] and old_drop["dropped_kind"] == "heartbeat"
-    assert over_drop["numbers"] == [[beats[1], beats[4]]] and over_drop["count"] == 4
+    assert (
+        old_drop["numbers"] == [{"first": beats[0], "last": beats[0]}]
+        and old_drop["dropped_kind"] == "heartbeat"
+    )
+    assert (
+        over_drop["numbers"] == [{"first": beats[1], "last": beats[4]}] and over_drop["count"] == 4
+    )
 
 
 @pytest.mark.django_db
