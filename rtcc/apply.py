@@ -72,7 +72,7 @@ def segment(box: Box, doc: dict, now: datetime) -> None:
     camera = camera_of(box, doc["camera_id"], doc["camera"])
     sequence = doc["sequence"]
     prev = SegmentRecord.objects.filter(camera=camera, sequence=sequence - 1).first()
-    verification, problem = trust.link(doc, prev)
+    verification, problem = trust.link(doc, prev.chain_hash if prev else None)
     record = SegmentRecord.objects.create(
         box=box,
         camera=camera,
