@@ -10,8 +10,8 @@ from django.core.management import call_command
 from django.db import transaction
 
 from audit import log
-from crimebox import outbox as crimebox_outbox
 from audit.models import AuditEvent
+from crimebox import outbox as crimebox_outbox
 from recordings import gaps, holds
 from recordings.evidence.signing import ensure_signing_key
 from rtcc import ingest
