@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 SCHEMA = 2
-MAX_BYTES = 256 * 1024  # the largest box document is a heartbeat of many cameras: ~10 KB
 
 # collection -> the kinds of document it holds
 KINDS = {
