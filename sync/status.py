@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from . import claims, remote
 from .models import OutboxItem, SyncState
+from .outbox import signing_key
 from .sender import SQUATTED
 
 BACKLOG_WARNING = timedelta(hours=1)
@@ -33,6 +34,8 @@ def sync_status(now: datetime | None = None) -> dict:
     )
     squatted = OutboxItem.objects.filter(last_error__startswith=SQUATTED)
     return {
+        "box": settings.BOX_ID,
+        "fingerprint": signing_key().fingerprint,  # what the RTCC console enrols
         "configured": remote.is_configured(),
         "problem": problem,
         "target": target,
