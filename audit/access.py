@@ -12,6 +12,7 @@ func=os.system. So:
   are made in code (crimebox/schedules.py), tasks by the box, and "resubmit" is gone.
 """
 
+from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, Permission, User
@@ -94,6 +95,8 @@ def lock_down(site: admin.AdminSite) -> None:
         if site.is_registered(model):
             site.unregister(model)
         site.register(model, base)
+    if not apps.is_installed("django_q"):  # the RTCC console runs no Django-Q
+        return
     from django_q import models as q
 
     for model in (q.Schedule, q.Success, q.Failure, q.OrmQ, q.Task):
