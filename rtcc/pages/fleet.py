@@ -1,0 +1,174 @@
+"""The fleet: every enrolled box and its cameras on a map, and the same boxes as a sortable list.
+
+Three queries whatever the fleet's size (boxes, cameras, pending count) plus the freshness row.
+The markers go to the page as JSON (json_script) for rtcc/static/rtcc/fleet.js: no inline
+script, no request to anything but the console unless a tile server is configured.
+"""
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+
+from .. import roles
+from ..models import Box, Camera
+from .access import freshness, page
+
+# Worst first: the list's default order puts what needs a person on top.
+STATE_ORDER = {
+    Box.State.DARK: 0,
+    Box.State.DEGRADED: 1,
+    Box.State.NEVER_SEEN: 2,
+    Box.State.RECORDING: 3,
+}
+SORTS = ("state", "box", "contact", "backlog", "free")
+HOST = re.compile(r"[A-Za-z0-9*.-]+(:[0-9]{1,5})?")
+
+
+def camera_class(state: str) -> str:
+    """A camera's colour on the map, in the fleet's four words."""
+    if state == Camera.State.RECORDING:
+        return "recording"
+    if state == Camera.State.DARK:
+        return "dark"
+    if state == Camera.State.NEVER_SEEN:
+        return "never_seen"
+    return "degraded"  # not recording, disabled
+
+
+def free_bytes(health: dict[str, Any]) -> int | None:
+    disk = health.get("disk")
+    value = disk.get("free") if isinstance(disk, dict) else health.get("disk_free")
+    return value if isinstance(value, int) else None
+
+
+def backlog(health: dict[str, Any]) -> int | None:
+    outbox = health.get("outbox")
+    value = outbox.get("pending") if isinstance(outbox, dict) else health.get("backlog")
+    return value if isinstance(value, int) else None
+
+
+@dataclass
+class FleetRow:
+    box: Box
+    cameras: list[Camera] = field(default_factory=list)
+    free: int | None = None
+    backlog: int | None = None
+    contact_minutes: int | None = None
+
+    @property
+    def position(self) -> tuple[float, float] | None:
+        """The mean of its cameras' coordinates (a box has none of its own)."""
+        placed = [c for c in self.cameras if c.latitude is not None and c.longitude is not None]
+        if not placed:
+            return None
+        lat = sum((c.latitude for c in placed), Decimal(0)) / len(placed)
+        lon = sum((c.longitude for c in placed), Decimal(0)) / len(placed)
+        return float(lat), float(lon)
+
+
+def fleet_rows(now: datetime) -> list[FleetRow]:
+    rows = {b.pk: FleetRow(b) for b in Box.objects.enrolled().defer("public_key_pem", "cursors")}
+    cameras = Camera.objects.filter(box__enrolment=Box.Enrolment.ENROLLED).order_by("name")
+    for camera in cameras.only(
+        "box_id", "name", "latitude", "longitude", "state", "last_segment_end", "location"
+    ):
+        rows[camera.box_id].cameras.append(camera)
+    for row in rows.values():
+        row.free, row.backlog = free_bytes(row.box.health), backlog(row.box.health)
+        if row.box.last_contact_at:
+            row.contact_minutes = int((now - row.box.last_contact_at).total_seconds() // 60)
+    return list(rows.values())
+
+
+def sort_rows(rows: list[FleetRow], sort: str) -> list[FleetRow]:
+    """`sort` is one of SORTS, "-" in front for the other way round; missing values last."""
+    key, reverse_ = sort.lstrip("-"), sort.startswith("-")
+    if key not in SORTS:
+        key, reverse_ = "state", False
+
+    def value(row: FleetRow) -> Any:
+        return {
+            "state": STATE_ORDER.get(row.box.state, 9),
+            "box": row.box.box_id,
+            # Longest silence first: the oldest contact is the most urgent.
+            "contact": row.box.last_contact_at.timestamp() if row.box.last_contact_at else None,
+            "backlog": row.backlog,
+            "free": row.free,
+        }[key]
+
+    present = [r for r in rows if value(r) is not None]
+    missing = [r for r in rows if value(r) is None]
+    present.sort(key=lambda r: (value(r), r.box.box_id), reverse=reverse_)
+    return present + sorted(missing, key=lambda r: r.box.box_id)
+
+
+def markers(rows: list[FleetRow]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        url = reverse("rtcc:box", args=[row.box.box_id])
+        where = row.position
+        if where is not None:
+            tip = f"{row.box.box_id}: {row.box.get_state_display()}"
+            out.append({"kind": "box", "id": row.box.box_id, "state": row.box.state,
+                        "lat": where[0], "lon": where[1], "tip": tip, "url": url})  # fmt: skip
+        for c in row.cameras:
+            if c.latitude is None or c.longitude is None:
+                continue
+            tip = f"{row.box.box_id} / {c.name}: {c.get_state_display()}"
+            out.append({"kind": "camera", "id": f"{row.box.box_id}/{c.camera_id}",
+                        "state": camera_class(c.state), "lat": float(c.latitude),
+                        "lon": float(c.longitude), "tip": tip, "url": url})  # fmt: skip
+    return out
+
+
+def tile_origin(url: str) -> str:
+    """The scheme://host[:port] of a tile URL template ({s} becomes the wildcard *), or ""
+    for anything else: nothing but a host name reaches the Content-Security-Policy."""
+    parts = urlsplit(url.replace("{s}", "*"))
+    if parts.scheme not in ("http", "https") or not HOST.fullmatch(parts.netloc):
+        return ""
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def fleet_policy(base: str, tile_url: str) -> str:
+    """The console's CSP, with the tile server's origin added to img-src when there is one."""
+    origin = tile_origin(tile_url)
+    if not origin:
+        return base
+    directives = [d.strip() for d in base.split(";") if d.strip()]
+    if not any(d.startswith("img-src") for d in directives):
+        directives.append("img-src 'self'")
+    directives = [f"{d} {origin}" if d.startswith("img-src") else d for d in directives]
+    return "; ".join(directives)
+
+
+@page(roles.FLEET)
+def fleet(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    sort = request.GET.get("sort", "state")
+    rows = sort_rows(fleet_rows(now), sort)
+    tile_url = settings.RTCC_TILE_URL
+    context = {
+        "title": "Fleet",
+        "rows": rows,
+        "sort": sort,
+        "sort_headers": [("box", "Box"), ("state", "State"), ("contact", "Last contact"),
+                         ("backlog", "Backlog"), ("free", "Free space")],  # fmt: skip
+        "map": {"markers": markers(rows), "tile_url": tile_url},
+        "pending": Box.objects.filter(enrolment=Box.Enrolment.PENDING).count(),
+        "fresh": freshness(now),
+        "counts": {s: sum(1 for r in rows if r.box.state == s) for s in STATE_ORDER},
+        "may_enrol": request.user.has_perm(roles.ENROL),
+    }
+    response = render(request, "rtcc/fleet.html", context)
+    response["Content-Security-Policy"] = fleet_policy(settings.CONTENT_SECURITY_POLICY, tile_url)
+    return response
