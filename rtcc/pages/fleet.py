@@ -79,7 +79,8 @@ def fleet_rows(now: datetime) -> list[FleetRow]:
     rows = {b.pk: FleetRow(b) for b in Box.objects.enrolled().defer("public_key_pem", "cursors")}
     cameras = Camera.objects.filter(box__enrolment=Box.Enrolment.ENROLLED).order_by("name")
     for camera in cameras.only(
-        "box_id", "name", "latitude", "longitude", "state", "last_segment_end", "location"
+        "box_id", "camera_id", "name", "latitude", "longitude", "state", "last_segment_end",
+        "location",
     ):
         rows[camera.box_id].cameras.append(camera)
     for row in rows.values():

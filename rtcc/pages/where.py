@@ -112,7 +112,8 @@ def default_window(now: datetime) -> dict[str, str]:
 def search_window(request: HttpRequest, form: WindowForm) -> dict[str, Any]:
     start, end = form.cleaned_data["start"], form.cleaned_data["end"]
     box_ids = form.cleaned_data["boxes"]
-    camera_ids = sorted(set(window_segments(start, end, box_ids).values_list("camera_id", flat=True)))
+    found = window_segments(start, end, box_ids).order_by().values_list("camera_id", flat=True)
+    camera_ids = sorted(set(found.distinct()))
     paginator = Paginator(camera_ids, CAMERAS_PER_PAGE)
     page_obj = paginator.get_page(request.GET.get("page"))
     log.record(
