@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
@@ -32,6 +32,13 @@ def page(permission: str) -> Callable[[View], View]:
         return admin.site.admin_view(wrapped)
 
     return decorate
+
+
+def render_page(
+    request: HttpRequest, template: str, context: dict[str, Any], status: int = 200
+) -> HttpResponse:
+    """A page in the admin's frame (user tools, navigation): the admin's context, then ours."""
+    return render(request, template, {**admin.site.each_context(request), **context}, status=status)
 
 
 def landing_url(user: Any) -> str:

@@ -2,12 +2,11 @@
 
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.utils import timezone
 
 from .. import roles
 from ..models import Alert
-from .access import freshness, page
+from .access import freshness, page, render_page
 
 PER_PAGE = 50
 SHOWS = {"active": "Active", "resolved": "Resolved", "all": "All"}
@@ -37,4 +36,4 @@ def alerts(request: HttpRequest) -> HttpResponse:
         "active_count": Alert.objects.active().count(),
         "fresh": freshness(timezone.now()),
     }
-    return render(request, "rtcc/alerts.html", context)
+    return render_page(request, "rtcc/alerts.html", context)

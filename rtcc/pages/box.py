@@ -12,13 +12,13 @@ from typing import Any
 
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from .. import roles
 from ..models import Alert, Box, Camera, GapRecord, HeartbeatSample, IntegrityProblem, SegmentRecord
 from . import drawing
-from .access import freshness, page
+from .access import freshness, page, render_page
 
 DAY = timedelta(hours=24)
 # The longest segment the window queries look back for (the box's CRIMEBOX_SEGMENT_SECONDS
@@ -135,4 +135,4 @@ def box_page(request: HttpRequest, box_id: str) -> HttpResponse:
         "may_enrol": request.user.has_perm(roles.ENROL),
         "Alert": Alert,
     }
-    return render(request, "rtcc/box.html", context)
+    return render_page(request, "rtcc/box.html", context)

@@ -5,7 +5,7 @@ as `manage.py rtcc_enrol`); this page adds the audit entry of who decided."""
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
@@ -14,7 +14,7 @@ from audit.models import AuditEvent
 
 from .. import roles
 from ..models import Box, BoxKey
-from .access import freshness, page
+from .access import freshness, page, render_page
 
 
 def decide(request: HttpRequest) -> None:
@@ -60,5 +60,5 @@ def enrolment(request: HttpRequest) -> HttpResponseBase:
         "revoked": list(Box.objects.filter(enrolment=Box.Enrolment.REVOKED)[:200]),
         "fresh": freshness(timezone.now()),
     }
-    response: HttpResponse = render(request, "rtcc/enrolment.html", context)
+    response: HttpResponse = render_page(request, "rtcc/enrolment.html", context)
     return response

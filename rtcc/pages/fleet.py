@@ -14,13 +14,12 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
 from .. import roles
 from ..models import Box, Camera
-from .access import freshness, page
+from .access import freshness, page, render_page
 
 # Worst first: the list's default order puts what needs a person on top.
 STATE_ORDER = {
@@ -170,6 +169,6 @@ def fleet(request: HttpRequest) -> HttpResponse:
         "counts": {s: sum(1 for r in rows if r.box.state == s) for s in STATE_ORDER},
         "may_enrol": request.user.has_perm(roles.ENROL),
     }
-    response = render(request, "rtcc/fleet.html", context)
+    response = render_page(request, "rtcc/fleet.html", context)
     response["Content-Security-Policy"] = fleet_policy(settings.CONTENT_SECURITY_POLICY, tile_url)
     return response

@@ -15,7 +15,6 @@ from django import forms
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.utils import timezone
 
 from audit import log
@@ -24,7 +23,7 @@ from audit.models import AuditEvent
 from .. import roles
 from ..models import Box, Camera, GapRecord, SegmentRecord
 from . import drawing
-from .access import freshness, page
+from .access import freshness, page, render_page
 from .box import LONGEST_SEGMENT, gap_span
 
 MAX_WINDOW = timedelta(hours=24)
@@ -172,4 +171,4 @@ def where(request: HttpRequest) -> HttpResponse:
     context["form"] = form
     context["box_choices"] = list(Box.objects.enrolled().values_list("box_id", flat=True))
     status = 400 if (context["form"].errors or context["hash_form"].errors) else 200
-    return render(request, "rtcc/where.html", context, status=status)
+    return render_page(request, "rtcc/where.html", context, status=status)
