@@ -68,9 +68,10 @@ class Box(models.Model):
     health = models.JSONField(
         default=dict, blank=True, help_text="The latest heartbeat, summed up."
     )
-    # The ingest cursor: every number <= `contiguous_n` is accounted for; `cursors` holds the
-    # highest `n` read from each collection (advanced in the transaction that writes the rows).
-    contiguous_n = models.PositiveBigIntegerField(default=0)
+    # The ingest cursor: `last_n` is the highest document number ingested (the numbers below it
+    # that never came are MissingRange rows); `cursors` holds the highest `n` read from each
+    # collection. Both advance in the transaction that writes the rows.
+    last_n = models.PositiveBigIntegerField(default=0)
     cursors = models.JSONField(default=dict, blank=True)
     documents = models.PositiveBigIntegerField(default=0)
     untrusted = models.PositiveBigIntegerField(
@@ -161,6 +162,7 @@ class MissingRange(models.Model):
     state = models.CharField(max_length=8, choices=State.choices, default=State.OPEN)
     noticed_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
+    reported_at = models.DateTimeField(null=True, blank=True, help_text="Integrity alert raised.")
 
     class Meta:
         ordering = ["box", "first"]
@@ -219,6 +221,7 @@ class Verification(models.TextChoices):
 
     VERIFIED = "verified", "Verified (signature and chain)"
     UNLINKED = "unlinked", "Signature verified; previous link not seen yet"
+    ORPHAN = "orphan", "Previous sequence never arrived"
     BROKEN = "broken", "Chain broken"
 
 
@@ -345,7 +348,11 @@ class Alert(models.Model):
     message = models.TextField()
     raised_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
-    notified_at = models.DateTimeField(null=True, blank=True)
+    # Notification (e-mail, webhook): retried on later passes, never by sleeping in one.
+    notified_at = models.DateTimeField(null=True, blank=True, help_text="Raise sent.")
+    resolve_notified_at = models.DateTimeField(null=True, blank=True)
+    notify_attempts = models.PositiveSmallIntegerField(default=0)
+    next_notify_at = models.DateTimeField(null=True, blank=True)
     notify_error = models.TextField(blank=True)
 
     objects = AlertQuerySet.as_manager()
@@ -361,6 +368,8 @@ class Alert(models.Model):
             # The alerts page: active first, newest first.
             models.Index(fields=["resolved_at", "raised_at"], name="rtcc_alert_list"),
             models.Index(fields=["box", "raised_at"], name="rtcc_alert_box"),
+            # The pass's notification step: alerts with something not sent yet.
+            models.Index(fields=["next_notify_at"], name="rtcc_alert_notify"),
         ]
 
     def __str__(self) -> str:

@@ -22,7 +22,7 @@ from crimebox.signature import ms, ms_or_none
 from crimebox.utc import utc_iso
 from recordings.models import Export, Gap, IntegrityCheck, Segment
 
-SCHEMA = 1
+SCHEMA = 2  # 2: every document carries `n`, the box's document number (docs/sync.md)
 
 # kind -> collection at the datacenter
 COLLECTIONS = {
@@ -36,6 +36,7 @@ COLLECTIONS = {
     outbox.EXPORT: "exports",
     outbox.INTEGRITY_CHECK: "integrity_checks",
     "heartbeat": "heartbeats",
+    "dropped": "dropped",
 }
 
 
@@ -232,6 +233,33 @@ def box_doc(key: SigningKey, *, first_seen: datetime) -> dict:
         fingerprint=key.fingerprint,
         software=f"crimebox {crimebox.__version__}",
         first_seen=ms(first_seen),
+    )
+
+
+def number_ranges(numbers: list[int]) -> list[dict]:
+    """[3, 4, 5, 9] -> [{first: 3, last: 5}, {first: 9, last: 9}] (objects: FerretDB stores no
+    nested arrays)."""
+    ranges: list[dict] = []
+    for n in sorted(numbers):
+        if ranges and n == ranges[-1]["last"] + 1:
+            ranges[-1]["last"] = n
+        else:
+            ranges.append({"first": n, "last": n})
+    return ranges
+
+
+def dropped_doc(numbers: list[int], *, at: datetime, reason: str) -> dict:
+    """The box's own statement that these document numbers (undelivered heartbeats it pruned)
+    will never arrive, so the datacenter can tell them from documents lost or withheld."""
+    ranges = number_ranges(numbers)
+    return base(
+        "dropped",
+        f"{ranges[0]['first']}-{ranges[-1]['last']}:{ms(at):%Y%m%dT%H%M%S%fZ}",
+        dropped_kind="heartbeat",
+        numbers=ranges,
+        count=len(numbers),
+        reason=reason,
+        at=ms(at),
     )
 
 

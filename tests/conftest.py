@@ -55,6 +55,8 @@ SLOW_FIXTURES = {
     "rtsp_server",  # GStreamer RTSP camera
     "onvif_camera",  # ipycam in a network namespace (root)
     "ferretdb",  # FerretDB peer
+    "rtcc_ferretdb",
+    "rtcc_ledger",
     "mongo",
     "tiny_disk",  # a tmpfs mount (root)
     "browser",  # headless Chromium

@@ -1,0 +1,230 @@
+"""A verified document into the read models, one function per kind.
+
+Called by the ingest inside the transaction that also advances the box's cursor, with a
+document that `documents.malformed()` accepted and whose signature verified with the box's
+enrolled key. Segments are chain-checked here, as they arrive.
+"""
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from . import alerts, trust
+from .documents import flag, number, part
+from .models import (
+    Box,
+    Camera,
+    GapRecord,
+    HeartbeatSample,
+    IntegrityProblem,
+    SegmentRecord,
+    Verification,
+)
+
+LATE_EVENTS = {"deleted": ("deleted_on_box", True), "hold_on": ("on_hold", True)}
+
+
+def apply(box: Box, doc: dict, now: datetime) -> None:
+    kind = doc["kind"]
+    if kind == "camera":
+        camera_revision(box, doc)
+    elif kind == "segment":
+        segment(box, doc, now)
+    elif kind == "segment_event":
+        segment_event(box, doc)
+    elif kind in ("gap_opened", "gap_closed"):
+        gap(box, doc)
+    elif kind == "heartbeat":
+        heartbeat(box, doc, now)
+    # box (keys), dropped (holes): the ingest's own; audit, export, integrity_check: counted
+
+
+def camera_of(box: Box, camera_id: int, name: str) -> Camera:
+    camera, _ = Camera.objects.get_or_create(
+        box=box, camera_id=camera_id, defaults={"name": name[:100]}
+    )
+    return camera
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    try:
+        value = Decimal(text) if text else None
+    except InvalidOperation:
+        return None
+    return value if value is not None and abs(value) <= 180 else None
+
+
+def camera_revision(box: Box, doc: dict) -> None:
+    camera = camera_of(box, doc["camera_id"], doc["name"])
+    camera.name = doc["name"]
+    camera.location = doc.get("location") or ""
+    camera.latitude = _decimal(doc.get("latitude"))
+    camera.longitude = _decimal(doc.get("longitude"))
+    facing = doc.get("facing_degrees")
+    camera.facing_degrees = facing if isinstance(facing, int) and 0 <= facing < 360 else None
+    for name in ("manufacturer", "model", "serial_number", "firmware_version"):
+        setattr(camera, name, doc.get(name) or "")
+    camera.is_enabled = doc["is_enabled"]
+    camera.revision = doc["revision"]
+    camera.save()
+
+
+def segment(box: Box, doc: dict, now: datetime) -> None:
+    camera = camera_of(box, doc["camera_id"], doc["camera"])
+    sequence = doc["sequence"]
+    prev = SegmentRecord.objects.filter(camera=camera, sequence=sequence - 1).first()
+    verification, problem = trust.link(doc, prev)
+    record = SegmentRecord.objects.create(
+        box=box,
+        camera=camera,
+        sequence=sequence,
+        start=doc["start"],
+        end=doc["end"],
+        size=doc["size"],
+        sha256=doc["sha256"],
+        prev_chain_hash=doc["prev_chain_hash"],
+        chain_hash=doc["chain_hash"],
+        status=doc["status"],
+        on_hold=doc["on_hold"],
+        verification=verification,
+        doc_id=doc["_id"],
+        n=doc["n"],
+        ingested_at=now,
+    )
+    if problem:
+        _chain_problem(box, camera, doc, problem, prev, now)
+    if camera.last_segment_end is None or record.end > camera.last_segment_end:
+        camera.last_segment_end = record.end
+    _advance_chain(camera, record)
+    camera.save(update_fields=["last_segment_end", "chain_sequence", "chain_hash"])
+    _relink_successor(box, camera, record, now)
+
+
+def _advance_chain(camera: Camera, record: SegmentRecord) -> None:
+    if (
+        record.verification == Verification.VERIFIED
+        and (camera.chain_sequence or 0) < record.sequence
+    ):
+        camera.chain_sequence, camera.chain_hash = record.sequence, record.chain_hash
+
+
+def _relink_successor(box: Box, camera: Camera, record: SegmentRecord, now: datetime) -> None:
+    """A segment that arrived late links the one after it, which was left unlinked."""
+    after = SegmentRecord.objects.filter(
+        camera=camera,
+        sequence=record.sequence + 1,
+        verification__in=[Verification.UNLINKED, Verification.ORPHAN],
+    ).first()
+    if after is None:
+        return
+    if after.prev_chain_hash == record.chain_hash:
+        after.verification = Verification.VERIFIED
+    else:
+        after.verification = Verification.BROKEN
+        alerts.problem(
+            IntegrityProblem.Kind.BROKEN_LINK,
+            box,
+            f"prev_chain_hash {after.prev_chain_hash[:16]}… is not sequence "
+            f"{record.sequence}'s chain_hash {record.chain_hash[:16]}…",
+            doc={"_id": after.doc_id, "n": after.n},
+            camera=camera,
+            sequence=after.sequence,
+            now=now,
+        )
+    after.save(update_fields=["verification"])
+
+
+def _chain_problem(
+    box: Box, camera: Camera, doc: dict, problem: str, prev: SegmentRecord | None, now: datetime
+) -> None:
+    if problem == "bad_hash":
+        detail = "chain_hash does not match the segment's own fields"
+    elif prev is None:
+        detail = f"sequence 1 must link to genesis, not {doc['prev_chain_hash'][:16]}…"
+    else:
+        detail = (
+            f"prev_chain_hash {doc['prev_chain_hash'][:16]}… is not sequence {prev.sequence}'s "
+            f"chain_hash {prev.chain_hash[:16]}…"
+        )
+    alerts.problem(problem, box, detail, doc=doc, camera=camera, sequence=doc["sequence"], now=now)
+
+
+def segment_event(box: Box, doc: dict) -> None:
+    field = LATE_EVENTS.get(doc["event"])
+    camera = Camera.objects.filter(box=box, camera_id=doc["camera_id"]).first()
+    if camera is None:
+        return
+    records = SegmentRecord.objects.filter(camera=camera, sequence=doc["sequence"])
+    if field is not None:
+        records.update(**{field[0]: field[1]})
+    elif doc["event"] == "hold_off":
+        records.update(on_hold=False)
+
+
+def gap(box: Box, doc: dict) -> None:
+    camera = camera_of(box, doc["camera_id"], doc["camera"])
+    GapRecord.objects.update_or_create(
+        box=box,
+        gap=doc["gap"],
+        defaults={
+            "camera": camera,
+            "start": doc["start"],
+            "end": doc["end"],
+            "cause": doc["cause"],
+            "cause_text": doc["cause_text"],
+            "detail": doc["detail"],
+            "doc_id": doc["_id"],
+        },
+    )
+
+
+def heartbeat(box: Box, doc: dict, now: datetime) -> None:
+    """Contact on the console's clock, the box's health now, a sample for the charts."""
+    disk, pi, backlog = part(doc, "disk"), part(doc, "pi"), part(doc, "outbox")
+    load = doc.get("load_centi") or [None]
+    HeartbeatSample.objects.create(
+        box=box,
+        received_at=now,
+        time=doc["time"],
+        cpu_temp_millic=number(pi.get("cpu_temp_millic")),
+        throttled=flag(pi.get("throttled")),
+        under_voltage=flag(pi.get("under_voltage")),
+        disk_free=number(disk.get("free")),
+        disk_total=number(disk.get("total")),
+        load_centi=number(load[0]),
+        backlog=number(backlog.get("pending")),
+        backlog_age_s=number(backlog.get("oldest_age_s")),
+        clock_synced=doc.get("clock_synced"),
+        n=doc["n"],
+    )
+    if box.last_heartbeat_time and doc["time"] < box.last_heartbeat_time:
+        return  # an older heartbeat delivered late: a sample, not the box's state now
+    box.last_contact_at, box.last_heartbeat_time = now, doc["time"]
+    box.software = doc["software"]
+    zerotier = part(doc, "zerotier")
+    box.zerotier_address = str(zerotier.get("address") or "")[:100]
+    box.health = {
+        "disk_free": number(disk.get("free")),
+        "disk_total": number(disk.get("total")),
+        "under_voltage": flag(pi.get("under_voltage")),
+        "throttled": flag(pi.get("throttled")),
+        "cpu_temp_millic": number(pi.get("cpu_temp_millic")),
+        "clock_synced": doc.get("clock_synced"),
+        "backlog": number(backlog.get("pending")),
+        "backlog_age_s": number(backlog.get("oldest_age_s")),
+    }
+    for state in doc["cameras"][:64]:
+        if isinstance(state, dict) and number(state.get("camera_id")) is not None:
+            _camera_state(box, state)
+
+
+def _camera_state(box: Box, state: dict) -> None:
+    camera = camera_of(box, state["camera_id"], str(state.get("name") or "?"))
+    camera.box_status = str(state.get("status") or "")[:30]
+    camera.is_enabled = bool(state.get("enabled", camera.is_enabled))
+    camera.last_error = str(state.get("last_error") or "")[:500]
+    end = state.get("last_segment_end")
+    if isinstance(end, datetime) and (
+        camera.last_segment_end is None or end > camera.last_segment_end
+    ):
+        camera.last_segment_end = end
+    camera.save(update_fields=["box_status", "is_enabled", "last_error", "last_segment_end"])

@@ -1,0 +1,356 @@
+"""The ingest: the boxes' new ledger documents into the console's read models, exactly once.
+
+Each box numbers its documents (`n`, docs/sync.md); a pass reads, per box and collection,
+`{box, n > cursor}` sorted by `n`, merges the collections in number order and applies the
+documents in chunks: the rows and the advanced cursors commit in one SQL transaction, so a
+killed ingest re-reads exactly what it had not committed. Reading (network) happens before the
+transaction; a document that breaks its own write is rolled back to its savepoint and recorded
+as malformed, so no document can stop the ingest (never a crash loop).
+
+A number that is skipped while later ones arrive opens a MissingRange; it is re-checked on
+later passes (a batch delivered out of order), closed by the box's own `dropped` declaration,
+or after RTCC_HOLE_GRACE_MINUTES reported as an integrity alert.
+"""
+
+import heapq
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from . import alerts, apply, fleet, trust
+from .documents import malformed
+from .ledger import COLLECTIONS, Ledger, LedgerError
+from .models import Alert, Box, HeldDocument, IngestState, IntegrityProblem, MissingRange
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 200  # documents per SQL transaction
+HOLES_PER_PASS = 3  # open ranges of a box re-checked per pass
+
+
+@dataclass
+class PassResult:
+    boxes: int = 0
+    documents: int = 0
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+def tick(ledger: Ledger | None = None, now: datetime | None = None) -> PassResult:
+    """One pass over every box. MongoDB unreachable: the error is on IngestState (pages say how
+    stale they are) and the fleet is not judged from what could not be read."""
+    now = now or timezone.now()
+    result = PassResult()
+    try:
+        ledger = ledger or Ledger()
+        for box_id in ledger.box_ids():
+            if not box_id or len(box_id) > 100:
+                continue
+            box, _ = Box.objects.get_or_create(box_id=box_id, defaults={"first_seen_at": now})
+            result.documents += ingest_box(ledger, box, now)
+            result.boxes += 1
+    except LedgerError as e:
+        result.error = str(e)
+    report_overdue(now)
+    if result.ok:
+        fleet.evaluate_all(now)
+    _record(result, now)
+    alerts.notify_due(now)
+    return result
+
+
+def _record(result: PassResult, now: datetime) -> None:
+    state = IngestState.get()
+    state.last_pass_at = now
+    if result.ok:
+        if state.last_error:
+            logger.info("ingest: the ledger answers again")
+        state.last_ok_at, state.last_error = now, ""
+    else:
+        if result.error != state.last_error:
+            logger.error("ingest: %s", result.error)
+        state.last_error, state.last_error_at = result.error[:2000], now
+    state.documents += result.documents
+    state.save()
+
+
+def ingest_box(ledger: Ledger, box: Box, now: datetime) -> int:
+    done = release_held(ledger, box, now)
+    stream = merged(ledger, box, settings.RTCC_BATCH)
+    while chunk := _take(stream, CHUNK):
+        with transaction.atomic():
+            box.refresh_from_db()
+            for name, doc in chunk:
+                ingest_one(box, name, doc, now)
+            box.save()
+        done += len(chunk)
+    return done + recheck_holes(ledger, box, now)
+
+
+def _take(stream: Iterator[tuple[str, dict]], count: int) -> list[tuple[str, dict]]:
+    """Up to `count` documents, read before any transaction opens."""
+    out = []
+    for item in stream:
+        out.append(item)
+        if len(out) == count:
+            break
+    return out
+
+
+def _n(value: object) -> float:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else 0
+
+
+def merged(ledger: Ledger, box: Box, limit: int) -> Iterator[tuple[str, dict]]:
+    """A box's new documents of every collection in number order. Each collection is read up
+    to `limit` documents; where one stops with more to come, the merge stops at that number
+    (what lies beyond it is read next pass, in order)."""
+
+    def one(name: str) -> Iterator[tuple[float, int, str, dict | None]]:
+        count, last = 0, 0.0
+        for doc in ledger.after(name, box.box_id, box.cursors.get(name, 0), limit):
+            count, last = count + 1, _n(doc.get("n"))
+            yield last, 0, name, doc
+        if count >= limit:
+            yield last, 1, name, None
+
+    for _, stop, name, doc in heapq.merge(*(one(c) for c in COLLECTIONS), key=lambda t: t[:2]):
+        if stop or doc is None:
+            return
+        yield name, doc
+
+
+def ingest_one(box: Box, name: str, doc: dict, now: datetime) -> None:
+    """One new document, inside the chunk's transaction; its own savepoint."""
+    n = doc.get("n")
+    if isinstance(n, int | float) and not isinstance(n, bool):
+        box.cursors[name] = max(box.cursors.get(name, 0), n)
+    _count(box, doc, now)
+    guarded(box, name, doc, now)
+
+
+def guarded(box: Box, name: str, doc: dict, now: datetime) -> None:
+    """handle() in its own savepoint: whatever one document does wrong, the others go on."""
+    try:
+        with transaction.atomic():
+            handle(box, name, doc, now)
+    except Exception as e:  # a poison document must never stop the ingest (a crash loop)
+        logger.exception("ingest: document %r could not be stored", str(doc.get("_id"))[:300])
+        alerts.problem(
+            IntegrityProblem.Kind.MALFORMED, box, f"could not be stored: {e!r}", doc=doc, now=now
+        )
+    box.documents += 1
+
+
+def _count(box: Box, doc: dict, now: datetime) -> None:
+    """The document's number: a hole below it opens a MissingRange."""
+    n = doc.get("n")
+    if not isinstance(n, int) or isinstance(n, bool):
+        return
+    if n > box.last_n + 1:
+        MissingRange.objects.create(box=box, first=box.last_n + 1, last=n - 1, noticed_at=now)
+    if n > box.last_n:
+        box.last_n = n
+    else:
+        alerts.problem(
+            IntegrityProblem.Kind.CONFLICT, box, f"number {n} used twice", doc=doc, now=now
+        )
+
+
+def handle(box: Box, name: str, doc: dict, now: datetime) -> None:
+    if problem := malformed(doc, name, box.box_id):
+        kind = IntegrityProblem.Kind.FORGED_BOX if "claims box" in problem else "malformed"
+        alerts.problem(kind, box, problem, doc=doc, now=now)
+        return
+    if doc["kind"] == "box":
+        register(box, doc, now)
+        return
+    verdict = trust.verdict(doc, box)
+    if verdict is trust.Verdict.HELD:
+        hold(box, name, doc, now)
+    elif verdict is trust.Verdict.BAD:
+        bad_signature(box, doc, now)
+    elif doc["kind"] == "dropped":
+        declare_dropped(box, doc, now)
+    else:
+        apply.apply(box, doc, now)
+
+
+def bad_signature(box: Box, doc: dict, now: datetime) -> None:
+    camera = None
+    if isinstance(doc.get("camera_id"), int):
+        camera = box.cameras.filter(camera_id=doc["camera_id"]).first()
+    sequence = doc.get("sequence") if doc["kind"] in ("segment", "segment_event") else None
+    alerts.problem(
+        IntegrityProblem.Kind.BAD_SIGNATURE,
+        box,
+        f"the signature of this {doc['kind']} document does not verify with the enrolled key",
+        doc=doc,
+        camera=camera,
+        sequence=sequence if isinstance(sequence, int) else None,
+        now=now,
+    )
+
+
+def register(box: Box, doc: dict, now: datetime) -> None:
+    if problem := trust.key_problem(doc):
+        alerts.problem(IntegrityProblem.Kind.BAD_SIGNATURE, box, problem, doc=doc, now=now)
+        return
+    key, new = trust.register_key(box, doc, now)
+    if box.enrolment == Box.Enrolment.ENROLLED and key.fingerprint != box.fingerprint:
+        alerts.raise_alert(
+            Alert.Kind.SECOND_KEY,
+            box,
+            f"Box {box.box_id} presents a second key {key.fingerprint} (enrolled: "
+            f"{box.fingerprint}); its documents signed with it are held back",
+            subject=key.fingerprint,
+            now=now,
+        )
+    elif box.enrolment != Box.Enrolment.ENROLLED:
+        alerts.raise_alert(
+            Alert.Kind.UNENROLLED,
+            box,
+            f"Box {box.box_id} is waiting for enrolment, key fingerprint {key.fingerprint}",
+            subject=key.fingerprint,
+            now=now,
+        )
+
+
+def hold(box: Box, name: str, doc: dict, now: datetime) -> None:
+    """Signed by a key that is not enrolled: kept by reference, never shown, checked later."""
+    HeldDocument.objects.create(
+        box=box,
+        n=doc["n"],
+        collection=name,
+        doc_id=doc["_id"],
+        fingerprint=doc["sig"]["key"][:64],
+        held_at=now,
+    )
+    box.untrusted += 1
+    other = Box.objects.exclude(pk=box.pk).filter(fingerprint=doc["sig"]["key"]).first()
+    if other is not None:
+        alerts.problem(
+            IntegrityProblem.Kind.FORGED_BOX,
+            box,
+            f"signed with box {other.box_id}'s key",
+            doc=doc,
+            now=now,
+        )
+
+
+def release_held(ledger: Ledger, box: Box, now: datetime) -> int:
+    """Once a key is enrolled, the documents held for it are verified like new ones."""
+    if box.enrolment != Box.Enrolment.ENROLLED:
+        return 0
+    done = 0
+    while held := list(box.held.filter(fingerprint=box.fingerprint).order_by("n")[:CHUNK]):
+        found: dict[str, dict] = {}
+        for name in {h.collection for h in held}:
+            ids = [h.doc_id for h in held if h.collection == name]
+            found.update((d["_id"], d) for d in ledger.by_ids(name, ids))
+        with transaction.atomic():
+            box.refresh_from_db()
+            for row in held:
+                _release(box, row, found.get(row.doc_id), now)
+            box.save()
+        done += len(held)
+    return done
+
+
+def _release(box: Box, row: HeldDocument, doc: dict | None, now: datetime) -> None:
+    row.delete()
+    box.untrusted = max(0, box.untrusted - 1)
+    if doc is None:
+        alerts.problem(
+            IntegrityProblem.Kind.MISSING_NUMBER,
+            box,
+            f"document {row.doc_id} (n {row.n}) was in the ledger and is gone",
+            now=now,
+        )
+        return
+    guarded(box, row.collection, doc, now)
+    box.documents -= 1  # counted when it was held
+
+
+def recheck_holes(ledger: Ledger, box: Box, now: datetime) -> int:
+    """Numbers that were skipped may still arrive (a batch delivered out of order)."""
+    done = 0
+    open_ = box.missing.filter(state=MissingRange.State.OPEN).order_by("first")
+    for hole in list(open_[:HOLES_PER_PASS]):
+        late = [
+            (name, doc)
+            for name in COLLECTIONS
+            for doc in ledger.numbered(name, box.box_id, hole.first, hole.last, CHUNK)
+        ]
+        late.sort(key=lambda item: _n(item[1].get("n")))
+        if not late:
+            continue
+        with transaction.atomic():
+            box.refresh_from_db()
+            for name, doc in late:
+                if isinstance(doc.get("n"), int) and fill(box, doc["n"], now):
+                    guarded(box, name, doc, now)
+            box.save()
+        done += len(late)
+    return done
+
+
+def fill(box: Box, n: int, now: datetime) -> bool:
+    """Take `n` out of the open range holding it; False when no open range holds it."""
+    hole = box.missing.filter(state=MissingRange.State.OPEN, first__lte=n, last__gte=n).first()
+    if hole is None:
+        return False
+    _split(hole, n, n, MissingRange.State.ARRIVED, now)
+    return True
+
+
+def declare_dropped(box: Box, doc: dict, now: datetime) -> None:
+    """The box's own statement that these numbers (pruned heartbeats) will never come."""
+    for declared in doc["numbers"]:
+        first, last = declared["first"], declared["last"]
+        overlapping = box.missing.filter(
+            state=MissingRange.State.OPEN, first__lte=last, last__gte=first
+        )
+        for hole in list(overlapping):
+            _split(hole, max(first, hole.first), min(last, hole.last), "declared", now)
+
+
+def _split(hole: MissingRange, first: int, last: int, state: str, now: datetime) -> None:
+    """hole's first..last closes as `state`; what is left of it on either side stays open."""
+    for a, b in ((hole.first, first - 1), (last + 1, hole.last)):
+        if a <= b:
+            MissingRange.objects.create(
+                box=hole.box,
+                first=a,
+                last=b,
+                noticed_at=hole.noticed_at,
+                reported_at=hole.reported_at,
+            )
+    hole.first, hole.last, hole.state, hole.closed_at = first, last, state, now
+    hole.save()
+
+
+def report_overdue(now: datetime) -> None:
+    """Holes and unlinked segments past the grace period: integrity alerts (once each)."""
+    before = now - timedelta(minutes=settings.RTCC_HOLE_GRACE_MINUTES)
+    overdue = MissingRange.objects.filter(
+        state=MissingRange.State.OPEN, reported_at=None, noticed_at__lt=before
+    ).select_related("box")
+    for hole in overdue[:500]:
+        with transaction.atomic():
+            alerts.problem(
+                IntegrityProblem.Kind.MISSING_NUMBER,
+                hole.box,
+                f"documents n {hole.first}..{hole.last} never arrived while later ones did",
+                now=now,
+            )
+            MissingRange.objects.filter(pk=hole.pk).update(reported_at=now)
+    fleet.report_orphans(before, now)
