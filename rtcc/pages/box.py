@@ -95,16 +95,11 @@ def charts(box: Box, start: datetime, end: datetime) -> list[tuple[str, Any]]:
 
 
 def box_address(box: Box) -> str | None:
-    """The box's ZeroTier IP: the address it reported for its network, else the stored one."""
-    zt = box.health.get("zerotier") if isinstance(box.health, dict) else None
-    candidates = [box.zerotier_address]
-    if isinstance(zt, dict):
-        for net in zt.get("networks") or []:
-            if isinstance(net, dict):
-                candidates[:0] = [str(a).split("/")[0] for a in net.get("addresses") or []]
-    for text in candidates:
+    """The box's ZeroTier IP, as its latest heartbeat reported it (rtcc/apply.py)."""
+    health = box.health if isinstance(box.health, dict) else {}
+    for text in health.get("zerotier_ips") or []:
         try:
-            ip = ipaddress.ip_address(text)
+            ip = ipaddress.ip_address(str(text))
         except ValueError:
             continue
         return f"[{ip}]" if ip.version == 6 else str(ip)

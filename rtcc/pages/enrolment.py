@@ -1,7 +1,7 @@
 """Enrolment, for administrators: the keys boxes presented, to approve after comparing the
-fingerprint with the one the box shows on site (its health page, `manage.py init_box`), and
-the enrolled boxes, to revoke. The decision itself is rtcc/enrolment.py's (the same functions
-as `manage.py rtcc_enrol`); this page adds the audit entry of who decided."""
+fingerprint with the one the box shows on site (its health page, `manage.py sync_status`), and
+the enrolled boxes, to revoke. The decision itself is rtcc/trust.py's (the same functions
+as `manage.py rtcc_enrol`, which write the audit entry)."""
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -9,10 +9,7 @@ from django.shortcuts import redirect
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from audit import log
-from audit.models import AuditEvent
-
-from .. import roles
+from .. import roles, trust
 from ..models import Box, BoxKey
 from .access import freshness, page, render_page
 
@@ -24,23 +21,15 @@ def decide(request: HttpRequest) -> None:
     if action not in ("approve", "revoke"):
         messages.error(request, "Choose approve or revoke.")
         return
-    from .. import enrolment as domain
-
     try:
+        # Each writes its own audit entry (who, box, fingerprint).
         if action == "approve":
-            domain.enrol(box_id, fingerprint, by=request.user.get_username())
+            trust.enrol(box_id, fingerprint, by=request.user.get_username())
         else:
-            domain.revoke(box_id, by=request.user.get_username())
-    except domain.EnrolmentError as e:
+            trust.revoke(box_id, fingerprint, by=request.user.get_username())
+    except trust.EnrolmentError as e:
         messages.error(request, str(e))
         return
-    log.record(
-        AuditEvent.Action.ADMIN_CHANGE,
-        request=request,
-        target=f"RTCC box {box_id}",
-        detail={"what": "enrolled" if action == "approve" else "revoked",
-                "box": box_id, "fingerprint": fingerprint},  # fmt: skip
-    )
     done = "enrolled: its documents are now verified and shown" if action == "approve" else "revoked"
     messages.success(request, f"Box {box_id} {done}.")
 

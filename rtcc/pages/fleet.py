@@ -44,14 +44,12 @@ def camera_class(state: str) -> str:
 
 
 def free_bytes(health: dict[str, Any]) -> int | None:
-    disk = health.get("disk")
-    value = disk.get("free") if isinstance(disk, dict) else health.get("disk_free")
+    value = health.get("disk_free")  # rtcc/apply.py: the latest heartbeat, summed up
     return value if isinstance(value, int) else None
 
 
 def backlog(health: dict[str, Any]) -> int | None:
-    outbox = health.get("outbox")
-    value = outbox.get("pending") if isinstance(outbox, dict) else health.get("backlog")
+    value = health.get("backlog")
     return value if isinstance(value, int) else None
 
 

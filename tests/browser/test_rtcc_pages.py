@@ -113,7 +113,8 @@ def test_tiles_come_from_the_configured_server_only(browser, live_server, settin
 
 def test_box_and_where_pages_as_a_person_sees_them(browser, live_server, shoot):
     t = now().replace(second=0)
-    box = make_box("box-17", zerotier_address="10.147.17.9", software="crimebox 1.4")
+    box = make_box("box-17", zerotier_address="a1b2c3d4e5", software="crimebox 1.4",
+                   health={"zerotier_ips": ["10.147.17.9"]})  # fmt: skip
     cam = make_camera(box, 1, model="DS-2CD2143", firmware_version="V5.7.3", name="Main St")
     for i in range(8):
         make_segment(cam, i + 1, t - timedelta(hours=3) + timedelta(minutes=15 * i),

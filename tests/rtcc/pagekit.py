@@ -53,8 +53,7 @@ def make_box(box_id: str = "box-1", state: str = Box.State.RECORDING, **fields) 
     fields.setdefault("enrolment", Box.Enrolment.ENROLLED)
     fields.setdefault("fingerprint", "ab" * 32)
     fields.setdefault("last_contact_at", now() - timedelta(minutes=1))
-    fields.setdefault("health", {"disk": {"free": 40 * 10**9, "total": 100 * 10**9},
-                                 "outbox": {"pending": 3}})  # fmt: skip
+    fields.setdefault("health", {"disk_free": 40 * 10**9, "backlog": 3})
     return Box.objects.create(box_id=box_id, state=state, **fields)
 
 

@@ -41,8 +41,8 @@ def fleet_of(size: int) -> list[Box]:
     boxes = []
     for i in range(size):
         state = [Box.State.RECORDING, Box.State.DEGRADED, Box.State.DARK][i % 3]
-        box = make_box(f"box-{i:03}", state=state, health={"disk": {"free": (i + 1) * 10**9},
-                                                           "outbox": {"pending": 100 - i}})  # fmt: skip
+        box = make_box(f"box-{i:03}", state=state, health={"disk_free": (i + 1) * 10**9,
+                                                           "backlog": 100 - i})  # fmt: skip
         for c in range(2):
             make_camera(box, c + 1, lat=f"41.{i:02}{c}000", lon=f"-87.{i:02}{c}000")
         boxes.append(box)
@@ -116,8 +116,8 @@ def test_fleet_csp_adds_only_the_configured_tile_server(settings):
 @pytest.mark.django_db
 def test_box_page_cameras_coverage_charts_and_links(django_assert_max_num_queries):
     t = now()
-    box = make_box("box-7", zerotier_address="10.147.17.5", software="crimebox 1.4",
-                   health={"zerotier": {"networks": [{"addresses": ["10.147.17.5/24"]}]}})  # fmt: skip
+    box = make_box("box-7", zerotier_address="a1b2c3d4e5", software="crimebox 1.4",
+                   health={"zerotier_ips": ["not an ip", "10.147.17.5"]})  # fmt: skip
     cam = make_camera(box, 1, model="DS-2CD", firmware_version="V5.7", serial_number="SN123")
     make_segment(cam, 1, t - timedelta(hours=2))
     make_segment(cam, 2, t - timedelta(hours=1, minutes=45), verification="broken")
@@ -253,3 +253,43 @@ def test_camera_without_coordinates_is_listed_but_not_placed():
     response = as_role(roles.OPERATOR).get(reverse("rtcc:fleet"))
     assert markers(response) == [] and b'id="box-box-1"' in response.content
     assert Camera.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_enrolment_approves_and_revokes_through_the_console_functions():
+    from rtcc.models import BoxKey
+
+    box = make_box("box-new", enrolment=Box.Enrolment.PENDING, fingerprint="")
+    BoxKey.objects.create(box=box, fingerprint="f" * 64, public_key_pem="PEM", doc_id="box-new")
+    client = as_role(roles.ADMINISTRATOR)
+    page = client.get(reverse("rtcc:enrolment")).content.decode()
+    assert 'id="pending-box-new"' in page and "f" * 64 in page
+    approved = client.post(reverse("rtcc:enrolment"),
+                           {"action": "approve", "box": "box-new", "fingerprint": "f" * 64})  # fmt: skip
+    assert approved.status_code == 302
+    box.refresh_from_db()
+    assert box.enrolment == Box.Enrolment.ENROLLED and box.enrolled_by == "administrator"
+    entry = AuditEvent.objects.get(action="admin_change", target="box box-new")
+    assert entry.username == "administrator" and entry.detail["what"] == "enrolled"
+    client.post(reverse("rtcc:enrolment"),
+                {"action": "revoke", "box": "box-new", "fingerprint": "f" * 64})  # fmt: skip
+    box.refresh_from_db()
+    assert box.enrolment == Box.Enrolment.REVOKED
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "post",
+    [
+        {"action": "approve", "box": "box-new", "fingerprint": "0" * 64},
+        {"action": "approve", "box": "nobody", "fingerprint": "f" * 64},
+        {"action": "delete", "box": "box-new", "fingerprint": "f" * 64},
+        {},
+    ],
+)
+def test_enrolment_refuses_what_it_cannot_do_with_a_message(post):
+    make_box("box-new", enrolment=Box.Enrolment.PENDING, fingerprint="")
+    client = as_role(roles.ADMINISTRATOR)
+    response = client.post(reverse("rtcc:enrolment"), post, follow=True)
+    assert response.status_code == 200 and b'class="error"' in response.content
+    assert Box.objects.get(box_id="box-new").enrolment == Box.Enrolment.PENDING
