@@ -81,7 +81,8 @@ def freshness(now: datetime | None = None) -> dict[str, Any]:
         "last_ok_at": state.last_ok_at,
         "age_minutes": None if age is None else int(age // 60),
         "stale": age is None or age > stale_after,
-        "last_error": state.last_error if state.last_error_at and (
-            state.last_ok_at is None or state.last_error_at >= state.last_ok_at
-        ) else "",
+        "last_error": state.last_error
+        if state.last_error_at
+        and (state.last_ok_at is None or state.last_error_at >= state.last_ok_at)
+        else "",
     }

@@ -28,12 +28,14 @@ LONGEST_SEGMENT = timedelta(hours=6)
 BOX_WEB_PORT = 8000  # the box's CRIMEBOX_BIND default
 
 
-def segment_spans(rows: list[dict[str, Any]]) -> list[drawing.Span]:
+def segment_spans(rows: list[Any]) -> list[drawing.Span]:
     return [
         drawing.Span(
-            r["start"], r["end"], f"seg-{r['verification']}",
+            r["start"],
+            r["end"],
+            f"seg-{r['verification']}",
             f"#{r['sequence']} {r['start']:%H:%M:%S}–{r['end']:%H:%M:%S} {r['verification']}",
-        )  # fmt: skip
+        )
         for r in rows
     ]
 
@@ -42,7 +44,9 @@ def gap_span(gap: GapRecord, now: datetime) -> drawing.Span:
     end = gap.end or now
     cause = gap.cause_text or gap.cause or "unknown cause"
     open_ = "" if gap.end else " (still open)"
-    return drawing.Span(gap.start, end, "gap", f"gap {gap.start:%H:%M:%S}–{end:%H:%M:%S}: {cause}{open_}")
+    return drawing.Span(
+        gap.start, end, "gap", f"gap {gap.start:%H:%M:%S}–{end:%H:%M:%S}: {cause}{open_}"
+    )
 
 
 def coverage(cameras: list[Camera], start: datetime, end: datetime) -> dict[int, Any]:
@@ -68,13 +72,19 @@ def coverage(cameras: list[Camera], start: datetime, end: datetime) -> dict[int,
 
 
 def charts(box: Box, start: datetime, end: datetime) -> list[tuple[str, Any]]:
-    samples = list(
+    samples: list[tuple[Any, ...]] = list(
         HeartbeatSample.objects.filter(box=box, received_at__gte=start, received_at__lt=end)
         .order_by("received_at")
         .values_list(
-            "received_at", "cpu_temp_millic", "throttled", "under_voltage", "disk_free",
-            "load_centi", "backlog", "clock_synced",
-        )  # fmt: skip
+            "received_at",
+            "cpu_temp_millic",
+            "throttled",
+            "under_voltage",
+            "disk_free",
+            "load_centi",
+            "backlog",
+            "clock_synced",
+        )
     )
 
     def series(i: int, scale: float = 1.0) -> list[tuple[datetime, float | None]]:

@@ -64,7 +64,8 @@ def line_chart(
     low = min(values) if floor is None else min(floor, min(values))
     high = max(values)
     span = (high - low) or 1.0
-    lines, current = [], []
+    lines: list[list[str]] = []
+    current: list[str] = []
     for t, v in points:
         if v is None:
             if current:
@@ -95,7 +96,9 @@ def flag_chart(
     # One mark per drawn position: a day of one-a-minute samples is 1,440 of them.
     xs = sorted({round(_x(t, start, end)) for t, flag in points if flag})
     marks = [(str(x),) for x in xs]
-    body = format_html_join("", '<rect class="flag" x="{}" y="10" width="3" height="80"></rect>', marks)
+    body = format_html_join(
+        "", '<rect class="flag" x="{}" y="10" width="3" height="80"></rect>', marks
+    )
     return format_html(
         '<svg class="rtcc-chart" viewBox="0 0 1000 100" preserveAspectRatio="none" role="img" '
         'aria-label="{}"><rect class="ground" x="0" y="0" width="1000" height="100"></rect>'

@@ -30,7 +30,9 @@ def decide(request: HttpRequest) -> None:
     except trust.EnrolmentError as e:
         messages.error(request, str(e))
         return
-    done = "enrolled: its documents are now verified and shown" if action == "approve" else "revoked"
+    done = (
+        "enrolled: its documents are now verified and shown" if action == "approve" else "revoked"
+    )
     messages.success(request, f"Box {box_id} {done}.")
 
 
@@ -44,8 +46,11 @@ def enrolment(request: HttpRequest) -> HttpResponseBase:
     context = {
         "title": "Enrolment",
         "pending": list(pending.order_by("first_seen_at")[:200]),
-        "enrolled": list(Box.objects.enrolled().only("box_id", "fingerprint", "enrolled_at",
-                                                     "enrolled_by")[:1000]),  # fmt: skip
+        "enrolled": list(
+            Box.objects.enrolled().only("box_id", "fingerprint", "enrolled_at", "enrolled_by")[
+                :1000
+            ]
+        ),
         "revoked": list(Box.objects.filter(enrolment=Box.Enrolment.REVOKED)[:200]),
         "fresh": freshness(timezone.now()),
     }

@@ -22,7 +22,7 @@ from ..models import Box, Camera
 from .access import freshness, page, render_page
 
 # Worst first: the list's default order puts what needs a person on top.
-STATE_ORDER = {
+STATE_ORDER: dict[str, int] = {
     Box.State.DARK: 0,
     Box.State.DEGRADED: 1,
     Box.State.NEVER_SEEN: 2,
@@ -64,11 +64,15 @@ class FleetRow:
     @property
     def position(self) -> tuple[float, float] | None:
         """The mean of its cameras' coordinates (a box has none of its own)."""
-        placed = [c for c in self.cameras if c.latitude is not None and c.longitude is not None]
+        placed = [
+            (c.latitude, c.longitude)
+            for c in self.cameras
+            if c.latitude is not None and c.longitude is not None
+        ]
         if not placed:
             return None
-        lat = sum((c.latitude for c in placed), Decimal(0)) / len(placed)
-        lon = sum((c.longitude for c in placed), Decimal(0)) / len(placed)
+        lat = sum((p[0] for p in placed), Decimal(0)) / len(placed)
+        lon = sum((p[1] for p in placed), Decimal(0)) / len(placed)
         return float(lat), float(lon)
 
 
@@ -76,7 +80,13 @@ def fleet_rows(now: datetime) -> list[FleetRow]:
     rows = {b.pk: FleetRow(b) for b in Box.objects.enrolled().defer("public_key_pem", "cursors")}
     cameras = Camera.objects.filter(box__enrolment=Box.Enrolment.ENROLLED).order_by("name")
     for camera in cameras.only(
-        "box_id", "camera_id", "name", "latitude", "longitude", "state", "last_segment_end",
+        "box_id",
+        "camera_id",
+        "name",
+        "latitude",
+        "longitude",
+        "state",
+        "last_segment_end",
         "location",
     ):
         rows[camera.box_id].cameras.append(camera)
@@ -116,15 +126,32 @@ def markers(rows: list[FleetRow]) -> list[dict[str, Any]]:
         where = row.position
         if where is not None:
             tip = f"{row.box.box_id}: {row.box.get_state_display()}"
-            out.append({"kind": "box", "id": row.box.box_id, "state": row.box.state,
-                        "lat": where[0], "lon": where[1], "tip": tip, "url": url})  # fmt: skip
+            out.append(
+                {
+                    "kind": "box",
+                    "id": row.box.box_id,
+                    "state": row.box.state,
+                    "lat": where[0],
+                    "lon": where[1],
+                    "tip": tip,
+                    "url": url,
+                }
+            )
         for c in row.cameras:
             if c.latitude is None or c.longitude is None:
                 continue
             tip = f"{row.box.box_id} / {c.name}: {c.get_state_display()}"
-            out.append({"kind": "camera", "id": f"{row.box.box_id}/{c.camera_id}",
-                        "state": camera_class(c.state), "lat": float(c.latitude),
-                        "lon": float(c.longitude), "tip": tip, "url": url})  # fmt: skip
+            out.append(
+                {
+                    "kind": "camera",
+                    "id": f"{row.box.box_id}/{c.camera_id}",
+                    "state": camera_class(c.state),
+                    "lat": float(c.latitude),
+                    "lon": float(c.longitude),
+                    "tip": tip,
+                    "url": url,
+                }
+            )
     return out
 
 
@@ -159,8 +186,13 @@ def fleet(request: HttpRequest) -> HttpResponse:
         "title": "Fleet",
         "rows": rows,
         "sort": sort,
-        "sort_headers": [("box", "Box"), ("state", "State"), ("contact", "Last contact"),
-                         ("backlog", "Backlog"), ("free", "Free space")],  # fmt: skip
+        "sort_headers": [
+            ("box", "Box"),
+            ("state", "State"),
+            ("contact", "Last contact"),
+            ("backlog", "Backlog"),
+            ("free", "Free space"),
+        ],
         "map": {"markers": markers(rows), "tile_url": tile_url},
         "pending": Box.objects.filter(enrolment=Box.Enrolment.PENDING).count(),
         "fresh": freshness(now),

@@ -65,20 +65,34 @@ class HashForm(forms.Form):
 def window_segments(start: datetime, end: datetime, box_ids: list[str]) -> Any:
     """Segments of enrolled boxes overlapping [start, end) (the start index bounds the read)."""
     segments = SegmentRecord.objects.filter(
-        start__gte=start - LONGEST_SEGMENT, start__lt=end, end__gt=start,
+        start__gte=start - LONGEST_SEGMENT,
+        start__lt=end,
+        end__gt=start,
         box__enrolment=Box.Enrolment.ENROLLED,
-    )  # fmt: skip
+    )
     return segments.filter(box__box_id__in=box_ids) if box_ids else segments
 
 
-def camera_blocks(camera_ids: list[int], start: datetime, end: datetime, box_ids: list[str]) -> list:
+def camera_blocks(
+    camera_ids: list[int], start: datetime, end: datetime, box_ids: list[str]
+) -> list:
     """Per camera of the page: its bar and its segments (three queries for the page)."""
-    cameras = Camera.objects.filter(pk__in=camera_ids).select_related("box")
-    cameras = sorted(cameras, key=lambda c: (c.box.box_id, c.name))
+    found = Camera.objects.filter(pk__in=camera_ids).select_related("box")
+    cameras = sorted(found, key=lambda c: (c.box.box_id, c.name))
     segs: dict[int, list[SegmentRecord]] = defaultdict(list)
     rows = window_segments(start, end, box_ids).filter(camera__in=camera_ids).order_by("start")
-    for s in rows.only("camera_id", "sequence", "start", "end", "sha256", "size", "verification",
-                       "deleted_on_box", "on_hold", "doc_id"):  # fmt: skip
+    for s in rows.only(
+        "camera_id",
+        "sequence",
+        "start",
+        "end",
+        "sha256",
+        "size",
+        "verification",
+        "deleted_on_box",
+        "on_hold",
+        "doc_id",
+    ):
         segs[s.camera_id].append(s)
     spans: dict[int, list[drawing.Span]] = defaultdict(list)
     for cid, items in segs.items():
@@ -94,10 +108,14 @@ def camera_blocks(camera_ids: list[int], start: datetime, end: datetime, box_ids
         gap_lists[gap.camera_id].append(gap)
         spans[gap.camera_id].append(gap_span(gap, min(end, timezone.now())))
     return [
-        {"camera": c, "segments": segs[c.pk], "gaps": gap_lists[c.pk],
-         "bar": drawing.coverage_bar(spans[c.pk], start, end, f"{c.box.box_id} {c.name}")}
+        {
+            "camera": c,
+            "segments": segs[c.pk],
+            "gaps": gap_lists[c.pk],
+            "bar": drawing.coverage_bar(spans[c.pk], start, end, f"{c.box.box_id} {c.name}"),
+        }
         for c in cameras
-    ]  # fmt: skip
+    ]
 
 
 def default_window(now: datetime) -> dict[str, str]:
@@ -119,8 +137,13 @@ def search_window(request: HttpRequest, form: WindowForm) -> dict[str, Any]:
         AuditEvent.Action.VIEW,
         request=request,
         target=f"RTCC where and when {start:%Y-%m-%d %H:%M}–{end:%Y-%m-%d %H:%M}",
-        detail={"start": start.isoformat(), "end": end.isoformat(), "boxes": box_ids or "all",
-                "cameras": len(camera_ids), "page": page_obj.number},  # fmt: skip
+        detail={
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "boxes": box_ids or "all",
+            "cameras": len(camera_ids),
+            "page": page_obj.number,
+        },
     )
     return {
         "blocks": camera_blocks(list(page_obj.object_list), start, end, box_ids),
@@ -142,7 +165,10 @@ def search_hash(request: HttpRequest, form: HashForm) -> dict[str, Any]:
         AuditEvent.Action.VIEW,
         request=request,
         target=f"RTCC which box recorded sha256 {sha}",
-        detail={"sha256": sha, "found": [f"{s.box.box_id}/{s.camera.name}#{s.sequence}" for s in found]},
+        detail={
+            "sha256": sha,
+            "found": [f"{s.box.box_id}/{s.camera.name}#{s.sequence}" for s in found],
+        },
     )
     return {"hash_results": found, "sha256": sha}
 

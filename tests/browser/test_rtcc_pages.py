@@ -25,11 +25,18 @@ from tests.rtcc.pagekit import (  # noqa: F401
     now,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True),
-              pytest.mark.usefixtures("console_site")]  # fmt: skip
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("console_site"),
+]
 
-STATES = {"recording": Box.State.RECORDING, "degraded": Box.State.DEGRADED,
-          "dark": Box.State.DARK, "never_seen": Box.State.NEVER_SEEN}  # fmt: skip
+STATES = {
+    "recording": Box.State.RECORDING,
+    "degraded": Box.State.DEGRADED,
+    "dark": Box.State.DARK,
+    "never_seen": Box.State.NEVER_SEEN,
+}
 
 
 def city() -> None:
@@ -41,8 +48,14 @@ def city() -> None:
         if word == "dark":
             camera_state = "dark"
         for c in (1, 2):
-            cam = make_camera(box, c, lat=f"41.{880 + i * 3 + c}", lon=f"-87.{630 + i * 2}",
-                              state=camera_state, name=f"Corner {i}.{c}")  # fmt: skip
+            cam = make_camera(
+                box,
+                c,
+                lat=f"41.{880 + i * 3 + c}",
+                lon=f"-87.{630 + i * 2}",
+                state=camera_state,
+                name=f"Corner {i}.{c}",
+            )
             make_segment(cam, 1, t - timedelta(hours=2))
     make_box("waiting", enrolment=Box.Enrolment.PENDING)
     ingested(t)
@@ -60,8 +73,10 @@ def open_fleet(browser, live_server) -> None:
     make_user("operator", roles.OPERATOR)
     browser.set_window_size(1400, 900)  # the map on screen: pointer actions do not scroll
     log_in(browser, live_server, "operator", reverse("admin:login") + "?next=/")
-    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#fleet-map[data-ready]"),
-             what="the map drawn")  # fmt: skip
+    wait_for(
+        lambda: browser.find_elements(By.CSS_SELECTOR, "#fleet-map[data-ready]"),
+        what="the map drawn",
+    )
 
 
 def test_fleet_map_markers_tooltips_and_nothing_off_the_console(browser, live_server, shoot):
@@ -102,8 +117,9 @@ def test_tiles_come_from_the_configured_server_only(browser, live_server, settin
     settings.RTCC_TILE_URL = "http://127.0.0.2:9/tiles/{z}/{x}/{y}.png"  # nothing listens there
     city()
     open_fleet(browser, live_server)
-    tiles = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "img.leaflet-tile"),
-                     what="tiles asked for")  # fmt: skip
+    tiles = wait_for(
+        lambda: browser.find_elements(By.CSS_SELECTOR, "img.leaflet-tile"), what="tiles asked for"
+    )
     assert all(t.get_attribute("src").startswith("http://127.0.0.2:9/tiles/") for t in tiles)
     wait_for(lambda: "http://127.0.0.2:9" in resource_origins(browser), what="a tile request")
     assert resource_origins(browser) == {live_server.url, "http://127.0.0.2:9"}
@@ -113,16 +129,30 @@ def test_tiles_come_from_the_configured_server_only(browser, live_server, settin
 
 def test_box_and_where_pages_as_a_person_sees_them(browser, live_server, shoot):
     t = now().replace(second=0)
-    box = make_box("box-17", zerotier_address="a1b2c3d4e5", software="crimebox 1.4",
-                   health={"zerotier_ips": ["10.147.17.9"]})  # fmt: skip
+    box = make_box(
+        "box-17",
+        zerotier_address="a1b2c3d4e5",
+        software="crimebox 1.4",
+        health={"zerotier_ips": ["10.147.17.9"]},
+    )
     cam = make_camera(box, 1, model="DS-2CD2143", firmware_version="V5.7.3", name="Main St")
     for i in range(8):
-        make_segment(cam, i + 1, t - timedelta(hours=3) + timedelta(minutes=15 * i),
-                     verification="verified" if i else "unlinked")  # fmt: skip
+        make_segment(
+            cam,
+            i + 1,
+            t - timedelta(hours=3) + timedelta(minutes=15 * i),
+            verification="verified" if i else "unlinked",
+        )
     make_gap(cam, 1, t - timedelta(hours=1), t - timedelta(minutes=40), "power_loss")
     for i in range(144):
-        make_beat(box, t - timedelta(minutes=10 * i), i, cpu_temp_millic=50000 + (i % 12) * 900,
-                  throttled=i in (20, 21), disk_free=(40 - i // 10) * 10**9)  # fmt: skip
+        make_beat(
+            box,
+            t - timedelta(minutes=10 * i),
+            i,
+            cpu_temp_millic=50000 + (i % 12) * 900,
+            throttled=i in (20, 21),
+            disk_free=(40 - i // 10) * 10**9,
+        )
     Alert.objects.create(kind="power", box=box, key="p", message="Throttled at 12:10")
     ingested(t)
     make_user("investigator", roles.INVESTIGATOR)

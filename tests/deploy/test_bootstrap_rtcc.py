@@ -52,8 +52,13 @@ def test_rtcc_runs_console_and_local_ledger_and_ctrl_c_stops_all(tmp_path):
         CRIMEBOX_RTCC_POLL_SECONDS="1",
     )
     log = open(tmp_path / "out.log", "w+b")
-    proc = subprocess.Popen([str(ROOT / "deploy" / "bootstrap.sh"), "rtcc"], env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [str(ROOT / "deploy" / "bootstrap.sh"), "rtcc"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         health = wait_for(lambda: answers(f"http://127.0.0.1:{web}/health"), 90, "the console")
         assert b'"ok": true' in health
@@ -65,19 +70,31 @@ def test_rtcc_runs_console_and_local_ledger_and_ctrl_c_stops_all(tmp_path):
         assert client.admin.command("ping")["ok"] == 1
         client.close()
         # The ingest passes against the local ledger (its state row says so on /health).
-        wait_for(lambda: b'"last_error": ""' in (answers(f"http://127.0.0.1:{web}/health") or b"")
-                 and b'"last_pass_at": null' not in answers(f"http://127.0.0.1:{web}/health"),
-                 30, "an ingest pass")  # fmt: skip
+        wait_for(
+            lambda: (
+                b'"last_error": ""' in (answers(f"http://127.0.0.1:{web}/health") or b"")
+                and b'"last_pass_at": null' not in answers(f"http://127.0.0.1:{web}/health")
+            ),
+            30,
+            "an ingest pass",
+        )
         settings_file = (tmp_path / "env.rtcc").read_text()
         assert f"CRIMEBOX_BIND=127.0.0.1:{web}" in settings_file
         assert "CRIMEBOX_RTCC_URI" not in settings_file  # this run's ledger, never persisted
-        assert not (ROOT / ".env.rtcc").exists() or "console" not in (ROOT / ".env.rtcc").read_text()
+        assert (
+            not (ROOT / ".env.rtcc").exists() or "console" not in (ROOT / ".env.rtcc").read_text()
+        )
         started = time.monotonic()
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in the terminal
         proc.wait(timeout=25)
         assert time.monotonic() - started < 20
-        wait_for(lambda: subprocess.run(["pgrep", "-g", str(proc.pid)],
-                                        capture_output=True).returncode != 0, 5, "all stopped")  # fmt: skip
+        wait_for(
+            lambda: (
+                subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True).returncode != 0
+            ),
+            5,
+            "all stopped",
+        )
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -95,8 +112,9 @@ def rendered(tmp_path: Path, name: str) -> Path:
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="apt package systemd")
 def test_console_units_pass_systemd_analyze_verify(tmp_path):
     paths = [rendered(tmp_path, u) for u in UNITS]
-    result = subprocess.run(["systemd-analyze", "verify", *map(str, paths)],
-                            capture_output=True, text=True)  # fmt: skip
+    result = subprocess.run(
+        ["systemd-analyze", "verify", *map(str, paths)], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     assert "Unknown" not in result.stderr and "Failed to parse" not in result.stderr, result.stderr
 

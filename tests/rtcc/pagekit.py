@@ -57,7 +57,9 @@ def make_box(box_id: str = "box-1", state: str = Box.State.RECORDING, **fields) 
     return Box.objects.create(box_id=box_id, state=state, **fields)
 
 
-def make_camera(box: Box, camera_id: int = 1, lat: str | None = "41.878100", lon=None, **f) -> Camera:
+def make_camera(
+    box: Box, camera_id: int = 1, lat: str | None = "41.878100", lon=None, **f
+) -> Camera:
     f.setdefault("name", f"Cam {camera_id}")
     f.setdefault("state", Camera.State.RECORDING)
     f.setdefault("latitude", Decimal(lat) if lat else None)
@@ -65,21 +67,36 @@ def make_camera(box: Box, camera_id: int = 1, lat: str | None = "41.878100", lon
     return Camera.objects.create(box=box, camera_id=camera_id, **f)
 
 
-def make_segment(camera: Camera, sequence: int, start: datetime, minutes: int = 15, **f) -> SegmentRecord:
+def make_segment(
+    camera: Camera, sequence: int, start: datetime, minutes: int = 15, **f
+) -> SegmentRecord:
     f.setdefault("sha256", f"{sequence:064x}")
     f.setdefault("verification", "verified")
     return SegmentRecord.objects.create(
-        box=camera.box, camera=camera, sequence=sequence, start=start,
-        end=start + timedelta(minutes=minutes), prev_chain_hash="0" * 64, chain_hash="1" * 64,
-        doc_id=f"{camera.box.box_id}:seg:{camera.camera_id}:{sequence}", n=sequence, **f,
-    )  # fmt: skip
+        box=camera.box,
+        camera=camera,
+        sequence=sequence,
+        start=start,
+        end=start + timedelta(minutes=minutes),
+        prev_chain_hash="0" * 64,
+        chain_hash="1" * 64,
+        doc_id=f"{camera.box.box_id}:seg:{camera.camera_id}:{sequence}",
+        n=sequence,
+        **f,
+    )
 
 
 def make_gap(camera: Camera, gap: int, start: datetime, end: datetime | None, cause="camera_down"):
     return GapRecord.objects.create(
-        box=camera.box, camera=camera, gap=gap, start=start, end=end, cause=cause,
-        cause_text=cause.replace("_", " "), doc_id=f"{camera.box.box_id}:gap:{gap}",
-    )  # fmt: skip
+        box=camera.box,
+        camera=camera,
+        gap=gap,
+        start=start,
+        end=end,
+        cause=cause,
+        cause_text=cause.replace("_", " "),
+        doc_id=f"{camera.box.box_id}:gap:{gap}",
+    )
 
 
 def make_beat(box: Box, at: datetime, n: int, **f) -> HeartbeatSample:

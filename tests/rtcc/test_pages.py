@@ -41,8 +41,9 @@ def fleet_of(size: int) -> list[Box]:
     boxes = []
     for i in range(size):
         state = [Box.State.RECORDING, Box.State.DEGRADED, Box.State.DARK][i % 3]
-        box = make_box(f"box-{i:03}", state=state, health={"disk_free": (i + 1) * 10**9,
-                                                           "backlog": 100 - i})  # fmt: skip
+        box = make_box(
+            f"box-{i:03}", state=state, health={"disk_free": (i + 1) * 10**9, "backlog": 100 - i}
+        )
         for c in range(2):
             make_camera(box, c + 1, lat=f"41.{i:02}{c}000", lon=f"-87.{i:02}{c}000")
         boxes.append(box)
@@ -50,8 +51,9 @@ def fleet_of(size: int) -> list[Box]:
 
 
 def markers(response) -> list[dict]:
-    found = re.search(rb'<script id="fleet-data" type="application/json">(.*?)</script>',
-                      response.content, re.S)  # fmt: skip
+    found = re.search(
+        rb'<script id="fleet-data" type="application/json">(.*?)</script>', response.content, re.S
+    )
     return json.loads(found[1])["markers"]
 
 
@@ -67,7 +69,10 @@ def test_fleet_shows_enrolled_boxes_and_their_cameras_by_state(django_assert_max
     found = markers(response)
     assert {m["id"] for m in found if m["kind"] == "box"} == {"box-000", "box-001", "box-002"}
     assert sorted(m["state"] for m in found if m["kind"] == "box") == [
-        "dark", "degraded", "recording"]  # fmt: skip
+        "dark",
+        "degraded",
+        "recording",
+    ]
     assert len([m for m in found if m["kind"] == "camera"]) == 6
     assert b"box-waiting" not in response.content
     assert b"1 box waiting for enrolment" in response.content
@@ -116,8 +121,12 @@ def test_fleet_csp_adds_only_the_configured_tile_server(settings):
 @pytest.mark.django_db
 def test_box_page_cameras_coverage_charts_and_links(django_assert_max_num_queries):
     t = now()
-    box = make_box("box-7", zerotier_address="a1b2c3d4e5", software="crimebox 1.4",
-                   health={"zerotier_ips": ["not an ip", "10.147.17.5"]})  # fmt: skip
+    box = make_box(
+        "box-7",
+        zerotier_address="a1b2c3d4e5",
+        software="crimebox 1.4",
+        health={"zerotier_ips": ["not an ip", "10.147.17.5"]},
+    )
     cam = make_camera(box, 1, model="DS-2CD", firmware_version="V5.7", serial_number="SN123")
     make_segment(cam, 1, t - timedelta(hours=2))
     make_segment(cam, 2, t - timedelta(hours=1, minutes=45), verification="broken")
@@ -136,7 +145,9 @@ def test_box_page_cameras_coverage_charts_and_links(django_assert_max_num_querie
     assert "power loss" in html  # the gap's cause in its tooltip
     assert html.count('class="rtcc-chart"') == 7 and '<polyline points="' in html
     assert 'class="flag"' in html
-    assert 'href="http://10.147.17.5:8000/"' in html and 'href="http://10.147.17.5:8000/live/"' in html
+    assert (
+        'href="http://10.147.17.5:8000/"' in html and 'href="http://10.147.17.5:8000/live/"' in html
+    )
 
 
 @pytest.mark.django_db
@@ -152,8 +163,13 @@ def test_where_and_when_lists_cameras_hashes_and_verification_and_is_audited(
     for i in range(3):
         box = make_box(f"box-{i}")
         cam = make_camera(box, 1)
-        make_segment(cam, 10, t - timedelta(minutes=50), sha256=f"{i:x}" * 64,
-                     verification="unlinked" if i == 2 else "verified")  # fmt: skip
+        make_segment(
+            cam,
+            10,
+            t - timedelta(minutes=50),
+            sha256=f"{i:x}" * 64,
+            verification="unlinked" if i == 2 else "verified",
+        )
         make_segment(cam, 11, t - timedelta(minutes=35))
     outside = make_camera(make_box("box-far"), 1)
     make_segment(outside, 1, t - timedelta(hours=5))
@@ -183,7 +199,10 @@ def test_which_box_recorded_a_sha256():
     html = client.get(reverse("rtcc:where"), {"sha256": "C" * 64}).content.decode()
     assert "box-9" in html and "Corner" in html and ">42<" in html
     assert AuditEvent.objects.filter(target=f"RTCC which box recorded sha256 {'c' * 64}").exists()
-    assert "No enrolled box" in client.get(reverse("rtcc:where"), {"sha256": "d" * 64}).content.decode()
+    assert (
+        "No enrolled box"
+        in client.get(reverse("rtcc:where"), {"sha256": "d" * 64}).content.decode()
+    )
 
 
 @pytest.mark.django_db
@@ -264,15 +283,17 @@ def test_enrolment_approves_and_revokes_through_the_console_functions():
     client = as_role(roles.ADMINISTRATOR)
     page = client.get(reverse("rtcc:enrolment")).content.decode()
     assert 'id="pending-box-new"' in page and "f" * 64 in page
-    approved = client.post(reverse("rtcc:enrolment"),
-                           {"action": "approve", "box": "box-new", "fingerprint": "f" * 64})  # fmt: skip
+    approved = client.post(
+        reverse("rtcc:enrolment"), {"action": "approve", "box": "box-new", "fingerprint": "f" * 64}
+    )
     assert approved.status_code == 302
     box.refresh_from_db()
     assert box.enrolment == Box.Enrolment.ENROLLED and box.enrolled_by == "administrator"
     entry = AuditEvent.objects.get(action="admin_change", target="box box-new")
     assert entry.username == "administrator" and entry.detail["what"] == "enrolled"
-    client.post(reverse("rtcc:enrolment"),
-                {"action": "revoke", "box": "box-new", "fingerprint": "f" * 64})  # fmt: skip
+    client.post(
+        reverse("rtcc:enrolment"), {"action": "revoke", "box": "box-new", "fingerprint": "f" * 64}
+    )
     box.refresh_from_db()
     assert box.enrolment == Box.Enrolment.REVOKED
 
