@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from django.conf import settings
 from django.utils import timezone
 
 from crimebox.display import box_time, human_size
@@ -31,7 +32,9 @@ def health_in_words(health: dict, now: datetime | None = None) -> dict:
     )
     facts.append(integrity_words(health["last_integrity_check"]))
     facts.append(
-        f"Evidence packages are signed with the box key {health['signing_key_fingerprint']}."
+        f"Evidence packages and the documents replicated to the RTCC are signed with the box "
+        f"key {health['signing_key_fingerprint']}: the RTCC console enrols box "
+        f"{settings.BOX_ID} by this fingerprint."
     )
     if "replication" in health:
         facts.append(replication_words(health["replication"], now))

@@ -72,7 +72,7 @@ def segment(box: Box, doc: dict, now: datetime) -> None:
     camera = camera_of(box, doc["camera_id"], doc["camera"])
     sequence = doc["sequence"]
     prev = SegmentRecord.objects.filter(camera=camera, sequence=sequence - 1).first()
-    verification, problem = trust.link(doc, prev)
+    verification, problem = trust.link(doc, prev.chain_hash if prev else None)
     record = SegmentRecord.objects.create(
         box=box,
         camera=camera,
@@ -233,9 +233,21 @@ def _camera_state(box: Box, state: dict) -> None:
     camera.box_status = str(state.get("status") or "")[:30]
     camera.is_enabled = bool(state.get("enabled", camera.is_enabled))
     camera.last_error = str(state.get("last_error") or "")[:500]
+    if not camera.revision:  # no `cameras` document yet: the heartbeat's position meanwhile
+        camera.latitude = _decimal(state.get("latitude"))
+        camera.longitude = _decimal(state.get("longitude"))
     end = state.get("last_segment_end")
     if isinstance(end, datetime) and (
         camera.last_segment_end is None or end > camera.last_segment_end
     ):
         camera.last_segment_end = end
-    camera.save(update_fields=["box_status", "is_enabled", "last_error", "last_segment_end"])
+    camera.save(
+        update_fields=[
+            "box_status",
+            "is_enabled",
+            "last_error",
+            "last_segment_end",
+            "latitude",
+            "longitude",
+        ]
+    )

@@ -20,7 +20,7 @@ from crimebox.keys import fingerprint_of, public_key_from_pem
 from crimebox.signature import verify
 
 from . import alerts
-from .models import Alert, Box, BoxKey, SegmentRecord, Verification
+from .models import Alert, Box, BoxKey, Verification
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def register_key(box: Box, doc: dict, now: datetime) -> tuple[BoxKey, bool]:
     )
 
 
-def link(doc: dict, prev: SegmentRecord | None) -> tuple[str, str]:
+def link(doc: dict, prev_chain_hash: str | None) -> tuple[str, str]:
     """(verification, problem kind or "") of a segment document against its predecessor.
 
     The chain hash is recomputed from the document's own fields; the previous link must be
@@ -96,9 +96,9 @@ def link(doc: dict, prev: SegmentRecord | None) -> tuple[str, str]:
     if doc["sequence"] == 1:
         ok = doc["prev_chain_hash"] == GENESIS
         return (Verification.VERIFIED, "") if ok else (Verification.BROKEN, "broken_link")
-    if prev is None:
+    if prev_chain_hash is None:
         return Verification.UNLINKED, ""
-    if prev.chain_hash != doc["prev_chain_hash"]:
+    if prev_chain_hash != doc["prev_chain_hash"]:
         return Verification.BROKEN, "broken_link"
     return Verification.VERIFIED, ""
 

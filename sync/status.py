@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from . import remote
 from .models import OutboxItem, SyncState
+from .outbox import signing_key
 
 BACKLOG_WARNING = timedelta(hours=1)
 
@@ -31,6 +32,8 @@ def sync_status(now: datetime | None = None) -> dict:
     except remote.RemoteError as e:
         target = str(e)
     return {
+        "box": settings.BOX_ID,
+        "fingerprint": signing_key().fingerprint,  # what the RTCC console enrols
         "configured": remote.is_configured(),
         "target": target,
         "backlog": sum(by_kind.values()),

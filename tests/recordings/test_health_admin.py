@@ -96,6 +96,7 @@ def test_admin_index_shows_the_status_panel(admin_client_):
     assert response.status_code == 200
     assert b'id="box-status"' in response.content
     assert b"signed with the box key" in response.content
+    assert b"the RTCC console enrols box test-box by this fingerprint" in response.content
     assert b"The recorder has not reported since the box started." in response.content
     heartbeat.beat(time.time())
     assert b"The recorder last reported" in admin_client_.get(reverse("admin:index")).content

@@ -114,3 +114,18 @@ def test_the_box_registration_outlives_pruning_so_it_is_never_rebuilt_differentl
     assert list(OutboxItem.objects.values_list("kind", flat=True)) == ["box"]  # only it stays
     sender.ensure_box_document()
     assert OutboxItem.objects.get(kind="box").body == box.body
+
+
+@pytest.mark.django_db
+def test_sync_status_shows_the_box_and_its_key_fingerprint_for_enrolment():
+    """Read out on site when the RTCC console enrols the box (rtcc_enrol BOX FINGERPRINT)."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from recordings.evidence.signing import ensure_signing_key
+
+    out = StringIO()
+    call_command("sync_status", stdout=out)
+    expected = f"box: test-box  key fingerprint: {ensure_signing_key().fingerprint}"
+    assert out.getvalue().splitlines()[0] == expected

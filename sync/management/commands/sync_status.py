@@ -18,6 +18,8 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(status, indent=2, cls=DjangoJSONEncoder))
             return
         off = "off (CRIMEBOX_RTCC_URI not set)"
+        # Read out on site when the RTCC enrols the box: rtcc_enrol BOX FINGERPRINT.
+        self.stdout.write(f"box: {status['box']}  key fingerprint: {status['fingerprint']}")
         self.stdout.write(
             f"replication: {'to ' + status['target'] if status['configured'] else off}"
         )
