@@ -12,9 +12,12 @@ func=os.system. So:
   are made in code (crimebox/schedules.py), tasks by the box, and "resubmit" is gone.
 """
 
+from django import forms
 from django.apps import apps
 from django.contrib import admin
+from django.contrib.admin.options import ModelAdmin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm
 from django.contrib.auth.models import Group, Permission, User
 from django.db.models import Count, Q
 
@@ -33,7 +36,59 @@ def grantable_groups(user):
     return Group.objects.annotate(foreign=foreign).filter(foreign=0)
 
 
+class AddUserForm(AdminUserCreationForm):
+    """One page: who, the role to give (docs/roles.md), the password. Every person with a role
+    logs in to the admin, so staff status is implied rather than a box to remember."""
+
+    role = forms.ModelChoiceField(
+        queryset=Group.objects.none(),
+        help_text="What this person does on the box (docs/roles.md). More roles can be added "
+        "on the user's page afterwards.",
+    )
+
+    class Meta(AdminUserCreationForm.Meta):
+        fields = ("username", "first_name", "last_name", "email")
+
+    def save(self, commit: bool = True) -> User:
+        user = super().save(commit=False)
+        user.is_staff = True
+        if commit:
+            user.save()
+            self._save_m2m()
+        return user
+
+    def _save_m2m(self) -> None:
+        super()._save_m2m()
+        self.instance.groups.set([self.cleaned_data["role"]])
+
+
 class BoxUserAdmin(UserAdmin):
+    add_form = AddUserForm
+    add_fieldsets = (
+        (None, {"fields": ("username", "first_name", "last_name", "email", "role")}),
+        ("Password", {"fields": ("usable_password", "password1", "password2")}),
+    )
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if obj is not None:
+            return form
+        roles = grantable_groups(request.user).order_by("name")
+
+        class AddWithRoles(form):  # a class per request: the roles depend on who asks
+            def __init__(self, *args, **kw):
+                super().__init__(*args, **kw)
+                self.fields["role"].queryset = roles
+
+        return AddWithRoles
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # Django's user admin sends "Save" on to a second page (the change form with ~100 raw
+        # permissions); everything a new person needs was on the first one.
+        if "_continue" in request.POST or "_addanother" in request.POST:
+            return super().response_add(request, obj, post_url_continue)
+        return ModelAdmin.response_add(self, request, obj, post_url_continue)
+
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
         if not request.user.is_superuser:

@@ -66,8 +66,22 @@ def lan_addresses() -> list[str]:
     return found
 
 
+class NoCameraNetwork(OSError):
+    """The box has no interface to probe on: saying "no device answered" would mislead."""
+
+
 def discover(timeout: float = 3.0, addresses: list[str] | None = None) -> list[FoundDevice]:
-    """ONVIF devices answering a Probe within `timeout` seconds, sorted by host."""
+    """ONVIF devices answering a Probe within `timeout` seconds, sorted by host.
+
+    NoCameraNetwork (an OSError, as every failure here) when there is no LAN interface to ask.
+    """
+    if addresses is None:
+        addresses = lan_addresses()
+    if not addresses:
+        raise NoCameraNetwork(
+            "there is no camera network to ask: this box has no network interface besides "
+            "loopback and ZeroTier (connect the camera switch and try again)"
+        )
     message_id = f"urn:uuid:{uuid.uuid4()}"
     found: dict[str, FoundDevice] = {}
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP) as sock:
@@ -76,7 +90,7 @@ def discover(timeout: float = 3.0, addresses: list[str] | None = None) -> list[F
         sent = _send_probes(
             sock,
             PROBE.format(message_id=message_id).encode(),
-            addresses if addresses is not None else lan_addresses(),
+            addresses,
         )
         deadline = time.monotonic() + timeout
         while sent and (left := deadline - time.monotonic()) > 0:

@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
 from cameras.models import Camera
-from recordings.footage.thumbnails import thumbnail
+from recordings.footage.thumbnails import audit_still, thumbnail
 from recordings.health import health_status, may_see_health
 from recordings.models import Segment
 
@@ -28,10 +28,20 @@ def landing_url(user) -> str:
 
 
 def login(request):
-    """The admin's login; without an explicit ?next= it lands each role where its work is."""
+    """The admin's login; without a destination it lands each role where its work is.
+
+    Opening the box's address sends a person to `/login/?next=/`: the front page is where the
+    admin sends everyone, not a place they asked for, so `next=/` is no destination either.
+    """
+    landing = reverse("console:landing")
+    for data in ("GET", "POST"):
+        if getattr(request, data).get(REDIRECT_FIELD_NAME) == reverse("admin:index"):
+            replaced = getattr(request, data).copy()
+            replaced[REDIRECT_FIELD_NAME] = landing
+            setattr(request, data, replaced)
     extra = {}
     if REDIRECT_FIELD_NAME not in request.GET and REDIRECT_FIELD_NAME not in request.POST:
-        extra[REDIRECT_FIELD_NAME] = reverse("console:landing")
+        extra[REDIRECT_FIELD_NAME] = landing
     return admin.site.login(request, extra_context=extra)
 
 
@@ -93,6 +103,7 @@ def camera_still(request, camera_id: int):
     path = thumbnail(latest) if latest else None
     if path is None:
         raise Http404("No still yet.")
+    audit_still(request, camera, "camera still", segment=latest.pk)
     response = FileResponse(open(path, "rb"), content_type="image/jpeg")
     response["Cache-Control"] = "private, max-age=60"
     return response

@@ -21,6 +21,6 @@ threads = settings.MAX_DOWNLOADS + 8
 timeout = 30
 graceful_timeout = 30
 keepalive = 5
-accesslog = "-"
+accesslog = "-" if settings.WEB_ACCESS_LOG else None
 # Default is a socket in $HOME/.gunicorn shared by every gunicorn of the user: nothing here uses it.
 control_socket_disable = True

@@ -184,7 +184,11 @@ install_box() {
   ensure_units
   run systemctl restart systemd-journald
   run systemctl enable --now "${UNITS[@]}"
-  say "installed: ${UNITS[*]} (systemctl status 'crimebox-*'); settings in $ENV_FILE"
+  if [ "$DRY" -eq 1 ]; then
+    say "dry run: nothing was changed; the above is what install would do"
+  else
+    say "installed: ${UNITS[*]} (systemctl status 'crimebox-*'); settings in $ENV_FILE"
+  fi
 }
 
 update_box() {
@@ -200,7 +204,11 @@ update_box() {
   prepare_box
   ensure_units
   run systemctl restart "${UNITS[@]}"
-  say "updated to $(git -C "$ROOT" log -1 --format='%h %s')"
+  if [ "$DRY" -eq 1 ]; then
+    say "dry run: nothing was changed; the above is what update would do"
+  else
+    say "updated to $(git -C "$ROOT" log -1 --format='%h %s')"
+  fi
 }
 
 # render DIR: the files install would write, into DIR (for review and the tests).

@@ -17,8 +17,12 @@ class OutboxItemAdmin(ReadOnlyAdmin):
 
 @admin.register(SyncLog)
 class SyncLogAdmin(ReadOnlyAdmin):
-    list_display = ["started_at", "result", "items", "delivered", "bytes", "duration", "error"]
+    list_display = ["started_at", "result", "items", "delivered", "bytes", "took", "error"]
     list_filter = ["result"]
     readonly_fields = [f.name for f in SyncLog._meta.fields]
     date_hierarchy = "started_at"
     show_full_result_count = False
+
+    @admin.display(description="duration", ordering="duration")
+    def took(self, log: SyncLog) -> str:
+        return f"{log.duration:.2f} s" if log.duration < 60 else f"{log.duration / 60:.1f} min"

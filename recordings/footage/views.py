@@ -24,7 +24,7 @@ from ..models import Segment
 from ..validators import EARLIEST
 from .media import Audit, ranged_response
 from .playlist import day_playlist
-from .thumbnails import thumbnail
+from .thumbnails import audit_still, thumbnail
 from .timeline import day_bounds, day_timeline, ticks
 
 
@@ -73,7 +73,10 @@ def index(request):
     the_day = parse_day(raw_day) or today
     if raw_day and parse_day(raw_day) is None:
         messages.error(request, not_a_day(raw_day))
-    moment = parse_moment(the_day, request.GET.get("time", ""))
+    raw_time = request.GET.get("time", "")
+    moment = parse_moment(the_day, raw_time)
+    if raw_time and moment is None:
+        messages.error(request, not_a_time(raw_time))
     cameras = list(Camera.objects.all())
     if moment is not None:
         local = timezone.localtime(moment)
@@ -189,17 +192,22 @@ def not_a_day(text: str | None) -> str:
     )
 
 
-def parse_moment(the_day: date, hhmm: str) -> datetime | None:
-    """ "1405" or "14:05" on the day, in the box's zone; None if absent or not a time."""
-    hhmm = hhmm.replace(":", "")
-    if len(hhmm) != 4 or not (hhmm.isascii() and hhmm.isdigit()):  # "²²²²" is isdigit()
+def parse_moment(the_day: date, text: str) -> datetime | None:
+    """ "14:05", "1405", "14:05:30" or "140530" on the day, in the box's zone; None if absent
+    or not a time of day."""
+    digits = text.strip().replace(":", "")
+    if len(digits) not in (4, 6) or not (digits.isascii() and digits.isdigit()):  # "²" isdigit()
         return None
-    if int(hhmm[:2]) > 23 or int(hhmm[2:]) > 59:
+    hour, minute, second = int(digits[:2]), int(digits[2:4]), int(digits[4:] or 0)
+    if hour > 23 or minute > 59 or second > 59:
         return None
     return timezone.make_aware(
-        datetime.combine(the_day, time(int(hhmm[:2]), int(hhmm[2:]))),
-        timezone.get_current_timezone(),
+        datetime.combine(the_day, time(hour, minute, second)), timezone.get_current_timezone()
     )
+
+
+def not_a_time(text: str) -> str:
+    return f"'{text[:20]}' is not a time of day: give it as HH:MM or HH:MM:SS (24-hour)."
 
 
 def find_moment(moment: datetime, timeline: dict, now: datetime | None = None) -> dict:
@@ -229,11 +237,14 @@ def jump(request, camera):
     """A date and time typed by the user: that hour of that day, scrolled to the time."""
     the_day = parse_day(request.GET.get("date", "")) or timezone.localdate()
     url = reverse("recordings:day", args=[camera.pk, the_day.isoformat()])
-    moment = parse_moment(the_day, request.GET.get("time", ""))
+    raw_time = request.GET.get("time", "")
+    moment = parse_moment(the_day, raw_time)
     if moment is None:
+        if raw_time:
+            messages.error(request, not_a_time(raw_time))
         return redirect(url)
     local = timezone.localtime(moment)
-    return redirect(f"{url}?hour={local.hour}&at={local:%H%M}#moment")
+    return redirect(f"{url}?hour={local.hour}&at={local:%H%M%S}#moment")
 
 
 def hold(request, camera, the_day: date):
@@ -364,9 +375,11 @@ def download(request, segment_id: int):
 
 @footage_view()
 def thumb(request, segment_id: int):
-    path = thumbnail(on_disk_segment(segment_id))
+    segment = on_disk_segment(segment_id)
+    path = thumbnail(segment)
     if path is None:
         raise Http404("No thumbnail.")
+    audit_still(request, segment.camera, "thumbnail", segment=segment.pk)
     response = FileResponse(open(path, "rb"), content_type="image/jpeg")
     response["Cache-Control"] = "private, max-age=86400"
     return response

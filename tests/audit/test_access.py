@@ -192,3 +192,45 @@ def test_lockout_is_not_bypassed_with_a_lookalike_name(client, settings):
     )
     assert b"Too many failed logins" in response.content
     assert "_auth_user_id" not in client.session
+
+
+def test_adding_a_person_is_one_page_with_the_role_to_give(client):
+    """Name, role and password on one page: the new person can log in with that role at once,
+    no separate Staff status box to remember and no second page of raw permissions."""
+    as_role(client, "Administrator")
+    add = reverse("admin:auth_user_add")
+    page = client.get(add).content.decode()
+    assert 'name="role"' in page and "Investigator" in page
+    assert 'name="is_staff"' not in page and 'name="user_permissions"' not in page
+    response = client.post(
+        add,
+        {
+            "username": "det.jones",
+            "first_name": "Dana",
+            "last_name": "Jones",
+            "role": Group.objects.get(name="Investigator").pk,
+            "usable_password": "true",
+            "password1": "a-long-passphrase-77",
+            "password2": "a-long-passphrase-77",
+        },
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:auth_user_changelist")
+    new = User.objects.get(username="det.jones")
+    assert new.is_staff and not new.is_superuser and new.first_name == "Dana"
+    assert [g.name for g in new.groups.all()] == ["Investigator"]
+    assert client.login(username="det.jones", password="a-long-passphrase-77")
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.USER_CHANGE).exists()
+
+
+def test_the_add_page_offers_only_roles_the_adder_may_give(client):
+    as_role(client, "Administrator")
+    powerful = Group.objects.create(name="Shell")
+    powerful.permissions.add(Permission.objects.get(codename="add_schedule"))
+    add = reverse("admin:auth_user_add")
+    assert "Shell" not in client.get(add).content.decode()
+    response = client.post(
+        add,
+        {"username": "mallory", "role": powerful.pk, "usable_password": "false"},
+    )
+    assert response.status_code == 200 and not User.objects.filter(username="mallory").exists()

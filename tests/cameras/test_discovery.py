@@ -3,7 +3,10 @@
 import select
 import socket
 
-from cameras.discovery import discover, lan_addresses, parse_matches
+import pytest
+from django.core.management import CommandError, call_command
+
+from cameras.discovery import NoCameraNetwork, discover, lan_addresses, parse_matches
 
 STANDARD = b"""<?xml version="1.0"?>
 <s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"
@@ -35,12 +38,19 @@ def test_discovers_ipycam_in_its_namespace(onvif_camera, monkeypatch):
     assert all(b < a for a, b in zip(waits, waits[1:], strict=False))  # one deadline
 
 
-def test_no_interfaces_means_no_probe_and_no_wait(monkeypatch):
+def test_no_interfaces_means_no_probe_no_wait_and_says_so(monkeypatch):
     waits = watch_selects(monkeypatch)
     sent = []
     monkeypatch.setattr(socket.socket, "sendto", lambda self, *a: sent.append(a))
-    assert discover(timeout=5, addresses=[]) == []
+    with pytest.raises(NoCameraNetwork, match="no camera network to ask"):
+        discover(timeout=5, addresses=[])
     assert sent == [] and waits == []  # nothing sent, so nothing waited for
+
+
+def test_discover_command_on_a_loopback_only_box(monkeypatch):
+    monkeypatch.setattr("cameras.discovery.lan_addresses", lambda: [])
+    with pytest.raises(CommandError, match="no camera network to ask"):
+        call_command("discover_cameras", "--timeout", "1")
 
 
 def watch_selects(monkeypatch) -> list[float]:

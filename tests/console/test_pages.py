@@ -45,6 +45,22 @@ def test_login_lands_by_role(client, db, role, target):
     assert response.redirect_chain[-1][0] == reverse(target)
 
 
+@pytest.mark.parametrize("role, target", [("Investigator", "recordings:index")])
+def test_login_from_the_box_address_lands_by_role(client, db, role, target):
+    """Opening `/` sends a person to /login/?next=/: that is no destination of theirs."""
+    user = User.objects.create_user("pat", password="pw-pat-12345", is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    first = client.get("/", follow=True)
+    assert first.redirect_chain[-1][0] == reverse("admin:login") + "?next=/"
+    assert b'name="next" value="/landing/"' in first.content
+    response = client.post(
+        reverse("admin:login") + "?next=/",
+        {"username": "pat", "password": "pw-pat-12345", "next": "/"},
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0] == reverse(target)
+
+
 def test_login_keeps_an_explicit_next(client, db):
     page = client.get(reverse("admin:login") + "?next=/footage/camera/1/")
     assert b'name="next" value="/footage/camera/1/"' in page.content
@@ -137,3 +153,21 @@ def test_recent_changes_are_in_the_page_flow_not_floating(client, db):
     page = client.get(reverse("admin:index")).content.decode()
     assert "Your recent changes" in page and "North 2" in page
     assert "content-related" not in page  # the admin's floating side column
+
+
+def test_no_page_has_an_inline_event_handler(client, db):
+    """The CSP (script-src 'self') blocks inline handlers such as onerror=: each one is a console
+    error on every load and a behaviour that silently does not happen."""
+    import re
+
+    client.force_login(user_with(superuser=True))
+    camera = make_camera("North", location="Main St")
+    make_segment(camera, timezone.now() - timedelta(minutes=5), seconds=2)
+    for url in (
+        reverse("admin:index"),
+        reverse("admin:cameras_camera_changelist"),
+        reverse("console:health"),
+        reverse("recordings:index"),
+    ):
+        body = client.get(url).content.decode()
+        assert not re.search(r"<[^>]*\son[a-z]+\s*=", body), url

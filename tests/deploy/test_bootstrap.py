@@ -112,6 +112,10 @@ def test_install_dry_run_changes_nothing_and_mounts_before_chown():
         not Path("/etc/crimebox.env").exists()
         or "pole-17" not in Path("/etc/crimebox.env").read_text()
     )
+    assert lines[-1] == (
+        "bootstrap: dry run: nothing was changed; the above is what install would do"
+    )
+    assert "installed:" not in result.stdout
 
 
 def test_update_dry_run_collects_static_and_restarts():

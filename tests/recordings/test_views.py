@@ -230,7 +230,7 @@ def test_jump_to_a_time_opens_that_hour_and_finds_the_footage(footage, investiga
     day = reverse("recordings:day", args=[camera.pk, "2026-11-23"])
     response = investigator.get(day, {"date": "2026-11-23", "time": "14:00"})
     assert response.status_code == 302
-    assert response["Location"] == f"{day}?hour=14&at=1400#moment"
+    assert response["Location"] == f"{day}?hour=14&at=140000#moment"
 
     page = investigator.get(day, {"hour": "14", "at": "1400"})
     assert page.status_code == 200
@@ -301,6 +301,20 @@ def test_footage_index_shows_every_camera_at_a_moment(footage, investigator):
     ).exists()
     plain = investigator.get(reverse("recordings:index"), {"time": "25:99"})
     assert plain.status_code == 200 and "Play from" not in plain.content.decode()
+    assert "is not a time of day" in plain.content.decode()  # said, not silently ignored
+
+
+def test_a_moment_to_the_second(footage, investigator):
+    """The player and the camera overlay run to the second: "record at" takes HH:MM:SS."""
+    camera, segs = footage
+    page = investigator.get(reverse("recordings:index"), {"date": "2026-11-23", "time": "14:00:03"})
+    assert f"{reverse('recordings:player', args=[segs[0].pk])}?t=3.000" in page.content.decode()
+    day = reverse("recordings:day", args=[camera.pk, "2026-11-23"])
+    response = investigator.get(day, {"date": "2026-11-23", "time": "14:00:03"})
+    assert response["Location"] == f"{day}?hour=14&at=140003#moment"
+    assert investigator.get(day, {"hour": "14", "at": "140003"}).context["found"]["offset"] == 3
+    bad = investigator.get(day, {"date": "2026-11-23", "time": "14:00:61"}, follow=True)
+    assert "is not a time of day" in bad.content.decode()
 
 
 def test_segment_being_recorded_since_the_previous_hour_shows_in_this_hour(db):

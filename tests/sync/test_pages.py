@@ -54,3 +54,11 @@ def test_sync_rows_are_read_only_in_the_admin(admin_client):
         change = admin_client.get(reverse(f"admin:sync_{name}_change", args=[pk]))
         assert change.status_code == 200 and 'name="_save"' not in change.content.decode()
         assert admin_client.get(reverse(f"admin:sync_{name}_add")).status_code == 403
+
+
+def test_sync_log_durations_read_as_seconds(admin_client):
+    SyncLog.objects.create(result=SyncLog.Result.OK, duration=0.812345678)
+    SyncLog.objects.create(result=SyncLog.Result.OK, duration=150.0)
+    page = admin_client.get(reverse("admin:sync_synclog_changelist")).content.decode()
+    assert "0.81 s" in page and "2.5 min" in page
+    assert "0.812345678" not in page
