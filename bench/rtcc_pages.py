@@ -31,44 +31,73 @@ def fill(first: int, boxes: int, days: int, beat_minutes: int, now: datetime) ->
     per_camera = days * 24 * 4
     for b in range(first, boxes):
         box = Box.objects.create(
-            box_id=f"box-{b:04}", enrolment=Box.Enrolment.ENROLLED, fingerprint="ab" * 32,
-            state=Box.State.RECORDING, last_contact_at=now - timedelta(seconds=30),
+            box_id=f"box-{b:04}",
+            enrolment=Box.Enrolment.ENROLLED,
+            fingerprint="ab" * 32,
+            state=Box.State.RECORDING,
+            last_contact_at=now - timedelta(seconds=30),
             health={"disk_free": 10**11, "backlog": b % 7},
-        )  # fmt: skip
+        )
         cams = Camera.objects.bulk_create(
-            Camera(box=box, camera_id=c + 1, name=f"Cam {c + 1}", state=Camera.State.RECORDING,
-                   latitude=41 + b / 1000, longitude=-87 - c / 1000)  # fmt: skip
+            Camera(
+                box=box,
+                camera_id=c + 1,
+                name=f"Cam {c + 1}",
+                state=Camera.State.RECORDING,
+                latitude=41 + b / 1000,
+                longitude=-87 - c / 1000,
+            )
             for c in range(4)
         )
         for cam in cams:
             SegmentRecord.objects.bulk_create(
                 (
                     SegmentRecord(
-                        box=box, camera=cam, sequence=i + 1, start=start + i * STEP,
-                        end=start + (i + 1) * STEP, size=450_000_000, sha256=f"{b:08x}{i:056x}",
-                        prev_chain_hash="0" * 64, chain_hash="1" * 64, verification="verified",
-                        doc_id=f"box-{b:04}:{cam.camera_id}:{i}", n=i,
-                    )  # fmt: skip
+                        box=box,
+                        camera=cam,
+                        sequence=i + 1,
+                        start=start + i * STEP,
+                        end=start + (i + 1) * STEP,
+                        size=450_000_000,
+                        sha256=f"{b:08x}{i:056x}",
+                        prev_chain_hash="0" * 64,
+                        chain_hash="1" * 64,
+                        verification="verified",
+                        doc_id=f"box-{b:04}:{cam.camera_id}:{i}",
+                        n=i,
+                    )
                     for i in range(per_camera)
                 ),
                 batch_size=5000,
             )
             GapRecord.objects.bulk_create(
-                GapRecord(box=box, camera=cam, gap=cam.camera_id * 1000 + d,
-                          start=start + timedelta(days=d, hours=3), cause="camera_down",
-                          end=start + timedelta(days=d, hours=3, minutes=4),
-                          doc_id=f"box-{b:04}:gap:{cam.camera_id}:{d}")  # fmt: skip
+                GapRecord(
+                    box=box,
+                    camera=cam,
+                    gap=cam.camera_id * 1000 + d,
+                    start=start + timedelta(days=d, hours=3),
+                    cause="camera_down",
+                    end=start + timedelta(days=d, hours=3, minutes=4),
+                    doc_id=f"box-{b:04}:gap:{cam.camera_id}:{d}",
+                )
                 for d in range(days)
             )
         beats = 24 * 60 // beat_minutes
         HeartbeatSample.objects.bulk_create(
             (
                 HeartbeatSample(
-                    box=box, received_at=now - timedelta(minutes=i * beat_minutes),
-                    time=now - timedelta(minutes=i * beat_minutes), cpu_temp_millic=50000,
-                    throttled=False, under_voltage=False, disk_free=10**11, load_centi=80,
-                    backlog=2, clock_synced=True, n=i,
-                )  # fmt: skip
+                    box=box,
+                    received_at=now - timedelta(minutes=i * beat_minutes),
+                    time=now - timedelta(minutes=i * beat_minutes),
+                    cpu_temp_millic=50000,
+                    throttled=False,
+                    under_voltage=False,
+                    disk_free=10**11,
+                    load_centi=80,
+                    backlog=2,
+                    clock_synced=True,
+                    n=i,
+                )
                 for i in range(beats)
             ),
             batch_size=5000,
@@ -83,10 +112,12 @@ def main() -> None:
     args = parser.parse_args()
     data = Path(tempfile.mkdtemp(prefix="crimebox-bench-rtcc-"))
     os.environ.update(
-        CRIMEBOX_DATA_DIR=str(data), CRIMEBOX_RTCC_ENV_FILE=os.devnull,
-        DJANGO_SETTINGS_MODULE="rtcc.settings", CRIMEBOX_LOG_LEVEL="WARNING",
+        CRIMEBOX_DATA_DIR=str(data),
+        CRIMEBOX_RTCC_ENV_FILE=os.devnull,
+        DJANGO_SETTINGS_MODULE="rtcc.settings",
+        CRIMEBOX_LOG_LEVEL="WARNING",
         CRIMEBOX_ALLOWED_HOSTS="testserver",
-    )  # fmt: skip
+    )
     sys.path.insert(0, str(ROOT))
     import django
 
@@ -121,8 +152,10 @@ def main() -> None:
         t = time.perf_counter()
         fill(filled, size, args.days, args.beat_minutes, now)
         filled = size
-        print(f"{size} boxes x 4 cameras x {args.days} days: filled in "
-              f"{time.perf_counter() - t:.0f} s")  # fmt: skip
+        print(
+            f"{size} boxes x 4 cameras x {args.days} days: filled in "
+            f"{time.perf_counter() - t:.0f} s"
+        )
         for label, url in [
             ("fleet page", "/"),
             ("fleet by free space", "/?sort=-free"),
@@ -130,7 +163,8 @@ def main() -> None:
             ("where and when, 1 h, all", where),
         ]:
             seconds, queries, size_b = timed(url)
-            print(f"{label:>26}: {seconds * 1000:6.1f} ms, {queries:2} queries, {size_b // 1024} KiB")
+            kib = size_b // 1024
+            print(f"{label:>26}: {seconds * 1000:6.1f} ms, {queries:2} queries, {kib} KiB")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of this process (one web worker's worth): {peak:.0f} MiB")
 
