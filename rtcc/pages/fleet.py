@@ -6,16 +6,20 @@ script, no request to anything but the console unless a tile server is configure
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from .. import roles
 from ..models import Box, Camera
@@ -119,10 +123,46 @@ def sort_rows(rows: list[FleetRow], sort: str) -> list[FleetRow]:
     return present + sorted(missing, key=lambda r: r.box.box_id)
 
 
-def markers(rows: list[FleetRow]) -> list[dict[str, Any]]:
+def box_urls() -> Callable[[str], str]:
+    """Box page URLs with one resolver call for the whole fleet (500 of them cost ~20 ms)."""
+    prefix = reverse("rtcc:box", args=["x"])[: -len("x/")]
+    return lambda box_id: f"{prefix}{quote(box_id, safe='')}/"
+
+
+def list_rows(rows: list[FleetRow], box_url: Callable[[str], str]) -> SafeString:
+    """The list's rows, built here rather than in a template loop: at 500 boxes the template
+    engine took ~150 ms of a 230 ms page (bench/rtcc_pages.py)."""
+    cells = []
+    for row in rows:
+        box = row.box
+        reason = format_html('<br><span class="help">{}</span>', box.state_reason)
+        contact = "never"
+        if box.last_contact_at:
+            contact = format_html(
+                '{} min ago<br><span class="help">{}</span>',
+                row.contact_minutes,
+                f"{timezone.localtime(box.last_contact_at):%Y-%m-%d %H:%M:%S}",
+            )
+        n = len(row.cameras)
+        cells.append((
+            box.box_id, box.state, box_url(box.box_id), box.box_id, n, "" if n == 1 else "s",
+            box.state, box.get_state_display(), reason if box.state_reason else "", contact,
+            "—" if row.backlog is None else row.backlog,
+            "—" if row.free is None else filesizeformat(row.free),
+        ))  # fmt: skip
+    return format_html_join(
+        "\n",
+        '<tr id="box-{}" class="rtcc-row-{}"><td><a href="{}">{}</a><br><span class="help">'
+        '{} camera{}</span></td><td><span class="rtcc-state rtcc-{}">{}</span>{}</td>'
+        '<td class="contact">{}</td><td class="backlog">{}</td><td class="free">{}</td></tr>',
+        cells,
+    )
+
+
+def markers(rows: list[FleetRow], box_url: Callable[[str], str]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for row in rows:
-        url = reverse("rtcc:box", args=[row.box.box_id])
+        url = box_url(row.box.box_id)
         where = row.position
         if where is not None:
             tip = f"{row.box.box_id}: {row.box.get_state_display()}"
@@ -181,10 +221,12 @@ def fleet(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     sort = request.GET.get("sort", "state")
     rows = sort_rows(fleet_rows(now), sort)
+    urls = box_urls()
     tile_url = settings.RTCC_TILE_URL
     context = {
         "title": "Fleet",
         "rows": rows,
+        "list_rows": list_rows(rows, urls),
         "sort": sort,
         "sort_headers": [
             ("box", "Box"),
@@ -193,7 +235,7 @@ def fleet(request: HttpRequest) -> HttpResponse:
             ("backlog", "Backlog"),
             ("free", "Free space"),
         ],
-        "map": {"markers": markers(rows), "tile_url": tile_url},
+        "map": {"markers": markers(rows, urls), "tile_url": tile_url},
         "pending": Box.objects.filter(enrolment=Box.Enrolment.PENDING).count(),
         "fresh": freshness(now),
         "counts": {s: sum(1 for r in rows if r.box.state == s) for s in STATE_ORDER},
