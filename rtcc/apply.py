@@ -23,26 +23,52 @@ from .models import (
 LATE_EVENTS = {"deleted": ("deleted_on_box", True), "hold_on": ("on_hold", True)}
 
 
-def apply(box: Box, doc: dict, now: datetime) -> None:
+class Batch:
+    """What one chunk of a box's documents shares: its cameras, the last link written per
+    camera, and (`bulk`) the segment rows written in one statement when the chunk ends.
+
+    The ingest tries a chunk in bulk first; if anything in it raises, the chunk's transaction
+    is rolled back and it is applied again one document (and savepoint) at a time."""
+
+    def __init__(self, box: Box, bulk: bool) -> None:
+        self.box, self.bulk = box, bulk
+        self.cameras = {c.camera_id: c for c in Camera.objects.filter(box=box)}
+        self.dirty: dict[int, Camera] = {}
+        self.links: dict[int, tuple[int, str]] = {}  # camera_id -> (sequence, chain_hash)
+        self.segments: list[SegmentRecord] = []
+
+    def camera(self, camera_id: int, name: str) -> Camera:
+        if camera_id not in self.cameras:
+            self.cameras[camera_id] = Camera.objects.create(
+                box=self.box, camera_id=camera_id, name=name[:100]
+            )
+        return self.cameras[camera_id]
+
+    def changed(self, camera: Camera) -> None:
+        self.dirty[camera.camera_id] = camera
+
+    def flush(self) -> None:
+        if self.segments:
+            SegmentRecord.objects.bulk_create(self.segments)
+            self.segments = []
+        for camera in self.dirty.values():
+            camera.save()
+        self.dirty = {}
+
+
+def apply(batch: Batch, doc: dict, now: datetime, late: bool = False) -> None:
     kind = doc["kind"]
     if kind == "camera":
-        camera_revision(box, doc)
+        camera_revision(batch, doc)
     elif kind == "segment":
-        segment(box, doc, now)
+        segment(batch, doc, now, late)
     elif kind == "segment_event":
-        segment_event(box, doc)
+        segment_event(batch, doc)
     elif kind in ("gap_opened", "gap_closed"):
-        gap(box, doc)
+        gap(batch, doc)
     elif kind == "heartbeat":
-        heartbeat(box, doc, now)
+        heartbeat(batch, doc, now)
     # box (keys), dropped (holes): the ingest's own; audit, export, integrity_check: counted
-
-
-def camera_of(box: Box, camera_id: int, name: str) -> Camera:
-    camera, _ = Camera.objects.get_or_create(
-        box=box, camera_id=camera_id, defaults={"name": name[:100]}
-    )
-    return camera
 
 
 def _decimal(text: str | None) -> Decimal | None:
@@ -53,8 +79,8 @@ def _decimal(text: str | None) -> Decimal | None:
     return value if value is not None and abs(value) <= 180 else None
 
 
-def camera_revision(box: Box, doc: dict) -> None:
-    camera = camera_of(box, doc["camera_id"], doc["name"])
+def camera_revision(batch: Batch, doc: dict) -> None:
+    camera = batch.camera(doc["camera_id"], doc["name"])
     camera.name = doc["name"]
     camera.location = doc.get("location") or ""
     camera.latitude = _decimal(doc.get("latitude"))
@@ -65,18 +91,16 @@ def camera_revision(box: Box, doc: dict) -> None:
         setattr(camera, name, doc.get(name) or "")
     camera.is_enabled = doc["is_enabled"]
     camera.revision = doc["revision"]
-    camera.save()
+    batch.changed(camera)
 
 
-def segment(box: Box, doc: dict, now: datetime) -> None:
-    camera = camera_of(box, doc["camera_id"], doc["camera"])
-    sequence = doc["sequence"]
-    prev = SegmentRecord.objects.filter(camera=camera, sequence=sequence - 1).first()
-    verification, problem = trust.link(doc, prev.chain_hash if prev else None)
-    record = SegmentRecord.objects.create(
+def segment(batch: Batch, doc: dict, now: datetime, late: bool = False) -> None:
+    box, camera = batch.box, batch.camera(doc["camera_id"], doc["camera"])
+    verification, problem = trust.link(doc, _prev_link(batch, camera, doc["sequence"]))
+    record = SegmentRecord(
         box=box,
         camera=camera,
-        sequence=sequence,
+        sequence=doc["sequence"],
         start=doc["start"],
         end=doc["end"],
         size=doc["size"],
@@ -90,13 +114,33 @@ def segment(box: Box, doc: dict, now: datetime) -> None:
         n=doc["n"],
         ingested_at=now,
     )
+    if batch.bulk:
+        batch.segments.append(record)
+    else:
+        record.save()
+    batch.links[camera.camera_id] = (record.sequence, record.chain_hash)
     if problem:
-        _chain_problem(box, camera, doc, problem, prev, now)
+        _chain_problem(box, camera, doc, problem, now)
     if camera.last_segment_end is None or record.end > camera.last_segment_end:
         camera.last_segment_end = record.end
     _advance_chain(camera, record)
-    camera.save(update_fields=["last_segment_end", "chain_sequence", "chain_hash"])
-    _relink_successor(box, camera, record, now)
+    batch.changed(camera)
+    if late:  # it arrived after later sequences: the next one was left unlinked
+        _relink_successor(box, camera, record, now)
+
+
+def _prev_link(batch: Batch, camera: Camera, sequence: int) -> str | None:
+    """The previous sequence's chain hash, without a query when it was just written or is the
+    camera's verified head (the common case: segments arrive in order)."""
+    if sequence == 1:
+        return None
+    if batch.links.get(camera.camera_id, (0, ""))[0] == sequence - 1:
+        return batch.links[camera.camera_id][1]
+    if camera.chain_sequence == sequence - 1:
+        return camera.chain_hash
+    batch.flush()
+    prev = SegmentRecord.objects.filter(camera=camera, sequence=sequence - 1)
+    return prev.values_list("chain_hash", flat=True).first()
 
 
 def _advance_chain(camera: Camera, record: SegmentRecord) -> None:
@@ -133,26 +177,25 @@ def _relink_successor(box: Box, camera: Camera, record: SegmentRecord, now: date
     after.save(update_fields=["verification"])
 
 
-def _chain_problem(
-    box: Box, camera: Camera, doc: dict, problem: str, prev: SegmentRecord | None, now: datetime
-) -> None:
+def _chain_problem(box: Box, camera: Camera, doc: dict, problem: str, now: datetime) -> None:
     if problem == "bad_hash":
         detail = "chain_hash does not match the segment's own fields"
-    elif prev is None:
+    elif doc["sequence"] == 1:
         detail = f"sequence 1 must link to genesis, not {doc['prev_chain_hash'][:16]}…"
     else:
         detail = (
-            f"prev_chain_hash {doc['prev_chain_hash'][:16]}… is not sequence {prev.sequence}'s "
-            f"chain_hash {prev.chain_hash[:16]}…"
+            f"prev_chain_hash {doc['prev_chain_hash'][:16]}… is not sequence "
+            f"{doc['sequence'] - 1}'s chain_hash"
         )
     alerts.problem(problem, box, detail, doc=doc, camera=camera, sequence=doc["sequence"], now=now)
 
 
-def segment_event(box: Box, doc: dict) -> None:
+def segment_event(batch: Batch, doc: dict) -> None:
     field = LATE_EVENTS.get(doc["event"])
-    camera = Camera.objects.filter(box=box, camera_id=doc["camera_id"]).first()
+    camera = batch.cameras.get(doc["camera_id"])
     if camera is None:
         return
+    batch.flush()  # the segment may be among this chunk's rows
     records = SegmentRecord.objects.filter(camera=camera, sequence=doc["sequence"])
     if field is not None:
         records.update(**{field[0]: field[1]})
@@ -160,10 +203,10 @@ def segment_event(box: Box, doc: dict) -> None:
         records.update(on_hold=False)
 
 
-def gap(box: Box, doc: dict) -> None:
-    camera = camera_of(box, doc["camera_id"], doc["camera"])
+def gap(batch: Batch, doc: dict) -> None:
+    camera = batch.camera(doc["camera_id"], doc["camera"])
     GapRecord.objects.update_or_create(
-        box=box,
+        box=batch.box,
         gap=doc["gap"],
         defaults={
             "camera": camera,
@@ -177,8 +220,9 @@ def gap(box: Box, doc: dict) -> None:
     )
 
 
-def heartbeat(box: Box, doc: dict, now: datetime) -> None:
+def heartbeat(batch: Batch, doc: dict, now: datetime) -> None:
     """Contact on the console's clock, the box's health now, a sample for the charts."""
+    box = batch.box
     disk, pi, backlog = part(doc, "disk"), part(doc, "pi"), part(doc, "outbox")
     load = doc.get("load_centi") or [None]
     HeartbeatSample.objects.create(
@@ -216,7 +260,7 @@ def heartbeat(box: Box, doc: dict, now: datetime) -> None:
     }
     for state in doc["cameras"][:64]:
         if isinstance(state, dict) and number(state.get("camera_id")) is not None:
-            _camera_state(box, state)
+            _camera_state(batch, state)
 
 
 def zerotier_ips(zerotier: dict) -> list[str]:
@@ -228,8 +272,8 @@ def zerotier_ips(zerotier: dict) -> list[str]:
     return ips[:4]
 
 
-def _camera_state(box: Box, state: dict) -> None:
-    camera = camera_of(box, state["camera_id"], str(state.get("name") or "?"))
+def _camera_state(batch: Batch, state: dict) -> None:
+    camera = batch.camera(state["camera_id"], str(state.get("name") or "?"))
     camera.box_status = str(state.get("status") or "")[:30]
     camera.is_enabled = bool(state.get("enabled", camera.is_enabled))
     camera.last_error = str(state.get("last_error") or "")[:500]
@@ -241,13 +285,4 @@ def _camera_state(box: Box, state: dict) -> None:
         camera.last_segment_end is None or end > camera.last_segment_end
     ):
         camera.last_segment_end = end
-    camera.save(
-        update_fields=[
-            "box_status",
-            "is_enabled",
-            "last_error",
-            "last_segment_end",
-            "latitude",
-            "longitude",
-        ]
-    )
+    batch.changed(camera)

@@ -86,13 +86,24 @@ def ingest_box(ledger: Ledger, box: Box, now: datetime) -> int:
     done = release_held(ledger, box, now)
     stream = merged(ledger, box, settings.RTCC_BATCH)
     while chunk := _take(stream, CHUNK):
-        with transaction.atomic():
-            box.refresh_from_db()
-            for name, doc in chunk:
-                ingest_one(box, name, doc, now)
-            box.save()
+        try:
+            apply_chunk(box, chunk, now, bulk=True)
+        except Exception:  # one document broke the fast path: again, one savepoint each
+            logger.warning("ingest: box %s: a chunk is applied document by document", box)
+            apply_chunk(box, chunk, now, bulk=False)
         done += len(chunk)
     return done + recheck_holes(ledger, box, now)
+
+
+def apply_chunk(box: Box, chunk: list[tuple[str, dict]], now: datetime, bulk: bool) -> None:
+    """The rows of a chunk and the box's advanced cursors, in one transaction."""
+    with transaction.atomic():
+        box.refresh_from_db()
+        batch = apply.Batch(box, bulk)
+        for name, doc in chunk:
+            ingest_one(batch, name, doc, now)
+        batch.flush()
+        box.save()
 
 
 def _take(stream: Iterator[tuple[str, dict]], count: int) -> list[tuple[str, dict]]:
@@ -128,26 +139,31 @@ def merged(ledger: Ledger, box: Box, limit: int) -> Iterator[tuple[str, dict]]:
         yield name, doc
 
 
-def ingest_one(box: Box, name: str, doc: dict, now: datetime) -> None:
-    """One new document, inside the chunk's transaction; its own savepoint."""
-    n = doc.get("n")
+def ingest_one(batch: apply.Batch, name: str, doc: dict, now: datetime) -> None:
+    """One new document, inside the chunk's transaction."""
+    box, n = batch.box, doc.get("n")
     if isinstance(n, int | float) and not isinstance(n, bool):
         box.cursors[name] = max(box.cursors.get(name, 0), n)
     _count(box, doc, now)
-    guarded(box, name, doc, now)
+    guarded(batch, name, doc, now)
 
 
-def guarded(box: Box, name: str, doc: dict, now: datetime) -> None:
-    """handle() in its own savepoint: whatever one document does wrong, the others go on."""
+def guarded(batch: apply.Batch, name: str, doc: dict, now: datetime, late: bool = False) -> None:
+    """handle() — in bulk, straight; otherwise in its own savepoint: whatever one document
+    does wrong, the others go on."""
+    box = batch.box
+    box.documents += 1
+    if batch.bulk:
+        handle(batch, name, doc, now, late)
+        return
     try:
         with transaction.atomic():
-            handle(box, name, doc, now)
+            handle(batch, name, doc, now, late)
     except Exception as e:  # a poison document must never stop the ingest (a crash loop)
         logger.exception("ingest: document %r could not be stored", str(doc.get("_id"))[:300])
         alerts.problem(
             IntegrityProblem.Kind.MALFORMED, box, f"could not be stored: {e!r}", doc=doc, now=now
         )
-    box.documents += 1
 
 
 def _count(box: Box, doc: dict, now: datetime) -> None:
@@ -165,7 +181,8 @@ def _count(box: Box, doc: dict, now: datetime) -> None:
         )
 
 
-def handle(box: Box, name: str, doc: dict, now: datetime) -> None:
+def handle(batch: apply.Batch, name: str, doc: dict, now: datetime, late: bool = False) -> None:
+    box = batch.box
     if problem := malformed(doc, name, box.box_id):
         kind = IntegrityProblem.Kind.FORGED_BOX if "claims box" in problem else "malformed"
         alerts.problem(kind, box, problem, doc=doc, now=now)
@@ -177,17 +194,16 @@ def handle(box: Box, name: str, doc: dict, now: datetime) -> None:
     if verdict is trust.Verdict.HELD:
         hold(box, name, doc, now)
     elif verdict is trust.Verdict.BAD:
-        bad_signature(box, doc, now)
+        bad_signature(batch, doc, now)
     elif doc["kind"] == "dropped":
         declare_dropped(box, doc, now)
     else:
-        apply.apply(box, doc, now)
+        apply.apply(batch, doc, now, late)
 
 
-def bad_signature(box: Box, doc: dict, now: datetime) -> None:
-    camera = None
-    if isinstance(doc.get("camera_id"), int):
-        camera = box.cameras.filter(camera_id=doc["camera_id"]).first()
+def bad_signature(batch: apply.Batch, doc: dict, now: datetime) -> None:
+    box = batch.box
+    camera = batch.cameras.get(doc["camera_id"]) if "camera_id" in doc else None
     sequence = doc.get("sequence") if doc["kind"] in ("segment", "segment_event") else None
     alerts.problem(
         IntegrityProblem.Kind.BAD_SIGNATURE,
@@ -258,14 +274,17 @@ def release_held(ledger: Ledger, box: Box, now: datetime) -> int:
             found.update((d["_id"], d) for d in ledger.by_ids(name, ids))
         with transaction.atomic():
             box.refresh_from_db()
+            batch = apply.Batch(box, bulk=False)
             for row in held:
-                _release(box, row, found.get(row.doc_id), now)
+                _release(batch, row, found.get(row.doc_id), now)
+            batch.flush()
             box.save()
         done += len(held)
     return done
 
 
-def _release(box: Box, row: HeldDocument, doc: dict | None, now: datetime) -> None:
+def _release(batch: apply.Batch, row: HeldDocument, doc: dict | None, now: datetime) -> None:
+    box = batch.box
     row.delete()
     box.untrusted = max(0, box.untrusted - 1)
     if doc is None:
@@ -276,7 +295,7 @@ def _release(box: Box, row: HeldDocument, doc: dict | None, now: datetime) -> No
             now=now,
         )
         return
-    guarded(box, row.collection, doc, now)
+    guarded(batch, row.collection, doc, now)
     box.documents -= 1  # counted when it was held
 
 
@@ -295,9 +314,11 @@ def recheck_holes(ledger: Ledger, box: Box, now: datetime) -> int:
             continue
         with transaction.atomic():
             box.refresh_from_db()
+            batch = apply.Batch(box, bulk=False)
             for name, doc in late:
                 if isinstance(doc.get("n"), int) and fill(box, doc["n"], now):
-                    guarded(box, name, doc, now)
+                    guarded(batch, name, doc, now, late=True)
+            batch.flush()
             box.save()
         done += len(late)
     return done

@@ -16,7 +16,7 @@ RTCC_SILENT_MINUTES = env.int("CRIMEBOX_RTCC_SILENT_MINUTES", default=10)
 RTCC_HOLE_GRACE_MINUTES = env.int("CRIMEBOX_RTCC_HOLE_GRACE_MINUTES", default=30)
 # Seconds between ingest passes, and documents read per MongoDB batch.
 RTCC_POLL_SECONDS = env.float("CRIMEBOX_RTCC_POLL_SECONDS", default=2.0)
-RTCC_BATCH = env.int("CRIMEBOX_RTCC_BATCH", default=500)
+RTCC_BATCH = env.int("CRIMEBOX_RTCC_BATCH", default=2000)
 # Disk below this many bytes free on a box raises an alert.
 RTCC_DISK_FLOOR_GB = env.float("CRIMEBOX_RTCC_DISK_FLOOR_GB", default=2.0)
 # A box's outbox backlog older than this raises an alert.
