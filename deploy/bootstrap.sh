@@ -2,6 +2,7 @@
 # The README's two commands:
 #   deploy/bootstrap.sh start   install what the box needs and start it on the embedded defaults
 #   deploy/bootstrap.sh test    install the test dependencies and run the whole test suite
+#   deploy/bootstrap.sh rtcc    the RTCC console (web + ingest, a local ledger when none is given)
 # and a real deployment (docs/deploy.md, deploy/install.sh):
 #   deploy/bootstrap.sh install [--dry-run]   service user, data disk, settings, systemd units
 #   deploy/bootstrap.sh update [--dry-run]    pull, pip, migrate, collectstatic, restart
@@ -120,12 +121,15 @@ test_suite() {
 
 # shellcheck source=deploy/install.sh
 . "$ROOT/deploy/install.sh"
+# shellcheck source=deploy/rtcc.sh
+. "$ROOT/deploy/rtcc.sh"
 
 case "${1:-}" in
   start) shift; start "$@" ;;
   test) shift; test_suite "$@" ;;
+  rtcc) shift; rtcc_console "$@" ;;
   install) shift; install_box "$@" ;;
   update) shift; update_box "$@" ;;
   render) shift; render_files "$@" ;;
-  *) echo "usage: $0 start|test [pytest args] | install|update [--dry-run] | render DIR" >&2; exit 2 ;;
+  *) echo "usage: $0 start|test [pytest args]|rtcc | install|update [--dry-run] | render DIR" >&2; exit 2 ;;
 esac

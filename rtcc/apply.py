@@ -255,10 +255,21 @@ def heartbeat(batch: Batch, doc: dict, now: datetime) -> None:
         "clock_synced": doc.get("clock_synced"),
         "backlog": number(backlog.get("pending")),
         "backlog_age_s": number(backlog.get("oldest_age_s")),
+        # The box page links to the box's own admin and live view over these (ZeroTier IPs).
+        "zerotier_ips": zerotier_ips(zerotier),
     }
     for state in doc["cameras"][:64]:
         if isinstance(state, dict) and number(state.get("camera_id")) is not None:
             _camera_state(batch, state)
+
+
+def zerotier_ips(zerotier: dict) -> list[str]:
+    """The addresses ZeroTier assigned the box ("10.147.17.5/24" → "10.147.17.5"), at most 4."""
+    ips = []
+    for net in zerotier.get("networks") or []:
+        if isinstance(net, dict) and isinstance(net.get("addresses"), list):
+            ips += [str(a).split("/")[0][:45] for a in net["addresses"] if isinstance(a, str)]
+    return ips[:4]
 
 
 def _camera_state(batch: Batch, state: dict) -> None:

@@ -1,15 +1,21 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 from audit.apps import AuditConfig
 
 
 class RtccConfig(AppConfig):
+    default = True  # rtcc/apps.py holds a second AppConfig (ConsoleAuditConfig)
     default_auto_field = "django.db.models.BigAutoField"
     name = "rtcc"
     verbose_name = "RTCC console"
 
     def ready(self) -> None:
         from . import admin  # noqa: F401  (SimpleAdminConfig: the console registers its own)
+        from .roles import sync_roles
+
+        # The console's roles, brought in step with their permissions after every migrate.
+        post_migrate.connect(sync_roles, sender=self)
 
 
 class ConsoleAuditConfig(AuditConfig):

@@ -85,6 +85,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "crimebox.first_admin.FirstPasswordMiddleware",
     "crimebox.security.ContentSecurityPolicyMiddleware",
 ]
 
@@ -93,7 +94,8 @@ ROOT_URLCONF = "rtcc.urls"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The console's own admin/base_site.html (its navigation) before the admin's.
+        "DIRS": [BASE_DIR / "rtcc" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

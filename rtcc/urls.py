@@ -1,16 +1,28 @@
-"""The console's URLconf. The pages (fleet map, box page, where and when, alerts) are added
-here by the console's views; for now the admin and a health line."""
+"""The console's URLconf: its pages (rtcc/pages/), the admin (users, roles, audit trail) and a
+health line."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from . import views
+from .pages import access, alerts, box, enrolment, fleet, where
 
 admin.site.site_header = "crimebox RTCC"
 admin.site.site_title = "crimebox RTCC"
 admin.site.index_title = "Console administration"
 
+pages = [
+    path("", fleet.fleet, name="fleet"),
+    path("landing/", access.landing, name="landing"),
+    path("boxes/<str:box_id>/", box.box_page, name="box"),
+    path("where/", where.where, name="where"),
+    path("alerts/", alerts.alerts, name="alerts"),
+    path("enrolment/", enrolment.enrolment, name="enrolment"),
+]
+
 urlpatterns = [
     path("health", views.health, name="health"),
+    path("login/", access.login, name="login"),
+    path("", include((pages, "rtcc"))),
     path("admin/", admin.site.urls),
 ]

@@ -4,7 +4,10 @@
 # and FerretDB (the datacenter's MongoDB). Idempotent and quick on re-runs: it does nothing
 # when the venv matches the pinned list and the FerretDB binary is cached.
 # Run by deploy/bootstrap.sh test, as root, before pytest.
+#   tests/peers/install.sh ferretdb   FerretDB only (no root needed with CRIMEBOX_PEERS_CACHE set):
+#                                     what `deploy/bootstrap.sh rtcc` runs for its local ledger
 set -euo pipefail
+ONLY=${1:-all}
 cd "$(dirname "$0")/../.."
 VENV=${CRIMEBOX_IPYCAM_VENV:-$(pwd)/.venv-ipycam}
 REQ=tests/peers/requirements-ipycam.txt
@@ -12,6 +15,7 @@ STAMP=$VENV/.crimebox-requirements
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
+if [ "$ONLY" = all ]; then
 # OpenCV's wheel links libGL and GLib; `unshare`/`nsenter`/`ip` build the private network
 # namespace the camera runs in.
 missing=()
@@ -32,6 +36,7 @@ if ! { [ -x "$VENV/bin/python" ] && cmp -s "$REQ" "$STAMP" \
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQ"
   cp "$REQ" "$STAMP"
 fi
+fi  # all
 
 # The datacenter's MongoDB, for the replication tests: FerretDB (MongoDB wire protocol, SQLite
 # backend in pure Go) built from its Go module. `go install ...@version` would build a binary that
