@@ -8,6 +8,8 @@ from django.core.checks import CheckMessage, Error, Tags, register
 from pymongo.errors import ConfigurationError, InvalidURI
 from pymongo.uri_parser import parse_uri
 
+from crimebox.keys import public_key_from_pem
+
 from .remote import RemoteError, configured_uri, redact
 
 
@@ -36,4 +38,23 @@ def check_rtcc(app_configs: object = None, **kwargs: object) -> list[CheckMessag
             errors.append(
                 Error(f"CRIMEBOX_{name} names {path}, which is not a file.", id="sync.E003")
             )
+    errors += check_console_key()
     return errors
+
+
+def check_console_key() -> list[CheckMessage]:
+    path = settings.RTCC_CONSOLE_KEY_FILE
+    if not path:
+        return []
+    try:
+        public_key_from_pem(Path(path).read_bytes())
+    except (OSError, ValueError) as e:
+        return [
+            Error(
+                f"CRIMEBOX_RTCC_CONSOLE_KEY_FILE names {path}, which is not a readable Ed25519 "
+                f"public key (PEM): {getattr(e, 'strerror', None) or e}",
+                hint="Copy the output of the console's `manage.py rtcc_console_key` into it.",
+                id="sync.E004",
+            )
+        ]
+    return []

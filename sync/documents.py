@@ -14,7 +14,7 @@ from django.conf import settings
 
 from audit.models import AuditEvent
 from cameras.models import Camera
-from crimebox import outbox
+from crimebox import outbox, retrieval
 from crimebox.hashing import GENESIS
 from crimebox.keys import SigningKey
 from crimebox.redaction import redact_url
@@ -36,6 +36,7 @@ COLLECTIONS = {
     outbox.EXPORT: "exports",
     outbox.INTEGRITY_CHECK: "integrity_checks",
     "heartbeat": "heartbeats",
+    retrieval.ANSWER_KIND: retrieval.RETRIEVALS,  # the box's answers to RTCC clip requests
 }
 
 

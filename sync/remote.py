@@ -20,6 +20,8 @@ from django.conf import settings
 from pymongo.errors import BulkWriteError, PyMongoError
 from pymongo.write_concern import WriteConcern
 
+from crimebox import retrieval
+
 DUPLICATE_KEY = 11000
 
 _clients: dict[tuple, pymongo.MongoClient] = {}
@@ -197,3 +199,8 @@ def create_collections(uri: str, db: str) -> None:
             database_.create_collection(name)
         for keys in indexes:
             database_[name].create_index(keys)
+    for name, unique_indexes in retrieval.INDEXES.items():  # clips on request
+        if name not in existing:
+            database_.create_collection(name)
+        for keys, unique in unique_indexes:
+            database_[name].create_index(keys, unique=unique)

@@ -7,7 +7,8 @@ from django.db.models import Count, Min, Sum
 from django.utils import timezone
 
 from . import remote
-from .models import OutboxItem, SyncState
+from .models import ClipRequest, OutboxItem, SyncState
+from .requests import console_fingerprint
 
 BACKLOG_WARNING = timedelta(hours=1)
 
@@ -45,6 +46,9 @@ def sync_status(now: datetime | None = None) -> dict:
         "next_attempt_at": state.next_attempt_at,
         "mismatches": mismatches,
         "mismatch_count": OutboxItem.objects.filter(state=OutboxItem.State.MISMATCH).count(),
+        # Clips on request: the console key this box trusts ('' = requests never acted on).
+        "console_key_fingerprint": console_fingerprint(),
+        "clip_requests_open": ClipRequest.objects.open().count(),
     }
 
 
