@@ -13,6 +13,7 @@ func=os.system. So:
 """
 
 from django import forms
+from django.apps import apps
 from django.contrib import admin
 from django.contrib.admin.options import ModelAdmin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
@@ -149,6 +150,8 @@ def lock_down(site: admin.AdminSite) -> None:
         if site.is_registered(model):
             site.unregister(model)
         site.register(model, base)
+    if not apps.is_installed("django_q"):  # the RTCC console runs no Django-Q
+        return
     from django_q import models as q
 
     for model in (q.Schedule, q.Success, q.Failure, q.OrmQ, q.Task):

@@ -5,7 +5,6 @@ The README's configuration table lists every `CRIMEBOX_*` variable read here.
 """
 
 import os
-import secrets
 import socket
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from crimebox.hosts import BoxHosts
+from crimebox.secretkey import secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -51,26 +51,7 @@ if not DATA_MOUNT or os.path.ismount(DATA_MOUNT):
             pass  # reported by the system check crimebox.E003 with a hint
 
 
-def _secret_key() -> str:
-    """SECRET_KEY from the environment, a file, or generated once into the data directory."""
-    if env.str("CRIMEBOX_SECRET_KEY", default=""):
-        return env.str("CRIMEBOX_SECRET_KEY")
-    key_file = Path(env.str("CRIMEBOX_SECRET_KEY_FILE", default=str(KEYS_DIR / "secret_key")))
-    if key_file.is_file():
-        return key_file.read_text().strip()
-    key = secrets.token_urlsafe(50)
-    try:
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process won the race: use its key
-        return key_file.read_text().strip()
-    except OSError:
-        return key  # unwritable data directory: crimebox.E003 says so
-    with os.fdopen(fd, "w") as f:
-        f.write(key)
-    return key
-
-
-SECRET_KEY = _secret_key()
+SECRET_KEY = secret_key(env, KEYS_DIR)
 DEBUG = env.bool("CRIMEBOX_DEBUG", default=False)
 
 BOX_ID = env.str("CRIMEBOX_BOX_ID", default="") or socket.gethostname()

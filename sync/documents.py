@@ -22,7 +22,7 @@ from crimebox.signature import ms, ms_or_none
 from crimebox.utc import utc_iso
 from recordings.models import Export, Gap, IntegrityCheck, Segment
 
-SCHEMA = 1
+SCHEMA = 2  # 2: every document carries `n`, the box's document number (docs/sync.md)
 
 # kind -> collection at the datacenter
 COLLECTIONS = {
@@ -36,6 +36,7 @@ COLLECTIONS = {
     outbox.EXPORT: "exports",
     outbox.INTEGRITY_CHECK: "integrity_checks",
     "heartbeat": "heartbeats",
+    "dropped": "dropped",
     retrieval.ANSWER_KIND: retrieval.RETRIEVALS,  # the box's answers to RTCC clip requests
 }
 
@@ -233,6 +234,32 @@ def box_doc(key: SigningKey, *, first_seen: datetime) -> dict:
         fingerprint=key.fingerprint,
         software=f"crimebox {crimebox.__version__}",
         first_seen=ms(first_seen),
+    )
+
+
+def number_ranges(numbers: list[int]) -> list[list[int]]:
+    """[3, 4, 5, 9] -> [[3, 5], [9, 9]]."""
+    ranges: list[list[int]] = []
+    for n in sorted(numbers):
+        if ranges and n == ranges[-1][1] + 1:
+            ranges[-1][1] = n
+        else:
+            ranges.append([n, n])
+    return ranges
+
+
+def dropped_doc(numbers: list[int], *, at: datetime, reason: str) -> dict:
+    """The box's own statement that these document numbers (undelivered heartbeats it pruned)
+    will never arrive, so the datacenter can tell them from documents lost or withheld."""
+    ranges = number_ranges(numbers)
+    return base(
+        "dropped",
+        f"{ranges[0][0]}-{ranges[-1][1]}:{ms(at):%Y%m%dT%H%M%S%fZ}",
+        dropped_kind="heartbeat",
+        numbers=ranges,
+        count=len(numbers),
+        reason=reason,
+        at=ms(at),
     )
 
 

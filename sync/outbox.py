@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from crimebox import outbox
 from crimebox.keys import SigningKey
-from crimebox.signature import sign, to_body
+from crimebox.signature import canonical, from_body, sign, to_body
 from recordings.evidence.signing import PRIVATE_NAME, ensure_signing_key
 
 from . import documents
@@ -68,45 +68,66 @@ def on_facts(sender: str, objs: list, signal: Any = None, **extra: Any) -> None:
     add_many([_BUILDERS[sender](obj, **extra) for obj in objs])
 
 
+def _numbered(row: OutboxItem, doc: dict, key: SigningKey) -> None:
+    """Give the row its document: `n` is the row's own id, so the box's documents are numbered
+    in commit order (writers take turns: IMMEDIATE transactions) with no number skipped."""
+    body = to_body(sign({**doc, "n": row.pk}, key))
+    row.body, row.size = body, len(body.encode())
+
+
 def add_many(docs: list[dict], *, now: datetime | None = None) -> None:
-    """Sign and store many documents in a few INSERTs; a document already there is skipped."""
+    """Sign and store many documents in a few statements; a document already there is skipped."""
     key, now = signing_key(), now or timezone.now()
-    rows = []
-    for doc in docs:
-        body = to_body(sign(doc, key))
-        rows.append(
-            OutboxItem(
-                doc_id=doc["_id"],
-                collection=documents.COLLECTIONS[doc["kind"]],
-                kind=doc["kind"],
-                body=body,
-                size=len(body.encode()),
-                created_at=now,
-            )
-        )
     with transaction.atomic():
-        OutboxItem.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+        seen: set[str] = set()
+        ids = [doc["_id"] for doc in docs]
+        for i in range(0, len(ids), 500):
+            seen.update(
+                OutboxItem.objects.filter(doc_id__in=ids[i : i + 500]).values_list(
+                    "doc_id", flat=True
+                )
+            )
+        new = []
+        for doc in docs:
+            if doc["_id"] not in seen:
+                seen.add(doc["_id"])
+                new.append(doc)
+        rows = OutboxItem.objects.bulk_create(
+            [_row(doc, now) for doc in new], batch_size=500
+        )  # SQLite returns the new ids (RETURNING)
+        for row, doc in zip(rows, new, strict=True):
+            _numbered(row, doc, key)
+        OutboxItem.objects.bulk_update(rows, ["body", "size"], batch_size=500)
     if rows and (settings.RTCC_URI or settings.RTCC_URI_FILE) and not _send_queued():
         transaction.on_commit(_queue_send)
 
 
+def _row(doc: dict, now: datetime) -> OutboxItem:
+    collection = documents.COLLECTIONS[doc["kind"]]
+    return OutboxItem(
+        doc_id=doc["_id"], collection=collection, kind=doc["kind"], size=0, created_at=now
+    )
+
+
 def add(doc: dict, *, now: datetime | None = None) -> OutboxItem | None:
     """Sign and store one document; the same document twice is stored once (its _id)."""
-    signed = sign(doc, signing_key())
-    body = to_body(signed)
+    key = signing_key()
     with transaction.atomic():
         item, created = OutboxItem.objects.get_or_create(
             doc_id=doc["_id"],
             defaults={
                 "collection": documents.COLLECTIONS[doc["kind"]],
                 "kind": doc["kind"],
-                "body": body,
-                "size": len(body.encode()),
+                "size": 0,
                 "created_at": now or timezone.now(),
             },
         )
+        if created:
+            _numbered(item, doc, key)
+            item.save(update_fields=["body", "size"])
     if not created:
-        if item.body != body:
+        stored = {k: v for k, v in from_body(item.body).items() if k != "n"}
+        if canonical(stored) != canonical(doc):
             logger.error("outbox: %s already holds a different document; kept the first", item)
         return None
     if (settings.RTCC_URI or settings.RTCC_URI_FILE) and not _send_queued():
@@ -147,30 +168,41 @@ def prune(now: datetime | None = None) -> dict:
         .exclude(kind="box")
         .delete()[0]
     )
-    old_beats = OutboxItem.objects.filter(
-        kind="heartbeat", created_at__lt=now - timedelta(days=settings.HEARTBEAT_KEEP_DAYS)
-    ).delete()[0]
     SyncLog.objects.filter(started_at__lt=now - timedelta(days=SYNC_LOG_KEEP_DAYS)).delete()
-    over = pending_bytes() - settings.OUTBOX_MAX_MB * 1_000_000
-    dropped = 0
-    while over > 0:
-        beats = list(
-            OutboxItem.objects.pending()
-            .filter(kind="heartbeat")
-            .order_by("id")
-            .values_list("pk", "size")[:1000]
+    with transaction.atomic():
+        old = OutboxItem.objects.filter(
+            kind="heartbeat", created_at__lt=now - timedelta(days=settings.HEARTBEAT_KEEP_DAYS)
         )
-        if not beats:
-            break
-        ids = []
-        for pk, size in beats:
-            ids.append(pk)
-            over -= size
-            if over <= 0:
+        gone = list(old.exclude(state=OutboxItem.State.SENT).values_list("pk", flat=True))
+        old_beats = old.delete()[0]
+        if gone:
+            add(documents.dropped_doc(gone, at=now, reason="older than HEARTBEAT_KEEP_DAYS"))
+    dropped = 0
+    while pending_bytes() > settings.OUTBOX_MAX_MB * 1_000_000:
+        with transaction.atomic():
+            ids = _oldest_pending_heartbeats(pending_bytes() - settings.OUTBOX_MAX_MB * 1_000_000)
+            if not ids:
                 break
-        dropped += OutboxItem.objects.filter(pk__in=ids).delete()[0]
+            dropped += OutboxItem.objects.filter(pk__in=ids).delete()[0]
+            add(documents.dropped_doc(ids, at=now, reason="outbox over OUTBOX_MAX_MB"))
     if dropped:
         logger.warning(
             "outbox over %d MB: dropped %d undelivered heartbeats", settings.OUTBOX_MAX_MB, dropped
         )
     return {"sent": sent, "old_heartbeats": old_beats, "dropped_heartbeats": dropped}
+
+
+def _oldest_pending_heartbeats(over: int) -> list[int]:
+    """Ids of the oldest undelivered heartbeats that free at least `over` bytes (1000 at most)."""
+    ids = []
+    for pk, size in (
+        OutboxItem.objects.pending()
+        .filter(kind="heartbeat")
+        .order_by("id")
+        .values_list("pk", "size")[:1000]
+    ):
+        ids.append(pk)
+        over -= size
+        if over <= 0:
+            break
+    return ids

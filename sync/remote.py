@@ -188,7 +188,11 @@ INDEXES = {
     "exports": [[("box", 1), ("case_number", 1)], [("package_sha256", 1)]],
     "integrity_checks": [[("box", 1), ("started_at", 1)]],
     "heartbeats": [[("box", 1), ("time", -1)]],
+    "dropped": [],
 }
+# The RTCC console reads every collection by box and document number (rtcc/ingest.py).
+for _indexes in INDEXES.values():
+    _indexes.append([("box", 1), ("n", 1)])
 
 
 def create_collections(uri: str, db: str) -> None:

@@ -20,3 +20,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405  (whitenoise warns otherwise)
+
+# The console's tests run in this same pytest process (tests/rtcc/conftest.py): its app and its
+# own knobs beside the box's. The console's own settings module is checked by a subprocess
+# (`manage.py check` with rtcc.settings, tests/rtcc/test_settings.py).
+INSTALLED_APPS = [*INSTALLED_APPS, "rtcc"]  # noqa: F405
+from rtcc.knobs import *  # noqa: E402,F403

@@ -1,3 +1,4 @@
+from django.apps import apps as global_apps
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
@@ -17,7 +18,8 @@ class Migration(migrations.Migration):
     dependencies = [
         ("audit", "0001_initial"),
         ("cameras", "0001_initial"),
-        ("recordings", "0001_initial"),
+        # The RTCC console installs audit without the box's recordings app (rtcc/settings.py).
+        *([("recordings", "0001_initial")] if global_apps.is_installed("recordings") else []),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
     ]

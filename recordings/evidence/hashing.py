@@ -1,14 +1,12 @@
-"""Chain links of segments. The chain formula is in docs/integrity.md."""
+"""Chain links of segments. The formula lives in crimebox/chain.py (shared with the RTCC
+console) and is written out in docs/integrity.md."""
 
 from datetime import datetime
 
-from crimebox.hashing import chain_link
+from crimebox.chain import CHAIN_FIELDS, CHAIN_FORMULA, CHAIN_VERSION, segment_link
 from crimebox.utc import utc_iso
 
-CHAIN_VERSION = "crimebox-chain-v1"
-# The fields of a link after the version, in order; the manifests' chain_formula names them.
-CHAIN_FIELDS = ("camera_id", "sequence", "prev_chain_hash", "sha256", "start", "end", "size")
-CHAIN_FORMULA = f"sha256('\\n'.join([{CHAIN_VERSION!r}, {', '.join(CHAIN_FIELDS)}]))"
+__all__ = ["CHAIN_FIELDS", "CHAIN_FORMULA", "CHAIN_VERSION", "segment_chain_hash"]
 
 
 def segment_chain_hash(
@@ -22,13 +20,12 @@ def segment_chain_hash(
     size: int,
 ) -> str:
     """Chain hash of one segment: covers the previous link, this file's hash, its times and size."""
-    values = {
-        "camera_id": str(camera_id),
-        "sequence": str(sequence),
-        "prev_chain_hash": prev,
-        "sha256": sha256,
-        "start": utc_iso(start),
-        "end": utc_iso(end),
-        "size": str(size),
-    }
-    return chain_link(CHAIN_VERSION, (values[name] for name in CHAIN_FIELDS))
+    return segment_link(
+        camera_id=camera_id,
+        sequence=sequence,
+        prev=prev,
+        sha256=sha256,
+        start_exact=utc_iso(start),
+        end_exact=utc_iso(end),
+        size=size,
+    )

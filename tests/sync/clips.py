@@ -3,24 +3,10 @@
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from crimebox import retrieval as proto
 from crimebox.keys import SigningKey, load_or_create
 
 T0 = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def console(tmp_path, settings) -> SigningKey:
-    """The RTCC console's key, trusted by the box (CRIMEBOX_RTCC_CONSOLE_KEY_FILE)."""
-    key = load_or_create(tmp_path / "console_signing_key.pem")
-    pem = tmp_path / "console.pub.pem"
-    pem.write_bytes(key.public_pem)
-    settings.RTCC_CONSOLE_KEY_FILE = str(pem)
-    settings.RTCC_UPLOAD_KBPS = 0
-    settings.RTCC_CHUNK_KB = 16
-    return key
 
 
 def make_request(key: SigningKey, **fields) -> dict:

@@ -63,11 +63,17 @@ def test_outbox_bounds_drop_old_heartbeats_never_facts(settings):
         log.record(AuditEvent.Action.SYSTEM, username="y")  # a pending fact
     SyncLog.objects.create(result="ok")
     SyncLog.objects.update(started_at=now - timedelta(days=31))
+    beats = list(OutboxItem.objects.filter(kind="heartbeat").values_list("pk", flat=True))
     removed = outbox.prune(now=now)
     assert not SyncLog.objects.exists()
     assert removed == {"sent": 1, "old_heartbeats": 1, "dropped_heartbeats": 4}
-    assert list(OutboxItem.objects.values_list("kind", flat=True)) == ["audit"]
-    assert OutboxItem.objects.get().state == OutboxItem.State.PENDING
+    kinds = list(OutboxItem.objects.values_list("kind", flat=True))
+    assert kinds == ["audit", "dropped", "dropped"]
+    assert set(OutboxItem.objects.values_list("state", flat=True)) == {OutboxItem.State.PENDING}
+    # The box declares the numbers of the undelivered heartbeats it dropped (docs/sync.md).
+    old_drop, over_drop = (from_body(i.body) for i in OutboxItem.objects.filter(kind="dropped"))
+    assert old_drop["numbers"] == [[beats[0], beats[0]]] and old_drop["dropped_kind"] == "heartbeat"
+    assert over_drop["numbers"] == [[beats[1], beats[4]]] and over_drop["count"] == 4
 
 
 @pytest.mark.django_db

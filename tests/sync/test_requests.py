@@ -10,7 +10,7 @@ from crimebox.signature import from_body, sign
 from sync import requests
 from sync.models import ClipRequest, OutboxItem
 from tests.factories import make_camera
-from tests.sync.clips import T0, console, make_request, other_key  # noqa: F401
+from tests.sync.clips import T0, make_request, other_key
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +20,7 @@ def answers(kind_state: str) -> list[dict]:
     return [from_body(r.body) for r in rows]
 
 
-def test_a_console_signed_request_is_accepted_and_audited(rtcc, rtcc_db, console):  # noqa: F811
+def test_a_console_signed_request_is_accepted_and_audited(rtcc, rtcc_db, console):
     camera = make_camera("North")
     doc = make_request(console)
     rtcc_db.requests.insert_one(doc)
@@ -51,7 +51,7 @@ def test_a_console_signed_request_is_accepted_and_audited(rtcc, rtcc_db, console
     ],
     ids=["ten-years", "negative", "unknown-camera", "control-chars", "no-reason", "future"],
 )
-def test_bad_requests_are_answered_with_the_reason(rtcc, rtcc_db, console, fields, expected):  # noqa: F811
+def test_bad_requests_are_answered_with_the_reason(rtcc, rtcc_db, console, fields, expected):
     make_camera("North")
     rtcc_db.requests.insert_one(make_request(console, **fields))
     requests.poll()
@@ -62,7 +62,7 @@ def test_bad_requests_are_answered_with_the_reason(rtcc, rtcc_db, console, field
     assert not AuditEvent.objects.filter(username="rtcc:alice").exists()  # nothing acted on
 
 
-def test_requests_not_signed_by_the_console_are_ignored(rtcc, rtcc_db, console, tmp_path):  # noqa: F811
+def test_requests_not_signed_by_the_console_are_ignored(rtcc, rtcc_db, console, tmp_path):
     make_camera("North")
     forged = make_request(other_key(tmp_path))  # any MongoDB user with its own key
     tampered = make_request(console)
@@ -78,7 +78,7 @@ def test_requests_not_signed_by_the_console_are_ignored(rtcc, rtcc_db, console, 
     assert "not signed by the trusted RTCC console key" in alarms.first().detail["alarm"]
 
 
-def test_a_request_for_another_box_is_never_acted_on(rtcc, rtcc_db, console):  # noqa: F811
+def test_a_request_for_another_box_is_never_acted_on(rtcc, rtcc_db, console):
     make_camera("North")
     theirs = make_request(console, box="box-18")
     rtcc_db.requests.insert_one(theirs)
@@ -93,7 +93,7 @@ def test_a_request_for_another_box_is_never_acted_on(rtcc, rtcc_db, console):  #
     assert job.state == ClipRequest.State.IGNORED
 
 
-def test_a_forged_far_future_request_does_not_hide_real_ones(rtcc, rtcc_db, console, tmp_path):  # noqa: F811
+def test_a_forged_far_future_request_does_not_hide_real_ones(rtcc, rtcc_db, console, tmp_path):
     make_camera("North")
     future = datetime(2090, 1, 1, tzinfo=UTC)
     rtcc_db.requests.insert_one(make_request(other_key(tmp_path), created_at=future))
@@ -103,7 +103,7 @@ def test_a_forged_far_future_request_does_not_hide_real_ones(rtcc, rtcc_db, cons
     assert ClipRequest.objects.filter(state="received").count() == 1
 
 
-def test_without_a_console_key_nothing_is_looked_for(rtcc, rtcc_db, console, settings):  # noqa: F811
+def test_without_a_console_key_nothing_is_looked_for(rtcc, rtcc_db, console, settings):
     make_camera("North")
     rtcc_db.requests.insert_one(make_request(console))
     settings.RTCC_CONSOLE_KEY_FILE = ""
@@ -111,7 +111,7 @@ def test_without_a_console_key_nothing_is_looked_for(rtcc, rtcc_db, console, set
     assert requests.console_fingerprint() == ""
 
 
-def test_the_console_key_is_on_the_health_page_and_checked(console, settings, tmp_path):  # noqa: F811
+def test_the_console_key_is_on_the_health_page_and_checked(console, settings, tmp_path):
     from console.health_words import clip_words
     from sync.checks import check_console_key
     from sync.status import sync_status
@@ -128,7 +128,7 @@ def test_the_console_key_is_on_the_health_page_and_checked(console, settings, tm
     assert "not acted on" in clip_words(sync_status())
 
 
-def test_a_cancel_signed_by_someone_else_is_ignored(rtcc, rtcc_db, console, tmp_path):  # noqa: F811
+def test_a_cancel_signed_by_someone_else_is_ignored(rtcc, rtcc_db, console, tmp_path):
     make_camera("North")
     doc = make_request(console)
     rtcc_db.requests.insert_one(doc)

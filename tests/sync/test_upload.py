@@ -17,7 +17,7 @@ from recordings.models import Export, Segment
 from sync import sender, upload
 from sync.models import ClipRequest, OutboxItem
 from tests.factories import make_camera, make_segments
-from tests.sync.clips import T0, console, make_request  # noqa: F401
+from tests.sync.clips import T0, make_request
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +50,7 @@ def until_done(limit: int = 10) -> ClipRequest:
     raise AssertionError(f"still {job.state}: {job.last_error}")
 
 
-def test_request_to_uploaded_package(rtcc, rtcc_db, console, footage):  # noqa: F811
+def test_request_to_uploaded_package(rtcc, rtcc_db, console, footage):
     doc = ask(rtcc_db, console)
     job = until_done()
     assert job.state == ClipRequest.State.UPLOADED, job.last_error
@@ -97,7 +97,7 @@ def cut_at(rtcc, monkeypatch, n: int, then=None):
 
 def test_a_cut_link_resumes_from_the_chunks_already_there(
     rtcc, rtcc_db, console, footage, monkeypatch
-):  # noqa: F811, E501
+):
     doc = ask(rtcc_db, console)
     cut_at(rtcc, monkeypatch, 3)
     result = upload.run()
@@ -117,7 +117,7 @@ def test_a_cut_link_resumes_from_the_chunks_already_there(
     assert Export.objects.count() == 1  # the same package, not a second one
 
 
-def test_cancel_at_the_console_stops_within_one_chunk(rtcc, rtcc_db, console, footage, monkeypatch):  # noqa: F811, E501
+def test_cancel_at_the_console_stops_within_one_chunk(rtcc, rtcc_db, console, footage, monkeypatch):
     doc = ask(rtcc_db, console)
 
     def cancel():
@@ -142,7 +142,7 @@ def test_cancel_at_the_console_stops_within_one_chunk(rtcc, rtcc_db, console, fo
     ).exists()
 
 
-def test_a_box_killed_mid_build_builds_once_more_and_says_so(rtcc, rtcc_db, console, footage):  # noqa: F811
+def test_a_box_killed_mid_build_builds_once_more_and_says_so(rtcc, rtcc_db, console, footage):
     doc = ask(rtcc_db, console)
     from sync.requests import poll
 
@@ -174,7 +174,7 @@ def test_a_box_killed_mid_build_builds_once_more_and_says_so(rtcc, rtcc_db, cons
     assert any("build interrupted" in e.detail.get("event", "") for e in AuditEvent.objects.all())
 
 
-def test_a_live_claim_keeps_a_second_worker_off(rtcc, rtcc_db, console, footage):  # noqa: F811
+def test_a_live_claim_keeps_a_second_worker_off(rtcc, rtcc_db, console, footage):
     ask(rtcc_db, console)
     ask(rtcc_db, console, priority=5)
     from sync.requests import poll
@@ -186,7 +186,7 @@ def test_a_live_claim_keeps_a_second_worker_off(rtcc, rtcc_db, console, footage)
     assert upload.claim_next(now) is None  # one job at a time per box
 
 
-def test_a_chunk_squatted_at_the_datacenter_fails_the_upload(rtcc, rtcc_db, console, footage):  # noqa: F811
+def test_a_chunk_squatted_at_the_datacenter_fails_the_upload(rtcc, rtcc_db, console, footage):
     doc = ask(rtcc_db, console)
     squat = proto.chunk_doc("test-box", doc["request"], 0, b"not the package", at=timezone.now())
     squat["_id"] = "box-18:chunk:whatever"
@@ -199,7 +199,7 @@ def test_a_chunk_squatted_at_the_datacenter_fails_the_upload(rtcc, rtcc_db, cons
     assert "not this package's bytes" in failed["reason"]
 
 
-def test_deleted_footage_is_refused(rtcc, rtcc_db, console, footage):  # noqa: F811
+def test_deleted_footage_is_refused(rtcc, rtcc_db, console, footage):
     Segment.objects.update(status=Segment.Status.DELETED)
     ask(rtcc_db, console)
     job = until_done()
@@ -209,7 +209,7 @@ def test_deleted_footage_is_refused(rtcc, rtcc_db, console, footage):  # noqa: F
     assert answer["reason"] == job.last_error
 
 
-def test_a_window_still_being_recorded_waits(rtcc, rtcc_db, console, footage):  # noqa: F811
+def test_a_window_still_being_recorded_waits(rtcc, rtcc_db, console, footage):
     now = timezone.now()
     ask(rtcc_db, console, start=now - timedelta(minutes=1), end=now + timedelta(minutes=1))
     assert upload.run() == "no clip request to work on"

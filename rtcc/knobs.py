@@ -1,0 +1,30 @@
+"""The console's own settings (docs/rtcc.md, "Settings").
+
+rtcc/settings.py takes them with `from rtcc.knobs import *`; so do the tests' settings, which
+run the box's and the console's tests in one pytest process (tests/settings.py). Every knob
+has a safe default; each is read from the environment once, when the settings load.
+"""
+
+import environ
+
+env = environ.Env()
+
+# A box whose last heartbeat the ingest saw longer ago than this (console's clock) is dark.
+RTCC_SILENT_MINUTES = env.int("CRIMEBOX_RTCC_SILENT_MINUTES", default=10)
+# A hole in a box's document numbers that stays this long after later numbers arrived is an
+# integrity alert (the box's sender retries a failed batch within a few minutes).
+RTCC_HOLE_GRACE_MINUTES = env.int("CRIMEBOX_RTCC_HOLE_GRACE_MINUTES", default=30)
+# Seconds between ingest passes, and documents read per MongoDB batch.
+RTCC_POLL_SECONDS = env.float("CRIMEBOX_RTCC_POLL_SECONDS", default=2.0)
+RTCC_BATCH = env.int("CRIMEBOX_RTCC_BATCH", default=500)
+# Disk below this many bytes free on a box raises an alert.
+RTCC_DISK_FLOOR_GB = env.float("CRIMEBOX_RTCC_DISK_FLOOR_GB", default=2.0)
+# A box's outbox backlog older than this raises an alert.
+RTCC_BACKLOG_ALERT_MINUTES = env.int("CRIMEBOX_RTCC_BACKLOG_ALERT_MINUTES", default=60)
+# Alerts: e-mail to these addresses (Django's EMAIL_* settings), a JSON POST to this URL.
+RTCC_ALERT_EMAILS = env.list("CRIMEBOX_RTCC_ALERT_EMAILS", default=[])
+RTCC_WEBHOOK_URL = env.str("CRIMEBOX_RTCC_WEBHOOK_URL", default="")
+RTCC_WEBHOOK_TIMEOUT_SECONDS = env.float("CRIMEBOX_RTCC_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+RTCC_WEBHOOK_ATTEMPTS = env.int("CRIMEBOX_RTCC_WEBHOOK_ATTEMPTS", default=3)
+# Map tiles for the fleet map; empty: no tiles, the map draws markers on a blank ground.
+RTCC_TILE_URL = env.str("CRIMEBOX_RTCC_TILE_URL", default="")
