@@ -29,15 +29,18 @@ CANCEL_KIND = "clip_cancel"
 ANSWER_KIND = "retrieval"
 CONSOLE = "rtcc"  # the `box` of nothing: requests name their box in `box`
 
-# The box's answers, in the order they can happen. `uploaded` closes an upload.
-ACCEPTED, REFUSED, FAILED, CANCELLED, UPLOADED = (
+# The box's answers, in the order they can happen. `uploading` says how big the package is;
+# `uploaded` closes an upload.
+ACCEPTED, UPLOADING, REFUSED, FAILED, CANCELLED, UPLOADED = (
     "accepted",
+    "uploading",
     "refused",
     "failed",
     "cancelled",
     "uploaded",
 )
-ANSWER_STATES = (ACCEPTED, REFUSED, FAILED, CANCELLED, UPLOADED)
+ANSWER_STATES = (ACCEPTED, UPLOADING, REFUSED, FAILED, CANCELLED, UPLOADED)
+FINAL_STATES = (REFUSED, FAILED, CANCELLED, UPLOADED)
 
 # Indexes an administrator creates (docs/sync.md). `requests`: the box's one find
 # {box, created_at >= since}. `chunks`: {package, n} unique is the exactly-once key of a chunk;

@@ -149,12 +149,27 @@ def build(job: ClipRequest) -> None:
     if export.status != Export.Status.DONE:
         answer(job, proto.FAILED, export.error or "the package could not be built")
     else:
-        size = export.size or 0
-        ClipRequest.objects.filter(pk=job.pk).update(
-            state=ClipRequest.State.UPLOADING,
-            chunks_total=proto.chunk_count(size, chunk_size()),
-        )
+        start_upload(job, export)
     job.refresh_from_db()
+
+
+def start_upload(job: ClipRequest, export: Export) -> None:
+    """The package is built: say how big it is (the console's progress and ETA)."""
+    total = proto.chunk_count(export.size or 0, chunk_size())
+    with transaction.atomic():
+        ClipRequest.objects.filter(pk=job.pk).update(
+            state=ClipRequest.State.UPLOADING, chunks_total=total
+        )
+        answer(
+            job,
+            proto.UPLOADING,
+            "",
+            package=proto.package_id(settings.BOX_ID, job.request),
+            package_sha256=export.sha256,
+            size=export.size,
+            chunks=total,
+            chunk_size=chunk_size(),
+        )
 
 
 def recover_interrupted_build(job: ClipRequest) -> None:
@@ -162,10 +177,7 @@ def recover_interrupted_build(job: ClipRequest) -> None:
     one is marked failed (custody and the audit trail say so) and the package built again."""
     export = job.export
     if export is not None and export.status == Export.Status.DONE:
-        ClipRequest.objects.filter(pk=job.pk).update(
-            state=ClipRequest.State.UPLOADING,
-            chunks_total=proto.chunk_count(export.size or 0, chunk_size()),
-        )
+        start_upload(job, export)
         job.refresh_from_db()
         return
     camera = Camera.objects.filter(name=job.camera_name).first()
