@@ -63,14 +63,29 @@ def run(max_seconds: float = 240.0, now: datetime | None = None) -> str:
     job = claim_next(now)
     if job is None:
         return "no clip request to work on"
+    deadline = time.monotonic() + max_seconds
     try:
-        return work(job, time.monotonic() + max_seconds, now)
-    except remote.RemoteError as e:
-        ClipRequest.objects.filter(pk=job.pk).update(last_error=str(e)[:2000])
-        logger.warning("RTCC request %s: link down, resumes later: %s", job.request, e)
-        return f"{LINK_DOWN}: {e}"
+        return work_through_cuts(job, deadline, now)
     finally:
         ClipRequest.objects.filter(pk=job.pk, claim=job.claim).update(claim="", claimed_at=None)
+
+
+def work_through_cuts(job: ClipRequest, deadline: float, now: datetime) -> str:
+    """Work on the job; a dropped link is retried after 5 s, 10 s, 20 s, 30 s... while the
+    pass has time (a cellular link is often back within seconds), then left to the schedule."""
+    for attempt in range(1000):
+        try:
+            return work(job, deadline, now)
+        except remote.RemoteError as e:
+            ClipRequest.objects.filter(pk=job.pk).update(last_error=str(e)[:2000])
+            logger.warning("RTCC request %s: link down, resuming later: %s", job.request, e)
+            pause = min(5 * 2**attempt, 30)
+            if time.monotonic() + pause + 5 > deadline:
+                return f"{LINK_DOWN}: {e}"
+            time.sleep(pause)
+            ClipRequest.objects.filter(pk=job.pk).update(claimed_at=timezone.now())
+            job.refresh_from_db()
+    return LINK_DOWN
 
 
 def has_work(now: datetime | None = None) -> bool:

@@ -100,7 +100,7 @@ def test_a_cut_link_resumes_from_the_chunks_already_there(
 ):
     doc = ask(rtcc_db, console)
     cut_at(rtcc, monkeypatch, 3)
-    result = upload.run()
+    result = upload.run(max_seconds=1)  # no time left to wait for the link in this pass
     assert result.startswith(upload.LINK_DOWN)
     job = ClipRequest.objects.get()
     assert job.state == ClipRequest.State.UPLOADING and job.chunks_done == 3
@@ -215,3 +215,15 @@ def test_a_window_still_being_recorded_waits(rtcc, rtcc_db, console, footage):
     assert upload.run() == "no clip request to work on"
     assert ClipRequest.objects.get().state == ClipRequest.State.WAITING
     assert not upload.has_work()
+
+
+def test_a_short_cut_is_ridden_out_within_the_pass(rtcc, rtcc_db, console, footage, monkeypatch):
+    import threading
+
+    doc = ask(rtcc_db, console)
+    back = threading.Timer(2.0, rtcc.start)
+    cut_at(rtcc, monkeypatch, 2, then=lambda: (rtcc.stop(), back.start()))
+    assert upload.run(max_seconds=60).startswith("uploaded")
+    job = ClipRequest.objects.get()
+    assert job.state == ClipRequest.State.UPLOADED and job.resumes == 1
+    assert hashlib.sha256(assembled(rtcc_db, doc["request"])).hexdigest() == job.export.sha256
