@@ -409,7 +409,7 @@ class ClipJobQuerySet(models.QuerySet["ClipJob"]):
 
 
 class ClipJob(models.Model):
-    """A clip an RTCC user asked a box for (docs/rtcc.md, "Clips on request").
+    """A clip an RTCC user asked a box for (docs/retrieval.md).
 
     The console signs the request and inserts it into the ledger's `requests`; the box answers
     in `retrievals` and uploads the package in `chunks`. The console offers the package only
