@@ -29,12 +29,16 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Outcome")
     def outcome(self, obj):
-        """For streamed files (recordings/footage/media.py): what the client actually got."""
+        """For streamed files (recordings/footage/media.py): what the socket accepted, which
+        is at most what the client got (it may have read nothing and reset)."""
         detail = obj.detail or {}
         if detail.get("result") == "interrupted":
-            return f"interrupted after {detail['bytes_sent']:,} of {detail['bytes']:,} bytes"
-        if detail.get("result") == "complete":
-            return f"complete ({detail['bytes']:,} bytes)"
+            return (
+                f"interrupted: at most {detail['bytes_sent']:,} of {detail['bytes']:,} bytes "
+                "reached the client"
+            )
+        if detail.get("result") in ("sent", "complete"):  # "complete": entries before 2026-12
+            return f"all {detail['bytes']:,} bytes sent: the client received at most that"
         return ""
 
     def changelist_view(self, request, extra_context=None):

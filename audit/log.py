@@ -114,6 +114,25 @@ def record(
     return event
 
 
+def record_per_minute(
+    action: str, *, request: HttpRequest, camera: Any, target: str, detail: dict
+) -> AuditEvent | None:
+    """One entry per user, camera and action each minute (stills: a page of thumbnails is
+    dozens of requests); None when this minute's entry exists. It stands for every such
+    request of that minute, so the trail stays readable."""
+    now = timezone.now()
+    minute = now.replace(second=0, microsecond=0)
+    user = request.user if request.user.is_authenticated else None
+    name = user.get_username() if user is not None else ""
+    with transaction.atomic():  # IMMEDIATE: the check and the entry are one step
+        done = AuditEvent.objects.filter(
+            username=name, at__gte=minute, action=action, camera_id=camera.pk
+        )
+        if done.exists():
+            return None
+        return record(action, request=request, camera=camera, target=target, detail=detail, at=now)
+
+
 @dataclass
 class ChainWalk:
     checked: int = 0

@@ -19,6 +19,7 @@ class AuditEvent(models.Model):
         VIEW = "view", "Viewed footage list / timeline"
         PLAY = "play", "Played a segment"
         LIVE = "live", "Watched live"
+        STILL = "still", "Viewed stills"
         DOWNLOAD = "download", "Downloaded"
         EXPORT = "export", "Exported evidence"
         HOLD = "hold", "Placed legal hold"
@@ -42,8 +43,16 @@ class AuditEvent(models.Model):
     username = models.CharField(max_length=150, blank=True)
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     action = models.CharField(max_length=20, choices=Action.choices)
+    # The camera as it was when the entry was written. Its id is hashed, so nothing may ever
+    # change it: no SET_NULL, no database constraint, the id stays when the camera row goes
+    # (a camera with history is retired, not deleted: cameras/admin.py).
     camera = models.ForeignKey(
-        "cameras.Camera", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "cameras.Camera",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     camera_name = models.CharField(max_length=100, blank=True)
     # What was acted on, e.g. "segment 123", "export 7", "user alice".

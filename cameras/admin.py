@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
@@ -39,7 +40,7 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
     list_filter = ["source", "status", "is_enabled", "manufacturer"]
     search_fields = ["name", "location", "host", "manufacturer", "model", "serial_number"]
     list_select_related = True
-    actions = ["reprobe_cameras"]
+    actions = ["reprobe_cameras", "retire_cameras"]
     readonly_fields = [
         "source",
         "manufacturer",
@@ -148,6 +149,37 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
         for camera in queryset:
             camera_changed(camera, "deleted", via="admin", request=request)
         return entries
+
+    # A camera with history (footage, holds, exports, viewers) is retired, never deleted: its
+    # rows and audit entries keep naming it. One without history may still be deleted.
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.has_history():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        protected = [
+            *protected,
+            *(f"{c} has history: retire it instead" for c in objs if c.has_history()),
+        ]
+        return deleted, counts, perms_needed, protected
+
+    @admin.action(
+        description="Retire selected cameras (stop recording, keep them)", permissions=["change"]
+    )
+    def retire_cameras(self, request: HttpRequest, queryset: QuerySet) -> None:
+        done = 0
+        for camera in queryset.filter(is_enabled=True):
+            with transaction.atomic():
+                camera.is_enabled = False
+                camera.save(update_fields=["is_enabled", "updated_at"])
+                camera.set_status(Camera.Status.DISABLED, error="")
+                outbox.report(outbox.CAMERA, camera)
+                request.camera_change = ("retired", {"is_enabled": [True, False]})
+                self.log_change(request, camera, "Retired: recording stopped, camera kept.")
+            done += 1
+        self.message_user(request, f"Retired {done} camera(s).", messages.SUCCESS)
 
     def get_urls(self):
         wrap = self.admin_site.admin_view

@@ -2,6 +2,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from crimebox.redaction import redact, with_credentials
 
 
@@ -138,6 +139,14 @@ class Camera(models.Model):
     def redact(self, text: str) -> str:
         """Text (an FFmpeg error line, an exception) with this camera's secrets removed."""
         return redact(text, self.password)
+
+    def has_history(self) -> bool:
+        """Footage, gaps, holds, exports, or an audit entry other than its own configuration
+        changes (someone watched or viewed it): such a camera is retired, never deleted."""
+        used = AuditEvent.objects.filter(camera_id=self.pk).exclude(
+            action=AuditEvent.Action.CAMERA_CHANGE
+        )
+        return any(qs.exists() for qs in (self.segments, self.gaps, self.holds, self.exports, used))
 
     def set_status(self, status: str, error: str | None = None, now=None) -> None:
         """Record a state change on the row (only the status fields are written)."""

@@ -34,6 +34,18 @@ TIME_INPUT = forms.TextInput(
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
+class CameraChoiceField(forms.ModelMultipleChoiceField):
+    def _check_values(self, value):
+        try:
+            return super()._check_values(value)
+        except OverflowError:  # an id past SQLite's integers (a 500 before)
+            raise ValidationError(
+                self.error_messages["invalid_choice"],
+                code="invalid_choice",
+                params={"value": "that camera"},
+            ) from None
+
+
 class ExportRequestForm(forms.ModelForm):
     """Cameras as checkboxes; the window as date + 24-hour time in the box's zone."""
 
@@ -45,6 +57,7 @@ class ExportRequestForm(forms.ModelForm):
     class Meta:
         model = Export
         fields = ["cameras", "case_number", "reason", "include_originals", "hold_sources"]
+        field_classes = {"cameras": CameraChoiceField}
         widgets = {
             "cameras": forms.CheckboxSelectMultiple,
             "reason": forms.Textarea(attrs={"rows": 2, "cols": 50}),
@@ -92,7 +105,8 @@ def initial_from(query) -> dict:
     """Prefill from ?camera=&start=&end= (ISO times, UTC or with an offset), as the player and
     the timeline send them; a bad value is simply not prefilled."""
     initial = {}
-    cameras = [c for c in query.getlist("camera") if c.isascii() and c.isdigit()]
+    # At most 18 digits: a longer id is past SQLite's integers (a 500 before).
+    cameras = [c for c in query.getlist("camera") if c.isascii() and c.isdigit() and len(c) < 19]
     if cameras:
         initial["cameras"] = list(Camera.objects.filter(pk__in=cameras))
     for key in ("start", "end"):

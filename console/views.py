@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
 from cameras.models import Camera
-from recordings.footage.thumbnails import thumbnail
+from recordings.footage.thumbnails import audit_still, thumbnail
 from recordings.health import health_status, may_see_health
 from recordings.models import Segment
 
@@ -103,6 +103,7 @@ def camera_still(request, camera_id: int):
     path = thumbnail(latest) if latest else None
     if path is None:
         raise Http404("No still yet.")
+    audit_still(request, camera, "camera still", segment=latest.pk)
     response = FileResponse(open(path, "rb"), content_type="image/jpeg")
     response["Cache-Control"] = "private, max-age=60"
     return response

@@ -2,6 +2,10 @@
 
 from django.contrib import admin
 from django.core.paginator import Paginator
+from django.http import HttpResponseBadRequest
+
+# The date drill-down's parts (`?start__year=`): a year 0 or of 20 digits was a 500.
+DATE_PARTS = {"year": (1, 9999), "month": (1, 12), "day": (1, 31)}
 
 
 class CappedCountPaginator(Paginator):
@@ -30,6 +34,19 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def changelist_view(self, request, extra_context=None):
+        field = self.date_hierarchy
+        for part, (low, high) in DATE_PARTS.items() if field else ():
+            raw = request.GET.get(f"{field}__{part}")
+            if raw is not None and not (
+                raw.isascii() and raw.isdigit() and len(raw) <= 4 and low <= int(raw) <= high
+            ):
+                return HttpResponseBadRequest(
+                    f"The {part} must be a number from {low} to {high}.",
+                    content_type="text/plain; charset=utf-8",
+                )
+        return super().changelist_view(request, extra_context)
 
 
 class ListTitleMixin:

@@ -1,6 +1,8 @@
-"""Content-Security-Policy (Django 5.2 has none built in) and the password rules."""
+"""Content-Security-Policy (Django 5.2 has none built in), the proxy header only from the
+proxy, and the password rules."""
 
 from django.conf import settings
+from django.contrib.auth.hashers import check_password
 from django.core.exceptions import ValidationError
 
 
@@ -18,6 +20,20 @@ class ContentSecurityPolicyMiddleware:
         return response
 
 
+class TrustedProxyMiddleware:
+    """X-Forwarded-Proto counts only from the TLS proxy (settings.TRUSTED_PROXY). With
+    CRIMEBOX_HTTPS Django believes the header (SECURE_PROXY_SSL_HEADER); from anyone else,
+    over plain HTTP, it would let a client pass for HTTPS and skip the redirect."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.META.get("REMOTE_ADDR") not in settings.TRUSTED_PROXY:
+            request.META.pop("HTTP_X_FORWARDED_PROTO", None)
+        return self.get_response(request)
+
+
 class UserNameValidator:
     """Refuses a password that contains the user name or is one short piece repeated.
 
@@ -26,7 +42,8 @@ class UserNameValidator:
 
     def validate(self, password, user=None):
         folded = password.casefold()
-        name = (user.get_username() if user is not None else "").casefold()
+        # No name yet when the form refused it (taken as "Admin", "admin " or "ａｄｍｉｎ").
+        name = ((user.get_username() if user is not None else "") or "").casefold()
         if len(name) >= 3 and name in folded:
             raise ValidationError(
                 "The password may not contain the user name.", code="password_has_username"
@@ -39,3 +56,19 @@ class UserNameValidator:
 
     def get_help_text(self):
         return "Your password can't contain your user name or be one short piece repeated."
+
+
+class NewPasswordValidator:
+    """Refuses a new password equal to the current one: "changing" the first administrator's
+    one-time password to itself lifted the forced change (crimebox/first_admin.py)."""
+
+    def validate(self, password, user=None):
+        current = getattr(user, "password", "") or ""
+        # hashers.check_password, not user.check_password: that one may re-hash and save.
+        if current and check_password(password, current):
+            raise ValidationError(
+                "The new password must differ from the current one.", code="password_unchanged"
+            )
+
+    def get_help_text(self):
+        return "Your new password must differ from your current one."

@@ -103,6 +103,11 @@ LOGIN_LOCKOUT_SECONDS = env.int("CRIMEBOX_LOGIN_LOCKOUT_SECONDS", default=300)
 # (media, downloads, packages; past it a 503 with Retry-After), and gunicorn processes. Each
 # process has MAX_DOWNLOADS + 8 threads, so the admin and /health always find a free one.
 MAX_DOWNLOADS = env.int("CRIMEBOX_MAX_DOWNLOADS", default=8)
+# One person's share of those (past it a 429): stalled downloads of one user never leave
+# everyone else with 503s. Default: half, rounded up.
+MAX_DOWNLOADS_PER_USER = env.int(
+    "CRIMEBOX_MAX_DOWNLOADS_PER_USER", default=max(1, (MAX_DOWNLOADS + 1) // 2)
+)
 WEB_WORKERS = env.int("CRIMEBOX_WEB_WORKERS", default=2)
 # A line per request (static files included) buries what matters on a terminal and fills a Pi's
 # small journal; who did what is in the audit trail. Turn it on to debug a proxy.
@@ -127,6 +132,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "crimebox.security.TrustedProxyMiddleware",  # before anything asks request.is_secure()
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -177,6 +183,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "crimebox.security.UserNameValidator"},
+    {"NAME": "crimebox.security.NewPasswordValidator"},
     {
         "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
         "OPTIONS": {"min_length": 10},
@@ -222,12 +229,15 @@ CONTENT_SECURITY_POLICY = env.str(
 # CRIMEBOX_HTTPS=true makes `manage.py check --deploy` clean. Plain HTTP over ZeroTier (the
 # default) is already encrypted end to end by ZeroTier.
 HTTPS = env.bool("CRIMEBOX_HTTPS", default=False)
+# The TLS proxy's address(es) as gunicorn sees them: X-Forwarded-Proto from anyone else is
+# dropped (crimebox.security.TrustedProxyMiddleware), or any client could claim HTTPS.
+TRUSTED_PROXY = env.list("CRIMEBOX_TRUSTED_PROXY", default=["127.0.0.1"])
 if HTTPS:
     SECURE_SSL_REDIRECT = env.bool("CRIMEBOX_SSL_REDIRECT", default=True)
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("CRIMEBOX_HSTS_SECONDS", default=365 * 86400)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    # The proxy says the client used HTTPS; gunicorn must then listen on loopback only.
+    # The proxy says the client used HTTPS: believed only from TRUSTED_PROXY (below).
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     # Preloading is for public domain names submitted to the browsers' list, never a box.
     SILENCED_SYSTEM_CHECKS = ["security.W021"]

@@ -28,31 +28,40 @@ def session_hash(request: HttpRequest) -> str:
     return hashlib.sha256((request.session.session_key or "").encode()).hexdigest()
 
 
-def seen(
-    request: HttpRequest, camera: Camera, stream: str, now: datetime | None = None
-) -> LiveSession:
-    """The viewer's open session of this camera, opened on its first playlist request.
-    `last_seen_at` is written at most every gap/3 seconds, not on every request."""
+def current(
+    request: HttpRequest, camera: Camera, now: datetime | None = None
+) -> LiveSession | None:
+    """The viewer's open session of this camera, if any (the media files need one), kept
+    fresh: `last_seen_at` is written at most every gap/3 seconds, not on every request."""
     now = now or timezone.now()
     key = session_hash(request)
-    user = request.user if request.user.is_authenticated else None  # always, behind view_live
     session = LiveSession.objects.open().filter(session_hash=key, camera=camera).first()
-    if session is None:
-        return LiveSession.objects.create(
-            camera=camera,
-            camera_name=camera.name,
-            user=user,
-            username=user.get_username() if user else "",
-            client_ip=log.client_ip(request),
-            session_hash=key,
-            stream=stream,
-            started_at=now,
-            last_seen_at=now,
-        )
-    if (now - session.last_seen_at).total_seconds() >= session_gap() / 3:
+    if session is not None and (now - session.last_seen_at).total_seconds() >= session_gap() / 3:
         LiveSession.objects.filter(pk=session.pk).update(last_seen_at=now)
         session.last_seen_at = now
     return session
+
+
+def seen(
+    request: HttpRequest, camera: Camera, stream: str, now: datetime | None = None
+) -> LiveSession:
+    """The viewer's open session of this camera, opened on its first playlist request."""
+    now = now or timezone.now()
+    session = current(request, camera, now)
+    if session is not None:
+        return session
+    user = request.user if request.user.is_authenticated else None  # always, behind view_live
+    return LiveSession.objects.create(
+        camera=camera,
+        camera_name=camera.name,
+        user=user,
+        username=user.get_username() if user else "",
+        client_ip=log.client_ip(request),
+        session_hash=session_hash(request),
+        stream=stream,
+        started_at=now,
+        last_seen_at=now,
+    )
 
 
 def close_stale(now: datetime | None = None) -> int:

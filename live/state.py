@@ -2,6 +2,7 @@
 
     LIVE_DIR/supervisor.json   the supervisor's heartbeat (pid, time)
     LIVE_DIR/camNNNN.want      touched by the web on each playlist or status request (demand)
+    LIVE_DIR/camNNNN.want.uN   the same, per user id N (the cap is shared fairly between users)
     LIVE_DIR/camNNNN.json      the camera's live state, written by the supervisor
     LIVE_DIR/camNNNN/          FFmpeg's HLS output: index.m3u8, init.mp4, seg000123.m4s
 
@@ -83,11 +84,17 @@ def read_json(path: Path) -> dict | None:
         return None
 
 
-def want(slug: str, now: float | None = None) -> None:
+def want(slug: str, now: float | None = None, user: int | None = None) -> None:
     """Say someone is watching (or about to): the supervisor starts or keeps the stream.
+    `user` (a user id) is who: the supervisor shares its cap fairly between people.
     Never raises: an unwritable live directory shows as "live service not running"."""
-    path = live_dir() / f"{slug}.want"
     now = now or time.time()
+    _touch(live_dir() / f"{slug}.want", now)
+    if user is not None:
+        _touch(live_dir() / f"{slug}.want.u{user}", now)
+
+
+def _touch(path: Path, now: float) -> None:
     try:
         try:
             os.utime(path, (now, now))
@@ -97,6 +104,22 @@ def want(slug: str, now: float | None = None) -> None:
             os.utime(path, (now, now))
     except OSError as e:
         logger.warning("cannot signal live demand in %s: %s", path.parent, e)
+
+
+def wanters(slug: str, now: float, idle: float) -> set[int]:
+    """The users who asked for the camera within `idle` seconds; older demand files go."""
+    users = set()
+    for path in live_dir().glob(f"{slug}.want.u*"):
+        try:
+            age = now - path.stat().st_mtime
+            user = int(path.name.rsplit(".u", 1)[1])
+        except (OSError, ValueError):
+            continue
+        if age <= idle:
+            users.add(user)
+        else:
+            path.unlink(missing_ok=True)
+    return users
 
 
 def wanted_at(slug: str) -> float | None:

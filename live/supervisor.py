@@ -92,14 +92,25 @@ class LiveSupervisor:
         wanted = [c for c in self.cameras.values() if self.wanted(c, now)]
         for camera in wanted:
             self.wanted_since.setdefault(camera.pk, now)
-        # First come, first served: the camera waiting longest gets the next free place.
+        # Longest waiting first; a camera backing off after a failure takes no place.
         wanted.sort(key=lambda c: self.wanted_since[c.pk])
+        idle = float(settings.LIVE_IDLE_SECONDS)
+        demand = {
+            c.pk: state.wanters(c.slug, now, idle)
+            for c in wanted
+            if c.pk in self.streams or self.retry_at.get(c.pk, 0) <= now
+        }
+        chosen = fair_share(demand, set(self.streams), settings.LIVE_MAX_CAMERAS)
+        for camera in wanted:
+            if camera.pk in self.streams and camera.pk not in chosen:
+                # Another person waits and this one holds more than a fair share.
+                self.stop(self.streams[camera.pk], "capped", "")
         for camera in wanted:
             if camera.pk in self.streams:
                 continue
             if self.retry_at.get(camera.pk, 0) > now:
                 self.publish(camera, "unavailable", self.errors.get(camera.pk, ""))
-            elif len(self.streams) >= settings.LIVE_MAX_CAMERAS:
+            elif camera.pk not in chosen:
                 self.publish(camera, "capped", self.cap_message())
             else:
                 self.start(camera, now)
@@ -115,7 +126,8 @@ class LiveSupervisor:
         return (
             f"This box shows at most {limit} camera{'s' if limit != 1 else ''} live at once "
             f"(CRIMEBOX_LIVE_MAX_CAMERAS), to spare its uplink and the cameras' sessions; "
-            f"live now: {names}. This page starts as soon as one of them is closed."
+            f"live now: {names}. Places are shared fairly between the people watching; this "
+            f"page starts as soon as one of them is closed."
         )
 
     def start(self, camera: Camera, now: float) -> None:
@@ -160,3 +172,28 @@ class LiveSupervisor:
             self.stop(stream, "off", "The live service stopped.")
         sessions.close_stale()
         state.stop_beating()
+
+
+def fair_share(demand: dict[int, set[int]], running: set[int], cap: int) -> set[int]:
+    """The cameras to show when more are wanted than the cap allows: each person in turn (the
+    longest waiting first) takes their next camera, running ones before waiting ones, so one
+    person cannot hold every place while another waits. `demand` is camera → user ids, in
+    the order the cameras were first wanted; demand with no user counts as one person."""
+    if len(demand) <= cap:
+        return set(demand)
+    order = list(demand)
+    queues: dict[int | None, list[int]] = {}
+    for camera in sorted(order, key=lambda c: (c not in running, order.index(c))):
+        users: set[int | None] = set(demand[camera]) or {None}
+        for user in users:
+            queues.setdefault(user, []).append(camera)
+    people = sorted(queues, key=lambda u: min(order.index(c) for c in queues[u]))
+    chosen: set[int] = set()
+    while len(chosen) < cap and any(queues.values()):
+        for user in people:
+            queue = queues[user]
+            while queue and queue[0] in chosen:
+                queue.pop(0)
+            if queue and len(chosen) < cap:
+                chosen.add(queue.pop(0))
+    return chosen

@@ -2,6 +2,7 @@
 stills). Every answer is one small file read or a few stats: cheap for sync workers, no
 long-polling. All behind the admin login and `live.view_live`."""
 
+import math
 import re
 import time
 from collections.abc import Callable
@@ -11,7 +12,14 @@ from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseBase,
+    JsonResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -19,6 +27,7 @@ from django.views.decorators.cache import never_cache
 
 from cameras.models import Camera
 from recordings import ffmpeg
+from recordings.footage.thumbnails import audit_still
 from recordings.models import Segment
 
 from . import sessions, state
@@ -82,7 +91,7 @@ def grid_status(request: HttpRequest) -> HttpResponse:
 def player(request: HttpRequest, camera_id: int) -> HttpResponseBase:
     camera = get_object_or_404(Camera, pk=camera_id)
     if camera.is_enabled:
-        state.want(camera.slug)  # FFmpeg starts while the page and hls.js load
+        state.want(camera.slug, user=request.user.pk)  # FFmpeg starts while the page loads
     config = {
         "status_url": reverse("live:status", args=[camera.pk]),
         "playlist_url": reverse("live:playlist", args=[camera.pk]),
@@ -105,14 +114,14 @@ def player(request: HttpRequest, camera_id: int) -> HttpResponseBase:
 def status(request: HttpRequest, camera_id: int) -> HttpResponseBase:
     camera = get_object_or_404(Camera, pk=camera_id)
     if camera.is_enabled:
-        state.want(camera.slug)  # the open player page keeps the stream wanted
+        state.want(camera.slug, user=request.user.pk)  # the open player keeps it wanted
     return JsonResponse(live_status(camera))
 
 
 @live_data
 def playlist(request: HttpRequest, camera_id: int) -> HttpResponseBase:
     camera = get_object_or_404(Camera.objects.enabled(), pk=camera_id)
-    state.want(camera.slug)
+    state.want(camera.slug, user=request.user.pk)
     try:
         body = (state.stream_dir(camera.slug) / ffmpeg.LIVE_PLAYLIST).read_bytes()
     except FileNotFoundError:
@@ -126,6 +135,13 @@ def media(request: HttpRequest, camera_id: int, name: str) -> HttpResponse:
     if not MEDIA_NAME.match(name):
         raise Http404
     camera = get_object_or_404(Camera.objects.enabled(), pk=camera_id)
+    # Every byte of live video belongs to an audited session, opened by the playlist.
+    if sessions.current(request, camera) is None:
+        return HttpResponse(
+            "No live session: open the camera's playlist first.",
+            status=403,
+            content_type="text/plain",
+        )
     try:
         body = (state.stream_dir(camera.slug) / name).read_bytes()
     except FileNotFoundError:
@@ -139,6 +155,7 @@ def still_image(request: HttpRequest, camera_id: int) -> HttpResponseBase:
     data = still(camera)
     if data is None:
         raise Http404
+    audit_still(request, camera, "live still")
     return HttpResponse(data, content_type="image/jpeg")
 
 
@@ -149,9 +166,14 @@ def recorded(request: HttpRequest, camera_id: int) -> HttpResponseBase:
         raise PermissionDenied
     camera = get_object_or_404(Camera, pk=camera_id)
     try:
-        behind = min(max(float(request.GET.get("behind", "0")), 0.0), 600.0)
+        behind = float(request.GET.get("behind", "0"))
     except ValueError:
         behind = 0.0
+    if not math.isfinite(behind):
+        return HttpResponseBadRequest(
+            "behind must be a number of seconds.", content_type="text/plain"
+        )
+    behind = min(max(behind, 0.0), 600.0)
     moment = timezone.now() - timedelta(seconds=behind)
     segment = Segment.objects.filter(camera=camera, start__lte=moment).order_by("-start").first()
     if segment is not None and segment.is_playable and segment.abs_path.is_file():

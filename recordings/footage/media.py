@@ -5,9 +5,14 @@
   is well formed but outside the file gets 416.
 - At most `MAX_DOWNLOADS` responses stream at once across every web process (one lock file per
   slot in the data directory, released by the kernel if a process dies); past that a clear 503
-  with Retry-After, so threads stay free for the admin and /health.
-- The audit entry is written when the response closes and says what was actually sent: the
-  whole file, or interrupted after N bytes. A HEAD sends nothing and writes nothing.
+  with Retry-After, so threads stay free for the admin and /health. One user holds at most
+  `MAX_DOWNLOADS_PER_USER` of them (past that a 429), so nobody's stalled downloads starve
+  everyone else.
+- The audit entry is written when the response closes and says what the socket accepted:
+  every byte ("sent"), or "interrupted" after N bytes. That is all the server can know: the
+  kernel's buffers (megabytes) lie between the socket and the client, which may have read none
+  of it, so the entry says the client received "at most" that. A HEAD sends nothing and
+  writes nothing.
 """
 
 import fcntl
@@ -28,6 +33,7 @@ RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 # Small enough that "sent" is known to within 64 KiB on a 150 KB/s link.
 CHUNK = 64 * 1024
 RETRY_AFTER_SECONDS = 30
+BEYOND = 10**18  # bytes: more than any file
 
 
 class Unsatisfiable(Exception):
@@ -42,18 +48,28 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     m = RANGE.fullmatch(header.strip())
     if not m or (not m[1] and not m[2]):
         return None  # another unit, several ranges, or not a range at all
-    if m[1] and m[2] and int(m[2]) < int(m[1]):
+    start, end = _position(m[1]), _position(m[2])
+    if start is not None and end is not None and end < start:
         return None  # last < first: an invalid range-spec, so the header is ignored
-    if m[1]:
-        first = int(m[1])
-        last = min(int(m[2]), size - 1) if m[2] else size - 1
+    if start is not None:
+        first = start
+        last = min(end, size - 1) if end is not None else size - 1
     else:
-        first, last = max(0, size - int(m[2])), size - 1
-        if int(m[2]) == 0:
+        assert end is not None
+        first, last = max(0, size - end), size - 1
+        if end == 0:
             raise Unsatisfiable
     if first >= size:
         raise Unsatisfiable
     return first, last
+
+
+def _position(digits: str) -> int | None:
+    """A byte position; one of 19 digits or more is past any file (and a 4,301-digit one is
+    past what int() reads), so it is read as that."""
+    if not digits:
+        return None
+    return int(digits) if len(digits) < 19 else BEYOND
 
 
 @dataclass
@@ -68,30 +84,50 @@ class Audit:
     skip_empty: bool = False
 
 
-class Slot:
-    """One of MAX_DOWNLOADS concurrent streams, held as an flock on a file until released."""
+class Busy(Exception):
+    def __init__(self, yours: bool):
+        super().__init__("user's share" if yours else "box full")
+        self.yours = yours
 
-    def __init__(self, fd: int):
-        self.fd = fd
+
+class Slot:
+    """One of MAX_DOWNLOADS concurrent streams, and one of its user's MAX_DOWNLOADS_PER_USER,
+    each held as an flock on a file until released (the kernel drops them if a process dies)."""
+
+    def __init__(self, fds: list[int]):
+        self.fds = fds
 
     @classmethod
-    def acquire(cls) -> "Slot | None":
+    def acquire(cls, user: object = None) -> "Slot":
+        """Raises Busy when the user already holds their share, or the box is full."""
         folder = Path(settings.DATA_DIR) / "streams"
         folder.mkdir(mode=0o750, parents=True, exist_ok=True)
-        for n in range(settings.MAX_DOWNLOADS):
-            fd = os.open(folder / f"slot-{n}.lock", os.O_RDWR | os.O_CREAT, 0o640)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                continue
-            return cls(fd)
-        return None
+        who = f"user-{user if user is not None else 'anonymous'}"
+        box = _lock_one(folder, "slot", settings.MAX_DOWNLOADS)
+        if box is None:
+            raise Busy(yours=False)
+        own = _lock_one(folder, who, settings.MAX_DOWNLOADS_PER_USER)
+        if own is None:
+            os.close(box)
+            raise Busy(yours=True)
+        return cls([box, own])
 
     def release(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)  # closing the descriptor drops the lock
-            self.fd = -1
+        for fd in self.fds:
+            os.close(fd)  # closing the descriptor drops the lock
+        self.fds = []
+
+
+def _lock_one(folder: Path, prefix: str, count: int) -> int | None:
+    for n in range(count):
+        fd = os.open(folder / f"{prefix}-{n}.lock", os.O_RDWR | os.O_CREAT, 0o640)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        return fd
+    return None
 
 
 class MeteredFile:
@@ -139,10 +175,13 @@ def _audit_closed(request, audit: Audit, slot: Slot, span: str, length: int):
         slot.release()
         if audit is None or (audit.skip_empty and sent == 0):
             return
+        # `sent` is what the socket accepted: the kernel's buffers and the network still lay
+        # between it and the client, which may have read none of it. So: at most.
         detail = {
             **audit.detail,
-            "result": "complete" if complete else "interrupted",
+            "result": "sent" if complete else "interrupted",
             "bytes_sent": sent,
+            "received": f"at most {sent} bytes",
             "bytes": length,
         }
         if span:
@@ -161,13 +200,21 @@ def _audit_closed(request, audit: Audit, slot: Slot, span: str, length: int):
     return on_close
 
 
-def too_busy() -> HttpResponse:
-    limit = settings.MAX_DOWNLOADS
+def too_busy(yours: bool = False) -> HttpResponse:
+    if yours:
+        share = settings.MAX_DOWNLOADS_PER_USER
+        text = (
+            f"You are already receiving {share} file{'s' if share != 1 else ''} at once "
+            f"(each person's share of the box's {settings.MAX_DOWNLOADS}). Close one, or try "
+            f"again in {RETRY_AFTER_SECONDS} seconds.\n"
+        )
+    else:
+        text = (
+            f"The box is already sending {settings.MAX_DOWNLOADS} files at once (its limit). "
+            f"Try again in {RETRY_AFTER_SECONDS} seconds.\n"
+        )
     response = HttpResponse(
-        f"The box is already sending {limit} files at once (its limit). "
-        f"Try again in {RETRY_AFTER_SECONDS} seconds.\n",
-        status=503,
-        content_type="text/plain; charset=utf-8",
+        text, status=429 if yours else 503, content_type="text/plain; charset=utf-8"
     )
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response._has_been_logged = True  # logged once above, not again as a server error
@@ -194,10 +241,12 @@ def ranged_response(
     if request.method == "HEAD":
         response = HttpResponse(status=206 if span else 200, content_type=content_type)
     else:
-        slot = Slot.acquire()
-        if slot is None:
-            logger.warning("download refused: %s streams already running", settings.MAX_DOWNLOADS)
-            return too_busy()
+        user = getattr(request, "user", None)
+        try:
+            slot = Slot.acquire(user.pk if user is not None else None)
+        except Busy as e:
+            logger.warning("download refused: %s", e)
+            return too_busy(yours=e.yours)
         on_close = _audit_closed(request, audit, slot, f"{first}-{last}" if span else "", length)
         try:
             body = MeteredFile(path, first, length, on_close)

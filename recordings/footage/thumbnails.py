@@ -1,8 +1,14 @@
-"""A small JPEG of a segment's first frame, made once and cached under DATA_DIR/thumbs."""
+"""A small JPEG of a segment's first frame, made once and cached under DATA_DIR/thumbs; the
+audit entry of every still served (thumbnails, camera and live stills)."""
 
 from pathlib import Path
 
 from django.conf import settings
+from django.http import HttpRequest
+
+from audit import log
+from audit.models import AuditEvent
+from cameras.models import Camera
 
 from .. import ffmpeg
 from ..models import Segment
@@ -27,3 +33,15 @@ def thumbnail(segment: Segment) -> Path | None:
         return None
     partial.replace(path)
     return path
+
+
+def audit_still(request: HttpRequest, camera: Camera, kind: str, **detail: object) -> None:
+    """A still is footage: audited, one entry per user, camera and minute (a page of
+    thumbnails is dozens of requests). `kind`: thumbnail, camera still, live still."""
+    log.record_per_minute(
+        AuditEvent.Action.STILL,
+        request=request,
+        camera=camera,
+        target=f"camera {camera.pk} stills",
+        detail={"still": kind, **detail},
+    )

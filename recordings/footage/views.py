@@ -24,7 +24,7 @@ from ..models import Segment
 from ..validators import EARLIEST
 from .media import Audit, ranged_response
 from .playlist import day_playlist
-from .thumbnails import thumbnail
+from .thumbnails import audit_still, thumbnail
 from .timeline import day_bounds, day_timeline, ticks
 
 
@@ -375,9 +375,11 @@ def download(request, segment_id: int):
 
 @footage_view()
 def thumb(request, segment_id: int):
-    path = thumbnail(on_disk_segment(segment_id))
+    segment = on_disk_segment(segment_id)
+    path = thumbnail(segment)
     if path is None:
         raise Http404("No thumbnail.")
+    audit_still(request, segment.camera, "thumbnail", segment=segment.pk)
     response = FileResponse(open(path, "rb"), content_type="image/jpeg")
     response["Cache-Control"] = "private, max-age=86400"
     return response

@@ -99,3 +99,60 @@ def test_a_still_that_cannot_be_had_is_hidden_not_broken(browser, live_server, c
     north = browser.find_element(By.CSS_SELECTOR, f"#camera-{cameras.pk} img")
     wait_for(lambda: browser.execute_script("return arguments[0].naturalWidth", north) > 0)
     assert browser.execute_script("return arguments[0].style.visibility", north) == ""
+
+
+def overflow(browser, selector: str) -> float:
+    """How far (px) the table's last cells reach past the window's right edge (0: none)."""
+    return browser.execute_script(
+        "var right = 0; document.querySelectorAll(arguments[0]).forEach(function (e) {"
+        "  right = Math.max(right, e.getBoundingClientRect().right); });"
+        "return Math.max(0, right - document.documentElement.clientWidth);",
+        selector,
+    )
+
+
+def test_lists_that_matter_fit_their_screen(browser, live_server, cameras, shoot):
+    """Exports at 412 px (Status and Download zip on screen), cameras and the audit trail at
+    1400 px (every column on screen), with the long texts a real box has."""
+    from audit import log
+    from audit.models import AuditEvent
+    from recordings.models import Export
+
+    make_camera(
+        "Transit center east entrance",
+        location="Intersection of Martin Luther King Jr Boulevard and North Market Street, pole 4",
+        status="offline",
+        last_error="Could not connect to rtsp://10.20.30.40:554/Streaming/Channels/101: timed out",
+    )
+    for i in range(3):
+        log.record(
+            AuditEvent.Action.VIEW,
+            username="investigator.longname",
+            target=f"segment {i} of Transit center east entrance at 2026-11-23 14:05:00 UTC",
+            camera=cameras,
+        )
+    export = Export.objects.create(
+        case_number="26-004512",
+        reason="Hit and run at Main Street and 5th Avenue, silver sedan heading north " * 2,
+        start=timezone.now() - timedelta(minutes=10),
+        end=timezone.now() - timedelta(minutes=5),
+        status=Export.Status.DONE,
+        size=123_456_789,
+    )
+    export.cameras.add(cameras)
+    make_user("boss", superuser=True)
+    log_in(browser, live_server, "boss")
+    browser.set_window_size(1400, 900)
+    for page in ("admin:cameras_camera_changelist", "admin:audit_auditevent_changelist"):
+        browser.get(live_server.url + reverse(page))
+        widths = browser.execute_script(  # which column is wide, in the failure message
+            "return Array.from(document.querySelectorAll('#result_list thead th')).map("
+            "function (e) { return e.className + ':' + e.getBoundingClientRect().width; });"
+        )
+        assert overflow(browser, "#result_list td, #result_list th") <= 1, " ".join(widths)
+        shoot(page.split(":")[1], sizes=("laptop",))
+    browser.set_window_size(412, 915)
+    browser.get(live_server.url + reverse("console:exports"))
+    for cell in ("#exports td.status", "#exports a.download"):
+        assert overflow(browser, cell) <= 1, cell
+    shoot("exports", sizes=("phone",))

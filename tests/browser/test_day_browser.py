@@ -53,7 +53,7 @@ def test_select_on_the_hour_timeline_then_export_or_hold(browser, live_server, c
     assert browser.find_element(By.ID, "moment-mark").is_displayed()
     drag(browser, timeline, 0.25, 0.5)  # 18:15 to 18:30
     text = wait_for(lambda: browser.find_element(By.ID, "selection-text").text, what="selected")
-    assert text.startswith("2026-11-23 18:1") and "18:29" in text or "18:30" in text
+    assert text.startswith("2026-11-23 18:1") and ("18:29" in text or "18:30" in text), text
     shoot("day-selected")
     assert "recordings/segment" not in browser.current_url  # the drag did not open the player
     browser.find_element(By.ID, "hold-selection").click()

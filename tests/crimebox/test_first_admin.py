@@ -37,6 +37,11 @@ def test_first_start_prints_a_one_time_password_once(db, client):
     assert client.get("/").url == change
     assert client.get(reverse("recordings:index")).url == change
     assert client.get(change).status_code == 200
+    # "Changed" to itself: refused, and the change is still required.
+    same = {"old_password": password, "new_password1": password, "new_password2": password}
+    response = client.post(change, same)
+    assert response.status_code == 200 and "must differ" in response.content.decode()
+    assert client.get("/").url == change
     new = "correct horse battery staple 17"
     response = client.post(
         change, {"old_password": password, "new_password1": new, "new_password2": new}

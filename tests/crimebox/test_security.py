@@ -106,3 +106,29 @@ def test_weak_passwords_are_refused(username, password):
 
 def test_a_good_passphrase_passes():
     validate_password("correct horse battery staple 17", User(username="staff"))
+
+
+@pytest.fixture
+def behind_https(settings):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.SECURE_SSL_REDIRECT = True
+    settings.ALLOWED_HOSTS = ["box.example.org"]
+
+
+@pytest.mark.django_db
+def test_forwarded_proto_is_believed_only_from_the_proxy(client, behind_https):
+    """Issue 18: with CRIMEBOX_HTTPS any client could say X-Forwarded-Proto: https over plain
+    HTTP and be served without the redirect (and take secure cookies over it)."""
+    header = {"HTTP_X_FORWARDED_PROTO": "https", "HTTP_HOST": "box.example.org"}
+    forged = client.get("/health", REMOTE_ADDR="10.147.17.9", **header)
+    assert forged.status_code == 301 and forged["Location"].startswith("https://")
+    proxied = client.get("/health", REMOTE_ADDR="127.0.0.1", **header)
+    assert proxied.status_code in (200, 503)  # served: the proxy said HTTPS
+
+
+@pytest.mark.django_db
+def test_trusted_proxy_is_a_setting(client, behind_https, settings):
+    settings.TRUSTED_PROXY = ["10.147.17.2"]
+    header = {"HTTP_X_FORWARDED_PROTO": "https", "HTTP_HOST": "box.example.org"}
+    assert client.get("/health", REMOTE_ADDR="10.147.17.2", **header).status_code in (200, 503)
+    assert client.get("/health", REMOTE_ADDR="127.0.0.1", **header).status_code == 301

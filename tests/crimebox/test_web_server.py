@@ -6,6 +6,7 @@ each client actually got."""
 import http.client
 import os
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -91,6 +92,7 @@ def server(box_env, settings):
         **box_env,
         "CRIMEBOX_BIND": f"127.0.0.1:{port}",
         "CRIMEBOX_MAX_DOWNLOADS": "2",
+        "CRIMEBOX_MAX_DOWNLOADS_PER_USER": "2",  # one user holds both here
         "CRIMEBOX_WEB_WORKERS": "1",  # the harshest case: one process serves everything
         "GUNICORN_CMD_ARGS": "--timeout 2",  # a download must outlast the worker timeout
         "CRIMEBOX_ALLOWED_HOSTS": "127.0.0.1",
@@ -160,9 +162,36 @@ def test_slow_downloads_never_block_health_or_the_admin(server, settings):
         return list(rows) if rows.count() == 2 else None
 
     events = {e.detail["result"]: e for e in wait_for(entries, "two download entries")}
-    assert events["complete"].detail["bytes_sent"] == SIZE
+    assert events["sent"].detail["bytes_sent"] == SIZE
     sent = events["interrupted"].detail["bytes_sent"]
     # What the server handed to the kernel: at least what the client read, less one block, at
     # most that plus the socket buffers.
     assert len(cut.body) - 64 * 1024 <= sent <= len(cut.body) + 4 * 1024 * 1024
     assert sent < SIZE
+
+
+def test_a_client_that_read_nothing_is_not_said_to_have_received_the_file(server, settings):
+    """Issue 18: a client that read nothing and reset was audited "complete, 503,252 bytes".
+    The server knows what its socket accepted, and says the client got at most that."""
+    port = server
+    [segment] = make_segments(make_camera("North"), datetime(2026, 11, 23, 14, tzinfo=UTC), 1)
+    segment.abs_path.write_bytes(os.urandom(100_000))  # fits in the loopback buffers
+    browser = Client()
+    browser.force_login(User.objects.create_superuser("chief", password="a-long-pass-phrase"))
+    cookie = browser.cookies["sessionid"].value
+    sock = socket.socket()
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(
+        f"GET /footage/segment/{segment.pk}/download HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Cookie: sessionid={cookie}\r\nConnection: close\r\n\r\n".encode()
+    )
+    event = wait_for(
+        lambda: AuditEvent.objects.filter(action="download").first(), "the download's entry"
+    )
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()  # a reset, having read nothing
+    assert event.detail["result"] == "sent" and event.detail["bytes_sent"] == 100_000
+    assert event.detail["received"] == "at most 100000 bytes"
+    page = browser.get("/audit/auditevent/").content.decode()
+    assert "all 100,000 bytes sent: the client received at most that" in page
+    assert "complete" not in page

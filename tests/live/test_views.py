@@ -101,6 +101,7 @@ def test_only_hls_file_names_are_served(client, camera, playing, tmp_path):
     (playing.parent / "secret.txt").write_text("no")
     for name in ("..%2Fsecret.txt", "secret.txt", "index.m3u8.tmp", "seg1.m4s", "x.mp4"):
         assert client.get(f"/live/{camera.pk}/{name}").status_code == 404, name
+    client.get(reverse("live:playlist", args=[camera.pk]))  # the session the files belong to
     assert client.get(reverse("live:media", args=[camera.pk, "seg000009.m4s"])).status_code == 404
 
 

@@ -39,7 +39,11 @@ def test_absurd_holds_are_refused(camera, start, end, message):
 
 
 def test_a_hold_for_an_event_about_to_start_is_fine(camera):
-    place_hold(camera, timezone.now(), timezone.now() + timedelta(days=2), "parade tomorrow")
+    start, end = timezone.now(), timezone.now() + timedelta(days=2)
+    place_hold(camera, start, end, "parade tomorrow")
+    hold = LegalHold.objects.get()
+    assert (hold.camera, hold.start, hold.end) == (camera, start, end)
+    assert hold.reason == "parade tomorrow"
 
 
 @pytest.mark.parametrize(

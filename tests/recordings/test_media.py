@@ -52,7 +52,7 @@ def test_full_get_of_media_is_audited_with_the_bytes_sent(segment, investigator)
     assert b"".join(response.streaming_content) == segment.abs_path.read_bytes()
     [event] = entries("play")
     assert event.target == f"segment {segment.pk}"
-    assert event.detail["result"] == "complete"
+    assert event.detail["result"] == "sent"
     assert event.detail["bytes_sent"] == event.detail["bytes"] == size
 
 
@@ -89,14 +89,14 @@ def test_interrupted_download_says_how_much_was_sent(segment, rf):
     auditor = Client()
     auditor.force_login(User.objects.create_superuser("chief", password="x-long-pass-phrase"))
     page = auditor.get(reverse("admin:audit_auditevent_changelist")).content.decode()
-    assert f"interrupted after {2 * CHUNK:,} of {event.detail['bytes']:,} bytes" in page
+    assert f"interrupted: at most {2 * CHUNK:,} of {event.detail['bytes']:,} bytes reached" in page
 
 
 def test_complete_download_is_audited_once(segment, investigator):
     response = investigator.get(reverse("recordings:download", args=[segment.pk]))
     assert b"".join(response.streaming_content) == segment.abs_path.read_bytes()
     [event] = entries("download")
-    assert event.detail["result"] == "complete"
+    assert event.detail["result"] == "sent"
     assert event.detail["sha256"] == segment.sha256
 
 
@@ -115,4 +115,24 @@ def test_streams_past_the_cap_get_503_with_retry_after(segment, investigator, se
     assert again.status_code == 200
     b"".join(again.streaming_content)
     b"".join(held[1].streaming_content)
-    assert [e.detail["result"] for e in entries("download")] == ["complete"] * 3
+    assert [e.detail["result"] for e in entries("download")] == ["sent"] * 3
+
+
+def test_one_user_cannot_take_every_stream(segment, investigator, settings):
+    """Issue 18: 8 stalled downloads by one investigator left everyone else with 503s."""
+    settings.MAX_DOWNLOADS, settings.MAX_DOWNLOADS_PER_USER = 4, 2
+    url = reverse("recordings:download", args=[segment.pk])
+    held = [investigator.get(url) for _ in range(2)]
+    assert [r.status_code for r in held] == [200, 200]
+    mine = investigator.get(url)
+    assert mine.status_code == 429 and int(mine["Retry-After"]) > 0
+    assert b"each person's share" in mine.content
+    other = Client()
+    other.force_login(User.objects.create_user("ivan", password="x-pass-123", is_staff=True))
+    other_user = User.objects.get(username="ivan")
+    other_user.groups.add(*User.objects.get(username="investigator").groups.all())
+    theirs = [other.get(url) for _ in range(2)]
+    assert [r.status_code for r in theirs] == [200, 200]
+    for r in held + theirs:
+        b"".join(r.streaming_content)
+    assert investigator.get(url).status_code == 200

@@ -30,7 +30,7 @@ class Command(BaseCommand):
         if executor.migration_plan(executor.loader.graph.leaf_nodes()):
             # After an update, before the web unit's ExecStartPre migrated: say so, and let
             # systemd start us again, rather than fail on a missing column mid-recording.
-            raise CommandError("the database is not migrated: run `python manage.py migrate`")
+            raise CommandError("the database is not migrated: run `./manage.py migrate`")
         self.lock = hold_recorder_lock()  # held until the process exits
         result = recover()
         logger.info(
