@@ -43,7 +43,7 @@ for i in range({segments}):
     make_media(path, 20, size="640x360")
     index_segment(camera, path, start=t)
 assert sender.send_pending(force=True).ok
-print(camera.pk, start.isoformat())
+print("BENCH", camera.pk, start.isoformat())
 print(ensure_signing_key().public_pem.decode(), end="")
 """
 
@@ -119,8 +119,9 @@ def main() -> None:
     manage(env, "migrate")
     segments = args.minutes * 3 + 1
     out = manage(env, "shell", "-c", BOX_SETUP.format(minutes=args.minutes, segments=segments))
-    first, box_pem = out.stdout.split("\n", 1)
-    camera_id, start_text = first.split()
+    text = out.stdout[out.stdout.index("BENCH ") :]
+    first, box_pem = text.split("\n", 1)
+    _, camera_id, start_text = first.split()
     from crimebox.keys import fingerprint_of, public_key_from_pem
 
     box = Box.objects.create(
