@@ -98,4 +98,17 @@ def replication_words(sync: dict, now: datetime) -> str:
     last = sync["last_success_at"]
     ok = f"last delivery {box_time(last)}" if last else "nothing delivered yet"
     error = f"; last error: {sync['last_error']}" if sync["last_error"] and sync["failures"] else ""
-    return f"Replication to the RTCC ({sync['target']}): {waiting}{since}; {ok}{error}."
+    return f"Replication to the RTCC ({sync['target']}): {waiting}{since}; {ok}{error}. " + (
+        clip_words(sync)
+    )
+
+
+def clip_words(sync: dict) -> str:
+    """Which RTCC console may ask this box for clips (docs/sync.md, "Clips on request")."""
+    key = sync.get("console_key_fingerprint")
+    if not key:
+        return "Clip requests from the RTCC are not acted on (no CRIMEBOX_RTCC_CONSOLE_KEY_FILE)."
+    open_ = sync.get("clip_requests_open", 0)
+    return f"Clip requests are accepted from the RTCC console key {key}" + (
+        f"; {open_} in progress." if open_ else "."
+    )

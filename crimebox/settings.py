@@ -89,6 +89,14 @@ RTCC_TIMEOUT_SECONDS = env.float("CRIMEBOX_RTCC_TIMEOUT_SECONDS", default=20.0)
 OUTBOX_MAX_MB = env.int("CRIMEBOX_OUTBOX_MAX_MB", default=512)
 OUTBOX_SENT_KEEP_DAYS = env.int("CRIMEBOX_OUTBOX_SENT_KEEP_DAYS", default=7)
 HEARTBEAT_KEEP_DAYS = env.int("CRIMEBOX_HEARTBEAT_KEEP_DAYS", default=7)
+# Clips on request from the RTCC (docs/sync.md, "Clips on request"): the console's public key
+# (PEM file) the box trusts requests from; no file: requests are never acted on. Uploads share
+# the link with replication and live view: a cap in kbit/s (0: none), a chunk size that fits a
+# cellular link, and the longest window a request may ask for.
+RTCC_CONSOLE_KEY_FILE = env.str("CRIMEBOX_RTCC_CONSOLE_KEY_FILE", default="")
+RTCC_UPLOAD_KBPS = env.int("CRIMEBOX_RTCC_UPLOAD_KBPS", default=2000)
+RTCC_CHUNK_KB = env.int("CRIMEBOX_RTCC_CHUNK_KB", default=1024)
+RTCC_CLIP_MAX_MINUTES = env.int("CRIMEBOX_RTCC_CLIP_MAX_MINUTES", default=60)
 LOGIN_MAX_FAILURES = env.int("CRIMEBOX_LOGIN_MAX_FAILURES", default=5)
 LOGIN_LOCKOUT_SECONDS = env.int("CRIMEBOX_LOGIN_LOCKOUT_SECONDS", default=300)
 # Web server (crimebox/gunicorn_conf.py): files streamed at once across all web processes

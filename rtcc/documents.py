@@ -24,6 +24,7 @@ KINDS = {
     "integrity_checks": {"integrity_check"},
     "heartbeats": {"heartbeat"},
     "dropped": {"dropped"},
+    "retrievals": {"retrieval"},  # answers to clip requests (crimebox/retrieval.py)
 }
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -132,6 +133,7 @@ FIELDS: dict[str, dict[str, Str | Of]] = {
         "zerotier": Of(dict, optional=True),
     },
     "dropped": {"numbers": Of(list), "count": INT, "dropped_kind": Str(30), "at": DATE},
+    "retrieval": {"request": Str(100), "state": Str(20), "reason": Str(2000), "at": DATE},
 }
 
 

@@ -28,3 +28,8 @@ RTCC_WEBHOOK_TIMEOUT_SECONDS = env.float("CRIMEBOX_RTCC_WEBHOOK_TIMEOUT_SECONDS"
 RTCC_WEBHOOK_ATTEMPTS = env.int("CRIMEBOX_RTCC_WEBHOOK_ATTEMPTS", default=3)
 # Map tiles for the fleet map; empty: no tiles, the map draws markers on a blank ground.
 RTCC_TILE_URL = env.str("CRIMEBOX_RTCC_TILE_URL", default="")
+# Clips on request (docs/retrieval.md): verified packages go to the evidence store (a directory,
+# files read-only; empty: DATA_DIR/evidence), packages that failed verification are kept
+# aside in DATA_DIR/evidence-quarantine. The longest window a request may ask for.
+RTCC_EVIDENCE_DIR = env.str("CRIMEBOX_RTCC_EVIDENCE_DIR", default="")
+RTCC_CLIP_MAX_MINUTES = env.int("CRIMEBOX_RTCC_CLIP_MAX_MINUTES", default=60)

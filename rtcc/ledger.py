@@ -30,6 +30,7 @@ COLLECTIONS = (
     "integrity_checks",
     "heartbeats",
     "dropped",
+    "retrievals",
 )
 
 _clients: dict[tuple[int, str], pymongo.MongoClient] = {}

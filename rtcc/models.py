@@ -407,3 +407,88 @@ class IntegrityProblem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.doc_id or self.box_id}"
+
+
+class ClipJobQuerySet(models.QuerySet["ClipJob"]):
+    def open(self) -> "ClipJobQuerySet":
+        """Jobs the retrieval tick still follows (rtcc/retrieval_jobs.py)."""
+        return self.filter(state__in=ClipJob.OPEN)
+
+
+class ClipJob(models.Model):
+    """A clip an RTCC user asked a box for (docs/retrieval.md).
+
+    The console signs the request and inserts it into the ledger's `requests`; the box answers
+    in `retrievals` and uploads the package in `chunks`. The console offers the package only
+    once it has verified it against the box's own documents replicated before; anything else
+    is an integrity alert and the package is kept aside, never offered.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued (the box has not answered yet)"
+        BUILDING = "building", "Building on the box"
+        UPLOADING = "uploading", "Uploading"
+        VERIFYING = "verifying", "Verifying"
+        READY = "ready", "Ready"
+        REFUSED = "refused", "Refused by the box"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+        ALERT = "alert", "Integrity alert (kept, not offered)"
+
+    OPEN = [State.QUEUED, State.BUILDING, State.UPLOADING, State.VERIFYING]
+
+    request = models.CharField(max_length=64, unique=True, help_text="The request id.")
+    box_id = models.CharField(max_length=100)
+    camera = models.CharField(max_length=100)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    case_number = models.CharField(max_length=100)
+    reason = models.TextField()
+    user = models.CharField(max_length=150, help_text="The console user who asked.")
+    priority = models.IntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=9, choices=State.choices, default=State.QUEUED)
+    box_reason = models.TextField(blank=True, help_text="The box's answer when it refused.")
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_received = models.PositiveIntegerField(default=0)
+    bytes_received = models.PositiveBigIntegerField(default=0)
+    package_size = models.PositiveBigIntegerField(null=True, blank=True)
+    first_chunk_at = models.DateTimeField(null=True, blank=True)
+    progress_at = models.DateTimeField(null=True, blank=True)
+    package_sha256 = models.CharField(max_length=64, blank=True)
+    path = models.CharField(max_length=500, blank=True, help_text="In the evidence store.")
+    report = models.JSONField(default=dict, blank=True, help_text="The verification report.")
+    problem = models.TextField(blank=True, help_text="Why it is not offered.")
+    cancelled_by = models.CharField(max_length=150, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ClipJobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # The retrieval tick's open jobs and the jobs list filtered by state.
+            models.Index(fields=["state", "created_at"], name="rtcc_clipjob_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"clip {self.request} ({self.box_id} {self.camera})"
+
+    @property
+    def percent(self) -> int:
+        if self.state == self.State.READY:
+            return 100
+        return int(100 * self.chunks_received / self.chunks_total) if self.chunks_total else 0
+
+    def rate(self) -> float | None:
+        """Bytes per second received so far (None before two chunks)."""
+        if not self.first_chunk_at or not self.progress_at or not self.bytes_received:
+            return None
+        seconds = (self.progress_at - self.first_chunk_at).total_seconds()
+        return self.bytes_received / seconds if seconds > 0 else None
+
+    def eta_seconds(self) -> int | None:
+        rate = self.rate()
+        if rate is None or not self.package_size:
+            return None
+        return int(max(self.package_size - self.bytes_received, 0) / rate)

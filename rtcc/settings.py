@@ -77,6 +77,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "crimebox.security.TrustedProxyMiddleware",  # before anything asks request.is_secure()
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -130,6 +131,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "crimebox.security.UserNameValidator"},
+    {"NAME": "crimebox.security.NewPasswordValidator"},
     {
         "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
         "OPTIONS": {"min_length": 10},
@@ -166,6 +168,9 @@ CONTENT_SECURITY_POLICY = env.str(
 )
 
 HTTPS = env.bool("CRIMEBOX_HTTPS", default=False)
+# The TLS proxy's address(es) as gunicorn sees them: X-Forwarded-Proto from anyone else is
+# dropped (crimebox.security.TrustedProxyMiddleware), or any client could claim HTTPS.
+TRUSTED_PROXY = env.list("CRIMEBOX_TRUSTED_PROXY", default=["127.0.0.1"])
 if HTTPS:
     SECURE_SSL_REDIRECT = env.bool("CRIMEBOX_SSL_REDIRECT", default=True)
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True

@@ -15,7 +15,7 @@ from django.conf import settings
 from audit.models import AuditEvent
 from cameras.models import Camera
 from cameras.provenance import provenance as camera_provenance
-from crimebox import outbox
+from crimebox import outbox, retrieval
 from crimebox.hashing import GENESIS
 from crimebox.keys import SigningKey
 from crimebox.signature import ms, ms_or_none
@@ -37,6 +37,7 @@ COLLECTIONS = {
     outbox.INTEGRITY_CHECK: "integrity_checks",
     "heartbeat": "heartbeats",
     "dropped": "dropped",
+    retrieval.ANSWER_KIND: retrieval.RETRIEVALS,  # the box's answers to RTCC clip requests
 }
 
 

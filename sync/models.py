@@ -95,3 +95,70 @@ class SyncState(models.Model):
     @classmethod
     def get(cls) -> "SyncState":
         return cls.objects.get_or_create(pk=1)[0]
+
+
+class ClipRequestQuerySet(models.QuerySet):
+    def open(self):
+        """Requests the box still has work on (not answered for good)."""
+        return self.filter(state__in=ClipRequest.OPEN)
+
+
+class ClipRequest(models.Model):
+    """A clip the RTCC console asked this box for (docs/sync.md, "Clips on request").
+
+    Written when the box first sees the console-signed request; `doc` keeps the request exactly
+    as signed. The job goes received → (waiting) → building → uploading → uploaded, or ends
+    refused / failed / cancelled with the box's answer sent to the datacenter. A request not
+    signed by the trusted console key is kept as `ignored`, never acted on.
+    """
+
+    class State(models.TextChoices):
+        RECEIVED = "received", "Received"
+        WAITING = "waiting", "Waiting for the footage to close"
+        BUILDING = "building", "Building the package"
+        UPLOADING = "uploading", "Uploading"
+        UPLOADED = "uploaded", "Uploaded"
+        REFUSED = "refused", "Refused"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled at the RTCC"
+        IGNORED = "ignored", "Ignored (not signed by the RTCC console)"
+
+    OPEN = [State.RECEIVED, State.WAITING, State.BUILDING, State.UPLOADING]
+
+    request = models.CharField(max_length=64, unique=True, help_text="The console's request id.")
+    doc = models.TextField(help_text="The request as the console signed it (canonical JSON).")
+    camera_name = models.CharField(max_length=200, blank=True)
+    start = models.DateTimeField(null=True, blank=True)
+    end = models.DateTimeField(null=True, blank=True)
+    case_number = models.CharField(max_length=200, blank=True)
+    user = models.CharField(max_length=200, blank=True, help_text="The RTCC user who asked.")
+    priority = models.IntegerField(default=0)
+    created_at = models.DateTimeField(null=True, blank=True, help_text="At the console.")
+    received_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=9, choices=State.choices, default=State.RECEIVED)
+    export = models.ForeignKey(
+        "recordings.Export", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cancel_requested = models.BooleanField(default=False)
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    bytes_sent = models.PositiveBigIntegerField(
+        default=0, help_text="Chunk bytes put on the link, re-sends after a cut included."
+    )
+    resumes = models.PositiveIntegerField(default=0, help_text="Uploads resumed after a cut.")
+    claim = models.CharField(max_length=32, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ClipRequestQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [
+            # The job runner: open requests by priority, then age.
+            models.Index(fields=["state", "priority", "created_at"], name="cliprequest_state"),
+        ]
+
+    def __str__(self):
+        return f"RTCC request {self.request}"

@@ -29,6 +29,8 @@ from pymongo.errors import (
 from pymongo.uri_parser import parse_uri
 from pymongo.write_concern import WriteConcern
 
+from crimebox import retrieval
+
 logger = logging.getLogger(__name__)
 
 DUPLICATE_KEY = 11000
@@ -313,3 +315,8 @@ def create_collections(uri: str, db: str) -> None:
             database_.create_collection(name)
         for keys in indexes:
             database_[name].create_index(keys)
+    for name, unique_indexes in retrieval.INDEXES.items():  # clips on request
+        if name not in existing:
+            database_.create_collection(name)
+        for keys, unique in unique_indexes:
+            database_[name].create_index(keys, unique=unique)

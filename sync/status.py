@@ -7,8 +7,9 @@ from django.db.models import Count, Min, Sum
 from django.utils import timezone
 
 from . import claims, remote
-from .models import OutboxItem, SyncState
+from .models import ClipRequest, OutboxItem, SyncState
 from .outbox import signing_key
+from .requests import console_fingerprint
 from .sender import SQUATTED
 
 BACKLOG_WARNING = timedelta(hours=1)
@@ -63,6 +64,9 @@ def sync_status(now: datetime | None = None) -> dict:
             }
             for c in claims.claimants()
         ],
+        # Clips on request: the console key this box trusts ('' = requests never acted on).
+        "console_key_fingerprint": console_fingerprint(),
+        "clip_requests_open": ClipRequest.objects.open().count(),
     }
 
 

@@ -9,6 +9,8 @@ SCHEDULES: schedules.Schedules = {
     "sync to RTCC": ("sync.tasks.send_task", Schedule.MINUTES, 1),
     "heartbeat": ("sync.tasks.heartbeat_task", Schedule.MINUTES, 1),
     "prune outbox": ("sync.tasks.prune_task", Schedule.HOURLY, None),
+    # Clip requests from the RTCC console; a job in progress re-queues itself until done.
+    "RTCC clip requests": ("sync.tasks.retrieval_task", Schedule.MINUTES, 1),
 }
 
 
@@ -38,6 +40,17 @@ def prune_task() -> str:
     from .outbox import prune
 
     return str(prune())
+
+
+def retrieval_task() -> str:
+    from django_q.tasks import async_task
+
+    from .upload import LINK_DOWN, has_work, run
+
+    result = run()
+    if has_work() and not result.startswith(LINK_DOWN):  # sooner than the schedule
+        async_task("sync.tasks.retrieval_task", save=False, q_options={"timeout": 300})
+    return result
 
 
 def ensure_schedules() -> list[str]:

@@ -1,5 +1,6 @@
 import pytest
 
+from crimebox.keys import load_or_create
 from tests.peers.ferretdb import FerretDB, binary
 
 
@@ -34,3 +35,15 @@ def rtcc_db(rtcc):
     client = pymongo.MongoClient(rtcc.uri, serverSelectionTimeoutMS=5000, tz_aware=True)
     yield client.rtcc
     client.close()
+
+
+@pytest.fixture
+def console(tmp_path, settings):
+    """The RTCC console's key, trusted by the box (CRIMEBOX_RTCC_CONSOLE_KEY_FILE)."""
+    key = load_or_create(tmp_path / "console_signing_key.pem")
+    pem = tmp_path / "console.pub.pem"
+    pem.write_bytes(key.public_pem)
+    settings.RTCC_CONSOLE_KEY_FILE = str(pem)
+    settings.RTCC_UPLOAD_KBPS = 0
+    settings.RTCC_CHUNK_KB = 16
+    return key

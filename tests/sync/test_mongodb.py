@@ -58,6 +58,10 @@ def test_the_box_role_can_insert_and_find_only(mongo, settings):
         privileges=[
             {"resource": {"db": name, "collection": c}, "actions": ["insert", "find"]}
             for c in collections
+        ]
+        + [
+            {"resource": {"db": name, "collection": "requests"}, "actions": ["find"]},
+            {"resource": {"db": name, "collection": "chunks"}, "actions": ["insert", "find"]},
         ],
         roles=[],
     )
@@ -76,11 +80,17 @@ def test_the_box_role_can_insert_and_find_only(mongo, settings):
     assert sender.send_pending().ok
     box = pymongo.MongoClient(box_uri, serverSelectionTimeoutMS=5000)[name]
     assert box.segments.find_one({})["box"] == "test-box"
+    assert box.requests.find_one({}) is None  # find is allowed
+    box.chunks.insert_one({"_id": "test-box:chunk:r:0", "package": "test-box:r", "n": 0})
     for attempt in (
         lambda: box.segments.update_one({}, {"$set": {"sha256": "0" * 64}}),
         lambda: box.segments.delete_many({}),
         lambda: box.segments.drop(),
         lambda: box.other.insert_one({"x": 1}),
+        # Clips on request: a box reads requests, never writes them; adds chunks, never removes.
+        lambda: box.requests.insert_one({"_id": "rtcc:clip_request:x", "box": "box-18"}),
+        lambda: box.chunks.delete_many({}),
+        lambda: box.chunks.update_one({}, {"$set": {"data": b""}}),
     ):
         with pytest.raises(OperationFailure) as e:
             attempt()

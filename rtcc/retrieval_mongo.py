@@ -1,0 +1,125 @@
+"""The console's MongoDB calls for clips on request: the only place the console writes the ledger.
+
+Writes are exactly three, none of them on a box's evidence: insert a request or a cancellation
+into `requests` (which boxes may only read), and remove the `chunks` of a package the console
+has verified and stored (`{package}` of the console's own request: a box login cannot make it
+remove anything else). Reads: the box's answers, its chunks (sorted by n, 16 at a time: FerretDB
+answers a getMore with everything at once, and a single read over ~48 MB fails), and the
+`exports` and `segments` documents the package is verified against. Every call has a deadline;
+errors leave as RetrievalLinkError without credentials.
+"""
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pymongo
+from django.conf import settings
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from crimebox import retrieval as proto
+from crimebox.redaction import redact
+
+CHUNK_BATCH = 16
+
+_clients: dict[tuple[int, str], pymongo.MongoClient] = {}
+
+
+class RetrievalLinkError(Exception):
+    """MongoDB could not be reached or refused; the message carries no credentials."""
+
+
+def _uri() -> str:
+    if settings.RTCC_URI:
+        return str(settings.RTCC_URI)
+    if settings.RTCC_URI_FILE:
+        try:
+            return Path(settings.RTCC_URI_FILE).read_text().strip()
+        except OSError as e:
+            raise RetrievalLinkError(f"cannot read CRIMEBOX_RTCC_URI_FILE: {e.strerror}") from None
+    raise RetrievalLinkError("no ledger: CRIMEBOX_RTCC_URI is not set")
+
+
+def _clean(error: object, uri: str) -> str:
+    parts = urlsplit(uri)
+    return redact(str(error), parts.password or "", parts.username or "")
+
+
+def _db() -> Any:
+    uri = _uri()
+    key = (os.getpid(), uri)
+    if key not in _clients:
+        timeout_ms = int(settings.RTCC_TIMEOUT_SECONDS * 1000)
+        options: dict[str, Any] = dict(
+            serverSelectionTimeoutMS=min(timeout_ms, 10_000),
+            connectTimeoutMS=min(timeout_ms, 10_000),
+            socketTimeoutMS=timeout_ms,
+            tz_aware=True,
+            appname="crimebox-rtcc-retrieval",
+        )
+        if settings.RTCC_TLS_CA_FILE:
+            options.update(tls=True, tlsCAFile=settings.RTCC_TLS_CA_FILE)
+        if settings.RTCC_TLS_CERT_FILE:
+            options.update(tls=True, tlsCertificateKeyFile=settings.RTCC_TLS_CERT_FILE)
+        try:
+            _clients[key] = pymongo.MongoClient(uri, **options)
+        except (PyMongoError, ValueError, TypeError) as e:
+            raise RetrievalLinkError(f"bad CRIMEBOX_RTCC_URI: {_clean(e, uri)}") from None
+    return _clients[key].get_database(settings.RTCC_DB)
+
+
+def _call(what: str, fn: Any, *args: Any, **kw: Any) -> Any:
+    try:
+        with pymongo.timeout(settings.RTCC_TIMEOUT_SECONDS):
+            return fn(*args, **kw)
+    except DuplicateKeyError:
+        raise
+    except PyMongoError as e:
+        raise RetrievalLinkError(f"{what}: {_clean(e, _uri())}") from None
+
+
+def insert_request(doc: dict) -> None:
+    """A signed request or cancellation; one already there (same _id) is left as it is."""
+    try:
+        _call("requests", _db()[proto.REQUESTS].insert_one, doc)
+    except DuplicateKeyError:
+        pass
+
+
+def answers(request: str) -> list[dict]:
+    return list(_call("retrievals", _db()[proto.RETRIEVALS].find, {"request": request}).limit(50))
+
+
+def chunk_progress(package: str) -> tuple[int, int]:
+    """(chunks, bytes) of a package at the datacenter, without reading the bytes."""
+    cursor = _call(
+        "chunks", _db()[proto.CHUNKS].find, {"package": package}, {"n": 1, "size": 1}
+    ).batch_size(1000)
+    count = size = 0
+    for doc in cursor:
+        count += 1
+        size += int(doc.get("size") or 0)
+    return count, size
+
+
+def chunks(package: str) -> Iterator[dict]:
+    """Every chunk of a package, by n, a bounded batch at a time (never all in one message)."""
+    try:  # each round trip is bounded by socketTimeoutMS, however big the package
+        yield from (
+            _db()[proto.CHUNKS].find({"package": package}).sort("n", 1).batch_size(CHUNK_BATCH)
+        )
+    except PyMongoError as e:
+        raise RetrievalLinkError(f"chunks: {_clean(e, _uri())}") from None
+
+
+def by_id(collection: str, doc_id: str) -> dict | None:
+    found: dict | None = _call(collection, _db()[collection].find_one, {"_id": doc_id})
+    return found
+
+
+def remove_chunks(package: str) -> int:
+    """After the package is verified and stored: the console's role may, a box's may not."""
+    result = _call("chunks", _db()[proto.CHUNKS].delete_many, {"package": package})
+    return int(result.deleted_count)

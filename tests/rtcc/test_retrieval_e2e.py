@@ -1,0 +1,133 @@
+"""Done means (issue 20): a real box (recorder + Django-Q cluster processes) records a real RTSP
+camera; an investigator asks the console for 2 minutes; the box's link to the datacenter (a
+2 Mbit/s loopback proxy in front of FerretDB) is cut twice during the upload; the package
+becomes ready, verified against the datacenter's own segment documents, verifies offline, and
+both audit trails name the investigator and the request."""
+
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from audit.models import AuditEvent
+from recordings.evidence.signing import ensure_signing_key
+from recordings.evidence.verify import verify_package
+from recordings.models import Gap, Segment
+from rtcc import retrieval
+from rtcc.models import Box, Camera, ClipJob
+from sync.models import ClipRequest
+from sync.tasks import ensure_schedules
+from tests.factories import make_camera
+from tests.peers.linkproxy import LinkProxy
+from tests.recordings.conftest import RTSPServer, wait_for
+from tests.sync import conftest as sync_fixtures
+
+ferretdb, rtcc, rtcc_db = sync_fixtures.ferretdb, sync_fixtures.rtcc, sync_fixtures.rtcc_db
+pytestmark = pytest.mark.django_db(transaction=True)
+
+WINDOW = timedelta(minutes=2)
+CHUNK = 256 * 1024
+
+
+def enrol(camera) -> None:
+    key = ensure_signing_key()
+    box = Box.objects.create(
+        box_id="test-box",
+        enrolment=Box.Enrolment.ENROLLED,
+        fingerprint=key.fingerprint,
+        public_key_pem=key.public_pem.decode(),
+    )
+    Camera.objects.create(box=box, camera_id=camera.pk, name=camera.name)
+
+
+@pytest.mark.timeout(900)
+def test_two_minutes_over_a_link_cut_twice(rtcc, rtcc_db, box_env, manage_argv, tmp_path):
+    server = RTSPServer().start()
+    proxy = LinkProxy(rtcc.port, kbps=2000).start()
+    camera = make_camera("North", main_stream_uri=server.url)
+    pem = tmp_path / "console.pub.pem"
+    pem.write_bytes(retrieval.console_key().public_pem)
+    ensure_schedules()
+    env = {
+        **box_env,
+        "CRIMEBOX_SEGMENT_SECONDS": "20",
+        "CRIMEBOX_RTCC_URI": proxy.uri,
+        "CRIMEBOX_RTCC_DB": "rtcc",
+        "CRIMEBOX_RTCC_CONSOLE_KEY_FILE": str(pem),
+        "CRIMEBOX_RTCC_UPLOAD_KBPS": "0",  # the link itself is the limit here
+        "CRIMEBOX_RTCC_CHUNK_KB": str(CHUNK // 1024),
+    }
+    out = open(tmp_path / "box.log", "w")
+    recorder = subprocess.Popen([*manage_argv, "record"], env=env, stdout=out, stderr=out)
+    cluster = subprocess.Popen([*manage_argv, "qcluster"], env=env, stdout=out, stderr=out)
+    try:
+        first = wait_for(
+            lambda: Segment.objects.filter(camera=camera).chained().order_by("start").first(),
+            timeout=90,
+            what="a first closed segment",
+        )
+        start = first.start + timedelta(seconds=1)
+        end = start + WINDOW
+        wait_for(
+            lambda: Segment.objects.filter(camera=camera, end__gte=end).chained().exists(),
+            timeout=240,
+            what="two minutes recorded and closed",
+        )
+        enrol(camera)
+        job = retrieval.request_clip(
+            box_id="test-box",
+            camera="North",
+            start=start,
+            end=end,
+            case_number="26-004512",
+            reason="hit and run on Main St",
+            user="investigator-ann",
+        )
+
+        def uploading(at_least: int) -> bool:
+            row = ClipRequest.objects.filter(request=job.request).first()
+            return bool(row and row.chunks_total and row.chunks_done >= at_least)
+
+        wait_for(lambda: uploading(3), timeout=180, what="the upload under way")
+        proxy.cut(10)
+        wait_for(lambda: uploading(12), timeout=180, what="the upload resumed")
+        proxy.cut(10)
+
+        def ready() -> bool:
+            retrieval.tick()
+            job.refresh_from_db()
+            return job.state not in ClipJob.OPEN
+
+        wait_for(ready, timeout=300, step=1, what="the package verified at the console")
+    finally:
+        for proc in (cluster, recorder):
+            proc.terminate()
+        for proc in (cluster, recorder):
+            proc.wait(30)
+        proxy.stop()
+        server.stop()
+        out.close()
+    assert job.state == ClipJob.State.READY, (job.problem, job.box_reason, job.report)
+    assert proxy.cuts == 2
+    box_job = ClipRequest.objects.get(request=job.request)
+    assert box_job.resumes >= 2
+    # Bytes put on the link again after the two cuts: at most one chunk each.
+    assert box_job.bytes_sent - box_job.export.size <= 2 * CHUNK
+    path = Path(job.path)
+    assert verify_package(path).ok
+    assert any("source segment(s) match" in c for c in job.report["checks"])
+    box_side = AuditEvent.objects.filter(username="rtcc:investigator-ann")
+    assert job.request in {e.detail.get("rtcc_request") for e in box_side}
+    assert AuditEvent.objects.filter(
+        username="investigator-ann", detail__rtcc_request=job.request
+    ).exists()
+    # No recording hole while the link was cut.
+    segments = list(Segment.objects.filter(camera=camera).chained().order_by("sequence"))
+    for a, b in zip(segments, segments[1:], strict=False):
+        assert abs((b.start - a.end).total_seconds()) < 0.2, (a, b)
+    assert (
+        not Gap.objects.filter(camera=camera, start__gt=segments[0].start)
+        .exclude(start__gte=segments[-1].end)  # the recorder stopped at the test's end
+        .exists()
+    )
