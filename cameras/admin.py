@@ -11,8 +11,9 @@ from crimebox.admin_base import ListTitleMixin
 
 from . import admin_views
 from .audit import camera_changed, describe_changes
+from .clock import box_clock
 from .forms import CameraChangeForm
-from .models import Camera, stream_label
+from .models import Camera, ClockReading, describe_offset, stream_label
 from .services import CameraError, reprobe
 
 STATUS_COLOURS = {
@@ -61,6 +62,7 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
         "error",
         "last_segment_at",
         "probed_at",
+        "camera_clock",
         "created_at",
         "updated_at",
     ]
@@ -78,6 +80,7 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
                     "firmware_version",
                     "hardware_id",
                     "probed_at",
+                    "sync_clock",
                 ]
             },
         ),
@@ -105,6 +108,7 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
                     "last_seen_at",
                     "last_segment_at",
                     "error",
+                    "camera_clock",
                     "created_at",
                     "updated_at",
                 ]
@@ -305,6 +309,15 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
             STATUS_COLOURS.get(camera.status, "#333"),
             camera.get_status_display(),
         )
+
+    @admin.display(description="camera clock")
+    def camera_clock(self, camera: Camera) -> str:
+        """The latest offset against the box's clock, and the box's own time source."""
+        reading = ClockReading.objects.latest_for(camera.pk) if camera.pk else None
+        text = describe_offset(reading, camera)
+        if reading is not None:
+            text += f", measured {reading.measured_at:%Y-%m-%d %H:%M:%S} UTC"
+        return f"{text}; box clock {box_clock()['state']}"
 
     @admin.display(description="last error")
     def error(self, camera: Camera) -> str:

@@ -94,6 +94,12 @@ class Camera(models.Model):
     record_audio = models.BooleanField(
         default=False, help_text="Record the camera's audio track, if it sends one."
     )
+    sync_clock = models.BooleanField(
+        "keep the camera's clock in sync",
+        default=False,
+        help_text="Set the camera's clock (ONVIF SetSystemDateAndTime) to the box's when it is "
+        "off by more than CRIMEBOX_CAMERA_CLOCK_WARN_SECONDS; every change is audited.",
+    )
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.IDLE)
     status_changed_at = models.DateTimeField(null=True, blank=True)
@@ -159,3 +165,42 @@ class Camera(models.Model):
         Camera.objects.filter(pk=self.pk).update(**fields)
         for k, v in fields.items():
             setattr(self, k, v)
+
+
+class ClockReadingQuerySet(models.QuerySet):
+    def latest_for(self, camera_id: int):
+        return self.filter(camera_id=camera_id).order_by("-measured_at").first()
+
+
+class ClockReading(models.Model):
+    """One measurement of a camera's clock against the box's (ONVIF GetSystemDateAndTime)."""
+
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="clock_readings")
+    measured_at = models.DateTimeField(help_text="The box's clock (UTC) mid-request.")
+    camera_time = models.DateTimeField(help_text="What the camera's clock said (UTC).")
+    offset_seconds = models.FloatField(help_text="Camera minus box; negative: camera slow.")
+    uncertainty_seconds = models.FloatField(help_text="Plus or minus: half the round trip + 0.5.")
+    round_trip_seconds = models.FloatField()
+
+    objects = ClockReadingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-measured_at"]
+        indexes = [
+            # The latest reading of a camera, and its readings before/after an export window.
+            models.Index(fields=["camera", "measured_at"], name="clockreading_camera_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.camera_id} {self.measured_at:%Y-%m-%d %H:%M:%S} {describe_offset(self)}"
+
+
+def describe_offset(reading: "ClockReading | None", camera: Camera | None = None) -> str:
+    """The offset as people read it: "37.0 s slow (± 0.5 s)", or why there is none."""
+    if camera is not None and camera.source != Camera.Source.ONVIF:
+        return "clock not measurable (not an ONVIF camera)"
+    if reading is None:
+        return "not measured yet"
+    off = reading.offset_seconds
+    way = "slow" if off < 0 else "fast"
+    return f"{abs(off):.1f} s {way} (± {reading.uncertainty_seconds:.1f} s)"

@@ -10,8 +10,10 @@ import ipaddress
 import logging
 import re
 import socket
+import time
 from collections.abc import Awaitable
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import aiohttp
@@ -133,6 +135,106 @@ def probe_device(
         message = redact(explain(exc, where, timeout), password, min_length=4)
         logger.info("ONVIF probe of %s failed: %s", where, message)
         raise ONVIFError(message) from None
+
+
+@dataclass(frozen=True)
+class ClockSample:
+    """A camera's clock against the box's: `offset` seconds (camera minus box; negative: the
+    camera is slow), known to within +/- `uncertainty` seconds (half the request's round trip
+    plus half a second: ONVIF's DateTime has whole seconds)."""
+
+    box_utc: datetime  # the box's clock at the middle of the request
+    camera_utc: datetime  # what the camera said, in UTC
+    round_trip: float
+    offset: float
+    uncertainty: float
+
+
+def read_clock(
+    host: str, port: int, username: str, password: str, timeout: float | None = None
+) -> ClockSample:
+    """The camera's UTC clock (GetSystemDateAndTime), timed against the box's clock."""
+    host = validate_host(host)
+    timeout = float(timeout or settings.PROBE_TIMEOUT_SECONDS)
+    where = f"{host}:{port}"
+    try:
+        return asyncio.run(_read_clock(host, int(port), username, password, timeout))
+    except Exception as exc:
+        message = redact(explain(exc, where, timeout), password, min_length=4)
+        logger.info("ONVIF clock of %s not read: %s", where, message)
+        raise ONVIFError(message) from None
+
+
+async def _read_clock(
+    host: str, port: int, username: str, password: str, timeout: float
+) -> ClockSample:
+    cam = ONVIFCamera(host, port, username or None, password or None, no_cache=True)
+    try:
+        devicemgmt = await cam.create_devicemgmt_service()
+        sent, t0 = datetime.now(UTC), time.monotonic()
+        answer = await _within(devicemgmt.GetSystemDateAndTime(), timeout)
+        round_trip = time.monotonic() - t0
+    finally:
+        try:
+            await _within(cam.close(), timeout)
+        except Exception:
+            logger.debug("closing the ONVIF client of %s:%s failed", host, port)
+    camera_utc = camera_datetime(answer)
+    box_utc = sent + timedelta(seconds=round_trip / 2)
+    offset = (camera_utc - box_utc).total_seconds() + 0.5
+    return ClockSample(box_utc, camera_utc, round_trip, offset, round_trip / 2 + 0.5)
+
+
+def set_clock(
+    host: str, port: int, username: str, password: str, timeout: float | None = None
+) -> None:
+    """Set the camera's UTC clock to the box's (SetSystemDateAndTime, Manual)."""
+    host = validate_host(host)
+    timeout = float(timeout or settings.PROBE_TIMEOUT_SECONDS)
+    where = f"{host}:{port}"
+    try:
+        asyncio.run(_set_clock(host, int(port), username, password, timeout))
+    except Exception as exc:
+        message = redact(explain(exc, where, timeout), password, min_length=4)
+        logger.info("ONVIF clock of %s not set: %s", where, message)
+        raise ONVIFError(message) from None
+
+
+async def _set_clock(host: str, port: int, username: str, password: str, timeout: float) -> None:
+    cam = ONVIFCamera(
+        host, port, username or None, password or None, no_cache=True, adjust_time=True
+    )
+    try:
+        devicemgmt = await cam.create_devicemgmt_service()
+        now = datetime.now(UTC)
+        request = {
+            "DateTimeType": "Manual",
+            "DaylightSavings": False,
+            "TimeZone": {"TZ": "UTC0"},
+            "UTCDateTime": {
+                "Date": {"Year": now.year, "Month": now.month, "Day": now.day},
+                "Time": {"Hour": now.hour, "Minute": now.minute, "Second": now.second},
+            },
+        }
+        await _within(devicemgmt.SetSystemDateAndTime(request), timeout)
+    finally:
+        try:
+            await _within(cam.close(), timeout)
+        except Exception:
+            logger.debug("closing the ONVIF client of %s:%s failed", host, port)
+
+
+def camera_datetime(answer: Any) -> datetime:
+    """The UTCDateTime of a GetSystemDateAndTime answer (ONVIFError when it has none)."""
+    utc = getattr(answer, "UTCDateTime", None)
+    date, tod = getattr(utc, "Date", None), getattr(utc, "Time", None)
+    try:
+        return datetime(
+            int(date.Year), int(date.Month), int(date.Day),
+            int(tod.Hour), int(tod.Minute), int(tod.Second), tzinfo=UTC,
+        )  # fmt: skip
+    except (AttributeError, TypeError, ValueError):
+        raise ONVIFError("the camera's answer has no valid UTC date and time") from None
 
 
 async def _within(aw: Awaitable[T], timeout: float) -> T:

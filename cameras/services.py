@@ -17,6 +17,7 @@ from crimebox import outbox
 from crimebox.ffprobe import FFmpegError, StreamURLError, check_stream_url, probe
 from crimebox.redaction import redact, redact_text, redact_url, with_credentials
 
+from .clock import measure_quietly
 from .models import Camera
 from .onvif import DeviceProbe, ONVIFError, Profile, probe_device, validate_host
 
@@ -223,7 +224,9 @@ def add_onvif_camera(
         **fields,
     )
     apply_probe(camera, result, main_token, sub_token)
-    return _save_new(camera)
+    camera = _save_new(camera)
+    measure_quietly(camera)
+    return camera
 
 
 def probe_stream(url: str, username: str, password: str):
@@ -337,4 +340,5 @@ def reprobe(camera: Camera, note_error: bool = True) -> dict[str, list]:
     with transaction.atomic():
         camera.save(update_fields=[*PROBE_FIELDS, "last_error", "last_seen_at", "updated_at"])
         outbox.report(outbox.CAMERA, camera)
+    measure_quietly(camera)
     return {f: [old, getattr(camera, f)] for f, old in before.items() if getattr(camera, f) != old}

@@ -32,6 +32,7 @@ from django.utils import timezone
 import crimebox
 from audit import log
 from audit.models import AuditEvent
+from cameras import clock as camera_clock
 from cameras.models import Camera
 from crimebox import outbox
 from crimebox.hashing import GENESIS, BackgroundSha256, sha256_stream
@@ -455,6 +456,7 @@ def build_manifest(export, clips, segments, cameras, files, key, exported_at) ->
         "requested_window": {"start": utc_iso(start), "end": utc_iso(end)},
         "ffmpeg_version": ffmpeg.version(),
         "cameras": [camera_provenance(c) for c in cameras],
+        "camera_clocks": camera_clock.manifest_entries(cameras, start, end),
         "clips": clips,
         "source_segments": [segment_entry(s) for s in segments],
         "gaps": [

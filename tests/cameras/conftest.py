@@ -77,11 +77,18 @@ def _unavailable(reason: str) -> None:
 
 @pytest.fixture(scope="session")
 def onvif_camera(tmp_path_factory) -> Iterator[OnvifPeer]:
+    with run_ipycam(tmp_path_factory.mktemp("ipycam")) as peer:
+        yield peer
+
+
+@contextmanager
+def run_ipycam(work: Path, env: dict[str, str] | None = None) -> Iterator[OnvifPeer]:
+    """ipycam in its own network namespace (each run has its own, so two can run at once);
+    `env` is added to its environment (libfaketime's, for a drifted clock)."""
     if not IPYCAM_PYTHON.exists():
         _unavailable(f"{IPYCAM_PYTHON} missing")
     if os.geteuid() != 0 or not shutil.which("unshare"):
         _unavailable("needs root and unshare for a private network namespace")
-    work = tmp_path_factory.mktemp("ipycam")
     peer = OnvifPeer(
         pid=0,
         host=CAMERA_IP,
@@ -156,7 +163,7 @@ def onvif_camera(tmp_path_factory) -> Iterator[OnvifPeer]:
         cwd=work,
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     peer.pid = proc.pid
     try:
