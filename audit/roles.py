@@ -3,6 +3,7 @@
 ROLES = {
     "Field technician": [
         "cameras.view_camera",
+        "cameras.view_clockreading",
         "cameras.add_camera",
         "cameras.change_camera",
         "live.view_live",
@@ -11,6 +12,7 @@ ROLES = {
     ],
     "Investigator": [
         "cameras.view_camera",
+        "cameras.view_clockreading",
         "live.view_live",
         "recordings.view_footage",
         "recordings.export_footage",
@@ -28,6 +30,7 @@ ROLES = {
         "audit.view_auditevent",
         "audit.view_auditcheck",
         "cameras.view_camera",
+        "cameras.view_clockreading",
         "live.view_livesession",
         "recordings.view_segment",
         "recordings.view_gap",

@@ -7,7 +7,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from crimebox import outbox
-from crimebox.admin_base import ListTitleMixin
+from crimebox.admin_base import ListTitleMixin, ReadOnlyAdmin
 
 from . import admin_views
 from .audit import camera_changed, describe_changes
@@ -375,3 +375,19 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
 
 def _format(codec, width, height, fps) -> str:
     return stream_label(codec, width, height, fps) if codec or width else "—"
+
+
+@admin.register(ClockReading)
+class ClockReadingAdmin(ListTitleMixin, ReadOnlyAdmin):
+    list_title = "Camera clock readings: each camera's clock against the box's"
+    list_display = ["measured_at", "camera", "offset", "camera_time", "round_trip_seconds"]
+    list_filter = ["camera"]
+    search_fields = ["camera__name"]
+    list_select_related = ["camera"]
+    date_hierarchy = "measured_at"
+    show_full_result_count = False
+    readonly_fields = [f.name for f in ClockReading._meta.fields]
+
+    @admin.display(description="offset", ordering="offset_seconds")
+    def offset(self, reading: ClockReading) -> str:
+        return describe_offset(reading)

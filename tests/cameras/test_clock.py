@@ -1,7 +1,9 @@
 """Camera clocks: a real ONVIF camera (ipycam) whose clock libfaketime holds 37 s slow."""
 
+import http.server
 import json
 import shutil
+import threading
 import zipfile
 from datetime import UTC, datetime, timedelta
 from io import StringIO
@@ -10,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from audit.models import AuditEvent
 from cameras import clock
 from cameras.models import Camera, ClockReading
 from cameras.onvif import ONVIFError, read_clock
@@ -140,3 +143,98 @@ def test_manifest_of_a_non_onvif_camera_says_not_measurable(db):
     t = datetime(2026, 11, 1, tzinfo=UTC)
     [entry] = clock.manifest_entries([camera], t, t + timedelta(seconds=4))
     assert entry["clock"] == "clock not measurable (not an ONVIF camera)"
+
+
+ENVELOPE = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
+    'xmlns:tds="http://www.onvif.org/ver10/device/wsdl" '
+    'xmlns:tt="http://www.onvif.org/ver10/schema"><s:Body>{}</s:Body></s:Envelope>'
+)
+
+
+class _SettableClock(http.server.BaseHTTPRequestHandler):
+    """A scripted camera whose clock is `offset` seconds off until SetSystemDateAndTime."""
+
+    offset = -37.0
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        if "SetSystemDateAndTime" in body:
+            type(self).offset = 0.0
+            answer = "<tds:SetSystemDateAndTimeResponse/>"
+        else:
+            t = datetime.now(UTC) + timedelta(seconds=type(self).offset)
+            answer = (
+                "<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime>"
+                "<tt:DateTimeType>Manual</tt:DateTimeType><tt:DaylightSavings>false"
+                "</tt:DaylightSavings><tt:UTCDateTime>"
+                f"<tt:Time><tt:Hour>{t.hour}</tt:Hour><tt:Minute>{t.minute}</tt:Minute>"
+                f"<tt:Second>{t.second}</tt:Second></tt:Time><tt:Date><tt:Year>{t.year}"
+                f"</tt:Year><tt:Month>{t.month}</tt:Month><tt:Day>{t.day}</tt:Day></tt:Date>"
+                "</tt:UTCDateTime></tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>"
+            )
+        data = ENVELOPE.format(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/soap+xml; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def settable_camera(db):
+    _SettableClock.offset = -37.0
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SettableClock)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield Camera.objects.create(
+        name="Settable",
+        source=Camera.Source.ONVIF,
+        host="127.0.0.1",
+        onvif_port=server.server_address[1],
+        username="admin",
+        password="Clock-s3cret!",
+        sync_clock=True,
+    )
+    server.shutdown()
+    server.server_close()
+
+
+def clock_entries(camera: Camera) -> list[AuditEvent]:
+    return list(
+        AuditEvent.objects.filter(camera_id=camera.pk, action=AuditEvent.Action.CAMERA_CHANGE)
+    )
+
+
+def test_a_camera_kept_in_sync_is_set_and_the_change_audited(settable_camera):
+    reading = clock.measure_quietly(settable_camera)
+    assert reading is not None and abs(reading.offset_seconds) <= reading.uncertainty_seconds + 0.5
+    [entry] = clock_entries(settable_camera)
+    assert entry.detail["change"] == "clock set" and entry.username == "system"
+    old, new = entry.detail["changed"]["clock_offset_seconds"]
+    assert -38.5 < old < -35.5 and abs(new) < 1.5
+    assert "was 3" in entry.detail["changes"] and "slow" in entry.detail["changes"]
+    assert "Clock-s3cret!" not in json.dumps(entry.detail)
+
+
+def test_a_camera_not_kept_in_sync_is_only_measured(settable_camera):
+    Camera.objects.filter(pk=settable_camera.pk).update(sync_clock=False)
+    settable_camera.refresh_from_db()
+    reading = clock.measure_quietly(settable_camera)
+    assert reading is not None and reading.offset_seconds < -35
+    assert clock_entries(settable_camera) == []
+
+
+def test_a_camera_that_refuses_to_set_its_clock_is_audited_and_stays_measured(slow_camera, db):
+    # ipycam answers SetSystemDateAndTime with a fault: a camera that refuses.
+    camera = add(slow_camera)
+    Camera.objects.filter(pk=camera.pk).update(sync_clock=True)
+    camera.refresh_from_db()
+    with slow_camera.netns():
+        reading = clock.measure_quietly(camera)
+    assert reading is not None and reading.offset_seconds < -35
+    [entry] = [e for e in clock_entries(camera) if e.detail["change"] == "clock not set"]
+    assert "refused" in entry.detail["changes"] and "slow" in entry.detail["changes"]
