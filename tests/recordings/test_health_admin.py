@@ -184,9 +184,9 @@ def test_schedules_are_idempotent(db):
     assert ours.count() == len(names)
     assert set(ours.values_list("func", flat=True)) == {
         "recordings.tasks.prune_task",
+        "recordings.tasks.verify_task",
         "cameras.tasks.clear_sessions_task",
         "cameras.tasks.measure_clocks_task",
-        "cameras.tasks.clear_sessions_task",
         "cameras.tasks.reprobe_task",
     }
 
