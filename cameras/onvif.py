@@ -56,6 +56,7 @@ class Profile:
     fps: float | None = None
     stream_uri: str = ""
     snapshot_uri: str = ""
+    ptz: bool = False  # the profile has a PTZ configuration: the camera can be steered
 
     @property
     def pixels(self) -> int:
@@ -224,6 +225,99 @@ async def _set_clock(host: str, port: int, username: str, password: str, timeout
             logger.debug("closing the ONVIF client of %s:%s failed", host, port)
 
 
+@dataclass(frozen=True)
+class PTZPosition:
+    pan: float | None = None
+    tilt: float | None = None
+    zoom: float | None = None
+    moving: bool = False
+
+
+# The PTZ requests the box sends, and nothing else.
+PTZ_METHODS = {
+    "ContinuousMove",
+    "Stop",
+    "GotoHomePosition",
+    "GetPresets",
+    "GotoPreset",
+    "SetPreset",
+    "GetStatus",
+}
+
+
+def ptz_request(
+    host: str, port: int, username: str, password: str, method: str, params: dict
+) -> Any:
+    """One PTZ request (ContinuousMove, Stop, GotoPreset, ...); presets come back as
+    [{"token", "name"}], a status as a PTZPosition. ONVIFError on any failure."""
+    if method not in PTZ_METHODS:
+        raise ValueError(method)
+    host = validate_host(host)
+    timeout = float(settings.PROBE_TIMEOUT_SECONDS)
+    where = f"{host}:{port}"
+    try:
+        answer = asyncio.run(_ptz(host, int(port), username, password, method, params, timeout))
+    except Exception as exc:
+        message = redact(explain(exc, where, timeout), password, min_length=4)
+        logger.info("ONVIF PTZ %s to %s failed: %s", method, where, message)
+        raise ONVIFError(message) from None
+    if method == "GetPresets":
+        return [_preset(p) for p in answer or []]
+    if method == "GetStatus":
+        return _position(answer)
+    if method == "SetPreset":
+        return str(getattr(answer, "PresetToken", answer) or "")
+    return None
+
+
+async def _ptz(
+    host: str, port: int, username: str, password: str, method: str, params: dict, timeout: float
+) -> Any:
+    cam = ONVIFCamera(
+        host, port, username or None, password or None, no_cache=True, adjust_time=True
+    )
+    try:
+        await _within(cam.update_xaddrs(), timeout)
+        service = await cam.create_ptz_service()
+        return await _within(getattr(service, method)(params), timeout)
+    finally:
+        try:
+            await _within(cam.close(), timeout)
+        except Exception:
+            logger.debug("closing the ONVIF client of %s:%s failed", host, port)
+
+
+def _preset(raw: Any) -> dict:
+    """A preset as {"token", "name", "pan", "tilt", "zoom"} (None where the camera omits it)."""
+    pos = getattr(raw, "PTZPosition", None)
+    pan_tilt, zoom = getattr(pos, "PanTilt", None), getattr(pos, "Zoom", None)
+    return {
+        "token": str(raw.token),
+        "name": _text(raw, "Name"),
+        "pan": _number(pan_tilt, "x"),
+        "tilt": _number(pan_tilt, "y"),
+        "zoom": _number(zoom, "x"),
+    }
+
+
+def _position(status: Any) -> PTZPosition:
+    pos = getattr(status, "Position", None)
+    pan_tilt, zoom = getattr(pos, "PanTilt", None), getattr(pos, "Zoom", None)
+    move = getattr(status, "MoveStatus", None)
+    moving = any(
+        str(getattr(move, axis, "") or "").upper() == "MOVING" for axis in ("PanTilt", "Zoom")
+    )
+    return PTZPosition(
+        pan=_number(pan_tilt, "x"), tilt=_number(pan_tilt, "y"), zoom=_number(zoom, "x"),
+        moving=moving,
+    )  # fmt: skip
+
+
+def _number(obj: Any, name: str) -> float | None:
+    value = getattr(obj, name, None) if obj is not None else None
+    return round(float(value), 4) if value is not None else None
+
+
 def camera_datetime(answer: Any) -> datetime:
     """The UTCDateTime of a GetSystemDateAndTime answer (ONVIFError when it has none)."""
     utc = getattr(answer, "UTCDateTime", None)
@@ -300,6 +394,7 @@ async def _profile(media: Any, raw: Any, timeout: float) -> Profile:
         fps=float(rate.FrameRateLimit) if getattr(rate, "FrameRateLimit", None) else None,
         stream_uri=redact_url(_text(stream, "Uri")),
         snapshot_uri=redact_url(_text(snapshot, "Uri")),
+        ptz=getattr(raw, "PTZConfiguration", None) is not None,
     )
 
 

@@ -144,6 +144,7 @@ def run_ipycam(work: Path, env: dict[str, str] | None = None) -> Iterator[OnvifP
             }
         )
     )
+    _patched_ipycam(work)
     log = (work / "ipycam.log").open("w")
     proc = subprocess.Popen(
         [
@@ -177,6 +178,28 @@ def run_ipycam(work: Path, env: dict[str, str] | None = None) -> Iterator[OnvifP
             proc.kill()
             proc.wait()
         log.close()
+
+
+def _patched_ipycam(work: Path) -> None:
+    """A copy of ipycam in its working folder (`-m ipycam` imports it from there) whose SOAP
+    envelope declares the PTZ prefixes its PTZ answers use (ipycam's own leaves `ptz:` and
+    `tptz:` undeclared, which no XML parser accepts)."""
+    source = Path(
+        subprocess.run(
+            [str(IPYCAM_PYTHON), "-c", "import ipycam, os; print(os.path.dirname(ipycam.__file__))"],
+            check=True, capture_output=True, text=True,
+        ).stdout.strip()
+    )  # fmt: skip
+    copy = work / "ipycam"
+    shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    envelope = copy / "static/soap/envelope.xml"
+    ptz = "http://www.onvif.org/ver20/ptz/wsdl"
+    envelope.write_text(
+        envelope.read_text().replace(
+            'xmlns:tt="http://www.onvif.org/ver10/schema"',
+            f'xmlns:tt="http://www.onvif.org/ver10/schema" xmlns:ptz="{ptz}" xmlns:tptz="{ptz}"',
+        )
+    )
 
 
 def _wait_listening(peer: OnvifPeer, proc: subprocess.Popen, log: Path) -> None:
