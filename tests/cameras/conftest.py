@@ -186,7 +186,7 @@ def _patched_ipycam(work: Path) -> None:
     `tptz:` undeclared, which no XML parser accepts)."""
     source = Path(
         subprocess.run(
-            [str(IPYCAM_PYTHON), "-c", "import ipycam, os; print(os.path.dirname(ipycam.__file__))"],
+            [str(IPYCAM_PYTHON), "-c", "import ipycam, os; print(os.path.dirname(ipycam.__file__))"],  # noqa: E501
             check=True, capture_output=True, text=True,
         ).stdout.strip()
     )  # fmt: skip
