@@ -6,6 +6,7 @@ ROLES = {
         "cameras.view_clockreading",
         "cameras.add_camera",
         "cameras.change_camera",
+        "cameras.control_ptz",
         "live.view_live",
         "recordings.view_gap",
         "recordings.view_integritycheck",
@@ -25,6 +26,13 @@ ROLES = {
         "recordings.view_legalhold",
         "recordings.add_legalhold",
         "recordings.change_legalhold",
+    ],
+    # RTCC staff who watch and steer cameras; they browse no footage and export nothing.
+    "Operator": [
+        "cameras.view_camera",
+        "cameras.view_clockreading",
+        "cameras.control_ptz",
+        "live.view_live",
     ],
     "Auditor": [
         "audit.view_auditevent",

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -101,6 +102,21 @@ class Camera(models.Model):
         "off by more than CRIMEBOX_CAMERA_CLOCK_WARN_SECONDS; every change is audited.",
     )
 
+    # Who steers the camera (PTZ, one at a time), until when, and where it was last sent.
+    ptz_holder = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    ptz_held_until = models.DateTimeField(null=True, blank=True)
+    ptz_last_command_at = models.DateTimeField(null=True, blank=True)
+    ptz_move_until = models.DateTimeField(
+        null=True, blank=True, help_text="A move with no keep-alive by then is stopped."
+    )
+    ptz_position = models.CharField(max_length=200, blank=True)
+
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.IDLE)
     status_changed_at = models.DateTimeField(null=True, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
@@ -116,6 +132,7 @@ class Camera(models.Model):
 
     class Meta:
         ordering = ["name"]
+        permissions = [("control_ptz", "Can steer cameras (pan, tilt, zoom, presets)")]
         constraints = [
             models.UniqueConstraint(
                 fields=["host", "onvif_port"],
@@ -153,6 +170,12 @@ class Camera(models.Model):
             action=AuditEvent.Action.CAMERA_CHANGE
         )
         return any(qs.exists() for qs in (self.segments, self.gaps, self.holds, self.exports, used))
+
+    def can_steer(self) -> bool:
+        """An ONVIF camera whose recorded profile has a PTZ configuration."""
+        return self.source == self.Source.ONVIF and any(
+            p.get("ptz") and p.get("token") == self.main_profile_token for p in self.profiles
+        )
 
     def set_status(self, status: str, error: str | None = None, now=None) -> None:
         """Record a state change on the row (only the status fields are written)."""

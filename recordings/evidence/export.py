@@ -261,6 +261,7 @@ CUSTODY_ACTIONS = [
     AuditEvent.Action.CAMERA_CHANGE,
     AuditEvent.Action.RETENTION_DELETE,
     AuditEvent.Action.SYSTEM,
+    AuditEvent.Action.PTZ,  # a moved camera records another scene
 ]
 
 
