@@ -210,3 +210,31 @@ def _deadman(camera_id: int) -> None:
         with _armed_lock:
             _armed.discard(camera_id)
         connection.close()
+
+
+def manifest_moves(cameras: list[Camera], start: datetime, end: datetime) -> list[dict]:
+    """The PTZ entries a package's reader needs: per camera, the last move before the window
+    (where the camera was pointing) and every move inside it."""
+    events = AuditEvent.objects.filter(action=AuditEvent.Action.PTZ)
+    out = []
+    for camera in cameras:
+        mine = events.filter(camera_id=camera.pk)
+        last = mine.filter(at__lt=start).order_by("-sequence")[:1]
+        inside = mine.filter(at__gte=start, at__lte=end).order_by("sequence")
+        out += [_move(e, camera) for e in [*last, *inside]]
+    return out
+
+
+def _move(event: AuditEvent, camera: Camera) -> dict:
+    detail = event.detail or {}
+    return {
+        "at": event.at.isoformat(timespec="milliseconds"),
+        "camera": camera.name,
+        "by": event.username,
+        "command": detail.get("command"),
+        "from": detail.get("from"),
+        "to": detail.get("to"),
+        "audit_sequence": event.sequence,
+        "statement": f"{camera.name} was moved at {event.at:%Y-%m-%d %H:%M:%S} UTC by "
+        f"{event.username or 'the system'}: from {detail.get('from')} to {detail.get('to')}.",
+    }

@@ -34,6 +34,7 @@ from audit import log
 from audit.models import AuditEvent
 from cameras import clock as camera_clock
 from cameras.models import Camera
+from cameras.ptz import manifest_moves
 from crimebox import outbox
 from crimebox.hashing import GENESIS, BackgroundSha256, sha256_stream
 from crimebox.redaction import redact_url
@@ -458,6 +459,7 @@ def build_manifest(export, clips, segments, cameras, files, key, exported_at) ->
         "ffmpeg_version": ffmpeg.version(),
         "cameras": [camera_provenance(c) for c in cameras],
         "camera_clocks": camera_clock.manifest_entries(cameras, start, end),
+        "camera_moves": manifest_moves(cameras, start, end),
         "clips": clips,
         "source_segments": [segment_entry(s) for s in segments],
         "gaps": [

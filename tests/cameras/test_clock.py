@@ -128,6 +128,7 @@ def test_manifest_states_offsets_before_and_after_and_the_burned_in_time(slow_ca
     with zipfile.ZipFile(out.getvalue().strip()) as z:
         manifest = json.loads(next(z.read(n) for n in z.namelist() if n.endswith("manifest.json")))
         verify = next(z.read(n) for n in z.namelist() if n.endswith("VERIFY.txt")).decode()
+    assert manifest["camera_moves"] == []  # nobody steered it
     [entry] = manifest["camera_clocks"]
     assert entry["before"]["offset_seconds"] == before.offset_seconds
     assert entry["after"] is not None and -38.5 < entry["after"]["offset_seconds"] < -35.5

@@ -134,3 +134,23 @@ def test_bad_commands_are_clear_errors(ptz_camera):
     bad = olga.post(f"/live/{ptz_camera.pk}/ptz/home", "{", content_type="application/json")
     assert bad.status_code == 400
     assert olga.get(f"/live/{ptz_camera.pk}/ptz/home").status_code == 405
+
+
+def test_a_clip_over_the_minute_lists_the_moves(ptz_camera, tmp_path):
+    from recordings.evidence.export import build_manifest  # noqa: F401  (the manifest's key)
+
+    from cameras.ptz import manifest_moves
+
+    olga = login("Operator", "olga")
+    post(olga, ptz_camera, "home")
+    start = timezone.now()
+    post(olga, ptz_camera, "move", "up")
+    post(olga, ptz_camera, "stop")
+    end = timezone.now()
+    moves = manifest_moves([ptz_camera], start, end)
+    assert [(m["command"], m["to"]) for m in moves] == [
+        ("home", "home position"),  # where it pointed when the window began
+        ("move", "moved by hand (up)"),
+    ]
+    assert moves[1]["statement"].startswith("Pole 7 was moved at ")
+    assert "by olga: from home position to moved by hand (up)." in moves[1]["statement"]
