@@ -56,12 +56,12 @@ def holder_name(camera: Camera, now: datetime | None = None) -> str:
     return camera.ptz_holder.get_username() if camera.ptz_holder else ""
 
 
-def claim(camera: Camera, user: Any, now: datetime) -> bool:
+def claim(camera: Camera, user: Any, now: datetime, limit: bool = True) -> bool:
     """Take or keep control (True when a new session starts); PTZError 409 when another
-    person holds it, 429 when commands come too fast."""
+    person holds it, 429 when commands come too fast (`limit`: a stop is never refused)."""
     free = Q(ptz_holder=None) | Q(ptz_held_until__lt=now) | Q(ptz_held_until=None)
     calm = Q(ptz_last_command_at=None) | Q(
-        ptz_last_command_at__lte=now - timedelta(seconds=MIN_INTERVAL)
+        ptz_last_command_at__lte=now - timedelta(seconds=MIN_INTERVAL if limit else 0)
     )
     with transaction.atomic():
         row = Camera.objects.filter(pk=camera.pk).select_related("ptz_holder").get()
@@ -93,7 +93,7 @@ def command(camera: Camera, user: Any, action: str, value: str = "", request: An
     if action not in ("move", "keep", "stop", "home", "preset", "save", "release"):
         raise PTZError(f"unknown PTZ command {action[:20]!r}")
     now = timezone.now()
-    new_session = claim(camera, user, now)
+    new_session = claim(camera, user, now, limit=action not in ("stop", "release"))
     camera.refresh_from_db()
     before = camera.ptz_position or "where it was left"
     if action == "keep":

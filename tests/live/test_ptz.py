@@ -137,9 +137,8 @@ def test_bad_commands_are_clear_errors(ptz_camera):
 
 
 def test_a_clip_over_the_minute_lists_the_moves(ptz_camera, tmp_path):
-    from recordings.evidence.export import build_manifest  # noqa: F401  (the manifest's key)
-
     from cameras.ptz import manifest_moves
+    from recordings.evidence.export import build_manifest  # noqa: F401  (the manifest's key)
 
     olga = login("Operator", "olga")
     post(olga, ptz_camera, "home")
@@ -154,3 +153,14 @@ def test_a_clip_over_the_minute_lists_the_moves(ptz_camera, tmp_path):
     ]
     assert moves[1]["statement"].startswith("Pole 7 was moved at ")
     assert "by olga: from home position to moved by hand (up)." in moves[1]["statement"]
+
+
+def test_a_stop_is_never_rate_limited(ptz_camera):
+    olga = login("Operator", "olga")
+    assert post(olga, ptz_camera, "move", "left").status_code == 200
+    keep = olga.post(f"/live/{ptz_camera.pk}/ptz/keep", "{}", content_type="application/json")
+    assert keep.status_code in (200, 429)
+    # a stop right behind a keep-alive (the finger lifted as the timer fired)
+    stop = olga.post(f"/live/{ptz_camera.pk}/ptz/stop", "{}", content_type="application/json")
+    assert stop.status_code == 200
+    assert Camera.objects.get(pk=ptz_camera.pk).ptz_move_until is None
