@@ -13,6 +13,7 @@ from audit.models import AuditEvent
 from cameras.models import Camera
 from cameras.services import add_onvif_camera
 from recordings.evidence.export import audit_entries
+from tests.cameras.conftest import silent_port  # noqa: F401
 from tests.cameras.test_ptz_onvif import position
 from tests.recordings.conftest import wait_for
 
@@ -164,3 +165,25 @@ def test_a_stop_is_never_rate_limited(ptz_camera):
     stop = olga.post(f"/live/{ptz_camera.pk}/ptz/stop", "{}", content_type="application/json")
     assert stop.status_code == 200
     assert Camera.objects.get(pk=ptz_camera.pk).ptz_move_until is None
+
+
+def test_a_camera_without_ptz_has_no_controls(db):
+    from tests.factories import make_camera
+
+    camera = make_camera("Fixed")
+    olga = login("Operator", "olga")
+    assert "ptz-move" not in olga.get(f"/live/{camera.pk}/").content.decode()
+    assert post(olga, camera, "move", "left").status_code == 404
+    assert olga.get(f"/live/{camera.pk}/ptz/presets.json").status_code == 404
+
+
+def test_a_camera_that_never_answers_stop_is_a_clear_error(db, silent_port, settings):
+    settings.PROBE_TIMEOUT_SECONDS = 1
+    camera = Camera.objects.create(
+        name="Mute", source=Camera.Source.ONVIF, host="127.0.0.1", onvif_port=silent_port,
+        profiles=[{"token": "P", "ptz": True}], main_profile_token="P",
+        ptz_move_until=timezone.now(),
+    )  # fmt: skip
+    answer = post(login("Operator", "olga"), camera, "stop")
+    assert answer.status_code == 502 and "did not answer within 1 s" in answer.json()["message"]
+    assert Camera.objects.get(pk=camera.pk).ptz_move_until is None  # the deadman stops trying
