@@ -13,7 +13,6 @@ from audit.models import AuditEvent
 from cameras.models import Camera
 from cameras.services import add_onvif_camera
 from recordings.evidence.export import audit_entries
-from tests.cameras.conftest import silent_port  # noqa: F401
 from tests.cameras.test_ptz_onvif import position
 from tests.recordings.conftest import wait_for
 
