@@ -186,3 +186,24 @@ def test_a_camera_that_never_answers_stop_is_a_clear_error(db, silent_port, sett
     answer = post(login("Operator", "olga"), camera, "stop")
     assert answer.status_code == 502 and "did not answer within 1 s" in answer.json()["message"]
     assert Camera.objects.get(pk=camera.pk).ptz_move_until is None  # the deadman stops trying
+
+
+def test_moves_are_markers_on_the_footage_timeline(db):
+    from django.urls import reverse
+
+    from audit.log import record
+    from tests.factories import make_camera
+
+    camera = make_camera("Pole 7")
+    at = timezone.localtime(timezone.now()).replace(hour=2, minute=10, second=5, microsecond=0)
+    record(
+        AuditEvent.Action.PTZ, username="olga", camera=camera, target=f"camera {camera.pk}",
+        detail={"command": "preset", "from": "home position", "to": "preset 'Gate'"}, at=at,
+    )  # fmt: skip
+    investigator = login("Investigator", "ines")
+    page = investigator.get(reverse("recordings:day", args=[camera.pk, f"{at:%Y-%m-%d}"]))
+    assert (
+        'class="move"' in page.content.decode()
+        and "Camera moved at 02:10:05 by olga: from home position to preset &#x27;Gate&#x27;"
+        in page.content.decode()
+    )
