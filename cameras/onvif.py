@@ -15,6 +15,7 @@ from collections.abc import Awaitable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import aiohttp
 import zeep.exceptions
@@ -278,6 +279,7 @@ async def _ptz(
     )
     try:
         await _within(cam.update_xaddrs(), timeout)
+        _services_on(cam.xaddrs, host)
         service = await cam.create_ptz_service()
         return await _within(getattr(service, method)(params), timeout)
     finally:
@@ -298,6 +300,19 @@ def _preset(raw: Any) -> dict:
         "tilt": _number(pan_tilt, "y"),
         "zoom": _number(zoom, "x"),
     }
+
+
+def _services_on(xaddrs: dict[str, str], host: str) -> None:
+    """ONVIFError when the device names a service on another host: every request carries the
+    WS-Security token (a digest of the password). (trust-cameras' _check_services does the
+    same for the probe; at merge, call that one.)"""
+    for xaddr in xaddrs.values():
+        named = (urlsplit(xaddr or "").hostname or "").strip("[]").lower()
+        if named != host.strip("[]").lower():
+            raise ONVIFError(
+                f"refused the camera's answer: a service of it is on another host "
+                f"({redact_url(xaddr or '')[:80]}); its credentials only go to {host}"
+            )
 
 
 def _position(status: Any) -> PTZPosition:

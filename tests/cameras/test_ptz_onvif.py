@@ -44,3 +44,13 @@ def test_move_stop_preset_and_home(onvif_camera):
     wait_for(lambda: position(onvif_camera, "h")[1][0] == 0, timeout=10, what="home again")
     call(onvif_camera, "GotoPreset", PresetToken=token)
     wait_for(lambda: position(onvif_camera, "p")[1] == stopped, timeout=10, what="the preset")
+
+
+def test_ptz_requests_go_only_to_the_cameras_own_host():
+    import pytest
+
+    from cameras.onvif import ONVIFError, _services_on
+
+    _services_on({"ptz": "http://10.203.0.2:8080/onvif/ptz_service"}, "10.203.0.2")
+    with pytest.raises(ONVIFError, match="on another host"):
+        _services_on({"ptz": "http://203.0.113.9/onvif/ptz_service"}, "10.203.0.2")
