@@ -193,23 +193,29 @@ def arm_deadman(camera_id: int) -> None:
 
 def _deadman(camera_id: int) -> None:
     try:
-        while True:
-            time.sleep(0.2)
-            camera = Camera.objects.filter(pk=camera_id).first()
-            if camera is None or camera.ptz_move_until is None:
-                return
-            if camera.ptz_move_until < timezone.now():
-                logger.warning("camera %s: no PTZ keep-alive, stopping it", camera)
-                try:
-                    stop(camera)
-                except PTZError as e:
-                    logger.warning("camera %s: PTZ stop failed: %s", camera, e)
-                    _set(camera, ptz_move_until=None)
-                return
+        _watch(camera_id)
+    except Exception:  # a daemon thread: log, never die silently with the camera turning
+        logger.exception("camera %s: the PTZ deadman failed", camera_id)
     finally:
         with _armed_lock:
             _armed.discard(camera_id)
         connection.close()
+
+
+def _watch(camera_id: int) -> None:
+    while True:
+        time.sleep(0.2)
+        camera = Camera.objects.filter(pk=camera_id).first()
+        if camera is None or camera.ptz_move_until is None:
+            return
+        if camera.ptz_move_until < timezone.now():
+            logger.warning("camera %s: no PTZ keep-alive, stopping it", camera)
+            try:
+                stop(camera)
+            except PTZError as e:
+                logger.warning("camera %s: PTZ stop failed: %s", camera, e)
+                _set(camera, ptz_move_until=None)
+            return
 
 
 def manifest_moves(cameras: list[Camera], start: datetime, end: datetime) -> list[dict]:
