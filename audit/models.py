@@ -29,6 +29,7 @@ class AuditEvent(models.Model):
         ADMIN_CHANGE = "admin_change", "Changed something else in the admin"
         RETENTION_DELETE = "retention_delete", "Deleted by retention"
         SYSTEM = "system", "System event"
+        PTZ = "ptz", "Steered a camera (PTZ)"
 
     sequence = models.PositiveBigIntegerField(unique=True)
     at = models.DateTimeField(default=timezone.now)

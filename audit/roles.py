@@ -3,14 +3,17 @@
 ROLES = {
     "Field technician": [
         "cameras.view_camera",
+        "cameras.view_clockreading",
         "cameras.add_camera",
         "cameras.change_camera",
+        "cameras.control_ptz",
         "live.view_live",
         "recordings.view_gap",
         "recordings.view_integritycheck",
     ],
     "Investigator": [
         "cameras.view_camera",
+        "cameras.view_clockreading",
         "live.view_live",
         "recordings.view_footage",
         "recordings.export_footage",
@@ -24,10 +27,18 @@ ROLES = {
         "recordings.add_legalhold",
         "recordings.change_legalhold",
     ],
+    # RTCC staff who watch and steer cameras; they browse no footage and export nothing.
+    "Operator": [
+        "cameras.view_camera",
+        "cameras.view_clockreading",
+        "cameras.control_ptz",
+        "live.view_live",
+    ],
     "Auditor": [
         "audit.view_auditevent",
         "audit.view_auditcheck",
         "cameras.view_camera",
+        "cameras.view_clockreading",
         "live.view_livesession",
         "recordings.view_segment",
         "recordings.view_gap",

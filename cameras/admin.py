@@ -7,12 +7,13 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from crimebox import outbox
-from crimebox.admin_base import ListTitleMixin
+from crimebox.admin_base import ListTitleMixin, ReadOnlyAdmin
 
 from . import admin_views
 from .audit import camera_changed, describe_changes
+from .clock import box_clock
 from .forms import CameraChangeForm
-from .models import Camera, stream_label
+from .models import Camera, ClockReading, describe_offset, stream_label
 from .services import CameraError, reprobe
 
 STATUS_COLOURS = {
@@ -61,6 +62,7 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
         "error",
         "last_segment_at",
         "probed_at",
+        "camera_clock",
         "created_at",
         "updated_at",
     ]
@@ -78,6 +80,7 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
                     "firmware_version",
                     "hardware_id",
                     "probed_at",
+                    "sync_clock",
                 ]
             },
         ),
@@ -105,6 +108,7 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
                     "last_seen_at",
                     "last_segment_at",
                     "error",
+                    "camera_clock",
                     "created_at",
                     "updated_at",
                 ]
@@ -311,6 +315,15 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
             camera.get_status_display(),
         )
 
+    @admin.display(description="camera clock")
+    def camera_clock(self, camera: Camera) -> str:
+        """The latest offset against the box's clock, and the box's own time source."""
+        reading = ClockReading.objects.latest_for(camera.pk) if camera.pk else None
+        text = describe_offset(reading, camera)
+        if reading is not None:
+            text += f", measured {reading.measured_at:%Y-%m-%d %H:%M:%S} UTC"
+        return f"{text}; box clock {box_clock()['state']}"
+
     @admin.display(description="last error")
     def error(self, camera: Camera) -> str:
         """A refused answer (cameras/trust.py) first: it stays until a probe is accepted."""
@@ -369,3 +382,19 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
 
 def _format(codec, width, height, fps) -> str:
     return stream_label(codec, width, height, fps) if codec or width else "—"
+
+
+@admin.register(ClockReading)
+class ClockReadingAdmin(ListTitleMixin, ReadOnlyAdmin):
+    list_title = "Camera clock readings: each camera's clock against the box's"
+    list_display = ["measured_at", "camera", "offset", "camera_time", "round_trip_seconds"]
+    list_filter = ["camera"]
+    search_fields = ["camera__name"]
+    list_select_related = ["camera"]
+    date_hierarchy = "measured_at"
+    show_full_result_count = False
+    readonly_fields = [f.name for f in ClockReading._meta.fields]
+
+    @admin.display(description="offset", ordering="offset_seconds")
+    def offset(self, reading: ClockReading) -> str:
+        return describe_offset(reading)

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -97,6 +98,27 @@ class Camera(models.Model):
     record_audio = models.BooleanField(
         default=False, help_text="Record the camera's audio track, if it sends one."
     )
+    sync_clock = models.BooleanField(
+        "keep the camera's clock in sync",
+        default=False,
+        help_text="Set the camera's clock (ONVIF SetSystemDateAndTime) to the box's when it is "
+        "off by more than CRIMEBOX_CAMERA_CLOCK_WARN_SECONDS; every change is audited.",
+    )
+
+    # Who steers the camera (PTZ, one at a time), until when, and where it was last sent.
+    ptz_holder = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    ptz_held_until = models.DateTimeField(null=True, blank=True)
+    ptz_last_command_at = models.DateTimeField(null=True, blank=True)
+    ptz_move_until = models.DateTimeField(
+        null=True, blank=True, help_text="A move with no keep-alive by then is stopped."
+    )
+    ptz_position = models.CharField(max_length=200, blank=True)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.IDLE)
     status_changed_at = models.DateTimeField(null=True, blank=True)
@@ -118,6 +140,7 @@ class Camera(models.Model):
 
     class Meta:
         ordering = ["name"]
+        permissions = [("control_ptz", "Can steer cameras (pan, tilt, zoom, presets)")]
         constraints = [
             models.UniqueConstraint(
                 fields=["host", "onvif_port"],
@@ -178,6 +201,12 @@ class Camera(models.Model):
         )
         return any(qs.exists() for qs in (self.segments, self.gaps, self.holds, self.exports, used))
 
+    def can_steer(self) -> bool:
+        """An ONVIF camera whose recorded profile has a PTZ configuration."""
+        return self.source == self.Source.ONVIF and any(
+            p.get("ptz") and p.get("token") == self.main_profile_token for p in self.profiles
+        )
+
     def set_status(self, status: str, error: str | None = None, now=None) -> None:
         """Record a state change on the row (only the status fields are written)."""
         now = now or timezone.now()
@@ -189,3 +218,42 @@ class Camera(models.Model):
         Camera.objects.filter(pk=self.pk).update(**fields)
         for k, v in fields.items():
             setattr(self, k, v)
+
+
+class ClockReadingQuerySet(models.QuerySet):
+    def latest_for(self, camera_id: int):
+        return self.filter(camera_id=camera_id).order_by("-measured_at").first()
+
+
+class ClockReading(models.Model):
+    """One measurement of a camera's clock against the box's (ONVIF GetSystemDateAndTime)."""
+
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="clock_readings")
+    measured_at = models.DateTimeField(help_text="The box's clock (UTC) mid-request.")
+    camera_time = models.DateTimeField(help_text="What the camera's clock said (UTC).")
+    offset_seconds = models.FloatField(help_text="Camera minus box; negative: camera slow.")
+    uncertainty_seconds = models.FloatField(help_text="Plus or minus: half the round trip + 0.5.")
+    round_trip_seconds = models.FloatField()
+
+    objects = ClockReadingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-measured_at"]
+        indexes = [
+            # The latest reading of a camera, and its readings before/after an export window.
+            models.Index(fields=["camera", "measured_at"], name="clockreading_camera_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.camera_id} {self.measured_at:%Y-%m-%d %H:%M:%S} {describe_offset(self)}"
+
+
+def describe_offset(reading: "ClockReading | None", camera: Camera | None = None) -> str:
+    """The offset as people read it: "37.0 s slow (± 0.5 s)", or why there is none."""
+    if camera is not None and camera.source != Camera.Source.ONVIF:
+        return "clock not measurable (not an ONVIF camera)"
+    if reading is None:
+        return "not measured yet"
+    off = reading.offset_seconds
+    way = "slow" if off < 0 else "fast"
+    return f"{abs(off):.1f} s {way} (± {reading.uncertainty_seconds:.1f} s)"

@@ -10,8 +10,10 @@ import ipaddress
 import logging
 import re
 import socket
+import time
 from collections.abc import Awaitable
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import aiohttp
@@ -59,6 +61,7 @@ class Profile:
     fps: float | None = None
     stream_uri: str = ""
     snapshot_uri: str = ""
+    ptz: bool = False  # the profile has a PTZ configuration: the camera can be steered
 
     @property
     def pixels(self) -> int:
@@ -143,6 +146,200 @@ def probe_device(
         raise ONVIFError(message) from None
 
 
+@dataclass(frozen=True)
+class ClockSample:
+    """A camera's clock against the box's: `offset` seconds (camera minus box; negative: the
+    camera is slow), known to within +/- `uncertainty` seconds (half the request's round trip
+    plus half a second: ONVIF's DateTime has whole seconds)."""
+
+    box_utc: datetime  # the box's clock at the middle of the request
+    camera_utc: datetime  # what the camera said, in UTC
+    round_trip: float
+    offset: float
+    uncertainty: float
+
+
+def read_clock(
+    host: str, port: int, username: str, password: str, timeout: float | None = None
+) -> ClockSample:
+    """The camera's UTC clock (GetSystemDateAndTime), timed against the box's clock."""
+    host = validate_host(host)
+    timeout = float(timeout or settings.PROBE_TIMEOUT_SECONDS)
+    where = f"{host}:{port}"
+    try:
+        return asyncio.run(_read_clock(host, int(port), username, password, timeout))
+    except Exception as exc:
+        message = redact(explain(exc, where, timeout), password, min_length=4)
+        logger.info("ONVIF clock of %s not read: %s", where, message)
+        raise ONVIFError(message) from None
+
+
+async def _read_clock(
+    host: str, port: int, username: str, password: str, timeout: float
+) -> ClockSample:
+    cam = ONVIFCamera(host, port, username or None, password or None, no_cache=True)
+    try:
+        devicemgmt = await cam.create_devicemgmt_service()
+        sent, t0 = datetime.now(UTC), time.monotonic()
+        answer = await _within(devicemgmt.GetSystemDateAndTime(), timeout)
+        round_trip = time.monotonic() - t0
+    finally:
+        try:
+            await _within(cam.close(), timeout)
+        except Exception:
+            logger.debug("closing the ONVIF client of %s:%s failed", host, port)
+    camera_utc = camera_datetime(answer)
+    box_utc = sent + timedelta(seconds=round_trip / 2)
+    offset = (camera_utc - box_utc).total_seconds() + 0.5
+    return ClockSample(box_utc, camera_utc, round_trip, offset, round_trip / 2 + 0.5)
+
+
+def set_clock(
+    host: str, port: int, username: str, password: str, timeout: float | None = None
+) -> None:
+    """Set the camera's UTC clock to the box's (SetSystemDateAndTime, Manual)."""
+    host = validate_host(host)
+    timeout = float(timeout or settings.PROBE_TIMEOUT_SECONDS)
+    where = f"{host}:{port}"
+    try:
+        asyncio.run(_set_clock(host, int(port), username, password, timeout))
+    except Exception as exc:
+        message = redact(explain(exc, where, timeout), password, min_length=4)
+        logger.info("ONVIF clock of %s not set: %s", where, message)
+        raise ONVIFError(message) from None
+
+
+async def _set_clock(host: str, port: int, username: str, password: str, timeout: float) -> None:
+    cam = ONVIFCamera(
+        host, port, username or None, password or None, no_cache=True, adjust_time=True
+    )
+    try:
+        devicemgmt = await cam.create_devicemgmt_service()
+        now = datetime.now(UTC)
+        request = {
+            "DateTimeType": "Manual",
+            "DaylightSavings": False,
+            "TimeZone": {"TZ": "UTC0"},
+            "UTCDateTime": {
+                "Date": {"Year": now.year, "Month": now.month, "Day": now.day},
+                "Time": {"Hour": now.hour, "Minute": now.minute, "Second": now.second},
+            },
+        }
+        await _within(devicemgmt.SetSystemDateAndTime(request), timeout)
+    finally:
+        try:
+            await _within(cam.close(), timeout)
+        except Exception:
+            logger.debug("closing the ONVIF client of %s:%s failed", host, port)
+
+
+@dataclass(frozen=True)
+class PTZPosition:
+    pan: float | None = None
+    tilt: float | None = None
+    zoom: float | None = None
+    moving: bool = False
+
+
+# The PTZ requests the box sends, and nothing else.
+PTZ_METHODS = {
+    "ContinuousMove",
+    "Stop",
+    "GotoHomePosition",
+    "GetPresets",
+    "GotoPreset",
+    "SetPreset",
+    "GetStatus",
+}
+
+
+def ptz_request(
+    host: str, port: int, username: str, password: str, method: str, params: dict
+) -> Any:
+    """One PTZ request (ContinuousMove, Stop, GotoPreset, ...); presets come back as
+    [{"token", "name"}], a status as a PTZPosition. ONVIFError on any failure."""
+    if method not in PTZ_METHODS:
+        raise ValueError(method)
+    host = validate_host(host)
+    timeout = float(settings.PROBE_TIMEOUT_SECONDS)
+    where = f"{host}:{port}"
+    try:
+        answer = asyncio.run(_ptz(host, int(port), username, password, method, params, timeout))
+    except Exception as exc:
+        message = redact(explain(exc, where, timeout), password, min_length=4)
+        logger.info("ONVIF PTZ %s to %s failed: %s", method, where, message)
+        raise ONVIFError(message) from None
+    if method == "GetPresets":
+        return [_preset(p) for p in answer or []]
+    if method == "GetStatus":
+        return _position(answer)
+    if method == "SetPreset":
+        return str(getattr(answer, "PresetToken", answer) or "")
+    return None
+
+
+async def _ptz(
+    host: str, port: int, username: str, password: str, method: str, params: dict, timeout: float
+) -> Any:
+    cam = ONVIFCamera(
+        host, port, username or None, password or None, no_cache=True, adjust_time=True
+    )
+    try:
+        await _within(cam.update_xaddrs(), timeout)
+        _check_services(cam.xaddrs, host)
+        service = await cam.create_ptz_service()
+        return await _within(getattr(service, method)(params), timeout)
+    finally:
+        try:
+            await _within(cam.close(), timeout)
+        except Exception:
+            logger.debug("closing the ONVIF client of %s:%s failed", host, port)
+
+
+def _preset(raw: Any) -> dict:
+    """A preset as {"token", "name", "pan", "tilt", "zoom"} (None where the camera omits it)."""
+    pos = getattr(raw, "PTZPosition", None)
+    pan_tilt, zoom = getattr(pos, "PanTilt", None), getattr(pos, "Zoom", None)
+    return {
+        "token": str(raw.token),
+        "name": _text(raw, "Name"),
+        "pan": _number(pan_tilt, "x"),
+        "tilt": _number(pan_tilt, "y"),
+        "zoom": _number(zoom, "x"),
+    }
+
+
+def _position(status: Any) -> PTZPosition:
+    pos = getattr(status, "Position", None)
+    pan_tilt, zoom = getattr(pos, "PanTilt", None), getattr(pos, "Zoom", None)
+    move = getattr(status, "MoveStatus", None)
+    moving = any(
+        str(getattr(move, axis, "") or "").upper() == "MOVING" for axis in ("PanTilt", "Zoom")
+    )
+    return PTZPosition(
+        pan=_number(pan_tilt, "x"), tilt=_number(pan_tilt, "y"), zoom=_number(zoom, "x"),
+        moving=moving,
+    )  # fmt: skip
+
+
+def _number(obj: Any, name: str) -> float | None:
+    value = getattr(obj, name, None) if obj is not None else None
+    return round(float(value), 4) if value is not None else None
+
+
+def camera_datetime(answer: Any) -> datetime:
+    """The UTCDateTime of a GetSystemDateAndTime answer (ONVIFError when it has none)."""
+    utc = getattr(answer, "UTCDateTime", None)
+    date, tod = getattr(utc, "Date", None), getattr(utc, "Time", None)
+    try:
+        return datetime(
+            int(date.Year), int(date.Month), int(date.Day),
+            int(tod.Hour), int(tod.Minute), int(tod.Second), tzinfo=UTC,
+        )  # fmt: skip
+    except (AttributeError, TypeError, ValueError):
+        raise ONVIFError("the camera's answer has no valid UTC date and time") from None
+
+
 async def _within(aw: Awaitable[T], timeout: float) -> T:
     return await asyncio.wait_for(aw, timeout)
 
@@ -220,6 +417,7 @@ async def _profile(media: Any, raw: Any, timeout: float) -> Profile:
         fps=float(rate.FrameRateLimit) if getattr(rate, "FrameRateLimit", None) else None,
         stream_uri=redact_url(_text(stream, "Uri")),
         snapshot_uri=redact_url(_text(snapshot, "Uri")),
+        ptz=getattr(raw, "PTZConfiguration", None) is not None,
     )
 
 

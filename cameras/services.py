@@ -20,6 +20,7 @@ from crimebox.redaction import redact, redact_text, redact_url, with_credentials
 
 from . import trust
 from .audit import answer_refused
+from .clock import measure_quietly
 from .models import Camera
 from .onvif import DeviceProbe, ONVIFError, ONVIFRefused, Profile, probe_device, validate_host
 
@@ -285,7 +286,9 @@ def add_onvif_camera(
         **fields,
     )
     apply_probe(camera, result, main_token, sub_token)
-    return _save_new(camera)
+    camera = _save_new(camera)
+    measure_quietly(camera)
+    return camera
 
 
 def probe_stream(url: str, username: str, password: str):
@@ -413,4 +416,5 @@ def reprobe(
             update_fields=[*PROBE_FIELDS, "refusal", "last_error", "last_seen_at", "updated_at"]
         )
         outbox.report(outbox.CAMERA, camera)
+    measure_quietly(camera)
     return {f: [old, getattr(camera, f)] for f, old in before.items() if getattr(camera, f) != old}

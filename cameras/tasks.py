@@ -6,6 +6,7 @@ from django_q.models import Schedule
 
 from crimebox import schedules
 
+from . import clock
 from .audit import camera_changed
 from .models import Camera
 from .services import CameraError, reprobe
@@ -15,6 +16,9 @@ logger = logging.getLogger(__name__)
 SCHEDULES: schedules.Schedules = {
     # Camera provenance over time: firmware updates and swapped cameras reach the audit trail.
     "re-probe cameras": ("cameras.tasks.reprobe_task", Schedule.HOURLY, None),
+    # Camera clocks drift; evidence states each one's offset before and after a clip, so the
+    # readings must be close to any window (re-probes measure too).
+    "measure camera clocks": ("cameras.tasks.measure_clocks_task", Schedule.MINUTES, 15),
     # Expired admin sessions hold, between the two add-camera steps, a camera's credentials.
     "clear expired sessions": ("cameras.tasks.clear_sessions_task", Schedule.DAILY, None),
 }
@@ -40,6 +44,17 @@ def reprobe_task() -> str:
             logger.warning("camera %s changed: %s", camera, ", ".join(sorted(changes)))
             camera_changed(camera, "re-probed", via="schedule", changed=changes, username="system")
     return f"{probed} probed, {changed} changed, {failed} failed"
+
+
+def measure_clocks_task() -> str:
+    """Measure every enabled ONVIF camera's clock (and set those kept in sync)."""
+    measured, failed = 0, 0
+    for camera in Camera.objects.enabled().filter(source=Camera.Source.ONVIF):
+        if clock.measure_quietly(camera) is None:
+            failed += 1
+        else:
+            measured += 1
+    return f"{measured} clocks measured, {failed} not read"
 
 
 def clear_sessions_task() -> str:

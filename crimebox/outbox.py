@@ -21,6 +21,7 @@ SEGMENT_EVENT = "segment_event"  # later facts: event=missing|corrupt|deleted|ho
 GAP_OPENED = "gap_opened"
 GAP_CLOSED = "gap_closed"
 CAMERA = "camera"  # added, changed or re-probed: obj is the Camera
+CAMERA_CLOCK = "camera_clock"  # a camera's clock was measured: obj is the ClockReading
 AUDIT = "audit"  # obj is the AuditEvent
 EXPORT = "export"  # an evidence package was made: obj is the Export
 INTEGRITY_CHECK = "integrity_check"  # obj is the IntegrityCheck

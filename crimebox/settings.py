@@ -69,6 +69,9 @@ EXPORT_KEEP_DAYS = env.int("CRIMEBOX_EXPORT_KEEP_DAYS", default=30)
 STALL_SECONDS = env.int("CRIMEBOX_STALL_SECONDS", default=20)
 RTSP_TIMEOUT_SECONDS = env.int("CRIMEBOX_RTSP_TIMEOUT_SECONDS", default=10)
 PROBE_TIMEOUT_SECONDS = env.float("CRIMEBOX_PROBE_TIMEOUT_SECONDS", default=10.0)
+# A camera whose clock is off by more than this is a health warning (and, with the camera's
+# "keep the clock in sync" setting, is set to the box's time).
+CAMERA_CLOCK_WARN_SECONDS = env.float("CRIMEBOX_CAMERA_CLOCK_WARN_SECONDS", default=2.0)
 FFMPEG = env.str("CRIMEBOX_FFMPEG", default="ffmpeg")
 FFPROBE = env.str("CRIMEBOX_FFPROBE", default="ffprobe")
 # Live view (docs/live.md). LIVE_DIR empty: /run/crimebox/live, or /dev/shm/crimebox-live

@@ -96,6 +96,10 @@ def player(request: HttpRequest, camera_id: int) -> HttpResponseBase:
         "status_url": reverse("live:status", args=[camera.pk]),
         "playlist_url": reverse("live:playlist", args=[camera.pk]),
     }
+    steer = camera.can_steer() and request.user.has_perm("cameras.control_ptz")
+    if steer:
+        config["ptz_url"] = reverse("live:ptz", args=[camera.pk, "move"]).removesuffix("move")
+        config["ptz_presets_url"] = reverse("live:ptz_presets", args=[camera.pk])
     return render(
         request,
         "live/player.html",
@@ -106,6 +110,8 @@ def player(request: HttpRequest, camera_id: int) -> HttpResponseBase:
             config=config,
             status=live_status(camera),
             can_footage=request.user.has_perm("recordings.view_footage"),
+            can_steer=steer,
+            can_save_preset=steer and request.user.has_perm("cameras.change_camera"),
         ),
     )
 

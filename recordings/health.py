@@ -10,6 +10,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from audit.models import AuditCheck
+from cameras import clock as camera_clock
 from cameras.models import Camera
 from crimebox.clock import clock_synchronized
 
@@ -48,8 +49,10 @@ def health_status(now: datetime | None = None, disk_usage=None) -> dict:
                 "last_segment_at": camera.last_segment_at,
                 "last_error": camera.last_error,
                 "open_gap": Gap.objects.filter(camera=camera).open().exists(),
+                **camera_clock.health_entry(camera),
             }
         )
+    warnings += camera_clock.warnings()
     parts = {}
     for _receiver, part in health_parts.send(sender=None, now=now):
         alarms += part["alarms"]
@@ -64,6 +67,7 @@ def health_status(now: datetime | None = None, disk_usage=None) -> dict:
         "recorder_heartbeat": beat,
         "warnings": warnings,
         "cameras": cameras,
+        "box_clock": camera_clock.box_clock(),
         "disk": {"total": usage.total, "free": usage.free, "floor": free_floor(usage.total)},
         "last_integrity_check": integrity_summary(check),
         "signing_key_fingerprint": ensure_signing_key().fingerprint,

@@ -25,6 +25,7 @@ KINDS = {
     "heartbeats": {"heartbeat"},
     "dropped": {"dropped"},
     "retrievals": {"retrieval"},  # answers to clip requests (crimebox/retrieval.py)
+    "camera_clocks": {"camera_clock"},  # a camera's clock measured (cameras/clock.py)
 }
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -47,8 +48,8 @@ class Str:
 
 
 class Of:
-    def __init__(self, kind: type, optional: bool = False):
-        self.kind, self.optional = kind, optional
+    def __init__(self, kind: type, optional: bool = False, signed: bool = False):
+        self.kind, self.optional, self.signed = kind, optional, signed
 
     def problem(self, value: Any) -> str:
         if value is None and self.optional:
@@ -57,7 +58,8 @@ class Of:
             return f"is not {self.kind.__name__}"
         if not isinstance(value, self.kind):
             return f"is not {self.kind.__name__}"
-        if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value < 2**63:
+        lowest = -(2**63) if self.signed else 0
+        if isinstance(value, int) and not isinstance(value, bool) and not lowest <= value < 2**63:
             return "is out of range"
         return ""
 
@@ -134,6 +136,14 @@ FIELDS: dict[str, dict[str, Str | Of]] = {
     },
     "dropped": {"numbers": Of(list), "count": INT, "dropped_kind": Str(30), "at": DATE},
     "retrieval": {"request": Str(100), "state": Str(20), "reason": Str(2000), "at": DATE},
+    "camera_clock": {
+        "camera_id": INT,
+        "measured_at": DATE,
+        "camera_time": DATE,
+        "offset_ms": Of(int, signed=True),
+        "uncertainty_ms": INT,
+        "round_trip_ms": INT,
+    },
 }
 
 

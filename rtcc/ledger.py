@@ -31,6 +31,7 @@ COLLECTIONS = (
     "heartbeats",
     "dropped",
     "retrievals",
+    "camera_clocks",
 )
 
 _clients: dict[tuple[int, str], pymongo.MongoClient] = {}

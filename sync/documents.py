@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 
 from audit.models import AuditEvent
-from cameras.models import Camera
+from cameras.models import Camera, ClockReading
 from cameras.provenance import provenance as camera_provenance
 from crimebox import outbox, retrieval
 from crimebox.hashing import GENESIS
@@ -32,6 +32,7 @@ COLLECTIONS = {
     outbox.GAP_OPENED: "gaps",
     outbox.GAP_CLOSED: "gaps",
     outbox.CAMERA: "cameras",
+    outbox.CAMERA_CLOCK: "camera_clocks",
     outbox.AUDIT: "audit",
     outbox.EXPORT: "exports",
     outbox.INTEGRITY_CHECK: "integrity_checks",
@@ -144,6 +145,19 @@ def camera_doc(camera: Camera) -> dict:
     provenance = camera_provenance(camera)  # the evidence manifest's too
     digest = hashlib.sha256(json.dumps(provenance, sort_keys=True).encode()).hexdigest()[:16]
     return base(outbox.CAMERA, f"{camera.pk}:{digest}", revision=digest, **provenance)
+
+
+def camera_clock_doc(reading: ClockReading) -> dict:
+    return base(
+        outbox.CAMERA_CLOCK,
+        str(reading.pk),
+        camera_id=reading.camera_id,
+        measured_at=ms(reading.measured_at),
+        camera_time=ms(reading.camera_time),
+        offset_ms=milli(reading.offset_seconds),
+        uncertainty_ms=milli(reading.uncertainty_seconds),
+        round_trip_ms=milli(reading.round_trip_seconds),
+    )
 
 
 def audit_doc(event: AuditEvent) -> dict:

@@ -36,6 +36,7 @@ _BUILDERS: dict[str, Callable[..., dict]] = {
     outbox.GAP_OPENED: documents.gap_opened_doc,
     outbox.GAP_CLOSED: documents.gap_closed_doc,
     outbox.CAMERA: documents.camera_doc,
+    outbox.CAMERA_CLOCK: documents.camera_clock_doc,
     outbox.AUDIT: documents.audit_doc,
     outbox.EXPORT: documents.export_doc,
     outbox.INTEGRITY_CHECK: documents.integrity_check_doc,

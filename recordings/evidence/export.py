@@ -32,8 +32,10 @@ from django.utils import timezone
 import crimebox
 from audit import log
 from audit.models import AuditEvent
+from cameras import clock as camera_clock
 from cameras.models import Camera
 from cameras.provenance import provenance
+from cameras.ptz import manifest_moves
 from crimebox import outbox
 from crimebox.hashing import GENESIS, BackgroundSha256, sha256_stream
 from crimebox.utc import utc_iso
@@ -247,6 +249,7 @@ CUSTODY_ACTIONS = [
     AuditEvent.Action.CAMERA_CHANGE,
     AuditEvent.Action.RETENTION_DELETE,
     AuditEvent.Action.SYSTEM,
+    AuditEvent.Action.PTZ,  # a moved camera records another scene
 ]
 
 
@@ -468,6 +471,8 @@ def build_manifest(export, clips, segments, cameras, files, key, exported_at, pr
         "requested_window": {"start": utc_iso(start), "end": utc_iso(end)},
         "ffmpeg_version": ffmpeg.version(),
         "cameras": [provenance(c) for c in cameras],  # as in the replicated documents
+        "camera_clocks": camera_clock.manifest_entries(cameras, start, end),
+        "camera_moves": manifest_moves(cameras, start, end),
         "clips": clips,
         "source_segments": [segment_entry(s, prefixes.get(s.pk)) for s in segments],
         "gaps": [

@@ -5,6 +5,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from cameras.models import Camera
 
 from ..models import Gap, LegalHold, Segment
@@ -82,6 +83,24 @@ def gap_title(gap: Gap) -> str:
     return f"Gap {span}: {gap.get_cause_display()}" + (f" ({gap.detail})" if gap.detail else "")
 
 
+def moves(camera: Camera, start: datetime, end: datetime) -> list[AuditEvent]:
+    """The camera's PTZ entries in the window: a moved camera records another scene."""
+    return list(
+        AuditEvent.objects.filter(
+            action=AuditEvent.Action.PTZ, camera_id=camera.pk, at__gte=start, at__lt=end
+        ).order_by("sequence")
+    )
+
+
+def move_bar(event: AuditEvent, day_start: datetime, day_end: datetime) -> Bar:
+    detail = event.detail or {}
+    title = (
+        f"Camera moved at {timezone.localtime(event.at):%H:%M:%S} by {event.username}: "
+        f"from {detail.get('from')} to {detail.get('to')}"
+    )
+    return bar(event.at, event.at, day_start, day_end, "move", title, event)
+
+
 def day_timeline(
     camera: Camera, day: date, now: datetime | None = None, hour: int | None = None
 ) -> dict:
@@ -122,6 +141,7 @@ def day_timeline(
     bars += [
         bar(h.start, h.end, day_start, day_end, "hold", f"Legal hold: {h.reason}", h) for h in holds
     ]
+    bars += [move_bar(e, day_start, day_end) for e in moves(camera, day_start, day_end)]
     covered = sum(
         (min(s.end, day_end) - max(s.start, day_start)).total_seconds()
         for s in segments

@@ -77,11 +77,18 @@ def _unavailable(reason: str) -> None:
 
 @pytest.fixture(scope="session")
 def onvif_camera(tmp_path_factory) -> Iterator[OnvifPeer]:
+    with run_ipycam(tmp_path_factory.mktemp("ipycam")) as peer:
+        yield peer
+
+
+@contextmanager
+def run_ipycam(work: Path, env: dict[str, str] | None = None) -> Iterator[OnvifPeer]:
+    """ipycam in its own network namespace (each run has its own, so two can run at once);
+    `env` is added to its environment (libfaketime's, for a drifted clock)."""
     if not IPYCAM_PYTHON.exists():
         _unavailable(f"{IPYCAM_PYTHON} missing")
     if os.geteuid() != 0 or not shutil.which("unshare"):
         _unavailable("needs root and unshare for a private network namespace")
-    work = tmp_path_factory.mktemp("ipycam")
     peer = OnvifPeer(
         pid=0,
         host=CAMERA_IP,
@@ -137,6 +144,7 @@ def onvif_camera(tmp_path_factory) -> Iterator[OnvifPeer]:
             }
         )
     )
+    _patched_ipycam(work)
     log = (work / "ipycam.log").open("w")
     proc = subprocess.Popen(
         [
@@ -156,7 +164,7 @@ def onvif_camera(tmp_path_factory) -> Iterator[OnvifPeer]:
         cwd=work,
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     peer.pid = proc.pid
     try:
@@ -170,6 +178,28 @@ def onvif_camera(tmp_path_factory) -> Iterator[OnvifPeer]:
             proc.kill()
             proc.wait()
         log.close()
+
+
+def _patched_ipycam(work: Path) -> None:
+    """A copy of ipycam in its working folder (`-m ipycam` imports it from there) whose SOAP
+    envelope declares the PTZ prefixes its PTZ answers use (ipycam's own leaves `ptz:` and
+    `tptz:` undeclared, which no XML parser accepts)."""
+    source = Path(
+        subprocess.run(
+            [str(IPYCAM_PYTHON), "-c", "import ipycam, os; print(os.path.dirname(ipycam.__file__))"],  # noqa: E501
+            check=True, capture_output=True, text=True,
+        ).stdout.strip()
+    )  # fmt: skip
+    copy = work / "ipycam"
+    shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    envelope = copy / "static/soap/envelope.xml"
+    ptz = "http://www.onvif.org/ver20/ptz/wsdl"
+    envelope.write_text(
+        envelope.read_text().replace(
+            'xmlns:tt="http://www.onvif.org/ver10/schema"',
+            f'xmlns:tt="http://www.onvif.org/ver10/schema" xmlns:ptz="{ptz}" xmlns:tptz="{ptz}"',
+        )
+    )
 
 
 def _wait_listening(peer: OnvifPeer, proc: subprocess.Popen, log: Path) -> None:

@@ -1,6 +1,6 @@
 import pytest
 
-from tests.cameras.conftest import onvif_camera  # noqa: F401  (shared fixtures)
+from tests.cameras.conftest import onvif_camera, silent_port  # noqa: F401  (shared fixtures)
 from tests.recordings.conftest import rtsp_server, wait_for  # noqa: F401
 
 

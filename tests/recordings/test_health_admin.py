@@ -187,6 +187,7 @@ def test_schedules_are_idempotent(db):
         "recordings.tasks.prune_task",
         "recordings.tasks.verify_task",
         "cameras.tasks.clear_sessions_task",
+        "cameras.tasks.measure_clocks_task",
         "cameras.tasks.reprobe_task",
     }
 
