@@ -150,9 +150,10 @@ def _perform(camera: Camera, action: str, value: str, now: datetime) -> str | No
 
 
 def stop(camera: Camera) -> None:
-    """Stop pan, tilt and zoom; the deadman's job ends."""
-    _set(camera, ptz_move_until=None)
+    """Stop pan, tilt and zoom; the move counts as over (the page and the deadman see it so)
+    only once the camera has taken the Stop."""
     _send(camera, "Stop", ProfileToken=camera.main_profile_token, PanTilt=True, Zoom=True)
+    _set(camera, ptz_move_until=None)
 
 
 def presets_of(camera: Camera) -> list[dict]:

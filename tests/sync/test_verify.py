@@ -253,6 +253,10 @@ def forge(path: Path, tmp_path: Path, key) -> Path:
         manifest["files"]["box_public_key.pem"] = hashlib.sha256(pem).hexdigest()
     data = json.dumps(manifest).encode()
     replaced = {"manifest.json": data, "manifest.sig": key.sign(data), "box_public_key.pem": pem}
+    if "SHA256SUMS.sig" in {n.split("/", 1)[-1] for n in contents}:  # v2: the thief re-signs it too
+        from recordings.evidence.export import signed_sums
+
+        replaced |= signed_sums(manifest["files"], replaced, key)
     forged = tmp_path / "forged.zip"
     with zipfile.ZipFile(forged, "w") as z:
         for name, content in contents.items():
