@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Clip retrieval over a throttled link that is cut twice (issue 20).
+"""Clip retrieval over a throttled link that is cut twice (docs/retrieval.md).
 
     .venv/bin/python bench/retrieval.py [--minutes 2] [--kbps 2000] [--cut 10] [--chunk-kb 1024]
 

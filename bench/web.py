@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = 64 * 1024 * 1024
-# The web unit before issue 13: two sync workers, killed after 120 s.
+# The web unit as it first shipped: two sync workers, killed after 120 s.
 OLD_SERVER = ("--worker-class", "sync", "--threads", "1", "--timeout", "120")
 
 

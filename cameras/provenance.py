@@ -1,7 +1,8 @@
 """A camera's provenance: one builder, one schema, for the evidence manifest and the
 datacenter's `cameras` document alike, so a court sees the same camera in a package and at
-the RTCC (issue 24). Documents carry no floats: the frame rate is `fps_milli` (frames per
-1,000 s) and coordinates are decimal strings with six decimals (None when unknown, 0 kept as
+the RTCC (two builders once drifted: `id` vs `camera_id`, a latitude of 0 sent as "").
+Documents carry no floats: the frame rate is `fps_milli` (frames per 1,000 s) and
+coordinates are decimal strings with six decimals (None when unknown, 0 kept as
 "0.000000")."""
 
 from decimal import Decimal

@@ -82,7 +82,7 @@ def front(request):
 @admin.site.admin_view
 def health_page(request):
     if not may_see_health(request.user):
-        raise PermissionDenied  # a staff account without a role (issue 8 item 15)
+        raise PermissionDenied  # a staff account without a role sees nothing
     health = health_status()
     context = {
         **admin.site.each_context(request),

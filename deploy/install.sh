@@ -115,7 +115,7 @@ ensure_data_dir() {
   fi
   run chown "$SVC_USER:$SVC_USER" "$DATA_DIR"
   run chmod 0750 "$DATA_DIR"
-  # Files an older version left readable by everyone (issue 8: database and footage 0644).
+  # Files an older version left readable by everyone (database and footage were once created 0644).
   run chmod -R g-w,o-rwx "$DATA_DIR"
 }
 

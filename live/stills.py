@@ -2,7 +2,7 @@
 of the live stream when it runs, else the first frame of the newest recorded segment.
 
 Cached in the RAM directory a few seconds, so a full grid costs one fetch per camera. A still
-costs web threads, so (issue 18, item 4):
+costs web threads, and a hostile snapshot server could hold them all, so:
 - one fetch per camera at a time for every viewer (an flock per camera: single flight; the
   others wait for it and read its result, a failure included);
 - at most MAX_WAITING requests across every web process fetch or wait (flock slots); past that

@@ -382,7 +382,7 @@ def signed_sums(files: dict[str, str], text: dict[str, bytes], key) -> dict[str,
     """SHA256SUMS, listing every file of the package but itself and its signature (the same
     hashes as the manifest's `files`, plus manifest.json and manifest.sig), and its Ed25519
     signature: what `sha256sum -c` reads is signed, so a stock-tool check cannot be fooled
-    by a regenerated SHA256SUMS (issue 24)."""
+    by a regenerated SHA256SUMS."""
     listed = files | {n: hashlib.sha256(text[n]).hexdigest() for n in SIGNED}
     sums = "".join(f"{h}  {n}\n" for n, h in sorted(listed.items())).encode()
     return {SUMS: sums, SUMS_SIG: key.sign(sums)}
@@ -525,7 +525,7 @@ def run_export(export_id: int, out_dir: Path | None = None) -> str:
 
 def finish(export: Export, pieces: list[Piece], package: Package, out_dir: Path) -> None:
     """Holds, DONE, the replicated fact and the audit entry in one transaction: a crash
-    leaves all of them or none (issue 24)."""
+    leaves all of them or none, never a finished export without its audit entry."""
     path = package.path
     rel = path.name if out_dir == Path(settings.EXPORTS_DIR) else str(path)
     segments = [s for p in pieces for s in p.segments]

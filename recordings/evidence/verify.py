@@ -66,7 +66,7 @@ def _layout(z: zipfile.ZipFile) -> tuple[dict[str, zipfile.ZipInfo], list[str]]:
     A zip member anywhere else (at the zip's root, in another folder, with `..`, `.`, an
     empty or absolute part, a backslash, or a second member of the same name) is not part of
     the package and fails verification: unzipping would put it beside or over the package's
-    files (issue 18 item 7).
+    files.
     """
     folder = _package_folder(z)
     members: dict[str, zipfile.ZipInfo] = {}
