@@ -16,7 +16,7 @@ import pymongo
 from django.conf import settings
 from pymongo.errors import PyMongoError
 
-from crimebox.redaction import redact, redact_url
+from crimebox.redaction import redact_url, redact_with_uri
 
 # Every collection a box writes to (docs/sync.md), in the order a pass reads them.
 COLLECTIONS = (
@@ -81,10 +81,7 @@ def _client(uri: str) -> pymongo.MongoClient:
 
 
 def _clean(error: object, uri: str) -> str:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(uri)
-    return redact(str(error), parts.password or "", parts.username or "")
+    return redact_with_uri(error, uri)
 
 
 class Ledger:

@@ -37,7 +37,7 @@ from cameras.models import Camera
 from cameras.provenance import provenance
 from cameras.ptz import manifest_moves
 from crimebox import outbox
-from crimebox.hashing import GENESIS, BackgroundSha256, sha256_stream
+from crimebox.hashing import BackgroundSha256, sha256_stream
 from crimebox.utc import utc_iso
 
 from .. import ffmpeg, fmp4
@@ -207,13 +207,7 @@ def ffmpeg_copy(
 
 
 def segment_entry(segment: Segment, prefix: dict | None = None) -> dict:
-    prev = None
-    if segment.sequence is not None:
-        prev = (
-            Segment.objects.filter(camera=segment.camera, sequence=segment.sequence - 1)
-            .values_list("chain_hash", flat=True)
-            .first()
-        ) or GENESIS
+    prev = segment.prev_chain_hash()
     extra = {} if prefix is None else {"recorded_prefix": prefix, "path": segment.path}
     return {
         **extra,
