@@ -53,7 +53,9 @@ unit_text() {
   local home=yes
   # A checkout under /home or /root (not the documented /opt/crimebox) must stay visible.
   case "$ROOT/" in /home/* | /root/*) home=no ;; esac
-  sed -e "s#/opt/crimebox#$ROOT#g" -e "s#/var/lib/crimebox#$DATA_DIR#g" \
+  # The venv first: it may live outside the checkout (CRIMEBOX_VENV).
+  sed -e "s#/opt/crimebox/\.venv/#$VENV/#g" -e "s#/opt/crimebox#$ROOT#g" \
+    -e "s#/var/lib/crimebox#$DATA_DIR#g" \
     -e "s#^User=crimebox#User=$SVC_USER#" -e "s#^Group=crimebox#Group=$SVC_USER#" \
     -e "s#^ProtectHome=yes#ProtectHome=$home#" "$ROOT/deploy/$1.service"
 }

@@ -16,7 +16,6 @@ from cameras.services import (
     split_rtsp_url,
 )
 from tests.factories import make_camera
-from tests.recordings.conftest import RTSPServer
 
 
 @pytest.mark.parametrize(
@@ -137,14 +136,11 @@ def test_add_rtsp_camera_cannot_open(closed_port):
 
 
 @pytest.mark.django_db
-def test_add_rtsp_camera_against_real_rtsp_server():
-    server = RTSPServer(user="op", password="Rtsp-pw-55").start()
-    try:
-        with pytest.raises(CameraError, match="401|Unauthorized|authori") as err:
-            add_rtsp_camera("Door", server.url, "op", "Wrong-pw-66")
-        camera = add_rtsp_camera("Door", server.url.replace("rtsp://", "rtsp://op:Rtsp-pw-55@"))
-    finally:
-        server.stop()
+def test_add_rtsp_camera_against_real_rtsp_server(rtsp_server):
+    server = rtsp_server(user="op", password="Rtsp-pw-55")  # the fixture marks the test slow
+    with pytest.raises(CameraError, match="401|Unauthorized|authori") as err:
+        add_rtsp_camera("Door", server.url, "op", "Wrong-pw-66")
+    camera = add_rtsp_camera("Door", server.url.replace("rtsp://", "rtsp://op:Rtsp-pw-55@"))
     assert camera.main_stream_uri == server.url
     assert (camera.username, camera.password) == ("op", "Rtsp-pw-55")
     assert (camera.main_codec, camera.main_width, camera.main_height) == ("h264", 320, 240)

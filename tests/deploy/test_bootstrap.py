@@ -5,6 +5,7 @@ import configparser
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,11 +13,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 BOOTSTRAP = ROOT / "deploy" / "bootstrap.sh"
 UNITS = ["crimebox-web", "crimebox-cluster", "crimebox-recorder", "crimebox-live"]
+# The venv running these tests, which need not be the checkout's own .venv.
+VENV = Path(sys.prefix)
 
 
 def bootstrap(*args, **env):
     full = {k: v for k, v in os.environ.items() if not k.startswith(("CRIMEBOX_", "INSTALL_"))}
-    full.update(env)
+    full.update({"CRIMEBOX_VENV": str(VENV), **env})
     return subprocess.run(
         [str(BOOTSTRAP), *args], env=full, capture_output=True, text=True, timeout=120
     )
@@ -67,6 +70,15 @@ def test_web_unit_runs_the_threaded_server_and_recorder_is_stopped_gently(render
     assert unit(rendered, "crimebox-recorder")["Service"]["KillMode"] == "mixed"
 
 
+def test_units_run_the_venv_given_even_outside_the_checkout(tmp_path):
+    result = bootstrap("render", str(tmp_path), CRIMEBOX_VENV="/srv/crimebox-venv")
+    assert result.returncode == 0, result.stderr
+    for name in UNITS:
+        service = unit(tmp_path, name)["Service"]
+        assert service["ExecStart"].startswith("/srv/crimebox-venv/bin/"), name
+        assert service["WorkingDirectory"] == str(ROOT)
+
+
 def test_fstab_lines_and_journal(rendered):
     disk, proc = (rendered / "fstab").read_text().splitlines()
     fields = disk.split()
@@ -100,7 +112,7 @@ def test_install_dry_run_changes_nothing_and_mounts_before_chown():
     assert "CRIMEBOX_DATA_MOUNT=/var/lib/crimebox" in env_text
     assert "CRIMEBOX_BOX_ID=pole-17" in env_text
     assert not [line for line in env_text[1:] if "#" in line]  # no inline comments
-    owner = Path(ROOT / ".venv").resolve().owner()
+    owner = VENV.resolve().owner()
     assert f"runuser -u {owner} -- " in lines[index("pip install")]
     assert "runuser -u crimebox" in lines[index("manage.py migrate")]
     assert "init_box --no-test-pattern" in result.stdout

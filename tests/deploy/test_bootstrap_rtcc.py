@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -103,7 +104,9 @@ def test_rtcc_runs_console_and_local_ledger_and_ctrl_c_stops_all(tmp_path):
 
 
 def rendered(tmp_path: Path, name: str) -> Path:
-    text = (ROOT / "deploy" / f"{name}.service").read_text().replace("/opt/crimebox", str(ROOT))
+    text = (ROOT / "deploy" / f"{name}.service").read_text()
+    # The venv running these tests, which need not be the checkout's own .venv.
+    text = text.replace("/opt/crimebox/.venv/", f"{sys.prefix}/").replace("/opt/crimebox", str(ROOT))
     path = tmp_path / f"{name}.service"
     path.write_text(text)
     return path
