@@ -106,7 +106,9 @@ def test_rtcc_runs_console_and_local_ledger_and_ctrl_c_stops_all(tmp_path):
 def rendered(tmp_path: Path, name: str) -> Path:
     text = (ROOT / "deploy" / f"{name}.service").read_text()
     # The venv running these tests, which need not be the checkout's own .venv.
-    text = text.replace("/opt/crimebox/.venv/", f"{sys.prefix}/").replace("/opt/crimebox", str(ROOT))
+    text = text.replace("/opt/crimebox/.venv/", f"{sys.prefix}/").replace(
+        "/opt/crimebox", str(ROOT)
+    )
     path = tmp_path / f"{name}.service"
     path.write_text(text)
     return path

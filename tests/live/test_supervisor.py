@@ -4,7 +4,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 
 import pytest
 
@@ -67,14 +66,26 @@ def test_first_viewer_starts_one_ffmpeg_of_the_substream_idle_stops_it(
     assert not folder.exists()  # RAM given back
 
 
-def test_camera_refusing_another_session_is_said_clearly(rtsp_server, supervisor):
+def frames_received(progress) -> int:
+    """The last `frame=` count FFmpeg's `-progress` file reports (0 before the first)."""
+    counts = [
+        int(line[6:]) for line in progress.read_text().splitlines() if line.startswith("frame=")
+    ]
+    return counts[-1] if counts else 0
+
+
+def test_camera_refusing_another_session_is_said_clearly(rtsp_server, supervisor, tmp_path):
     server = rtsp_server(sub_size="640x360", max_sessions=1)
     camera = make_camera("Busy", main_stream_uri=server.url, sub_stream_uri=server.sub_url)
+    progress = tmp_path / "progress"
+    progress.touch()
     recorder = subprocess.Popen(  # the recorder's session takes the camera's only one
         [
             "ffmpeg",
             "-v",
             "error",
+            "-progress",
+            str(progress),
             "-rtsp_transport",
             "tcp",
             "-i",
@@ -87,7 +98,8 @@ def test_camera_refusing_another_session_is_said_clearly(rtsp_server, supervisor
         ]  # fmt: skip
     )
     try:
-        time.sleep(1.5)
+        # Frames arriving prove the recorder holds the session before the live view asks.
+        wait_for(lambda: frames_received(progress) > 0, what="the recorder's session")
         state.want(camera.slug)
         wait_for(
             lambda: current(camera).get("state") == "unavailable",

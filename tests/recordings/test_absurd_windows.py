@@ -1,4 +1,5 @@
-"""Absurd holds and exports are refused with a clear message and nothing saved (issue 8 item 13)."""
+"""Absurd holds and exports are refused with a clear message and nothing saved: a typo in a year
+must not hold or export a century of nothing."""
 
 from datetime import UTC, datetime, timedelta
 
