@@ -20,7 +20,7 @@ def make_user(name, role=None, **kw):
     return user
 
 
-def login(client, username, password=PASSWORD, ip="10.147.17.9"):
+def post_login_form(client, username, password=PASSWORD, ip="10.147.17.9"):
     return client.post(
         reverse("admin:login"), {"username": username, "password": password}, REMOTE_ADDR=ip
     )
@@ -66,8 +66,8 @@ def test_admin_pages_follow_the_roles(client):
 @pytest.mark.django_db
 def test_login_logout_and_failure_are_audited_with_the_address(client):
     make_user("alice")
-    login(client, "alice", "wrong-password")
-    login(client, "alice")
+    post_login_form(client, "alice", "wrong-password")
+    post_login_form(client, "alice")
     client.post(reverse("admin:logout"), REMOTE_ADDR="10.147.17.9")
     events = list(
         AuditEvent.objects.order_by("sequence").values_list("action", "username", "client_ip")
@@ -86,15 +86,15 @@ def test_failed_logins_are_throttled_then_released(client, settings, monkeypatch
     settings.LOGIN_LOCKOUT_SECONDS = 300
     make_user("bob")
     for _ in range(3):
-        assert login(client, "bob", "nope").status_code == 200
-    response = login(client, "bob")  # right password, but locked
+        assert post_login_form(client, "bob", "nope").status_code == 200
+    response = post_login_form(client, "bob")  # right password, but locked
     assert b"Too many failed logins; try again in 5 minutes" in response.content
     assert "_auth_user_id" not in client.session
     # Another address is locked for that user name too.
-    assert b"Too many failed logins" in login(client, "bob", ip="10.147.17.50").content
+    assert b"Too many failed logins" in post_login_form(client, "bob", ip="10.147.17.50").content
     later = timezone.now() + timedelta(seconds=301)
     monkeypatch.setattr("audit.throttle.timezone.now", lambda: later)
-    response = login(client, "bob")
+    response = post_login_form(client, "bob")
     assert response.status_code == 302 and client.session["_auth_user_id"]
 
 

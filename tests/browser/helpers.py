@@ -1,22 +1,12 @@
-"""Shared steps of the browser tests: users per role, a real login, polling with a deadline."""
-
-import time
+"""Shared steps of the browser tests: users per role, a real login through the form."""
 
 from django.contrib.auth.models import Group, User
 from django.urls import reverse
 from selenium.webdriver.common.by import By
 
+from tests.helpers import wait_for
+
 PASSWORD = "role-pass-2026"
-
-
-def wait_for(predicate, timeout=20.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def make_user(username: str, role: str | None = None, superuser: bool = False) -> User:

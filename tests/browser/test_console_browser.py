@@ -7,8 +7,9 @@ from django.urls import reverse
 from django.utils import timezone
 from selenium.webdriver.common.by import By
 
-from tests.browser.helpers import log_in, make_user, wait_for
+from tests.browser.helpers import log_in, make_user
 from tests.factories import make_camera, make_segment
+from tests.helpers import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

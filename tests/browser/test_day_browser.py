@@ -11,8 +11,9 @@ from selenium.webdriver.common.by import By
 
 from recordings.holds import place_hold
 from recordings.models import Gap, LegalHold
-from tests.browser.helpers import log_in, make_user, wait_for
+from tests.browser.helpers import log_in, make_user
 from tests.factories import make_camera, make_segment
+from tests.helpers import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 T0 = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)

@@ -10,8 +10,9 @@ from selenium.webdriver.common.by import By
 from recordings.evidence.export import run_export
 from recordings.evidence.verify import verify_package
 from recordings.models import Export
-from tests.browser.helpers import log_in, make_user, wait_for
+from tests.browser.helpers import log_in, make_user
 from tests.factories import make_camera, make_segment
+from tests.helpers import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

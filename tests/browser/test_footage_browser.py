@@ -1,7 +1,6 @@
 """Real headless Chromium against the live server: log in, browse, play and seek, export."""
 
 import hashlib
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,19 +11,10 @@ from selenium.webdriver.common.by import By
 from recordings.evidence.verify import verify_package
 from recordings.models import Export
 from tests.factories import make_camera, make_segment
+from tests.helpers import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 PASSWORD = "inv-pass-2026"
-
-
-def wait_for(predicate, timeout=20.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 640×360 substream, 1 s keyframes), the real `live` supervisor and the real recorder."""
 
 import subprocess
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,21 +15,12 @@ from live import state
 from recordings.models import Gap, Segment
 from tests.browser.conftest import ARTIFACTS
 from tests.factories import make_camera
+from tests.helpers import wait_for
 from tests.recordings.conftest import RTSPServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 PASSWORD = "live-pass-2026"
 IDLE = 4  # CRIMEBOX_LIVE_IDLE_SECONDS for the supervisor under test
-
-
-def wait_for(predicate, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

@@ -11,8 +11,9 @@ from selenium.webdriver.common.by import By
 from audit.models import AuditEvent
 from recordings.evidence.export import run_export
 from recordings.models import Export, Gap
-from tests.browser.helpers import log_in, make_user, wait_for
+from tests.browser.helpers import log_in, make_user
 from tests.factories import make_camera, make_segment
+from tests.helpers import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 T0 = datetime(2026, 11, 23, 17, 57, tzinfo=UTC)  # 18:57 in Berlin

@@ -22,9 +22,10 @@ from cameras import ptz
 from cameras.models import Camera
 from cameras.services import add_onvif_camera
 from tests.browser.conftest import new_browser
-from tests.browser.helpers import log_in, make_user, wait_for
+from tests.browser.helpers import log_in, make_user
 from tests.cameras.conftest import onvif_camera  # noqa: F401  (the camera fixture)
 from tests.cameras.test_ptz_onvif import position
+from tests.helpers import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -12,7 +12,8 @@ from selenium.webdriver.common.by import By
 
 from rtcc import roles
 from rtcc.models import Alert, Box
-from tests.browser.helpers import log_in, wait_for
+from tests.browser.helpers import log_in
+from tests.helpers import wait_for
 from tests.rtcc.pagekit import (  # noqa: F401
     console_site,
     ingested,

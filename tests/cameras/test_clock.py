@@ -21,7 +21,7 @@ from cameras.tasks import measure_clocks_task
 from sync.models import OutboxItem
 from tests.cameras.conftest import run_ipycam
 from tests.factories import make_camera, make_segments
-from tests.recordings.conftest import wait_for
+from tests.helpers import wait_for
 
 FAKETIME_LIB = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 

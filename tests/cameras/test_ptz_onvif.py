@@ -2,7 +2,7 @@
 so where the camera points is read back through presets saved there."""
 
 from cameras.onvif import probe_device, ptz_request
-from tests.recordings.conftest import wait_for
+from tests.helpers import wait_for
 
 TOKEN = "Profile_Main"
 

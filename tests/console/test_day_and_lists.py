@@ -4,7 +4,6 @@ asked for) and the segment, gap and hold lists."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import Group, User
 from django.urls import reverse
 from django.utils import timezone
 
@@ -12,15 +11,9 @@ from recordings.holds import place_hold
 from recordings.index import open_segment, segment_dir
 from recordings.models import Gap, LegalHold
 from tests.factories import make_camera, make_media, make_segments
+from tests.helpers import login
 
 T0 = datetime(2026, 11, 23, 18, 55, tzinfo=UTC)
-
-
-def login(client, role):
-    user = User.objects.create_user(role.split()[0].lower(), password="x", is_staff=True)
-    user.groups.add(Group.objects.get(name=role))
-    client.force_login(user)
-    return user
 
 
 @pytest.fixture

@@ -3,22 +3,15 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import Group, User
 from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
 
 from recordings.models import Export
 from tests.factories import make_camera, make_segments
+from tests.helpers import login
 
 T0 = datetime(2026, 11, 23, 18, 55, tzinfo=UTC)
-
-
-def login(client, role):
-    user = User.objects.create_user(role.split()[0].lower(), password="x", is_staff=True)
-    user.groups.add(Group.objects.get(name=role))
-    client.force_login(user)
-    return user
 
 
 @pytest.fixture

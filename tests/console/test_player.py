@@ -4,21 +4,15 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
 from audit.models import AuditEvent
 from recordings.index import open_segment, segment_dir
 from recordings.models import Gap
 from tests.factories import make_camera, make_media, make_segments
+from tests.helpers import login
 
 T0 = datetime(2026, 11, 23, 17, 57, tzinfo=UTC)
-
-
-def login(client, role):
-    user = User.objects.create_user(role.split()[0].lower(), password="x", is_staff=True)
-    user.groups.add(Group.objects.get(name=role))
-    client.force_login(user)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.recordings.conftest import wait_for
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.slow
 UNIT = Path(__file__).resolve().parents[2] / "deploy" / "crimebox-cluster.service"

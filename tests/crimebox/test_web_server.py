@@ -19,6 +19,7 @@ from django.test import Client
 
 from audit.models import AuditEvent
 from tests.factories import make_camera, make_segments
+from tests.helpers import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -30,16 +31,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_for(predicate, what, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class SlowClient(threading.Thread):
@@ -118,7 +109,7 @@ def server(box_env, settings):
                 pytest.fail(log.read_text())
             return False
 
-    wait_for(up, "gunicorn to answer")
+    wait_for(up, what="gunicorn to answer")
     yield port
     proc.terminate()
     proc.wait(timeout=30)
@@ -140,7 +131,7 @@ def test_slow_downloads_never_block_health_or_the_admin(server, settings):
     cut = SlowClient(port, url, cookie, block=8 * 1024, stop_after=1024 * 1024)
     whole = SlowClient(port, url, cookie, block=256 * 1024)
     cut.start(), whole.start()
-    wait_for(lambda: b"\r\n\r\n" in cut.data and b"\r\n\r\n" in whole.data, "both to start")
+    wait_for(lambda: b"\r\n\r\n" in cut.data and b"\r\n\r\n" in whole.data, what="both to start")
 
     status, headers, body = get(port, url, cookie, timeout=5)
     assert status == 503 and int(headers["Retry-After"]) > 0, body
@@ -161,7 +152,7 @@ def test_slow_downloads_never_block_health_or_the_admin(server, settings):
         rows = AuditEvent.objects.filter(action="download").order_by("sequence")
         return list(rows) if rows.count() == 2 else None
 
-    events = {e.detail["result"]: e for e in wait_for(entries, "two download entries")}
+    events = {e.detail["result"]: e for e in wait_for(entries, what="two download entries")}
     assert events["sent"].detail["bytes_sent"] == SIZE
     sent = events["interrupted"].detail["bytes_sent"]
     # What the server handed to the kernel: at least what the client read, less one block, at
@@ -186,7 +177,7 @@ def test_a_client_that_read_nothing_is_not_said_to_have_received_the_file(server
         f"Cookie: sessionid={cookie}\r\nConnection: close\r\n\r\n".encode()
     )
     event = wait_for(
-        lambda: AuditEvent.objects.filter(action="download").first(), "the download's entry"
+        lambda: AuditEvent.objects.filter(action="download").first(), what="the download's entry"
     )
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     sock.close()  # a reset, having read nothing

@@ -15,20 +15,11 @@ from pathlib import Path
 import pymongo
 import pytest
 
+from tests.helpers import wait_for
 from tests.peers.ferretdb import binary, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 UNITS = ["crimebox-rtcc-web", "crimebox-rtcc-ingest"]
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def answers(url: str) -> bytes | None:
@@ -61,7 +52,9 @@ def test_rtcc_runs_console_and_local_ledger_and_ctrl_c_stops_all(tmp_path):
         start_new_session=True,
     )
     try:
-        health = wait_for(lambda: answers(f"http://127.0.0.1:{web}/health"), 90, "the console")
+        health = wait_for(
+            lambda: answers(f"http://127.0.0.1:{web}/health"), timeout=90, what="the console"
+        )
         assert b'"ok": true' in health
         out = (tmp_path / "out.log").read_text()
         uri = f"mongodb://127.0.0.1:{ledger}/"
@@ -76,8 +69,8 @@ def test_rtcc_runs_console_and_local_ledger_and_ctrl_c_stops_all(tmp_path):
                 b'"last_error": ""' in (answers(f"http://127.0.0.1:{web}/health") or b"")
                 and b'"last_pass_at": null' not in answers(f"http://127.0.0.1:{web}/health")
             ),
-            30,
-            "an ingest pass",
+            timeout=30,
+            what="an ingest pass",
         )
         settings_file = (tmp_path / "env.rtcc").read_text()
         assert f"CRIMEBOX_BIND=127.0.0.1:{web}" in settings_file
@@ -93,8 +86,8 @@ def test_rtcc_runs_console_and_local_ledger_and_ctrl_c_stops_all(tmp_path):
             lambda: (
                 subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True).returncode != 0
             ),
-            5,
-            "all stopped",
+            timeout=5,
+            what="all stopped",
         )
     finally:
         if proc.poll() is None:

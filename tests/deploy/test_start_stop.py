@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.recordings.conftest import free_port, wait_for
+from tests.helpers import wait_for
+from tests.recordings.conftest import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,7 +1,7 @@
 import pytest
 
 from tests.cameras.conftest import onvif_camera, silent_port  # noqa: F401  (shared fixtures)
-from tests.recordings.conftest import rtsp_server, wait_for  # noqa: F401
+from tests.recordings.conftest import rtsp_server  # noqa: F401
 
 
 @pytest.fixture(autouse=True)

@@ -9,8 +9,8 @@ from live import state
 from live.models import LiveSession
 from live.supervisor import LiveSupervisor, fair_share
 from tests.factories import make_camera
+from tests.helpers import wait_for
 from tests.live.test_views import camera, playing, user_with  # noqa: F401  (fixtures)
-from tests.recordings.conftest import wait_for
 
 
 def test_media_without_the_playlist_is_refused(client, camera, playing):  # noqa: F811

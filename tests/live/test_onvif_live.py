@@ -5,8 +5,8 @@ import pytest
 from cameras.services import add_onvif_camera
 from live import state, stills
 from live.supervisor import LiveSupervisor
+from tests.helpers import wait_for
 from tests.live.test_supervisor import probe_width
-from tests.recordings.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -5,7 +5,6 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.utils import timezone
 
@@ -14,17 +13,9 @@ from cameras.models import Camera
 from cameras.services import add_onvif_camera
 from recordings.evidence.export import audit_entries
 from tests.cameras.test_ptz_onvif import position
-from tests.recordings.conftest import wait_for
+from tests.helpers import logged_in, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the deadman thread reads the row
-
-
-def login(role: str, name: str) -> Client:
-    user = User.objects.create_user(name, password="x-pass-123", is_staff=True)
-    user.groups.add(Group.objects.get(name=role))
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -47,7 +38,7 @@ def post(client: Client, camera: Camera, action: str, value: str = ""):
 
 def test_an_operator_steers_and_every_move_is_on_the_record(ptz_camera, onvif_camera):
     assert ptz_camera.can_steer()
-    operator = login("Operator", "olga")
+    operator = logged_in("Operator", "olga")
     page = operator.get(f"/live/{ptz_camera.pk}/").content.decode()
     assert 'class="ptz-move"' in page and "live/ptz.js" in page and "ptz-save" not in page
     assert post(operator, ptz_camera, "home").json()["holder"] == "olga"
@@ -80,7 +71,7 @@ def test_an_operator_steers_and_every_move_is_on_the_record(ptz_camera, onvif_ca
 
 
 def test_an_investigator_watches_without_steering(ptz_camera):
-    investigator = login("Investigator", "ines")
+    investigator = logged_in("Investigator", "ines")
     page = investigator.get(f"/live/{ptz_camera.pk}/")
     assert page.status_code == 200 and "ptz-move" not in page.content.decode()
     for action in ("move", "stop", "home", "preset", "save", "release"):
@@ -90,7 +81,7 @@ def test_an_investigator_watches_without_steering(ptz_camera):
 
 
 def test_one_controller_at_a_time_and_control_lapses(ptz_camera):
-    olga, tom = login("Operator", "olga"), login("Field technician", "tom")
+    olga, tom = logged_in("Operator", "olga"), logged_in("Field technician", "tom")
     assert post(olga, ptz_camera, "home").status_code == 200
     refused = post(tom, ptz_camera, "home")
     assert refused.status_code == 409 and "olga is steering" in refused.json()["message"]
@@ -101,21 +92,21 @@ def test_one_controller_at_a_time_and_control_lapses(ptz_camera):
 
 
 def test_commands_are_rate_limited(ptz_camera):
-    olga = login("Operator", "olga")
+    olga = logged_in("Operator", "olga")
     assert post(olga, ptz_camera, "home").status_code == 200
     fast = olga.post(f"/live/{ptz_camera.pk}/ptz/keep", "{}", content_type="application/json")
     assert fast.status_code == 429
 
 
 def test_saving_a_preset_is_a_technicians_action(ptz_camera):
-    assert post(login("Operator", "olga"), ptz_camera, "save", "Gate").status_code == 403
-    tom = login("Field technician", "tom")
+    assert post(logged_in("Operator", "olga"), ptz_camera, "save", "Gate").status_code == 403
+    tom = logged_in("Field technician", "tom")
     assert "ptz-save" in tom.get(f"/live/{ptz_camera.pk}/").content.decode()
     assert post(tom, ptz_camera, "save", "Gate").json()["position"] == "saved as preset 'Gate'"
 
 
 def test_a_move_without_keep_alive_is_stopped_by_the_box(ptz_camera, onvif_camera):
-    olga = login("Operator", "olga")
+    olga = logged_in("Operator", "olga")
     assert post(olga, ptz_camera, "move", "left").status_code == 200
     # no keep-alive: the page died. The box stops the camera within MOVE_SECONDS.
     wait_for(
@@ -127,7 +118,7 @@ def test_a_move_without_keep_alive_is_stopped_by_the_box(ptz_camera, onvif_camer
 
 
 def test_bad_commands_are_clear_errors(ptz_camera):
-    olga = login("Operator", "olga")
+    olga = logged_in("Operator", "olga")
     assert post(olga, ptz_camera, "spin").status_code == 400
     assert post(olga, ptz_camera, "move", "sideways").status_code == 400
     assert post(olga, ptz_camera, "preset", "nope").status_code == 404
@@ -140,7 +131,7 @@ def test_a_clip_over_the_minute_lists_the_moves(ptz_camera, tmp_path):
     from cameras.ptz import manifest_moves
     from recordings.evidence.export import build_manifest  # noqa: F401  (the manifest's key)
 
-    olga = login("Operator", "olga")
+    olga = logged_in("Operator", "olga")
     post(olga, ptz_camera, "home")
     start = timezone.now()
     post(olga, ptz_camera, "move", "up")
@@ -156,7 +147,7 @@ def test_a_clip_over_the_minute_lists_the_moves(ptz_camera, tmp_path):
 
 
 def test_a_stop_is_never_rate_limited(ptz_camera):
-    olga = login("Operator", "olga")
+    olga = logged_in("Operator", "olga")
     assert post(olga, ptz_camera, "move", "left").status_code == 200
     keep = olga.post(f"/live/{ptz_camera.pk}/ptz/keep", "{}", content_type="application/json")
     assert keep.status_code in (200, 429)
@@ -170,7 +161,7 @@ def test_a_camera_without_ptz_has_no_controls(db):
     from tests.factories import make_camera
 
     camera = make_camera("Fixed")
-    olga = login("Operator", "olga")
+    olga = logged_in("Operator", "olga")
     assert "ptz-move" not in olga.get(f"/live/{camera.pk}/").content.decode()
     assert post(olga, camera, "move", "left").status_code == 404
     assert olga.get(f"/live/{camera.pk}/ptz/presets.json").status_code == 404
@@ -183,7 +174,7 @@ def test_a_camera_that_never_answers_stop_is_a_clear_error(db, silent_port, sett
         profiles=[{"token": "P", "ptz": True}], main_profile_token="P",
         ptz_move_until=timezone.now(),
     )  # fmt: skip
-    answer = post(login("Operator", "olga"), camera, "stop")
+    answer = post(logged_in("Operator", "olga"), camera, "stop")
     assert answer.status_code == 502 and "did not answer within 1 s" in answer.json()["message"]
     assert Camera.objects.get(pk=camera.pk).ptz_move_until is None  # the deadman stops trying
 
@@ -200,7 +191,7 @@ def test_moves_are_markers_on_the_footage_timeline(db):
         AuditEvent.Action.PTZ, username="olga", camera=camera, target=f"camera {camera.pk}",
         detail={"command": "preset", "from": "home position", "to": "preset 'Gate'"}, at=at,
     )  # fmt: skip
-    investigator = login("Investigator", "ines")
+    investigator = logged_in("Investigator", "ines")
     page = investigator.get(reverse("recordings:day", args=[camera.pk, f"{at:%Y-%m-%d}"]))
     assert (
         'class="move"' in page.content.decode()

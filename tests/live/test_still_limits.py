@@ -22,8 +22,9 @@ from tests.cameras.hostile import (
     listener,
     snapshot_server,
 )
-from tests.crimebox.test_web_server import free_port, get, wait_for
+from tests.crimebox.test_web_server import free_port, get
 from tests.factories import make_camera
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -137,7 +138,7 @@ def web(box_env, settings, live_dir):
                 pytest.fail(log.read_text())
             return False
 
-    wait_for(up, "gunicorn to answer")
+    wait_for(up, what="gunicorn to answer")
     yield port
     proc.terminate()
     proc.wait(timeout=30)
@@ -163,7 +164,7 @@ def test_sixty_stills_of_a_dripping_camera_leave_health_answering(web):
         threads = [threading.Thread(target=viewer) for _ in range(60)]
         for t in threads:
             t.start()
-        wait_for(lambda: server.paths, "the still to reach the camera")
+        wait_for(lambda: server.paths, what="the still to reach the camera")
         for _ in range(5):  # while the camera drips: /health and the login, each within 1 s
             status, _, body = get(web, "/health", timeout=1.0)
             assert status in (200, 503) and b'"status"' in body

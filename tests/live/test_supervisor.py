@@ -11,7 +11,7 @@ from live import state
 from live.supervisor import LiveSupervisor
 from recordings import ffmpeg
 from tests.factories import make_camera
-from tests.recordings.conftest import wait_for
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,6 +1,5 @@
 import socket
 import subprocess
-import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from pathlib import Path
@@ -86,19 +85,6 @@ def rtsp_server():
     yield make
     for server in servers:
         server.stop()
-
-
-def wait_for(predicate, timeout=30.0, step=0.2, tick=None, what="condition"):
-    """Poll `predicate` (calling `tick` between polls) until true or the deadline."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if tick:
-            tick()
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 class InlineExecutor(Executor):

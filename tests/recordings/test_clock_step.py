@@ -15,8 +15,9 @@ from recordings.index import relative_path
 from recordings.models import Gap, Segment
 from recordings.recorder import Supervisor
 from tests.factories import make_camera
+from tests.helpers import wait_for
 
-from .conftest import InlineExecutor, wait_for
+from .conftest import InlineExecutor
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")

@@ -10,8 +10,9 @@ import pytest
 from recordings.models import Gap, Segment
 from recordings.recorder import DISK_FULL_RETRY, Supervisor
 from tests.factories import make_camera
+from tests.helpers import wait_for
 
-from .conftest import InlineExecutor, wait_for
+from .conftest import InlineExecutor
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -21,7 +21,7 @@ from recordings import ffmpeg, fmp4
 from recordings.index import index_segment, open_segment, segment_dir
 from recordings.models import Export, Segment
 from tests.factories import make_camera, make_media
-from tests.recordings.conftest import wait_for
+from tests.helpers import wait_for
 
 
 def verify(*args: str) -> tuple[int, str]:

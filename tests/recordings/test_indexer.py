@@ -18,8 +18,9 @@ from recordings.indexer import Indexer
 from recordings.models import Gap, Segment
 from recordings.recorder import Supervisor
 from tests.factories import make_camera, make_media
+from tests.helpers import wait_for
 
-from .conftest import InlineExecutor, wait_for
+from .conftest import InlineExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 T0 = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)

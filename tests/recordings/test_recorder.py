@@ -17,8 +17,9 @@ from recordings.index import NAME_RE
 from recordings.models import Gap, Segment
 from recordings.recorder import Supervisor
 from tests.factories import make_camera
+from tests.helpers import wait_for
 
-from .conftest import InlineExecutor, wait_for
+from .conftest import InlineExecutor
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 PASSWORD = "s3cr3t-p@ss"

@@ -6,8 +6,9 @@ from recordings.evidence.integrity import verify_segments
 from recordings.models import Gap, Segment
 from recordings.recorder import Supervisor
 from tests.factories import make_camera
+from tests.helpers import wait_for
 
-from .conftest import InlineExecutor, wait_for
+from .conftest import InlineExecutor
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -13,8 +13,9 @@ from live.supervisor import LiveSupervisor
 from recordings.models import Segment
 from recordings.recorder import Supervisor
 from tests.factories import make_camera
+from tests.helpers import wait_for
 
-from .conftest import InlineExecutor, wait_for
+from .conftest import InlineExecutor
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 PASSWORD = "Argv-s3cr3t!pw"

@@ -19,8 +19,9 @@ from rtcc.models import Box, Camera, ClipJob
 from sync.models import ClipRequest
 from sync.tasks import ensure_schedules
 from tests.factories import make_camera
+from tests.helpers import wait_for
 from tests.peers.linkproxy import LinkProxy
-from tests.recordings.conftest import RTSPServer, wait_for
+from tests.recordings.conftest import RTSPServer
 from tests.sync import conftest as sync_fixtures
 
 ferretdb, rtcc, rtcc_db = sync_fixtures.ferretdb, sync_fixtures.rtcc, sync_fixtures.rtcc_db

@@ -12,7 +12,8 @@ from recordings.models import Gap, Segment
 from sync import sender
 from sync.models import OutboxItem, SyncLog
 from tests.factories import make_camera, make_segment
-from tests.recordings.conftest import RTSPServer, wait_for
+from tests.helpers import wait_for
+from tests.recordings.conftest import RTSPServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 T0 = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)
