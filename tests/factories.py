@@ -1,6 +1,7 @@
 """Small builders for tests: real rows, real media files made by real FFmpeg."""
 
 import subprocess
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,39 +15,62 @@ def make_camera(name="Cam 1", **fields) -> Camera:
     return Camera.objects.create(name=name, **fields)
 
 
+# The title FFmpeg writes into a cached encoding, replaced by each copy's own (same length, so
+# every box and offset in the file stays valid).
+TITLE_WIDTH = 64
+PLACEHOLDER = b"crimebox-test-media-title".ljust(TITLE_WIDTH, b"~")
+_encoded: dict[tuple[float, int, str, int], bytes] = {}
+
+
 def make_media(
     path: Path, seconds: float = 4, *, fps: int = 25, size: str = "320x240", gop: int | None = None
 ) -> Path:
-    """A fragmented-MP4 H.264 file like the recorder writes, from FFmpeg's test source."""
+    """A fragmented-MP4 H.264 file like the recorder writes, from FFmpeg's test source.
+
+    Each kind of file is encoded once per test session (encoding was most of the suite's time);
+    every copy gets its own name as title, so no two files have the same bytes or SHA-256."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            f"testsrc2=size={size}:rate={fps}:duration={seconds}",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-g",
-            str(gop or fps),
-            "-pix_fmt",
-            "yuv420p",
-            "-metadata",
-            f"title={path.name}",  # unique bytes per file
-            "-movflags",
-            "+frag_keyframe+empty_moov+default_base_moof",
-            str(path),
-        ],
-        check=True,
-    )
+    key = (seconds, fps, size, gop or fps)
+    if key not in _encoded:
+        _encoded[key] = _encode(seconds, fps, size, gop or fps)
+    title = path.name.encode()[:TITLE_WIDTH].ljust(TITLE_WIDTH, b" ")
+    path.write_bytes(_encoded[key].replace(PLACEHOLDER, title))
     return path
+
+
+def _encode(seconds: float, fps: int, size: str, gop: int) -> bytes:
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "media.mp4"
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                f"testsrc2=size={size}:rate={fps}:duration={seconds}",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-g",
+                str(gop),
+                "-pix_fmt",
+                "yuv420p",
+                "-metadata",
+                f"title={PLACEHOLDER.decode()}",
+                "-movflags",
+                "+frag_keyframe+empty_moov+default_base_moof",
+                str(out),
+            ],
+            check=True,
+        )
+        media = out.read_bytes()
+    assert media.count(PLACEHOLDER) == 1, "the title must be replaceable in place"
+    return media
 
 
 def make_segment(
