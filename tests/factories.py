@@ -5,8 +5,12 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from django.utils import timezone
+
 from cameras.models import Camera
-from recordings.index import index_segment, segment_dir
+from crimebox.ffprobe import MediaInfo
+from crimebox.hashing import sha256_file
+from recordings.index import Measured, index_segment, measure, seal, segment_dir
 
 
 def make_camera(name="Cam 1", **fields) -> Camera:
@@ -80,7 +84,23 @@ def make_segment(
     start = start or datetime(2026, 11, 24, 14, 0, tzinfo=UTC)
     path = segment_dir(camera, start) / f"{start:%Y%m%dT%H%M%S}Z.mp4"
     make_media(path, seconds, gop=gop)
+    if "measured" not in kw:
+        kw["measured"] = _measure(path, (seconds, gop))
     return index_segment(camera, path, start=start, **kw)
+
+
+_probed: dict[tuple[float, int | None], MediaInfo] = {}
+
+
+def _measure(path: Path, key: tuple[float, int | None]) -> Measured:
+    """measure(), with ffprobe run once per kind of media: copies of one encoding differ only
+    in their title. Each file is still sealed and hashed itself."""
+    if key not in _probed:
+        measured = measure(path)
+        _probed[key] = measured.info
+        return measured
+    seal(path)
+    return Measured(_probed[key], sha256_file(path), path.stat().st_size, timezone.now())
 
 
 def make_segments(camera: Camera, start: datetime, count: int, seconds: float = 4):
