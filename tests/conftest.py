@@ -54,6 +54,7 @@ SLOW_FIXTURES = {
     "box_env",  # recorder/cluster subprocesses
     "rtsp_server",  # GStreamer RTSP camera
     "onvif_camera",  # ipycam in a network namespace (root)
+    "slow_camera",  # the same under libfaketime (tests/cameras/test_clock.py)
     "ferretdb",  # FerretDB peer
     "rtcc_ferretdb",
     "rtcc_ledger",

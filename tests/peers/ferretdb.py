@@ -66,7 +66,10 @@ class FerretDB:
                 time.sleep(0.05)
         raise RuntimeError("ferretdb did not listen in time")
 
-    def stop(self, kill: bool = False) -> None:
+    def stop(self, kill: bool = True) -> None:
+        """Killed unless told: a datacenter that drops is what the outage tests mean, its SQLite
+        keeps every committed write, and a graceful stop waits ~3 s for the clients the code
+        under test keeps open (one per URI, for the life of the process)."""
         if self.proc is None:
             return
         self.proc.kill() if kill else self.proc.terminate()
