@@ -8,7 +8,7 @@ signed package (fragment copy, hashing, zip, fsync), and prints its time divided
 `cat` takes to copy the two source files, with and without fsync, measured in the same run
 (alternated, best of 5 each; each run's output replaces the previous one's, for cat and for
 the export alike). Also one SHA-256 pass over the same bytes, and FFmpeg's stream copy of
-the window (how clips were cut before recordings.fmp4), for scale.
+the window (how clips were cut before recordings/evidence/fmp4.py), for scale.
 """
 
 import argparse

@@ -17,8 +17,8 @@ from django_q.tasks import async_task
 
 from cameras.models import Camera
 from crimebox.display import box_window, zone_name
-from recordings.evidence.export import ExportError, plan
 from recordings.evidence.jobs import retry_export
+from recordings.evidence.plan import ExportError, plan
 from recordings.evidence.signing import ensure_signing_key
 from recordings.models import Export
 from recordings.validators import check_export_window

@@ -14,7 +14,7 @@ from django_q.tasks import async_task
 from audit.models import AuditEvent
 from crimebox.display import box_window
 
-from ..evidence.export import ExportError, plan
+from ..evidence.plan import ExportError, plan
 from ..evidence.signing import ensure_signing_key
 from ..footage.media import Audit, ranged_response
 from ..models import Export
