@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from crimebox import ffprobe, ffrun
 from crimebox.hashing import BackgroundSha256
 from crimebox.utc import utc_iso
 
@@ -91,12 +92,12 @@ def ffmpeg_copy(
     used: list[Segment], offset: float, until: float, work: Path, take: Sink
 ) -> tuple[float, dict]:
     """The clip by FFmpeg's stream copy: (its first keyframe, s into the first segment; how)."""
-    key = ffmpeg.keyframe_at_or_before(used[0].abs_path, offset) if offset > 0 else 0.0
+    key = ffprobe.keyframe_at_or_before(used[0].abs_path, offset) if offset > 0 else 0.0
     listing = work / "clip.ffconcat"
     listing.write_text(ffmpeg.concat_listing([s.abs_path for s in used], key))
     argv = ffmpeg.clip_argv(listing, until - key)
     try:
-        ffmpeg.stream_stdout(argv, take, ffmpeg.clip_timeout(sum(s.size for s in used)))
+        ffrun.stream_stdout(argv, take, ffmpeg.clip_timeout(sum(s.size for s in used)))
     finally:
         listing.unlink(missing_ok=True)
     shown = [os.path.basename(a) if a.startswith(str(work)) else a for a in argv]

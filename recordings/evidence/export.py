@@ -16,9 +16,8 @@ from django.utils import timezone
 
 from audit import log
 from audit.models import AuditEvent
-from crimebox import outbox
+from crimebox import ffrun, outbox
 
-from .. import ffmpeg
 from ..holds import place_hold
 from ..models import Export
 from . import jobs
@@ -53,7 +52,7 @@ def run_export(export_id: int, out_dir: Path | None = None) -> str:
     except Exception as e:
         if package is not None:  # built, but not recorded as done: not offered
             package.path.unlink(missing_ok=True)
-        known = isinstance(e, (ExportError, ffmpeg.FFmpegError, OSError))
+        known = isinstance(e, (ExportError, ffrun.FFmpegError, OSError))
         reason = str(e) if known else f"{type(e).__name__}: {e}"
         jobs.fail(export_id, reason)
         logger.error("export %d failed: %s", export_id, reason, exc_info=not known)

@@ -15,9 +15,9 @@ from cameras import clock as camera_clock
 from cameras.models import Camera
 from cameras.provenance import provenance
 from cameras.ptz import manifest_moves
+from crimebox import ffrun
 from crimebox.utc import utc_iso
 
-from .. import ffmpeg
 from ..models import Export, Gap, LegalHold, Segment
 from .hashing import CHAIN_FORMULA
 
@@ -139,7 +139,7 @@ def build_manifest(export, clips, segments, cameras, files, key, exported_at, pr
         "exporter": exporter_name(export),
         "exported_at": exported_at,
         "requested_window": {"start": utc_iso(start), "end": utc_iso(end)},
-        "ffmpeg_version": ffmpeg.version(),
+        "ffmpeg_version": ffrun.version(),
         "cameras": [provenance(c) for c in cameras],  # as in the replicated documents
         "camera_clocks": camera_clock.manifest_entries(cameras, start, end),
         "camera_moves": manifest_moves(cameras, start, end),

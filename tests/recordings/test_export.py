@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from audit.models import AuditEvent
-from recordings import ffmpeg
+from crimebox import ffprobe
 from recordings.evidence import fmp4
 from recordings.index import open_segment, segment_dir
 from recordings.models import Export, Gap, Segment
@@ -453,7 +453,7 @@ def test_clip_is_stream_copy(footage, tmp_path):
     _, segs = footage
     package = export(tmp_path, T0 + timedelta(seconds=2), T0 + timedelta(seconds=6))
     folder = unzip(package, tmp_path / "x")
-    assert ffmpeg.probe(folder / "clip.mp4").codec == segs[0].codec
+    assert ffprobe.probe(folder / "clip.mp4").codec == segs[0].codec
     # The packets of the clip are the source's bytes, in order, across the segment boundary;
     # a re-encode (same codec, same size) gives other bytes. Keyframes are compared by place
     # only: the MP4 muxer puts the parameter sets (SPS/PPS) in front of them.

@@ -54,6 +54,7 @@ def test_a_failing_sink_stops_ffmpeg_and_raises(db, tmp_path):
     """The disk filling up mid-export: the error surfaces, FFmpeg is stopped, nothing hangs."""
     import errno
 
+    from crimebox import ffrun
     from recordings import ffmpeg
 
     segment = make_segment(make_camera("North"), T0, 8)
@@ -66,5 +67,5 @@ def test_a_failing_sink_stops_ffmpeg_and_raises(db, tmp_path):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     with pytest.raises(OSError, match="No space left"):
-        ffmpeg.stream_stdout(ffmpeg.clip_argv(listing, 8), sink, 30)
+        ffrun.stream_stdout(ffmpeg.clip_argv(listing, 8), sink, 30)
     assert len(taken) == 1
