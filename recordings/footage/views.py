@@ -17,6 +17,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from audit import log, roles
 from audit.models import AuditEvent
 from cameras.models import Camera
+from crimebox.admin_base import page_context
 from crimebox.display import box_window
 
 from ..holds import HoldError, place_hold
@@ -41,10 +42,6 @@ def footage_view(perm=roles.VIEW_FOOTAGE):
         return admin.site.admin_view(wrapped)
 
     return decorator
-
-
-def context(request, **kw):
-    return {**admin.site.each_context(request), **kw}
 
 
 def on_disk_segment(pk: int, recording: bool = True) -> Segment:
@@ -88,7 +85,7 @@ def index(request):
     return render(
         request,
         "recordings/index.html",
-        context(
+        page_context(
             request,
             title="Footage",
             cameras=cameras,
@@ -125,7 +122,7 @@ def camera_day(request, camera_id: int, day: str | None = None):
     return render(
         request,
         "recordings/day.html",
-        context(
+        page_context(
             request,
             title=title,
             camera=camera,
@@ -295,7 +292,7 @@ def player(request, segment_id: int):
     return render(
         request,
         "recordings/player.html",
-        context(
+        page_context(
             request,
             title=f"Play {segment.camera} — {timezone.localtime(segment.start):%A %Y-%m-%d}",
             segment=segment,
