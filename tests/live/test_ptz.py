@@ -11,7 +11,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from cameras.models import Camera
 from cameras.services import add_onvif_camera
-from recordings.evidence.export import audit_entries
+from recordings.evidence.manifest import audit_entries
 from tests.cameras.test_ptz_onvif import position
 from tests.helpers import logged_in, wait_for
 
@@ -129,7 +129,7 @@ def test_bad_commands_are_clear_errors(ptz_camera):
 
 def test_a_clip_over_the_minute_lists_the_moves(ptz_camera, tmp_path):
     from cameras.ptz import manifest_moves
-    from recordings.evidence.export import build_manifest  # noqa: F401  (the manifest's key)
+    from recordings.evidence.manifest import build_manifest  # noqa: F401  (the manifest's key)
 
     olga = logged_in("Operator", "olga")
     post(olga, ptz_camera, "home")
