@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -104,17 +105,11 @@ def clip_request(request: HttpRequest) -> HttpResponseBase:
             .values_list("name", flat=True)
         ),
         "tz": timezone.get_current_timezone_name(),
-        "max_minutes": _max_minutes(),
+        "max_minutes": settings.RTCC_CLIP_MAX_MINUTES,
     }
     return render_page(
         request, "rtcc/clip_request.html", context, status=400 if form.errors else 200
     )
-
-
-def _max_minutes() -> int:
-    from django.conf import settings
-
-    return int(settings.RTCC_CLIP_MAX_MINUTES)
 
 
 def duration(seconds: float) -> str:
@@ -187,7 +182,7 @@ def clips(request: HttpRequest) -> HttpResponse:
     jobs = list(page_obj.object_list)
     boxes = _boxes(jobs)
     rows = [(j, state_words(j, boxes.get(j.box_id), now)) for j in jobs]
-    context = {
+    context: dict[str, Any] = {
         "rows": rows,
         "page_obj": page_obj,
         "open": any(j.state in ClipJob.OPEN for j in jobs),
@@ -203,7 +198,7 @@ def clip(request: HttpRequest, request_id: str) -> HttpResponse:
     now = timezone.now()
     job = get_object_or_404(ClipJob, request=request_id)
     box = Box.objects.filter(box_id=job.box_id).first()
-    context = {
+    context: dict[str, Any] = {
         "job": job,
         "box": box,
         "words": state_words(job, box, now),

@@ -117,7 +117,7 @@ def clip_download(request: HttpRequest, request_id: str) -> HttpResponseBase:
     response: HttpResponseBase
     if request.method == "HEAD":
         response = HttpResponse(status=206 if span else 200, content_type="application/zip")
-        response["Content-Disposition"] = content_disposition_header(True, name)
+        response["Content-Disposition"] = content_disposition_header(True, name) or ""
     else:
         where = f"{first}-{last}" if span else ""
         body = RangeReader(path, first, length, audit_on_close(request, job, where, length))
