@@ -13,11 +13,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
-from django_q.tasks import async_task
 
 from audit import roles
 from cameras.models import Camera
 from crimebox.display import box_window, zone_name
+from recordings.evidence import jobs
 from recordings.evidence.jobs import retry_export
 from recordings.evidence.plan import ExportError, plan
 from recordings.evidence.signing import ensure_signing_key
@@ -163,11 +163,7 @@ def queue_export(form: ExportRequestForm, user) -> Export:
         export.requested_by = user
         export.save()
         form.save_m2m()
-        transaction.on_commit(
-            lambda: async_task(
-                "recordings.evidence.export.run_export", export.pk, task_name=f"export {export.pk}"
-            )
-        )
+        jobs.queue(export.pk)
     return export
 
 

@@ -16,7 +16,6 @@ import fcntl
 import logging
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +27,7 @@ from cameras import trust
 from cameras.audit import answer_refused
 from cameras.models import Camera
 from crimebox import ffrun
+from crimebox.atomic import write_atomic
 from recordings import ffmpeg
 from recordings.footage.thumbnails import thumbnail
 from recordings.models import Segment
@@ -115,9 +115,7 @@ def _single_flight(camera: Camera, cache: Path) -> bytes | None:
         if cached is not None:
             return cached or None
         data = snapshot(camera) or live_frame(camera) or recorded_frame(camera)
-        partial = cache.with_name(f".{cache.name}.{uuid.uuid4().hex}.tmp")  # one per request
-        partial.write_bytes(data or b"")  # b"": "no picture", so waiters do not fetch again
-        partial.replace(cache)
+        write_atomic(cache, data or b"")  # b"": "no picture", so waiters do not fetch again
         return data
     finally:
         os.close(fd)

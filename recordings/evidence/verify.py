@@ -18,6 +18,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+from cameras.models import slug_of
 from crimebox import ffprobe, ffrun
 from crimebox.hashing import sha256_stream
 from crimebox.keys import fingerprint_of
@@ -297,4 +298,4 @@ def _check_originals(z, members, manifest, result: Verification) -> None:
 
 
 def _original_name(seg: dict) -> str:
-    return f"cam{seg['camera_id']:04d}-{seg['file']}"
+    return f"{slug_of(seg['camera_id'])}-{seg['file']}"
