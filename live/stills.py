@@ -16,9 +16,7 @@ costs web threads, and a hostile snapshot server could hold them all, so:
 import fcntl
 import logging
 import os
-import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -26,13 +24,15 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 import httpx
-from django.conf import settings
 
 from cameras import trust
 from cameras.audit import answer_refused
 from cameras.models import Camera
+from crimebox import ffrun
+from crimebox.atomic import write_atomic
 from crimebox.display import box_time
-from recordings import fmp4
+from recordings import ffmpeg
+from recordings.evidence import fmp4
 from recordings.footage.thumbnails import thumbnail
 from recordings.models import Segment
 
@@ -121,17 +121,11 @@ def _single_flight(camera: Camera, cache: Path) -> bytes | None:
         data, source = _picture(camera)
         # What the cached still is, for the grid's words (still_source); written first, so
         # a still is never shown with an older one's time.
-        _replace(cache.with_suffix(".source"), source.encode())
-        _replace(cache, data or b"")  # b"": "no picture", so waiters do not fetch again
+        write_atomic(cache.with_suffix(".source"), source)
+        write_atomic(cache, data or b"")  # b"": "no picture", so waiters do not fetch again
         return data
     finally:
         os.close(fd)
-
-
-def _replace(path: Path, data: bytes) -> None:
-    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")  # one per request
-    partial.write_bytes(data)
-    partial.replace(path)
 
 
 def _picture(camera: Camera) -> tuple[bytes | None, str]:
@@ -283,11 +277,7 @@ def recorded_frame(camera: Camera) -> tuple[bytes, datetime] | None:
 
 
 def jpeg_of(media: bytes) -> bytes | None:
-    argv = [settings.FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error", "-i", "pipe:0",
-            "-frames:v", "1", "-vf", "scale=320:-2", "-q:v", "6", "-f", "image2",
-            "-c:v", "mjpeg", "pipe:1"]  # fmt: skip
     try:
-        proc = subprocess.run(argv, input=media, capture_output=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
+        return ffrun.run_bytes(ffmpeg.still_argv(), 10, stdin=media) or None
+    except ffrun.FFmpegError:
         return None
-    return proc.stdout if proc.returncode == 0 and proc.stdout else None

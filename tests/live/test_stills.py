@@ -11,7 +11,7 @@ import pytest
 from crimebox.display import box_time
 from live import stills
 from live.stream import explain_exit
-from recordings import fmp4
+from recordings.evidence import fmp4
 from recordings.index import open_segment, segment_dir
 from tests.factories import make_camera, make_media, make_segment
 

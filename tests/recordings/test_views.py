@@ -5,7 +5,7 @@ from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
 from audit.models import AuditEvent
-from recordings.footage.media import Unsatisfiable, parse_range
+from crimebox.ranges import Unsatisfiable, parse_range
 from recordings.footage.timeline import day_timeline
 from recordings.index import open_segment, segment_dir
 from recordings.models import Gap, Segment
