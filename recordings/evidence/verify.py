@@ -47,7 +47,7 @@ def _parse(ts: str) -> datetime:
     return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
-def _members(z: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
+def package_members(z: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
     """Package members by their path inside the package folder."""
     return _layout(z)[0]
 
