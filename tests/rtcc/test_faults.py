@@ -5,7 +5,16 @@ from datetime import timedelta
 import pytest
 
 from rtcc import ingest
-from rtcc.models import Alert, Box, HeldDocument, IngestState, IntegrityProblem, SegmentRecord
+from rtcc.ledger import Ledger, LedgerError
+from rtcc.models import (
+    Alert,
+    Box,
+    HeldDocument,
+    IngestState,
+    IntegrityProblem,
+    MissingRange,
+    SegmentRecord,
+)
 from rtcc.trust import enrol
 
 from .conftest import T0, LedgerBox
@@ -132,6 +141,36 @@ def test_ledger_down_at_start_then_back(rtcc_ledger, settings, rtcc_ferretdb):
     assert ingest.tick(now=later).ok
     assert IngestState.get().last_error == ""
     assert Box.objects.get().state == Box.State.DARK  # now it is known: silent an hour
+
+
+def test_ledger_lost_in_the_middle_of_a_pass_loses_nothing_and_counts_nothing_twice(
+    rtcc_ledger, monkeypatch
+):
+    box = enrolled_box(rtcc_ledger)
+    box.camera()
+    for _ in range(10):
+        box.segment()
+    real = Ledger.after
+
+    def dies_after_five_segments(self, name, box_id, n, limit):
+        for i, doc in enumerate(real(self, name, box_id, n, limit)):
+            if name == "segments" and i == 5:
+                raise LedgerError("segments: connection closed by the server")
+            yield doc
+
+    monkeypatch.setattr(ingest, "CHUNK", 3)  # camera+1+2, 3..5, then the read fails
+    monkeypatch.setattr(Ledger, "after", dies_after_five_segments)
+    result = ingest.tick(now=T0)
+    assert result.error == "segments: connection closed by the server"
+    assert IngestState.get().last_error == result.error
+    assert SegmentRecord.objects.count() == 5  # what was read before the loss, committed
+    monkeypatch.setattr(Ledger, "after", real)
+    assert ingest.tick(now=T0).ok
+    assert sorted(SegmentRecord.objects.values_list("sequence", flat=True)) == list(range(1, 11))
+    assert set(SegmentRecord.objects.values_list("verification", flat=True)) == {"verified"}
+    assert not IntegrityProblem.objects.exists() and not MissingRange.objects.exists()
+    row = Box.objects.get()
+    assert row.documents == 12 and row.last_n == box.n
 
 
 def test_no_uri_is_a_clear_error(settings):
