@@ -130,9 +130,7 @@ def _n(value: object) -> float:
     return value if isinstance(value, int | float) and not isinstance(value, bool) else 0
 
 
-def merged(
-    ledger: Ledger, box_id: str, cursors: dict, limit: int
-) -> Iterator[tuple[str, dict]]:
+def merged(ledger: Ledger, box_id: str, cursors: dict, limit: int) -> Iterator[tuple[str, dict]]:
     """A box's documents of every collection after `cursors`, in number order. Each collection
     is read up to `limit` documents; where one stops with more to come, the merge stops at that
     number (what lies beyond it is read next pass, in order)."""
