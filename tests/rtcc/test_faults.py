@@ -1,5 +1,6 @@
 """Bad documents and a bad ledger: a clear problem or alert, the rest ingested, never a crash."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -127,11 +128,13 @@ def test_ledger_down_at_start_then_back(rtcc_ledger, settings, rtcc_ferretdb):
     box.heartbeat()
     ingest.tick(now=T0)
     assert Box.objects.get().state == Box.State.RECORDING
-    settings.RTCC_URI = "mongodb://u:secret@127.0.0.1:9/"
+    settings.RTCC_URI = "mongodb://reader:secret@127.0.0.1:9/"
     settings.RTCC_TIMEOUT_SECONDS = 0.5
     later = T0 + timedelta(hours=1)
     result = ingest.tick(now=later)
-    assert not result.ok and "secret" not in result.error
+    assert not result.ok and "secret" not in result.error and "reader" not in result.error
+    assert result.error.startswith("boxes: mongodb://127.0.0.1:9/ did not answer within 0.5 s: ")
+    assert "Connection refused" in result.error
     state = IngestState.get()
     assert state.last_error and state.last_ok_at == T0
     # The fleet is not judged on what could not be read: no box goes dark for it.
@@ -141,6 +144,25 @@ def test_ledger_down_at_start_then_back(rtcc_ledger, settings, rtcc_ferretdb):
     assert ingest.tick(now=later).ok
     assert IngestState.get().last_error == ""
     assert Box.objects.get().state == Box.State.DARK  # now it is known: silent an hour
+
+
+def test_a_ledger_that_never_answers_is_a_clear_error_in_bounded_time(
+    rtcc_ledger, settings, silent_port
+):
+    box = enrolled_box(rtcc_ledger)
+    box.heartbeat()
+    ingest.tick(now=T0)
+    settings.RTCC_URI = f"mongodb://127.0.0.1:{silent_port}/"
+    settings.RTCC_TIMEOUT_SECONDS = 0.5
+    started = time.monotonic()
+    result = ingest.tick(now=T0 + timedelta(hours=1))
+    assert time.monotonic() - started < 5
+    assert result.error.startswith(
+        f"boxes: mongodb://127.0.0.1:{silent_port}/ did not answer within 0.5 s: "
+    )
+    assert "timed out" in result.error and "Topology" not in result.error
+    assert IngestState.get().last_error == result.error[:2000]
+    assert Box.objects.get().state == Box.State.RECORDING  # not judged on what was not read
 
 
 def test_ledger_lost_in_the_middle_of_a_pass_loses_nothing_and_counts_nothing_twice(
