@@ -13,12 +13,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
-from django_q.tasks import async_task
 
+from audit import roles
 from cameras.models import Camera
+from crimebox.admin_base import page_context
 from crimebox.display import box_window, zone_name
-from recordings.evidence.export import ExportError, plan
+from recordings.evidence import jobs
 from recordings.evidence.jobs import retry_export
+from recordings.evidence.plan import ExportError, plan
 from recordings.evidence.signing import ensure_signing_key
 from recordings.models import Export
 from recordings.validators import check_export_window
@@ -128,13 +130,9 @@ def initial_from(query) -> dict:
     return initial
 
 
-def context(request, **kw):
-    return {**admin.site.each_context(request), **kw}
-
-
 @admin.site.admin_view
 def export_new(request):
-    if not request.user.has_perm("recordings.export_footage"):
+    if not roles.may_export(request.user):
         raise PermissionDenied
     if request.method == "POST":
         form = ExportRequestForm(request.POST)
@@ -152,7 +150,7 @@ def export_new(request):
     return render(
         request,
         "console/export_form.html",
-        context(request, title="Export evidence", form=form, zone=zone_name()),
+        page_context(request, title="Export evidence", form=form, zone=zone_name()),
     )
 
 
@@ -162,16 +160,12 @@ def queue_export(form: ExportRequestForm, user) -> Export:
         export.requested_by = user
         export.save()
         form.save_m2m()
-        transaction.on_commit(
-            lambda: async_task(
-                "recordings.evidence.export.run_export", export.pk, task_name=f"export {export.pk}"
-            )
-        )
+        jobs.queue(export.pk)
     return export
 
 
 def visible_exports(request):
-    if not request.user.has_perm("recordings.view_export"):
+    if not roles.may_view_exports(request.user):
         raise PermissionDenied
     return Export.objects.select_related("requested_by").prefetch_related("cameras")
 
@@ -184,14 +178,14 @@ def export_list(request):
     return render(
         request,
         template,
-        context(
+        page_context(
             request,
             title="Evidence exports",
             exports=exports,
             busy=busy,
             new=request.GET.get("new", ""),
             fingerprint=ensure_signing_key().fingerprint,
-            can_export=request.user.has_perm("recordings.export_footage"),
+            can_export=roles.may_export(request.user),
         ),
     )
 
@@ -202,7 +196,7 @@ def export_detail(request, export_id: int):
     return render(
         request,
         "console/export_detail.html",
-        context(
+        page_context(
             request,
             title=f"Export for case {export.case_number}",
             export=export,
@@ -216,7 +210,7 @@ def export_detail(request, export_id: int):
 @admin.site.admin_view
 def export_retry(request, export_id: int):
     """A failed export (or one whose worker died) built again, by whoever may export."""
-    if not request.user.has_perm("recordings.export_footage"):
+    if not roles.may_export(request.user):
         raise PermissionDenied
     export = get_object_or_404(visible_exports(request), pk=export_id)
     if retry_export(export.pk):

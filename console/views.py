@@ -7,7 +7,9 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
+from audit import roles
 from cameras.models import Camera
+from crimebox.admin_base import page_context
 from recordings.footage.thumbnails import audit_still, thumbnail
 from recordings.health import health_status, may_see_health
 from recordings.models import Segment
@@ -18,11 +20,11 @@ from .health_words import health_in_words
 def landing_url(user) -> str:
     """Where a role's work is: investigator → Footage, auditor → audit trail, technician and
     administrator → the front page (cameras and health)."""
-    if user.is_superuser or user.has_perm("cameras.change_camera"):
+    if user.is_superuser or roles.may_change_cameras(user):
         return reverse("admin:index")
-    if user.has_perm("recordings.view_footage"):
+    if roles.may_view_footage(user):
         return reverse("recordings:index")
-    if user.has_perm("audit.view_auditevent"):
+    if roles.may_read_audit(user):
         return reverse("admin:audit_auditevent_changelist")
     return reverse("admin:index")
 
@@ -50,16 +52,12 @@ def landing(request):
     return redirect(landing_url(request.user))
 
 
-def may_see_stills(user) -> bool:
-    return user.has_perm("recordings.view_footage") or user.has_perm("cameras.change_camera")
-
-
 def camera_cards(user) -> list[dict]:
     """Every camera with its newest playable segment (for the still and 'last segment')."""
     cards = []
     for camera in Camera.objects.order_by("name"):
         latest = Segment.objects.filter(camera=camera).playable().order_by("-start").first()
-        cards.append({"camera": camera, "latest": latest, "still": may_see_stills(user)})
+        cards.append({"camera": camera, "latest": latest, "still": roles.may_see_stills(user)})
     return cards
 
 
@@ -67,15 +65,15 @@ def camera_cards(user) -> list[dict]:
 def front(request):
     """The box at a glance: every camera (still, status, last segment) and health in words."""
     health = health_status()
-    context = {
-        **admin.site.each_context(request),
-        "title": f"Box {health['box_id']} at a glance",
-        "cards": camera_cards(request.user),
-        "health": health_in_words(health) if may_see_health(request.user) else None,
-        "app_list": [
+    context = page_context(
+        request,
+        title=f"Box {health['box_id']} at a glance",
+        cards=camera_cards(request.user),
+        health=health_in_words(health) if may_see_health(request.user) else None,
+        app_list=[
             app for app in admin.site.get_app_list(request) if app["app_label"] != "django_q"
         ],
-    }
+    )
     return render(request, "console/front.html", context)
 
 
@@ -84,19 +82,19 @@ def health_page(request):
     if not may_see_health(request.user):
         raise PermissionDenied  # a staff account without a role sees nothing
     health = health_status()
-    context = {
-        **admin.site.each_context(request),
-        "title": f"Health of box {health['box_id']}",
-        "raw": health,
-        "health": health_in_words(health),
-    }
+    context = page_context(
+        request,
+        title=f"Health of box {health['box_id']}",
+        raw=health,
+        health=health_in_words(health),
+    )
     return render(request, "console/health.html", context)
 
 
 @admin.site.admin_view
 def camera_still(request, camera_id: int):
     """The first frame of the camera's newest segment (for the front page and camera list)."""
-    if not may_see_stills(request.user):
+    if not roles.may_see_stills(request.user):
         raise PermissionDenied
     camera = get_object_or_404(Camera, pk=camera_id)
     latest = Segment.objects.filter(camera=camera).playable().order_by("-start").first()

@@ -5,7 +5,7 @@ stderr, the audit trail), so it sits at the bottom, next to the settings.
 """
 
 import re
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 
 def redact_url(url: str) -> str:
@@ -26,12 +26,13 @@ def redact_url(url: str) -> str:
 _USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@")
 
 
-def redact_text(text: str) -> str:
-    """Any URL credentials (scheme://user:pass@) in free text removed."""
-    return _USERINFO.sub(r"\g<scheme>", text or "")
+def redact_text(text: str, marker: str = "") -> str:
+    """Any URL credentials (scheme://user:pass@) in free text removed (or replaced by
+    `marker`, e.g. "***@" where a reader should see that the URL had credentials)."""
+    return _USERINFO.sub(lambda m: m["scheme"] + marker, text or "")
 
 
-def redact(text: str, *secrets: str, min_length: int = 1) -> str:
+def redact(text: str, *secrets: str, min_length: int = 1, marker: str = "") -> str:
     """`text` with URL credentials removed and each secret, as typed and URL-quoted, as ***.
 
     `min_length`: a secret shorter than this is left alone (a password of a few characters
@@ -39,12 +40,21 @@ def redact(text: str, *secrets: str, min_length: int = 1) -> str:
     """
     if not text:
         return text
-    text = redact_text(text)
+    text = redact_text(text, marker)
     for secret in secrets:
         if secret and len(secret) >= min_length:
             for form in (secret, quote(secret, safe="")):
                 text = text.replace(form, "***")
     return text
+
+
+def redact_with_uri(text: object, uri: str) -> str:
+    """A message about a connection to `uri` (the datacenter's MongoDB) with the URI's user
+    name and password out, as written in the URI and decoded, and any URL credentials
+    shown as ***@."""
+    parts = urlsplit(uri or "")
+    secrets = [s for s in (parts.password, parts.username) if s]
+    return redact(str(text), *secrets, *map(unquote, secrets), marker="***@")
 
 
 def with_credentials(url: str, username: str, password: str) -> str:

@@ -6,4 +6,8 @@ class RecordingsConfig(AppConfig):
     name = "recordings"
 
     def ready(self) -> None:
+        from crimebox import schedules
+
         from . import checks  # noqa: F401  (registers the system checks)
+
+        schedules.create_after_migrate(self, "recordings.tasks")

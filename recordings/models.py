@@ -6,15 +6,13 @@ from django.db import models
 from django.utils import timezone
 
 from cameras.models import Camera
+from crimebox.hashing import GENESIS
 from crimebox.querysets import RangeDatetimesQuerySet
 
 from .validators import check_export_window, check_hold_window, clean_case_number, clean_reason
 
 
 class SegmentQuerySet(RangeDatetimesQuerySet):
-    def for_camera(self, camera):
-        return self.filter(camera=camera)
-
     def overlapping(self, start, end):
         """Segments with any media inside [start, end)."""
         return self.filter(start__lt=end, end__gt=start)
@@ -168,6 +166,14 @@ class Segment(models.Model):
     @property
     def has_hashed_file(self) -> bool:
         return self.status in self.HASHED_FILES
+
+    def prev_chain_hash(self) -> str | None:
+        """The chain hash this segment's links to (GENESIS for the first), as the evidence
+        manifest and the replicated document state it; None for a segment not chained yet."""
+        if self.sequence is None:
+            return None
+        previous = Segment.objects.filter(camera_id=self.camera_id, sequence=self.sequence - 1)
+        return previous.values_list("chain_hash", flat=True).first() or GENESIS
 
 
 class GapQuerySet(RangeDatetimesQuerySet):

@@ -21,7 +21,7 @@ from pymongo.errors import (
     ServerSelectionTimeoutError,
 )
 
-from crimebox.redaction import redact, redact_url
+from crimebox.redaction import redact_url, redact_with_uri
 
 # Every collection a box writes to (docs/sync.md), in the order a pass reads them.
 COLLECTIONS = (
@@ -86,10 +86,7 @@ def _client(uri: str) -> pymongo.MongoClient:
 
 
 def _clean(error: object, uri: str) -> str:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(uri)
-    return redact(str(error), parts.password or "", parts.username or "")
+    return redact_with_uri(error, uri)
 
 
 class Ledger:

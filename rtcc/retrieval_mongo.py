@@ -13,14 +13,13 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pymongo
 from django.conf import settings
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from crimebox import retrieval as proto
-from crimebox.redaction import redact
+from crimebox.redaction import redact_with_uri
 
 CHUNK_BATCH = 16
 
@@ -43,8 +42,7 @@ def _uri() -> str:
 
 
 def _clean(error: object, uri: str) -> str:
-    parts = urlsplit(uri)
-    return redact(str(error), parts.password or "", parts.username or "")
+    return redact_with_uri(error, uri)
 
 
 def _db() -> Any:

@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
 
 
 class SyncConfig(AppConfig):
@@ -21,10 +20,6 @@ class SyncConfig(AppConfig):
         outbox.fact.connect(sync_outbox.on_fact, dispatch_uid="sync.outbox")
         outbox.facts.connect(sync_outbox.on_facts, dispatch_uid="sync.outbox.many")
         health_parts.connect(status.health_part, dispatch_uid="sync.health")
-        post_migrate.connect(_schedules, sender=self)
+        from crimebox import schedules
 
-
-def _schedules(sender: object, **kwargs: object) -> None:
-    from .tasks import ensure_schedules
-
-    ensure_schedules()
+        schedules.create_after_migrate(self, "sync.tasks")

@@ -16,7 +16,6 @@ from audit.models import AuditEvent
 from cameras.models import Camera, ClockReading
 from cameras.provenance import provenance as camera_provenance
 from crimebox import outbox, retrieval
-from crimebox.hashing import GENESIS
 from crimebox.keys import SigningKey
 from crimebox.signature import ms, ms_or_none
 from crimebox.utc import utc_iso
@@ -57,11 +56,7 @@ def segment_key(camera_id: int, sequence: int) -> str:
 
 def segment_doc(segment: Segment) -> dict:
     assert segment.sequence is not None  # closed segments only
-    prev = (
-        Segment.objects.filter(camera_id=segment.camera_id, sequence=segment.sequence - 1)
-        .values_list("chain_hash", flat=True)
-        .first()
-    ) or GENESIS
+    prev = segment.prev_chain_hash()
     return base(
         outbox.SEGMENT,
         segment_key(segment.camera_id, segment.sequence),

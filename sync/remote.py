@@ -8,12 +8,10 @@ removed from the text.
 
 import logging
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import bson
 import pymongo
@@ -30,6 +28,7 @@ from pymongo.uri_parser import parse_uri
 from pymongo.write_concern import WriteConcern
 
 from crimebox import retrieval
+from crimebox.redaction import redact_with_uri
 
 logger = logging.getLogger(__name__)
 
@@ -86,13 +85,7 @@ def config_problem() -> str:
 
 def redact(text: object, uri: str = "") -> str:
     """Text with any user:password@ and the URI's own user name and password taken out."""
-    text = re.sub(r"(mongodb(?:\+srv)?://)[^@/\s]*@", r"\1***@", str(text))
-    if uri:
-        parts = urlsplit(uri)
-        for secret in (parts.password, parts.username):
-            if secret:
-                text = text.replace(secret, "***").replace(unquote(secret), "***")
-    return text
+    return redact_with_uri(text, uri)
 
 
 def describe(uri: str) -> str:

@@ -10,7 +10,7 @@ from cameras.models import Camera
 from .timeline import day_timeline
 
 
-def ms(value: datetime) -> int:
+def epoch_ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
@@ -22,8 +22,8 @@ def day_playlist(camera: Camera, day: date, now: datetime | None = None) -> dict
     segments = [
         {
             "id": s.pk,
-            "start": ms(s.start),
-            "end": ms(s.end),
+            "start": epoch_ms(s.start),
+            "end": epoch_ms(s.end),
             "src": reverse("recordings:media", args=[s.pk]),
             "url": reverse("recordings:player", args=[s.pk]),
             "played": reverse("recordings:played", args=[s.pk]),
@@ -48,8 +48,8 @@ def day_playlist(camera: Camera, day: date, now: datetime | None = None) -> dict
     ]
     gaps = [
         {
-            "start": ms(g.start),
-            "end": ms(g.end or min(now, tl["day_end"])),
+            "start": epoch_ms(g.start),
+            "end": epoch_ms(g.end or min(now, tl["day_end"])),
             "cause": g.get_cause_display() + (f" ({g.detail})" if g.detail else ""),
         }
         for g in tl["gaps"]
@@ -58,9 +58,9 @@ def day_playlist(camera: Camera, day: date, now: datetime | None = None) -> dict
     return {
         "camera": camera.pk,
         "day": day.isoformat(),
-        "day_start": ms(tl["day_start"]),
-        "day_end": ms(tl["day_end"]),
-        "now": ms(now),
+        "day_start": epoch_ms(tl["day_start"]),
+        "day_end": epoch_ms(tl["day_end"]),
+        "now": epoch_ms(now),
         "zone": timezone.get_current_timezone_name(),
         # The zone's abbreviations by UTC offset in minutes (CET/CEST), as the pages name them.
         "zone_names": {

@@ -89,3 +89,13 @@ def test_stream_label_is_one_format():
     profile = Profile(token="p0", name="", encoding="H264", width=640, height=360, fps=15)
     assert profile.label() == "p0 (H264 640x360 @ 15 fps)"
     assert profile_label({"token": "t", "name": "Sub", "encoding": None}) == "Sub (? unknown size)"
+
+
+def test_a_datacenter_uri_s_secrets_are_out_as_written_and_decoded():
+    from crimebox.redaction import redact_with_uri
+
+    uri = "mongodb://box%2D7:p%40ss@10.0.0.5/"
+    message = "auth failed for box-7 with p@ss and p%40ss at mongodb://box%2D7:p%40ss@10.0.0.5/"
+    out = redact_with_uri(message, uri)
+    assert "p@ss" not in out and "p%40ss" not in out and "box-7" not in out
+    assert "mongodb://***@10.0.0.5/" in out

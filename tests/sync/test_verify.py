@@ -224,10 +224,10 @@ def forge(path: Path, tmp_path: Path, key) -> Path:
 
     from crimebox.keys import fingerprint_of
     from recordings.evidence.hashing import segment_chain_hash
-    from recordings.evidence.verify import _members, _parse
+    from recordings.evidence.verify import _parse, package_members
 
     with zipfile.ZipFile(path) as z:
-        members = _members(z)
+        members = package_members(z)
         manifest = json.loads(z.read(members["manifest.json"]))
         contents = {info.filename: z.read(info) for info in z.infolist()}
     prev = None
@@ -254,7 +254,7 @@ def forge(path: Path, tmp_path: Path, key) -> Path:
     data = json.dumps(manifest).encode()
     replaced = {"manifest.json": data, "manifest.sig": key.sign(data), "box_public_key.pem": pem}
     if "SHA256SUMS.sig" in {n.split("/", 1)[-1] for n in contents}:  # v2: the thief re-signs it too
-        from recordings.evidence.export import signed_sums
+        from recordings.evidence.manifest import signed_sums
 
         replaced |= signed_sums(manifest["files"], replaced, key)
     forged = tmp_path / "forged.zip"

@@ -1,16 +1,14 @@
 from django.core.management.base import BaseCommand
 
-from cameras import tasks as camera_tasks
 from cameras.testpattern import ensure_test_camera
 from crimebox.first_admin import ensure_first_admin
-from recordings import tasks as recording_tasks
 from recordings.evidence.signing import ensure_signing_key
 
 
 class Command(BaseCommand):
     help = (
-        "Prepare a box on first start (safe to run again): the signing key, the Django-Q "
-        "schedules, the first administrator (its one-time password printed once) when the box "
+        "Prepare a box on first start (safe to run again): the signing key, the first "
+        "administrator (its one-time password printed once) when the box "
         "has none, and the built-in test-pattern camera when no camera exists yet."
     )
 
@@ -24,8 +22,6 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         key = ensure_signing_key()
         self.stdout.write(f"signing key fingerprint: {key.fingerprint}")
-        for name in camera_tasks.ensure_schedules() + recording_tasks.ensure_schedules():
-            self.stdout.write(f"schedule: {name}")
         if not options["no_test_pattern"]:
             camera = ensure_test_camera()
             if camera is not None:
