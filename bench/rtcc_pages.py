@@ -6,13 +6,16 @@
 Fills N boxes x 4 cameras x DAYS of 15-minute segments (one gap per camera per day) and a day
 of heartbeats per box into a fresh console database (rtcc.settings), then times the fleet
 page, a box page and where-and-when over an hour for all boxes (best of 3, with query
-counts), for each fleet size in turn, and the process's peak memory (one web worker's worth).
+counts), for each fleet size in turn, in a fresh process whose peak memory is printed too (one
+web worker's worth).
 Goal: each page <= 200 ms with a number of queries that does not grow with the fleet.
 """
 
 import argparse
 import os
 import resource
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -104,13 +107,7 @@ def fill(first: int, boxes: int, days: int, beat_minutes: int, now: datetime) ->
         )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--boxes", default="50,500")
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--beat-minutes", type=int, default=1)
-    args = parser.parse_args()
-    data = Path(tempfile.mkdtemp(prefix="crimebox-bench-rtcc-"))
+def setup(data: Path) -> None:
     os.environ.update(
         CRIMEBOX_DATA_DIR=str(data),
         CRIMEBOX_RTCC_ENV_FILE=os.devnull,
@@ -122,18 +119,18 @@ def main() -> None:
     import django
 
     django.setup()
-    from django.contrib.auth.models import User
-    from django.core.management import call_command
+
+
+def measure() -> None:
+    """In a fresh process (one web worker's worth): each page best of 3, with its queries,
+    then this process's peak memory."""
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
-    call_command("migrate", verbosity=0)
-    User.objects.create_superuser("bench", password="bench-pass-1")
     client = Client()
     client.login(username="bench", password="bench-pass-1")
-    now = timezone.now().replace(second=0, microsecond=0)
 
     def timed(url: str) -> tuple[float, int, int]:
         best = float("inf")
@@ -145,28 +142,53 @@ def main() -> None:
             assert response.status_code == 200, (url, response.status_code)
         return best, len(ctx.captured_queries), len(response.content)
 
-    filled = 0
-    hour = now.astimezone(UTC) - timedelta(hours=2)
+    hour = timezone.now().astimezone(UTC).replace(second=0, microsecond=0) - timedelta(hours=2)
     where = f"/where/?start={hour:%Y-%m-%dT%H:%M}&end={hour + timedelta(hours=1):%Y-%m-%dT%H:%M}"
+    for label, url in [
+        ("fleet page", "/"),
+        ("fleet by free space", "/?sort=-free"),
+        ("box page", "/boxes/box-0001/"),
+        ("where and when, 1 h, all", where),
+    ]:
+        seconds, queries, size_b = timed(url)
+        kib = size_b // 1024
+        print(f"{label:>26}: {seconds * 1000:6.1f} ms, {queries:2} queries, {kib} KiB")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{'web process peak RSS':>26}: {peak:.0f} MiB (Django, the pages above, served thrice)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--boxes", default="50,500")
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--beat-minutes", type=int, default=1)
+    parser.add_argument("--measure", metavar="DATA_DIR", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        setup(Path(args.measure))
+        measure()
+        return
+    data = Path(tempfile.mkdtemp(prefix="crimebox-bench-rtcc-"))
+    setup(data)
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    call_command("migrate", verbosity=0)
+    User.objects.create_superuser("bench", password="bench-pass-1")
+    now = timezone.now().replace(second=0, microsecond=0)
+    filled = 0
     for size in (int(s) for s in args.boxes.split(",")):
         t = time.perf_counter()
         fill(filled, size, args.days, args.beat_minutes, now)
         filled = size
         print(
             f"{size} boxes x 4 cameras x {args.days} days: filled in "
-            f"{time.perf_counter() - t:.0f} s"
+            f"{time.perf_counter() - t:.0f} s",
+            flush=True,
         )
-        for label, url in [
-            ("fleet page", "/"),
-            ("fleet by free space", "/?sort=-free"),
-            ("box page", "/boxes/box-0001/"),
-            ("where and when, 1 h, all", where),
-        ]:
-            seconds, queries, size_b = timed(url)
-            kib = size_b // 1024
-            print(f"{label:>26}: {seconds * 1000:6.1f} ms, {queries:2} queries, {kib} KiB")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak RSS of this process (one web worker's worth): {peak:.0f} MiB")
+        subprocess.run([sys.executable, __file__, "--measure", str(data)], check=True)
+    shutil.rmtree(data)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ LATE_EVENTS = {"deleted": ("deleted_on_box", True), "hold_on": ("on_hold", True)
 
 class Batch:
     """What one chunk of a box's documents shares: its cameras, the last link written per
-    camera, and (`bulk`) the segment rows written in one statement when the chunk ends.
+    camera, and (`bulk`) the new segment and heartbeat rows, written in one statement per
+    kind when the chunk ends.
 
     The ingest tries a chunk in bulk first; if anything in it raises, the chunk's transaction
     is rolled back and it is applied again one document (and savepoint) at a time."""
@@ -35,7 +36,7 @@ class Batch:
         self.cameras = {c.camera_id: c for c in Camera.objects.filter(box=box)}
         self.dirty: dict[int, Camera] = {}
         self.links: dict[int, tuple[int, str]] = {}  # camera_id -> (sequence, chain_hash)
-        self.segments: list[SegmentRecord] = []
+        self.rows: dict[type[SegmentRecord | HeartbeatSample], list] = {}
 
     def camera(self, camera_id: int, name: str) -> Camera:
         if camera_id not in self.cameras:
@@ -47,10 +48,17 @@ class Batch:
     def changed(self, camera: Camera) -> None:
         self.dirty[camera.camera_id] = camera
 
+    def add(self, row: SegmentRecord | HeartbeatSample) -> None:
+        """A new row: in bulk, written with its kind's others at flush(); else now."""
+        if self.bulk:
+            self.rows.setdefault(type(row), []).append(row)
+        else:
+            row.save()
+
     def flush(self) -> None:
-        if self.segments:
-            SegmentRecord.objects.bulk_create(self.segments)
-            self.segments = []
+        for model, rows in self.rows.items():
+            model.objects.bulk_create(rows)
+        self.rows = {}
         for camera in self.dirty.values():
             camera.save()
         self.dirty = {}
@@ -114,10 +122,7 @@ def segment(batch: Batch, doc: dict, now: datetime, late: bool = False) -> None:
         n=doc["n"],
         ingested_at=now,
     )
-    if batch.bulk:
-        batch.segments.append(record)
-    else:
-        record.save()
+    batch.add(record)
     batch.links[camera.camera_id] = (record.sequence, record.chain_hash)
     if problem:
         _chain_problem(box, camera, doc, problem, now)
@@ -225,7 +230,7 @@ def heartbeat(batch: Batch, doc: dict, now: datetime) -> None:
     box = batch.box
     disk, pi, backlog = part(doc, "disk"), part(doc, "pi"), part(doc, "outbox")
     load = doc.get("load_centi") or [None]
-    HeartbeatSample.objects.create(
+    sample = HeartbeatSample(
         box=box,
         received_at=now,
         time=doc["time"],
@@ -240,6 +245,7 @@ def heartbeat(batch: Batch, doc: dict, now: datetime) -> None:
         clock_synced=doc.get("clock_synced"),
         n=doc["n"],
     )
+    batch.add(sample)
     if box.last_heartbeat_time and doc["time"] < box.last_heartbeat_time:
         return  # an older heartbeat delivered late: a sample, not the box's state now
     box.last_contact_at, box.last_heartbeat_time = now, doc["time"]

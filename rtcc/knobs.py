@@ -14,9 +14,12 @@ RTCC_SILENT_MINUTES = env.int("CRIMEBOX_RTCC_SILENT_MINUTES", default=10)
 # A hole in a box's document numbers that stays this long after later numbers arrived is an
 # integrity alert (the box's sender retries a failed batch within a few minutes).
 RTCC_HOLE_GRACE_MINUTES = env.int("CRIMEBOX_RTCC_HOLE_GRACE_MINUTES", default=30)
-# Seconds between ingest passes, and documents read per MongoDB batch.
+# Seconds between ingest passes, and the most documents of one collection a pass reads for one
+# box (streamed, so memory does not grow with it). A box back after a day away (~2,900
+# documents) is caught up in one pass; a server that cannot use the {box, n} index (FerretDB)
+# scans the whole collection for every pass, so fewer, longer passes read far less.
 RTCC_POLL_SECONDS = env.float("CRIMEBOX_RTCC_POLL_SECONDS", default=2.0)
-RTCC_BATCH = env.int("CRIMEBOX_RTCC_BATCH", default=2000)
+RTCC_BATCH = env.int("CRIMEBOX_RTCC_BATCH", default=10_000)
 # Disk below this many bytes free on a box raises an alert.
 RTCC_DISK_FLOOR_GB = env.float("CRIMEBOX_RTCC_DISK_FLOOR_GB", default=2.0)
 # A box's outbox backlog older than this raises an alert.

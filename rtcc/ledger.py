@@ -14,7 +14,12 @@ from typing import Any
 
 import pymongo
 from django.conf import settings
-from pymongo.errors import PyMongoError
+from pymongo.errors import (
+    ExecutionTimeout,
+    NetworkTimeout,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+)
 
 from crimebox.redaction import redact_url, redact_with_uri
 
@@ -112,6 +117,13 @@ class Ledger:
                 .batch_size(min(limit, 200))
                 .max_time_ms(int(settings.RTCC_TIMEOUT_SECONDS * 1000))
             )
+        except (ServerSelectionTimeoutError, NetworkTimeout, ExecutionTimeout) as e:
+            # pymongo's text ends in a topology dump; an operator needs who, how long and why.
+            why = _clean(str(e).split(", Timeout:")[0][:300], self.uri)
+            raise LedgerError(
+                f"{name}: {describe(self.uri)} did not answer within "
+                f"{settings.RTCC_TIMEOUT_SECONDS:g} s: {why}"
+            ) from None
         except PyMongoError as e:
             raise LedgerError(f"{name}: {_clean(e, self.uri)}") from None
 

@@ -33,6 +33,10 @@ STATE_ORDER: dict[str, int] = {
     Box.State.RECORDING: 3,
 }
 SORTS = ("state", "box", "contact", "backlog", "free")
+# State labels by plain lookup: get_state_display() for 500 boxes and 2,000 cameras took ~20 ms
+# of the fleet page (bench/rtcc_pages.py).
+BOX_STATES: dict[str, str] = dict(Box.State.choices)
+CAMERA_STATES: dict[str, str] = dict(Camera.State.choices)
 HOST = re.compile(r"[A-Za-z0-9*.-]+(:[0-9]{1,5})?")
 
 
@@ -60,7 +64,7 @@ def backlog(health: dict[str, Any]) -> int | None:
 @dataclass
 class FleetRow:
     box: Box
-    cameras: list[Camera] = field(default_factory=list)
+    cameras: list[Any] = field(default_factory=list)  # (camera_id, name, latitude, …) rows
     free: int | None = None
     backlog: int | None = None
     contact_minutes: int | None = None
@@ -83,16 +87,9 @@ class FleetRow:
 def fleet_rows(now: datetime) -> list[FleetRow]:
     rows = {b.pk: FleetRow(b) for b in Box.objects.enrolled().defer("public_key_pem", "cursors")}
     cameras = Camera.objects.filter(box__enrolment=Box.Enrolment.ENROLLED).order_by("name")
-    for camera in cameras.only(
-        "box_id",
-        "camera_id",
-        "name",
-        "latitude",
-        "longitude",
-        "state",
-        "last_segment_end",
-        "location",
-    ):
+    # Named tuples, not model instances: building 2,000 Camera objects took ~30 ms of the page.
+    fields = ("box_id", "camera_id", "name", "latitude", "longitude", "state")
+    for camera in cameras.values_list(*fields, named=True):
         rows[camera.box_id].cameras.append(camera)
     for row in rows.values():
         row.free, row.backlog = free_bytes(row.box.health), backlog(row.box.health)
@@ -146,7 +143,8 @@ def list_rows(rows: list[FleetRow], box_url: Callable[[str], str]) -> SafeString
         n = len(row.cameras)
         cells.append((
             box.box_id, box.state, box_url(box.box_id), box.box_id, n, "" if n == 1 else "s",
-            box.state, box.get_state_display(), reason if box.state_reason else "", contact,
+            box.state, BOX_STATES.get(box.state, box.state),
+            reason if box.state_reason else "", contact,
             "—" if row.backlog is None else row.backlog,
             "—" if row.free is None else filesizeformat(row.free),
         ))  # fmt: skip
@@ -165,7 +163,7 @@ def markers(rows: list[FleetRow], box_url: Callable[[str], str]) -> list[dict[st
         url = box_url(row.box.box_id)
         where = row.position
         if where is not None:
-            tip = f"{row.box.box_id}: {row.box.get_state_display()}"
+            tip = f"{row.box.box_id}: {BOX_STATES.get(row.box.state, row.box.state)}"
             out.append(
                 {
                     "kind": "box",
@@ -180,7 +178,7 @@ def markers(rows: list[FleetRow], box_url: Callable[[str], str]) -> list[dict[st
         for c in row.cameras:
             if c.latitude is None or c.longitude is None:
                 continue
-            tip = f"{row.box.box_id} / {c.name}: {c.get_state_display()}"
+            tip = f"{row.box.box_id} / {c.name}: {CAMERA_STATES.get(c.state, c.state)}"
             out.append(
                 {
                     "kind": "camera",

@@ -21,7 +21,9 @@ from crimebox.hashing import GENESIS
 from crimebox.keys import SigningKey
 from crimebox.signature import sign
 from crimebox.utc import utc_iso
+from tests.cameras.conftest import silent_port  # noqa: F401  (a ledger that never answers)
 from tests.peers.ferretdb import FerretDB, binary
+from tests.recordings.conftest import rtsp_server  # noqa: F401  (a real camera for a real box)
 
 T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 

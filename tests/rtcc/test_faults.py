@@ -1,11 +1,21 @@
 """Bad documents and a bad ledger: a clear problem or alert, the rest ingested, never a crash."""
 
+import time
 from datetime import timedelta
 
 import pytest
 
 from rtcc import ingest
-from rtcc.models import Alert, Box, HeldDocument, IngestState, IntegrityProblem, SegmentRecord
+from rtcc.ledger import Ledger, LedgerError
+from rtcc.models import (
+    Alert,
+    Box,
+    HeldDocument,
+    IngestState,
+    IntegrityProblem,
+    MissingRange,
+    SegmentRecord,
+)
 from rtcc.trust import enrol
 
 from .conftest import T0, LedgerBox
@@ -118,11 +128,13 @@ def test_ledger_down_at_start_then_back(rtcc_ledger, settings, rtcc_ferretdb):
     box.heartbeat()
     ingest.tick(now=T0)
     assert Box.objects.get().state == Box.State.RECORDING
-    settings.RTCC_URI = "mongodb://u:secret@127.0.0.1:9/"
+    settings.RTCC_URI = "mongodb://reader:secret@127.0.0.1:9/"
     settings.RTCC_TIMEOUT_SECONDS = 0.5
     later = T0 + timedelta(hours=1)
     result = ingest.tick(now=later)
-    assert not result.ok and "secret" not in result.error
+    assert not result.ok and "secret" not in result.error and "reader" not in result.error
+    assert result.error.startswith("boxes: mongodb://127.0.0.1:9/ did not answer within 0.5 s: ")
+    assert "Connection refused" in result.error
     state = IngestState.get()
     assert state.last_error and state.last_ok_at == T0
     # The fleet is not judged on what could not be read: no box goes dark for it.
@@ -132,6 +144,56 @@ def test_ledger_down_at_start_then_back(rtcc_ledger, settings, rtcc_ferretdb):
     assert ingest.tick(now=later).ok
     assert IngestState.get().last_error == ""
     assert Box.objects.get().state == Box.State.DARK  # now it is known: silent an hour
+
+
+def test_a_ledger_that_never_answers_is_a_clear_error_in_bounded_time(
+    rtcc_ledger, settings, silent_port
+):
+    box = enrolled_box(rtcc_ledger)
+    box.heartbeat()
+    ingest.tick(now=T0)
+    settings.RTCC_URI = f"mongodb://127.0.0.1:{silent_port}/"
+    settings.RTCC_TIMEOUT_SECONDS = 0.5
+    started = time.monotonic()
+    result = ingest.tick(now=T0 + timedelta(hours=1))
+    assert time.monotonic() - started < 5
+    assert result.error.startswith(
+        f"boxes: mongodb://127.0.0.1:{silent_port}/ did not answer within 0.5 s: "
+    )
+    # Then pymongo's own reason ("No servers found yet" or "… timed out"), not its topology.
+    assert "Topology" not in result.error
+    assert IngestState.get().last_error == result.error[:2000]
+    assert Box.objects.get().state == Box.State.RECORDING  # not judged on what was not read
+
+
+def test_ledger_lost_in_the_middle_of_a_pass_loses_nothing_and_counts_nothing_twice(
+    rtcc_ledger, monkeypatch
+):
+    box = enrolled_box(rtcc_ledger)
+    box.camera()
+    for _ in range(10):
+        box.segment()
+    real = Ledger.after
+
+    def dies_after_five_segments(self, name, box_id, n, limit):
+        for i, doc in enumerate(real(self, name, box_id, n, limit)):
+            if name == "segments" and i == 5:
+                raise LedgerError("segments: connection closed by the server")
+            yield doc
+
+    monkeypatch.setattr(ingest, "CHUNK", 3)  # camera+1+2, 3..5, then the read fails
+    monkeypatch.setattr(Ledger, "after", dies_after_five_segments)
+    result = ingest.tick(now=T0)
+    assert result.error == "segments: connection closed by the server"
+    assert IngestState.get().last_error == result.error
+    assert SegmentRecord.objects.count() == 5  # what was read before the loss, committed
+    monkeypatch.setattr(Ledger, "after", real)
+    assert ingest.tick(now=T0).ok
+    assert sorted(SegmentRecord.objects.values_list("sequence", flat=True)) == list(range(1, 11))
+    assert set(SegmentRecord.objects.values_list("verification", flat=True)) == {"verified"}
+    assert not IntegrityProblem.objects.exists() and not MissingRange.objects.exists()
+    row = Box.objects.get()
+    assert row.documents == 12 and row.last_n == box.n
 
 
 def test_no_uri_is_a_clear_error(settings):
