@@ -106,7 +106,6 @@ print((s.start - d.timedelta(seconds=3)).isoformat(), (s.start + d.timedelta(sec
 }
 
 render_and_verify() {
-  manage check >/dev/null
   deploy/bootstrap.sh render /root/rendered
   systemd-analyze verify /root/rendered/crimebox-*.service
 }
@@ -121,7 +120,9 @@ built_from_source() { # every installed distribution whose wheel was built here,
     found=1
   done
   # A pure-Python sdist also becomes a py3-none-any wheel: pip's own log names every build.
-  grep -o "Building wheel for [^ ]*" /root/pip.log 2>/dev/null | sort -u | sed 's/^/  pip: /' && found=1
+  local built
+  built=$(grep -o "Building wheel for [^ ]*" /root/pip.log 2>/dev/null | sort -u || true)
+  [ -z "$built" ] || { echo "$built" | sed 's/^/  pip: /'; found=1; }
   [ "$found" -eq 1 ] || echo "  none: every package came from a wheel on the index"
 }
 
@@ -132,8 +133,16 @@ inside() {
   export CRIMEBOX_SEGMENT_SECONDS=$SEGMENT_SECONDS CRIMEBOX_TEST_PATTERN_SIZE=$PATTERN_SIZE
   export CRIMEBOX_TEST_PATTERN_FPS=$PATTERN_FPS CRIMEBOX_STOP_SECONDS=60 PYTHONUNBUFFERED=1
   export PIP_LOG=/root/pip.log # pip's verbose log, kept for built_from_source
+  # The chroot shares the host's network: a free port, not the default 8000.
+  CRIMEBOX_BIND=127.0.0.1:$(python3 -c 'import socket; s = socket.socket()
+s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  export CRIMEBOX_BIND
+  mkdir -p /root/exports
   local pid t0=$SECONDS
-  deploy/bootstrap.sh start >/root/start.log 2>&1 &
+  # Each line of start's output stamped with the time: where the minutes go (apt, pip, ...).
+  deploy/bootstrap.sh start > >(while IFS= read -r line; do
+    printf '%(%T)T %s\n' -1 "$line"
+  done >/root/start.log) 2>&1 &
   pid=$!
   if step "start: apt, pip, migrate, launch" wait_started "$pid" &&
     step "record $SEGMENTS_WANTED closed segments of ${SEGMENT_SECONDS} s" wait_segments "$pid"; then
