@@ -88,3 +88,53 @@ def sync_roles(apps=None) -> None:
             elif not historical:
                 raise LookupError(f"role {name!r}: no permission {perm!r}")
         group.permissions.set(objs)
+
+
+# What a person may do, by name: the pages, views and admin ask these, never a permission
+# string of their own (the strings are the roles' table above; docs/roles.md says it in words).
+VIEW_FOOTAGE = "recordings.view_footage"
+EXPORT_FOOTAGE = "recordings.export_footage"
+HOLD_FOOTAGE = "recordings.hold_footage"
+VIEW_EXPORTS = "recordings.view_export"
+VIEW_INTEGRITY = "recordings.view_integritycheck"
+WATCH_LIVE = "live.view_live"
+STEER = "cameras.control_ptz"
+CHANGE_CAMERAS = "cameras.change_camera"
+READ_AUDIT = "audit.view_auditevent"
+
+
+def may_view_footage(user) -> bool:
+    return bool(user.has_perm(VIEW_FOOTAGE))
+
+
+def may_export(user) -> bool:
+    return bool(user.has_perm(EXPORT_FOOTAGE))
+
+
+def may_hold(user) -> bool:
+    return bool(user.has_perm(HOLD_FOOTAGE))
+
+
+def may_view_exports(user) -> bool:
+    return bool(user.has_perm(VIEW_EXPORTS))
+
+
+def may_watch_live(user) -> bool:
+    return bool(user.has_perm(WATCH_LIVE))
+
+
+def may_steer(user) -> bool:
+    return bool(user.has_perm(STEER))
+
+
+def may_change_cameras(user) -> bool:
+    return bool(user.has_perm(CHANGE_CAMERAS))
+
+
+def may_read_audit(user) -> bool:
+    return bool(user.has_perm(READ_AUDIT))
+
+
+def may_see_stills(user) -> bool:
+    """A still is footage: those who browse footage, and the technicians who aim cameras."""
+    return may_view_footage(user) or may_change_cameras(user)

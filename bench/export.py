@@ -8,7 +8,7 @@ signed package (fragment copy, hashing, zip, fsync), and prints its time divided
 `cat` takes to copy the two source files, with and without fsync, measured in the same run
 (alternated, best of 5 each; each run's output replaces the previous one's, for cat and for
 the export alike). Also one SHA-256 pass over the same bytes, and FFmpeg's stream copy of
-the window (how clips were cut before recordings.fmp4), for scale.
+the window (how clips were cut before recordings/evidence/fmp4.py), for scale.
 """
 
 import argparse
@@ -167,14 +167,14 @@ def clip_report(package: Path, work: Path) -> str:
     import json
     import zipfile
 
-    from recordings import ffmpeg
+    from crimebox import ffprobe
 
     with zipfile.ZipFile(package) as z:
         names = z.namelist()
         clip = json.loads(z.read(next(n for n in names if n.endswith("manifest.json"))))["clips"][0]
         path = work / "clip.mp4"
         path.write_bytes(z.read(next(n for n in names if n.endswith("clip.mp4"))))
-    first, after = ffmpeg.held_interval(path)
+    first, after = ffprobe.held_interval(path)
     return (
         f"clip holds {after - first:.3f} s of frames from {first:.3f} s (-ignore_editlist 1); "
         f"manifest: {clip['duration']:.3f} s from {clip['start']} "

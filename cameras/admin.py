@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from audit import roles
 from crimebox import outbox
 from crimebox.admin_base import ListTitleMixin, ReadOnlyAdmin
 
@@ -269,11 +270,9 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
 
     def get_list_display(self, request):
         shown = super().get_list_display(request)
-        if request.user.has_perm("recordings.view_footage") or request.user.has_perm(
-            "cameras.change_camera"
-        ):
+        if roles.may_see_stills(request.user):
             shown = ["still", *shown]
-        return [*shown, "live_link"] if request.user.has_perm("live.view_live") else shown
+        return [*shown, "live_link"] if roles.may_watch_live(request.user) else shown
 
     @admin.display(description="still")
     def still(self, camera: Camera) -> str:

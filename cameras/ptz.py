@@ -150,10 +150,13 @@ def _perform(camera: Camera, action: str, value: str, now: datetime) -> str | No
 
 
 def stop(camera: Camera) -> None:
-    """Stop pan, tilt and zoom; the move counts as over (the page and the deadman see it so)
-    only once the camera has taken the Stop."""
-    _send(camera, "Stop", ProfileToken=camera.main_profile_token, PanTilt=True, Zoom=True)
-    _set(camera, ptz_move_until=None)
+    """Stop pan, tilt and zoom. The move counts as over (for the page and the deadman) once
+    the camera has answered the Stop, or failed to: a camera that never answers is not
+    asked again and again."""
+    try:
+        _send(camera, "Stop", ProfileToken=camera.main_profile_token, PanTilt=True, Zoom=True)
+    finally:
+        _set(camera, ptz_move_until=None)
 
 
 def presets_of(camera: Camera) -> list[dict]:
@@ -215,7 +218,6 @@ def _watch(camera_id: int) -> None:
                 stop(camera)
             except PTZError as e:
                 logger.warning("camera %s: PTZ stop failed: %s", camera, e)
-                _set(camera, ptz_move_until=None)
             return
 
 

@@ -15,10 +15,11 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 from django_q.tasks import async_task
 
+from audit import roles
 from cameras.models import Camera
 from crimebox.display import box_window, zone_name
-from recordings.evidence.export import ExportError, plan
 from recordings.evidence.jobs import retry_export
+from recordings.evidence.plan import ExportError, plan
 from recordings.evidence.signing import ensure_signing_key
 from recordings.models import Export
 from recordings.validators import check_export_window
@@ -134,7 +135,7 @@ def context(request, **kw):
 
 @admin.site.admin_view
 def export_new(request):
-    if not request.user.has_perm("recordings.export_footage"):
+    if not roles.may_export(request.user):
         raise PermissionDenied
     if request.method == "POST":
         form = ExportRequestForm(request.POST)
@@ -171,7 +172,7 @@ def queue_export(form: ExportRequestForm, user) -> Export:
 
 
 def visible_exports(request):
-    if not request.user.has_perm("recordings.view_export"):
+    if not roles.may_view_exports(request.user):
         raise PermissionDenied
     return Export.objects.select_related("requested_by").prefetch_related("cameras")
 
@@ -191,7 +192,7 @@ def export_list(request):
             busy=busy,
             new=request.GET.get("new", ""),
             fingerprint=ensure_signing_key().fingerprint,
-            can_export=request.user.has_perm("recordings.export_footage"),
+            can_export=roles.may_export(request.user),
         ),
     )
 
@@ -216,7 +217,7 @@ def export_detail(request, export_id: int):
 @admin.site.admin_view
 def export_retry(request, export_id: int):
     """A failed export (or one whose worker died) built again, by whoever may export."""
-    if not request.user.has_perm("recordings.export_footage"):
+    if not roles.may_export(request.user):
         raise PermissionDenied
     export = get_object_or_404(visible_exports(request), pk=export_id)
     if retry_export(export.pk):

@@ -7,6 +7,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
+from audit import roles
 from cameras.models import Camera
 from recordings.footage.thumbnails import audit_still, thumbnail
 from recordings.health import health_status, may_see_health
@@ -18,11 +19,11 @@ from .health_words import health_in_words
 def landing_url(user) -> str:
     """Where a role's work is: investigator → Footage, auditor → audit trail, technician and
     administrator → the front page (cameras and health)."""
-    if user.is_superuser or user.has_perm("cameras.change_camera"):
+    if user.is_superuser or roles.may_change_cameras(user):
         return reverse("admin:index")
-    if user.has_perm("recordings.view_footage"):
+    if roles.may_view_footage(user):
         return reverse("recordings:index")
-    if user.has_perm("audit.view_auditevent"):
+    if roles.may_read_audit(user):
         return reverse("admin:audit_auditevent_changelist")
     return reverse("admin:index")
 
@@ -50,16 +51,12 @@ def landing(request):
     return redirect(landing_url(request.user))
 
 
-def may_see_stills(user) -> bool:
-    return user.has_perm("recordings.view_footage") or user.has_perm("cameras.change_camera")
-
-
 def camera_cards(user) -> list[dict]:
     """Every camera with its newest playable segment (for the still and 'last segment')."""
     cards = []
     for camera in Camera.objects.order_by("name"):
         latest = Segment.objects.filter(camera=camera).playable().order_by("-start").first()
-        cards.append({"camera": camera, "latest": latest, "still": may_see_stills(user)})
+        cards.append({"camera": camera, "latest": latest, "still": roles.may_see_stills(user)})
     return cards
 
 
@@ -96,7 +93,7 @@ def health_page(request):
 @admin.site.admin_view
 def camera_still(request, camera_id: int):
     """The first frame of the camera's newest segment (for the front page and camera list)."""
-    if not may_see_stills(request.user):
+    if not roles.may_see_stills(request.user):
         raise PermissionDenied
     camera = get_object_or_404(Camera, pk=camera_id)
     latest = Segment.objects.filter(camera=camera).playable().order_by("-start").first()

@@ -1,4 +1,5 @@
-"""The ffprobe wrapper: what a file or a stream holds. Raises FFmpegError, one line, redacted.
+"""The ffprobe wrapper: what a file or a stream holds, where a file's keyframes are and which
+interval its video really covers. Raises FFmpegError, one line, redacted.
 
 Cameras probe their streams with it and recordings their files, so it sits below both.
 """
@@ -7,7 +8,6 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 import threading
 import unicodedata
 from dataclasses import dataclass
@@ -17,39 +17,12 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from crimebox.ffrun import FFmpegError, run_tool
 from crimebox.redaction import redact_text, redact_url
-
-
-class FFmpegError(Exception):
-    """FFmpeg or ffprobe failed; the message is one readable line."""
 
 
 class StreamURLError(FFmpegError, ValueError):
     """A stream URL FFmpeg must not be given (not RTSP/RTSPS, or malformed)."""
-
-
-class ToolMissing(FFmpegError):
-    """FFmpeg or ffprobe cannot be run at all (not installed, not executable): said as such,
-    never as a fault of the file or stream it was to read."""
-
-
-def cannot_run(tool: str, error: OSError) -> ToolMissing:
-    return ToolMissing(
-        f"{tool} cannot be run ({error.strerror or error}): install FFmpeg "
-        "(or set CRIMEBOX_FFMPEG / CRIMEBOX_FFPROBE to where it is)"
-    )
-
-
-def run_tool(argv: list[str], timeout_seconds: float) -> subprocess.CompletedProcess[str]:
-    """Run ffprobe or FFmpeg to completion, text output. Every way it can fail to run is an
-    FFmpegError: ToolMissing when it is not there, a timeout in one line; the caller reads
-    the exit status and output."""
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout_seconds)
-    except subprocess.TimeoutExpired:
-        raise FFmpegError(f"{Path(argv[0]).name} timed out after {timeout_seconds:g} s") from None
-    except OSError as e:
-        raise cannot_run(argv[0], e) from None
 
 
 # What FFmpeg may open for a camera stream: RTSP(S) and the transports under it, nothing else
@@ -213,3 +186,88 @@ def probe(source: str | Path, timeout_seconds: float = 15) -> MediaInfo:
         return parse_ffprobe(json.loads(proc.stdout), counted="-count_packets" in argv)
     except (ValueError, TypeError) as e:
         raise FFmpegError(f"unreadable ffprobe output: {e}") from None
+
+
+def keyframes_argv(path: Path, offset: float, lookback: float | None) -> list[str]:
+    """Video packet times and flags of one file, up to `offset` s (from `offset - lookback`)."""
+    since = "" if lookback is None else f"{max(offset - lookback, 0):.6f}"
+    return [
+        settings.FFPROBE,
+        "-v",
+        "error",
+        *FILE_PROTOCOLS,
+        "-i",
+        str(path),
+        "-select_streams",
+        "v:0",
+        "-show_entries",
+        "packet=pts_time,flags",
+        "-read_intervals",
+        f"{since}%{offset + 0.001:.6f}",
+        "-of",
+        "csv=p=0",
+    ]
+
+
+def _last_keyframe(argv: list[str], offset: float, timeout_seconds: float) -> float | None:
+    proc = run_tool(argv, timeout_seconds)
+    if proc.returncode != 0:
+        raise FFmpegError(proc.stderr.strip()[-300:] or f"ffprobe exited {proc.returncode}")
+    times = []
+    for line in proc.stdout.split():
+        pts, _, flags = line.partition(",")
+        if "K" in flags:
+            try:
+                times.append(float(pts))
+            except ValueError:
+                continue
+    return max((t for t in times if t <= offset + 1e-6), default=None)
+
+
+def keyframe_at_or_before(path: Path, offset: float, timeout_seconds: float = 60) -> float:
+    """Time (s from the file's start) of the last keyframe at or before `offset`.
+
+    Stream copy can only start on a keyframe. Looks back 30 s first (a seek: cheap), then,
+    for a camera with longer GOPs, reads the file from its start.
+    """
+    for lookback in (30, None):
+        argv = keyframes_argv(path, offset, lookback)
+        found = _last_keyframe(argv, offset, timeout_seconds)
+        if found is not None:
+            return found
+    raise FFmpegError(f"no keyframe before {offset:.3f} s in {Path(path).name}")
+
+
+def packets_argv(path: Path) -> list[str]:
+    """Every video packet's time and duration, edit lists ignored: what the file really holds."""
+    return [
+        settings.FFPROBE,
+        "-v",
+        "error",
+        *FILE_PROTOCOLS,
+        "-ignore_editlist",
+        "1",
+        "-select_streams",
+        "v:0",
+        "-show_entries",
+        "packet=pts_time,duration_time",
+        "-of",
+        "csv=p=0",
+        str(path),
+    ]
+
+
+def held_interval(path: Path, timeout_seconds: float = 120) -> tuple[float, float]:
+    """(first frame time, time after the last frame) of a file's video, edit lists ignored."""
+    proc = run_tool(packets_argv(path), timeout_seconds)
+    rows = []
+    for line in proc.stdout.split():
+        pts, _, dur = line.partition(",")
+        try:
+            rows.append((float(pts), float(dur or 0)))
+        except ValueError:
+            continue
+    if proc.returncode != 0 or not rows:
+        raise FFmpegError(proc.stderr.strip()[-300:] or "no video packets")
+    rows.sort()
+    return rows[0][0], rows[-1][0] + rows[-1][1]

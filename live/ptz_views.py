@@ -8,13 +8,14 @@ from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_POST
 
+from audit import roles
 from cameras import ptz
 from cameras.models import Camera
 
 from .views import live_data
 
-PERM = "cameras.control_ptz"
-SAVE_PERM = "cameras.change_camera"
+PERM = roles.STEER
+SAVE_PERM = roles.CHANGE_CAMERAS
 
 
 def _refused() -> JsonResponse:

@@ -15,7 +15,6 @@ costs web threads, and a hostile snapshot server could hold them all, so:
 import fcntl
 import logging
 import os
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,11 +23,12 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 import httpx
-from django.conf import settings
 
 from cameras import trust
 from cameras.audit import answer_refused
 from cameras.models import Camera
+from crimebox import ffrun
+from recordings import ffmpeg
 from recordings.footage.thumbnails import thumbnail
 from recordings.models import Segment
 
@@ -243,11 +243,7 @@ def recorded_frame(camera: Camera) -> bytes | None:
 
 
 def jpeg_of(media: bytes) -> bytes | None:
-    argv = [settings.FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error", "-i", "pipe:0",
-            "-frames:v", "1", "-vf", "scale=320:-2", "-q:v", "6", "-f", "image2",
-            "-c:v", "mjpeg", "pipe:1"]  # fmt: skip
     try:
-        proc = subprocess.run(argv, input=media, capture_output=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
+        return ffrun.run_bytes(ffmpeg.still_argv(), 10, stdin=media) or None
+    except ffrun.FFmpegError:
         return None
-    return proc.stdout if proc.returncode == 0 and proc.stdout else None

@@ -11,8 +11,8 @@ from pathlib import Path
 from django.conf import settings
 
 from cameras.models import Camera
+from crimebox import ffrun
 from recordings import ffmpeg
-from recordings.run import with_parent_death_signal
 
 from . import state
 
@@ -67,8 +67,8 @@ class Stream:
         self.stderr: collections.deque = collections.deque(maxlen=20)
         clear_dir(self.dir)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(
-            with_parent_death_signal(self.argv(camera)),
+        self.proc = ffrun.start(
+            self.argv(camera),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from cameras.models import Camera
-from crimebox.ffprobe import StreamURLError
+from crimebox.ffrun import FFmpegError
 
 from . import sessions, state
 from .stream import Stream, clear_dir, live_fingerprint
@@ -133,7 +133,7 @@ class LiveSupervisor:
     def start(self, camera: Camera, now: float) -> None:
         try:
             stream = Stream(camera, now)
-        except (OSError, StreamURLError) as e:  # no FFmpeg; a stored URL that is not RTSP
+        except (OSError, FFmpegError) as e:  # no FFmpeg; a stored URL that is not RTSP
             self.errors[camera.pk] = f"Cannot start FFmpeg: {e}"
             self.retry_at[camera.pk] = now + MAX_BACKOFF
             self.publish(camera, "unavailable", self.errors[camera.pk])

@@ -25,6 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
+from audit import roles
 from cameras.models import Camera
 from recordings import ffmpeg
 from recordings.footage.thumbnails import audit_still
@@ -34,7 +35,7 @@ from . import sessions, state
 from .status import live_status, stream_kind
 from .stills import StillBusy, content_type, still, still_source
 
-PERM = "live.view_live"
+PERM = roles.WATCH_LIVE
 MEDIA_NAME = re.compile(r"^(init\.mp4|seg\d{6}\.m4s)$")
 
 
@@ -96,7 +97,7 @@ def player(request: HttpRequest, camera_id: int) -> HttpResponseBase:
         "status_url": reverse("live:status", args=[camera.pk]),
         "playlist_url": reverse("live:playlist", args=[camera.pk]),
     }
-    steer = camera.can_steer() and request.user.has_perm("cameras.control_ptz")
+    steer = camera.can_steer() and roles.may_steer(request.user)
     if steer:
         config["ptz_url"] = reverse("live:ptz", args=[camera.pk, "move"]).removesuffix("move")
         config["ptz_presets_url"] = reverse("live:ptz_presets", args=[camera.pk])
@@ -109,9 +110,9 @@ def player(request: HttpRequest, camera_id: int) -> HttpResponseBase:
             camera=camera,
             config=config,
             status=live_status(camera),
-            can_footage=request.user.has_perm("recordings.view_footage"),
+            can_footage=roles.may_view_footage(request.user),
             can_steer=steer,
-            can_save_preset=steer and request.user.has_perm("cameras.change_camera"),
+            can_save_preset=steer and roles.may_change_cameras(request.user),
         ),
     )
 
@@ -175,7 +176,7 @@ def still_image(request: HttpRequest, camera_id: int) -> HttpResponseBase:
 @live_page
 def recorded(request: HttpRequest, camera_id: int) -> HttpResponseBase:
     """The footage player at the moment on screen now (`behind`: the player's delay)."""
-    if not request.user.has_perm("recordings.view_footage"):
+    if not roles.may_view_footage(request.user):
         raise PermissionDenied
     camera = get_object_or_404(Camera, pk=camera_id)
     try:

@@ -1,28 +1,15 @@
-"""Pure functions that build FFmpeg argv lists (the ffprobe wrapper is crimebox/ffprobe.py).
+"""Pure functions that build FFmpeg argv lists, and parse what FFmpeg writes.
 
-Never shell=True, never killall: callers own the processes they start.
+Running FFmpeg and ffprobe is crimebox/ffrun.py's (timeouts, a missing binary, a failed
+exit: one error type); what a file holds is crimebox/ffprobe.py's.
 """
 
-import contextlib
-import fcntl
-import functools
-import os
-import queue
-import subprocess
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 
-# Re-exported: the recorder, index and export call ffmpeg.probe next to the argv builders.
-from crimebox.ffprobe import FFmpegError as FFmpegError
-from crimebox.ffprobe import StreamURLError as StreamURLError
-from crimebox.ffprobe import ToolMissing as ToolMissing
-from crimebox.ffprobe import cannot_run, rtsp_source, run_tool
-from crimebox.ffprobe import probe as probe
-from crimebox.redaction import redact_text
+from crimebox.ffprobe import FILE_PROTOCOLS, rtsp_source
 
 # Fragmented MP4: a kill -9 or power cut leaves every fragment already written playable
 # (measured: plain MP4 loses the whole open file, "moov atom not found"). flush_packets=1
@@ -176,7 +163,7 @@ def parse_progress_line(line: str) -> tuple[str, str] | None:
 
 # Exports and thumbnails read only local files: FFmpeg may open nothing but files (a concat
 # listing names files; a crafted one must not reach the network).
-FILE_ONLY = ["-protocol_whitelist", "file"]  # = crimebox.ffprobe.FILE_PROTOCOLS
+FILE_ONLY = FILE_PROTOCOLS
 F_SETPIPE_SZ = 1031
 CLIP_MP4 = "+frag_keyframe+empty_moov+default_base_moof"
 
@@ -185,66 +172,28 @@ def version_argv() -> list[str]:
     return [settings.FFMPEG, "-hide_banner", "-version"]
 
 
-@functools.cache  # once per process: manifests name it, the binary does not change under us
-def version(timeout_seconds: float = 10) -> str:
-    """FFmpeg's first version line (for manifests), or "unknown"."""
-    try:
-        out = subprocess.run(
-            version_argv(), capture_output=True, text=True, timeout=timeout_seconds
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    return out.stdout.splitlines()[0] if out.stdout else "unknown"
-
-
-def keyframes_argv(path: Path, offset: float, lookback: float | None) -> list[str]:
-    """Video packet times and flags of one file, up to `offset` s (from `offset - lookback`)."""
-    since = "" if lookback is None else f"{max(offset - lookback, 0):.6f}"
+def still_argv() -> list[str]:
+    """One frame of the media on stdin as a 320 px wide JPEG on stdout (stills)."""
     return [
-        settings.FFPROBE,
-        "-v",
+        settings.FFMPEG,
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
         "error",
-        *FILE_ONLY,
         "-i",
-        str(path),
-        "-select_streams",
-        "v:0",
-        "-show_entries",
-        "packet=pts_time,flags",
-        "-read_intervals",
-        f"{since}%{offset + 0.001:.6f}",
-        "-of",
-        "csv=p=0",
+        "pipe:0",
+        "-frames:v",
+        "1",
+        "-vf",
+        "scale=320:-2",
+        "-q:v",
+        "6",
+        "-f",
+        "image2",
+        "-c:v",
+        "mjpeg",
+        "pipe:1",
     ]
-
-
-def _last_keyframe(argv: list[str], offset: float, timeout_seconds: float) -> float | None:
-    proc = run_tool(argv, timeout_seconds)
-    if proc.returncode != 0:
-        raise FFmpegError(proc.stderr.strip()[-300:] or f"ffprobe exited {proc.returncode}")
-    times = []
-    for line in proc.stdout.split():
-        pts, _, flags = line.partition(",")
-        if "K" in flags:
-            try:
-                times.append(float(pts))
-            except ValueError:
-                continue
-    return max((t for t in times if t <= offset + 1e-6), default=None)
-
-
-def keyframe_at_or_before(path: Path, offset: float, timeout_seconds: float = 60) -> float:
-    """Time (s from the file's start) of the last keyframe at or before `offset`.
-
-    Stream copy can only start on a keyframe. Looks back 30 s first (a seek: cheap), then,
-    for a camera with longer GOPs, reads the file from its start.
-    """
-    for lookback in (30, None):
-        argv = keyframes_argv(path, offset, lookback)
-        found = _last_keyframe(argv, offset, timeout_seconds)
-        if found is not None:
-            return found
-    raise FFmpegError(f"no keyframe before {offset:.3f} s in {Path(path).name}")
 
 
 def concat_listing(paths: list[Path], inpoint: float) -> str:
@@ -303,56 +252,6 @@ def clip_timeout(source_bytes: int) -> float:
     return 60 + source_bytes / 2e6
 
 
-def _read_ahead(fd: int, blocks: queue.Queue) -> None:
-    """Move FFmpeg's output from the pipe into `blocks` (None at the end): FFmpeg keeps
-    cutting while the caller hashes and writes, instead of waiting on a full pipe."""
-    try:
-        for block in iter(lambda: os.read(fd, 1 << 20), b""):
-            blocks.put(block)
-    except OSError:
-        pass  # the pipe was closed: the caller stopped
-    finally:
-        blocks.put(None)
-
-
-def stream_stdout(argv: list[str], sink: Callable[[bytes], None], timeout_seconds: float) -> None:
-    """Run argv, passing its stdout to `sink` block by block; killed at the deadline."""
-    try:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
-    except OSError as e:
-        raise cannot_run(argv[0], e) from None
-    with contextlib.suppress(OSError):  # Linux: a 1 MiB pipe, 16x fewer wake-ups
-        fcntl.fcntl(proc.stdout.fileno(), F_SETPIPE_SZ, 1 << 20)
-    timer = threading.Timer(timeout_seconds, proc.kill)
-    timer.start()
-    errors = []
-    drain = threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)
-    drain.start()
-    blocks: queue.Queue = queue.Queue(maxsize=32)  # at most ~32 MiB ahead of the sink
-    reader = threading.Thread(target=_read_ahead, args=(proc.stdout.fileno(), blocks))
-    reader.start()
-    try:
-        for block in iter(blocks.get, None):
-            sink(block)
-    except BaseException:
-        proc.kill()  # the sink failed (e.g. the disk is full): stop FFmpeg too
-        while reader.is_alive():  # let the reader finish so it can close
-            with contextlib.suppress(queue.Empty):
-                blocks.get(timeout=0.1)
-        raise
-    finally:
-        reader.join()
-        proc.stdout.close()
-        proc.wait()
-        timer.cancel()
-        drain.join(5)
-    stderr = (errors[0] if errors else b"").decode(errors="replace").strip()
-    if proc.returncode != 0:
-        if proc.returncode < 0 and not stderr:
-            raise FFmpegError(f"FFmpeg took longer than {timeout_seconds:g} s and was stopped")
-        raise FFmpegError(f"FFmpeg could not cut the clip: {redact_text(stderr[-300:])}")
-
-
 def thumbnail_argv(source: Path, out: Path) -> list[str]:
     """The first frame of a segment as a 160 px wide JPEG."""
     return [
@@ -373,50 +272,6 @@ def thumbnail_argv(source: Path, out: Path) -> list[str]:
         "6",
         str(out),
     ]
-
-
-def run(argv: list[str], timeout_seconds: float) -> bool:
-    """Run argv to completion; True when it exited 0 within the timeout."""
-    try:
-        proc = subprocess.run(argv, capture_output=True, timeout=timeout_seconds)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return proc.returncode == 0
-
-
-def packets_argv(path: Path) -> list[str]:
-    """Every video packet's time and duration, edit lists ignored: what the file really holds."""
-    return [
-        settings.FFPROBE,
-        "-v",
-        "error",
-        *FILE_ONLY,
-        "-ignore_editlist",
-        "1",
-        "-select_streams",
-        "v:0",
-        "-show_entries",
-        "packet=pts_time,duration_time",
-        "-of",
-        "csv=p=0",
-        str(path),
-    ]
-
-
-def held_interval(path: Path, timeout_seconds: float = 120) -> tuple[float, float]:
-    """(first frame time, time after the last frame) of a file's video, edit lists ignored."""
-    proc = run_tool(packets_argv(path), timeout_seconds)
-    rows = []
-    for line in proc.stdout.split():
-        pts, _, dur = line.partition(",")
-        try:
-            rows.append((float(pts), float(dur or 0)))
-        except ValueError:
-            continue
-    if proc.returncode != 0 or not rows:
-        raise FFmpegError(proc.stderr.strip()[-300:] or "no video packets")
-    rows.sort()
-    return rows[0][0], rows[-1][0] + rows[-1][1]
 
 
 # Live view (docs/live.md): HLS with fMP4 segments of about one second, cut on the camera's

@@ -9,6 +9,7 @@ from django.http import JsonResponse
 from django.utils import timezone
 from django_q.models import Schedule
 
+from audit import roles
 from audit.models import AuditCheck
 from cameras import clock as camera_clock
 from cameras.models import Camera
@@ -179,7 +180,7 @@ def may_see_health(user) -> bool:
         user.is_authenticated
         and user.is_active
         and user.is_staff
-        and user.has_perm("recordings.view_integritycheck")
+        and user.has_perm(roles.VIEW_INTEGRITY)
     )
 
 

@@ -17,12 +17,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from cameras.models import Camera
-from crimebox import outbox
+from crimebox import ffprobe, outbox
 from crimebox.clock import clock_synchronized
 from crimebox.ffprobe import MediaInfo
+from crimebox.ffrun import FFmpegError
 from crimebox.hashing import GENESIS, sha256_file
 
-from . import ffmpeg
 from .evidence.hashing import segment_chain_hash
 from .models import LegalHold, Segment
 from .timing import media_warning
@@ -147,9 +147,9 @@ class Measured:
 def measure(path: Path) -> Measured:
     """Probe, seal (fsync, read-only) and hash a closed file. Slow I/O, no database: the
     recorder does it as soon as the file closes, whatever the database is doing.
-    Raises ffmpeg.FFmpegError (no readable video) or OSError (the file is gone)."""
+    Raises FFmpegError (no readable video) or OSError (the file is gone)."""
     path = Path(path)
-    info = ffmpeg.probe(path)
+    info = ffprobe.probe(path)
     seal(path)
     digest = sha256_file(path)
     return Measured(info, digest, path.stat().st_size, timezone.now())
@@ -173,7 +173,7 @@ def index_segment(
     is how long the recorder saw the file take, checked against the media. A row made by
     `open_segment` for this file is completed in place. Safe to call twice.
     `measured` is the file's `measure()`, when the caller took it already.
-    Raises ffmpeg.FFmpegError for a file with no readable video (the caller decides).
+    Raises FFmpegError for a file with no readable video (the caller decides).
     """
     path = Path(path)
     rel = relative_path(path)
@@ -184,7 +184,7 @@ def index_segment(
     info, digest = measured.info, measured.sha256
     start = start or estimated_start(path, info.duration)
     if start is None:
-        raise ffmpeg.FFmpegError(f"cannot tell the start time of {path.name}")
+        raise FFmpegError(f"cannot tell the start time of {path.name}")
     if not info.has_media:
         status = Segment.Status.NO_MEDIA
         note = _join(note, f"the file holds only a header: no media ({info.frames or 0} frames)")

@@ -24,8 +24,9 @@ from typing import Any
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
 from cameras.models import Camera
+from crimebox import ffrun
 
-from . import ffmpeg, gaps
+from . import gaps
 from .index import Measured, index_segment, mark_lost, measure, open_segment
 from .models import Gap
 from .recovery import index_unknown_files
@@ -42,7 +43,7 @@ def measured_or_error(path: Path) -> Measured | Exception:
     """The hasher's job: never raises, so a test's inline executor behaves like a thread."""
     try:
         measured = measure(path)
-    except (ffmpeg.FFmpegError, OSError) as e:
+    except (ffrun.FFmpegError, OSError) as e:
         return e
     logger.debug("hashed %s sha256=%s", path.name, measured.sha256[:12])
     return measured

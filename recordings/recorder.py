@@ -31,8 +31,9 @@ from concurrent.futures import Executor
 from django.conf import settings
 
 from cameras.models import Camera
+from crimebox.ffrun import FFmpegError
 
-from . import ffmpeg, gaps, heartbeat
+from . import gaps, heartbeat
 from .index import run_name_taken
 from .indexer import (
     Indexer,
@@ -161,7 +162,7 @@ class Supervisor:
             ):
                 try:
                     self.runs[camera.pk] = Run(camera, now, clock=self.clock)
-                except (OSError, ffmpeg.StreamURLError) as e:  # no ffmpeg, disk, bad URL
+                except (OSError, FFmpegError) as e:  # no ffmpeg, disk, bad URL
                     full = getattr(e, "errno", None) == errno.ENOSPC
                     cause = Gap.Cause.DISK_FULL if full else None
                     self.failed(camera.pk, f"cannot start FFmpeg: {e}", now, cause)

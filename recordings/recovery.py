@@ -16,10 +16,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from cameras.models import Camera
-from crimebox import outbox
+from crimebox import ffrun, outbox
 from crimebox.clock import clock_synchronized
 
-from . import ffmpeg
 from .gaps import clock_behind_footage, open_gap
 from .index import camera_files, index_segment, mark_lost, relative_path
 from .models import Gap, Segment
@@ -70,7 +69,7 @@ def index_unknown_files(
                 note=note,
             )
             result.indexed.append(rel)
-        except ffmpeg.FFmpegError as e:
+        except ffrun.FFmpegError as e:
             # Not one readable frame (FFmpeg died right after opening it). Kept for a person
             # to look at, renamed so it is not retried at every start; said loudly.
             path.rename(path.with_name(path.name + ".unreadable"))

@@ -8,7 +8,6 @@ numbers them, so no name repeats whatever the clock does (see ffmpeg.segment_out
 import collections
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import threading
@@ -21,6 +20,7 @@ from typing import IO
 from django.conf import settings
 
 from cameras.models import Camera
+from crimebox import ffrun
 
 from . import ffmpeg
 from .index import run_template
@@ -29,14 +29,6 @@ logger = logging.getLogger(__name__)
 
 # (closed segment, wall clock when reported, monotonic clock when reported)
 Report = tuple[ffmpeg.ClosedSegment, float, float]
-
-
-def with_parent_death_signal(argv: list[str]) -> list[str]:
-    """FFmpeg gets SIGTERM if the supervisor dies (kill -9), so it never runs orphaned behind
-    the next recorder's back. util-linux's setpriv sets it between fork and exec; a Python
-    preexec_fn is not safe in this threaded process."""
-    setpriv = shutil.which("setpriv")
-    return [setpriv, "--pdeathsig", "TERM", "--", *argv] if setpriv else argv
 
 
 def recording_fingerprint(camera: Camera) -> tuple:
@@ -88,8 +80,8 @@ class Run:
         self.open_name = ""  # the file FFmpeg writes now, once it holds data
         self.clock_note = ""  # for the file open when the box's clock stepped
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(
-            with_parent_death_signal(self.argv(camera, str(self.dir / template.name))),
+        self.proc = ffrun.start(
+            self.argv(camera, str(self.dir / template.name)),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

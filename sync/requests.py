@@ -133,7 +133,7 @@ def receive(doc: dict, key: Ed25519PublicKey | None, now: datetime) -> ClipReque
             AuditEvent.Action.SYSTEM,
             username=f"rtcc:{job.user}",
             camera=camera,
-            # "camera N": the package's custody record lists it (recordings.evidence.export).
+            # "camera N": the package's custody record lists it (recordings/evidence/manifest.py).
             target=f"camera {camera.pk}",
             detail={
                 "event": "clip requested at the RTCC",

@@ -25,7 +25,8 @@ from audit.models import AuditEvent
 from cameras.models import Camera
 from crimebox import retrieval as proto
 from crimebox.signature import from_body
-from recordings.evidence.export import ExportError, plan, run_export
+from recordings.evidence.export import run_export
+from recordings.evidence.plan import ExportError, plan
 from recordings.models import Export
 
 from . import remote

@@ -11,10 +11,11 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django_q.tasks import async_task
 
+from audit import roles
 from audit.models import AuditEvent
 from crimebox.display import box_window
 
-from ..evidence.export import ExportError, plan
+from ..evidence.plan import ExportError, plan
 from ..evidence.signing import ensure_signing_key
 from ..footage.media import Audit, ranged_response
 from ..models import Export
@@ -94,7 +95,7 @@ class ExportAdmin(admin.ModelAdmin):
         return False
 
     def has_add_permission(self, request):
-        return request.user.has_perm("recordings.export_footage")
+        return roles.may_export(request.user)
 
     def get_fields(self, request, obj=None):
         return (
@@ -174,10 +175,7 @@ class ExportAdmin(admin.ModelAdmin):
         ] + super().get_urls()
 
     def download(self, request, export_id: int):
-        if not (
-            request.user.has_perm("recordings.export_footage")
-            or request.user.has_perm("recordings.view_footage")
-        ):
+        if not (roles.may_export(request.user) or roles.may_view_footage(request.user)):
             raise PermissionDenied
         export = Export.objects.filter(pk=export_id, status=Export.Status.DONE).first()
         if export is None or not export.path or "/" in export.path or not export.abs_path.is_file():

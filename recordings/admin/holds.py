@@ -7,6 +7,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
+from audit import roles
 from crimebox.admin_base import ListTitleMixin
 from crimebox.display import box_window
 
@@ -51,11 +52,11 @@ class LegalHoldAdmin(ListTitleMixin, admin.ModelAdmin):
 
     def has_hold_permission(self, request) -> bool:
         """The action is offered only to those who may place and release holds."""
-        return request.user.has_perm("recordings.hold_footage")
+        return roles.may_hold(request.user)
 
     @admin.action(description="Release the selected holds", permissions=["hold"])
     def release(self, request, queryset):
-        if not request.user.has_perm("recordings.hold_footage"):
+        if not roles.may_hold(request.user):
             self.message_user(request, "You may not release legal holds.", messages.ERROR)
             return None
         if not request.POST.get("release_reason"):

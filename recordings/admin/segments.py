@@ -10,6 +10,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
+from audit import roles
 from crimebox.admin_base import ListTitleMixin, ReadOnlyAdmin
 from crimebox.display import human_duration
 
@@ -101,13 +102,13 @@ class SegmentAdmin(ListTitleMixin, ReadOnlyAdmin):
 
     def has_hold_permission(self, request) -> bool:
         """The action is offered only to those who may place and release holds."""
-        return request.user.has_perm("recordings.hold_footage")
+        return roles.may_hold(request.user)
 
     @admin.action(
         description="Place legal hold on the selected segments' time range", permissions=["hold"]
     )
     def place_hold_action(self, request, queryset):
-        if not request.user.has_perm("recordings.hold_footage"):
+        if not roles.may_hold(request.user):
             self.message_user(request, "You may not place legal holds.", messages.ERROR)
             return None
         if "reason" not in request.POST:

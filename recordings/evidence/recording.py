@@ -1,7 +1,7 @@
 """Footage still being recorded, in an export: up to the last complete fragment.
 
 A segment FFmpeg is still writing has no SHA-256 yet, but its fragments already written never
-change (recordings.fmp4): an export takes them, and its manifest states the byte range of the
+change (fmp4.py): an export takes them, and its manifest states the byte range of the
 open file it relied on (`recorded_prefix`: from byte 0 to the end of the last byte the clip
 copied) and that range's SHA-256. Once the segment closes, its hashed and chained file must
 begin with exactly those bytes: `verify_evidence --recordings DIR` checks it on the box, and
@@ -15,8 +15,8 @@ from pathlib import Path
 
 from django.utils import timezone
 
-from .. import fmp4
 from ..models import Segment
+from . import fmp4
 
 BLOCK = 4 << 20
 

@@ -18,10 +18,10 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+from crimebox import ffprobe, ffrun
 from crimebox.hashing import sha256_stream
 from crimebox.keys import fingerprint_of
 
-from .. import ffmpeg
 from .hashing import segment_chain_hash
 from .recording import check_prefix
 
@@ -237,11 +237,11 @@ def _check_clips(z, members, manifest, result: Verification) -> None:
                 shutil.copyfileobj(src, tmp, 1 << 20)
             tmp.flush()
             try:
-                first, after = ffmpeg.held_interval(tmp.name)
-            except ffmpeg.ToolMissing as e:  # the expert's machine, not the package
+                first, after = ffprobe.held_interval(tmp.name)
+            except ffrun.ToolMissing as e:  # the expert's machine, not the package
                 result.notes.append(f"the clips' frames were not checked: {e}")
                 return
-            except ffmpeg.FFmpegError as e:
+            except ffrun.FFmpegError as e:
                 result.failures.append(f"{name}: cannot read its frames ({e})")
                 continue
         held = after - first

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from audit import log
 from audit.models import AuditEvent
 from cameras.models import Camera
+from crimebox import ffrun
 
 from .. import ffmpeg
 from ..models import Segment
@@ -32,8 +33,11 @@ def thumbnail(segment: Segment) -> Path | None:
     # write one file together; the rename makes whichever finishes the whole picture.
     partial = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp.jpg")
     try:
-        ok = ffmpeg.run(ffmpeg.thumbnail_argv(segment.abs_path, partial), TIMEOUT_SECONDS)
-        if not ok or not partial.exists():
+        try:
+            ffrun.run_bytes(ffmpeg.thumbnail_argv(segment.abs_path, partial), TIMEOUT_SECONDS)
+        except ffrun.FFmpegError:
+            return None
+        if not partial.exists():
             return None
         partial.replace(path)
     finally:

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from audit import log
+from audit import log, roles
 from audit.models import AuditEvent
 from cameras.models import Camera
 from crimebox.display import box_window
@@ -28,7 +28,7 @@ from .thumbnails import audit_still, thumbnail
 from .timeline import day_bounds, day_timeline, ticks
 
 
-def footage_view(perm="recordings.view_footage"):
+def footage_view(perm=roles.VIEW_FOOTAGE):
     """Login through the admin (redirect), then the permission (403)."""
 
     def decorator(view):
@@ -135,8 +135,8 @@ def camera_day(request, camera_id: int, day: str | None = None):
             next_day=the_day + timedelta(days=1),
             prev_hour=hour - 1 if hour else None,
             next_hour=hour + 1 if hour is not None and hour < 23 else None,
-            can_hold=request.user.has_perm("recordings.hold_footage"),
-            can_export=request.user.has_perm("recordings.export_footage"),
+            can_hold=roles.may_hold(request.user),
+            can_export=roles.may_export(request.user),
             moment=moment,
             found=find_moment(moment, timeline) if moment else None,
             **timeline,
@@ -248,7 +248,7 @@ def jump(request, camera):
 
 
 def hold(request, camera, the_day: date):
-    if not request.user.has_perm("recordings.hold_footage"):
+    if not roles.may_hold(request.user):
         raise PermissionDenied
     tz = timezone.get_current_timezone()
     try:

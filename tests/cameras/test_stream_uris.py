@@ -14,6 +14,7 @@ from django.urls import reverse
 from cameras.models import Camera
 from cameras.onvif import DeviceProbe, ONVIFError, Profile, validate_host
 from cameras.services import CameraError, apply_probe, split_rtsp_url
+from crimebox import ffprobe, ffrun
 from crimebox.ffprobe import StreamURLError, ffprobe_argv, probe
 from recordings import ffmpeg
 from tests.factories import make_camera
@@ -77,8 +78,8 @@ def test_whitelists_on_every_argv(tmp_path):
         ffprobe_argv(str(tmp_path / "a.mp4")),
         ffmpeg.thumbnail_argv(tmp_path / "a.mp4", tmp_path / "a.jpg"),
         ffmpeg.clip_argv(tmp_path / "l.ffconcat", 5),
-        ffmpeg.keyframes_argv(tmp_path / "a.mp4", 5, 30),
-        ffmpeg.packets_argv(tmp_path / "a.mp4"),
+        ffprobe.keyframes_argv(tmp_path / "a.mp4", 5, 30),
+        ffprobe.packets_argv(tmp_path / "a.mp4"),
     ):
         assert argv[argv.index("-protocol_whitelist") + 1] == "file"
 
@@ -88,8 +89,8 @@ def test_a_crafted_concat_listing_cannot_reach_the_network(tmp_path, http_server
     port, seen = http_server
     listing = tmp_path / "l.ffconcat"
     listing.write_text(f"ffconcat version 1.0\nfile 'http://127.0.0.1:{port}/x.mp4'\n")
-    with pytest.raises(ffmpeg.FFmpegError):
-        ffmpeg.stream_stdout(ffmpeg.clip_argv(listing, 1), lambda b: None, 30)
+    with pytest.raises(ffrun.FFmpegError):
+        ffrun.stream_stdout(ffmpeg.clip_argv(listing, 1), lambda b: None, 30)
     assert seen == []
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from cameras.models import Camera
 from cameras.services import add_onvif_camera
-from recordings.evidence.export import audit_entries
+from recordings.evidence.manifest import audit_entries
 from tests.cameras.test_ptz_onvif import position
 from tests.recordings.conftest import wait_for
 
@@ -138,7 +138,7 @@ def test_bad_commands_are_clear_errors(ptz_camera):
 
 def test_a_clip_over_the_minute_lists_the_moves(ptz_camera, tmp_path):
     from cameras.ptz import manifest_moves
-    from recordings.evidence.export import build_manifest  # noqa: F401  (the manifest's key)
+    from recordings.evidence.manifest import build_manifest  # noqa: F401  (the manifest's key)
 
     olga = login("Operator", "olga")
     post(olga, ptz_camera, "home")

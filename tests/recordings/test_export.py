@@ -9,7 +9,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from audit.models import AuditEvent
-from recordings import ffmpeg, fmp4
+from crimebox import ffprobe
+from recordings.evidence import fmp4
 from recordings.index import open_segment, segment_dir
 from recordings.models import Export, Gap, Segment
 from tests.factories import make_camera, make_media, make_segments
@@ -413,7 +414,7 @@ def test_export_never_takes_the_space_recording_needs(footage, tmp_path, monkeyp
     out = tmp_path / "out"
     out.mkdir()
     monkeypatch.setattr(
-        "recordings.evidence.export.shutil.disk_usage",
+        "recordings.evidence.plan.shutil.disk_usage",
         lambda p: Usage(10**11, 10**11 - 10**9 - 50_000, 10**9 + 50_000),
     )
     with pytest.raises(CommandError, match="Not enough free space"):
@@ -452,7 +453,7 @@ def test_clip_is_stream_copy(footage, tmp_path):
     _, segs = footage
     package = export(tmp_path, T0 + timedelta(seconds=2), T0 + timedelta(seconds=6))
     folder = unzip(package, tmp_path / "x")
-    assert ffmpeg.probe(folder / "clip.mp4").codec == segs[0].codec
+    assert ffprobe.probe(folder / "clip.mp4").codec == segs[0].codec
     # The packets of the clip are the source's bytes, in order, across the segment boundary;
     # a re-encode (same codec, same size) gives other bytes. Keyframes are compared by place
     # only: the MP4 muxer puts the parameter sets (SPS/PPS) in front of them.

@@ -59,7 +59,7 @@ def test_any_failure_ends_failed_with_its_reason_and_nothing_left(camera, monkey
     def broken(*args, **kwargs):
         raise RuntimeError("disk controller said no")
 
-    monkeypatch.setattr("recordings.evidence.export.cut_clip", broken)
+    monkeypatch.setattr("recordings.evidence.package.cut_clip", broken)
     export = make_export(camera)
     assert run_export(export.pk) == "failed: RuntimeError: disk controller said no"
     export.refresh_from_db()

@@ -17,7 +17,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 
-from recordings import ffmpeg, fmp4
+from recordings import ffmpeg
+from recordings.evidence import fmp4
 from recordings.index import index_segment, open_segment, segment_dir
 from recordings.models import Export, Segment
 from tests.factories import make_camera, make_media

@@ -4,8 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from recordings import fmp4
-from recordings.evidence.export import plan, write_package
+from recordings.evidence import fmp4
+from recordings.evidence.package import write_package
+from recordings.evidence.plan import plan
 from recordings.footage import thumbnails
 from recordings.models import Export
 from tests.factories import make_camera, make_segment
@@ -26,7 +27,7 @@ def hung_ffmpeg(tmp_path, settings):
 
 
 def test_a_hung_clip_cut_is_stopped_and_leaves_nothing(db, tmp_path, hung_ffmpeg, monkeypatch):
-    """FFmpeg cuts the clips recordings.fmp4 does not splice (audio, B-frames...)."""
+    """FFmpeg cuts the clips recordings/evidence/fmp4.py does not splice (audio, B-frames...)."""
     camera = make_camera("North")
     make_segment(camera, T0, 4)
 
@@ -53,6 +54,7 @@ def test_a_failing_sink_stops_ffmpeg_and_raises(db, tmp_path):
     """The disk filling up mid-export: the error surfaces, FFmpeg is stopped, nothing hangs."""
     import errno
 
+    from crimebox import ffrun
     from recordings import ffmpeg
 
     segment = make_segment(make_camera("North"), T0, 8)
@@ -65,5 +67,5 @@ def test_a_failing_sink_stops_ffmpeg_and_raises(db, tmp_path):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     with pytest.raises(OSError, match="No space left"):
-        ffmpeg.stream_stdout(ffmpeg.clip_argv(listing, 8), sink, 30)
+        ffrun.stream_stdout(ffmpeg.clip_argv(listing, 8), sink, 30)
     assert len(taken) == 1

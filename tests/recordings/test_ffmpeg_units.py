@@ -8,11 +8,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from crimebox.ffrun import with_parent_death_signal
 from recordings import ffmpeg
 from recordings.gaps import classify_exit
 from recordings.models import Gap
 from recordings.recorder import Supervisor
-from recordings.run import with_parent_death_signal
 from tests.factories import make_camera
 
 

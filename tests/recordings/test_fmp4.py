@@ -1,5 +1,5 @@
-"""Clips spliced from the recorded fragments (recordings.fmp4), and the files it leaves to
-FFmpeg, with real FFmpeg-made segments and ffprobe reading the result."""
+"""Clips spliced from the recorded fragments (recordings/evidence/fmp4.py), and the files
+it leaves to FFmpeg, with real FFmpeg-made segments and ffprobe reading the result."""
 
 import json
 import subprocess
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from recordings import fmp4
+from recordings.evidence import fmp4
 from recordings.index import index_segment, segment_dir
 from tests.factories import make_camera, make_media, make_segments
 from tests.recordings.test_clip_window import packets
@@ -189,7 +189,7 @@ def test_disk_full_during_the_copy_fails_the_export_and_leaves_nothing(db, tmp_p
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", str(tiny)], check=True)
     try:
         # The space check would refuse this export up front; here the disk fills meanwhile.
-        monkeypatch.setattr("recordings.evidence.export.check_space", lambda *a: None)
+        monkeypatch.setattr("recordings.evidence.package.check_space", lambda *a: None)
         export = Export.objects.create(start=T0, end=T0 + timedelta(seconds=7), case_number="1")
         export.cameras.set([camera])
         assert run_export(export.pk, out_dir=tiny).startswith("failed: ")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from recordings.evidence.export import segment_entry
+from recordings.evidence.manifest import segment_entry
 from recordings.health import health_status
 from recordings.index import index_segment, run_template, segment_dir
 from recordings.models import Segment

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from cameras.models import Camera
+from crimebox import ffprobe
 from crimebox.hashing import GENESIS, sha256_file
-from recordings import ffmpeg, heartbeat
+from recordings import heartbeat
 from recordings.evidence.hashing import segment_chain_hash
 from recordings.index import NAME_RE
 from recordings.models import Gap, Segment
@@ -158,7 +159,7 @@ def test_kill9_ffmpeg_restarts_fast_and_keeps_the_partial_segment(
 
     partial = segments(camera, status=Segment.Status.PARTIAL)
     assert len(partial) == 1
-    info = ffmpeg.probe(partial[0].abs_path)  # playable up to the last fragment
+    info = ffprobe.probe(partial[0].abs_path)  # playable up to the last fragment
     assert info.duration > 0.5
     gap = Gap.objects.get(camera=camera)
     assert gap.cause == Gap.Cause.FFMPEG_EXITED

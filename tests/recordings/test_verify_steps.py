@@ -196,18 +196,18 @@ def test_verify_evidence_without_ffprobe_says_the_tool_is_missing(
 
 
 def test_every_ffmpeg_run_maps_a_missing_tool_to_one_error(footage, tmp_path, settings):  # noqa: F811
-    from recordings import ffmpeg
+    from crimebox import ffprobe, ffrun
 
     _, segments = footage
     settings.FFPROBE = settings.FFMPEG = str(tmp_path / "nowhere")
     calls = [
-        lambda: ffmpeg.probe(segments[0].abs_path),
-        lambda: ffmpeg.held_interval(segments[0].abs_path),
-        lambda: ffmpeg.keyframe_at_or_before(segments[0].abs_path, 1.0),
-        lambda: ffmpeg.stream_stdout([settings.FFMPEG, "-version"], lambda b: None, 5),
+        lambda: ffprobe.probe(segments[0].abs_path),
+        lambda: ffprobe.held_interval(segments[0].abs_path),
+        lambda: ffprobe.keyframe_at_or_before(segments[0].abs_path, 1.0),
+        lambda: ffrun.stream_stdout([settings.FFMPEG, "-version"], lambda b: None, 5),
     ]
     for call in calls:
-        with pytest.raises(ffmpeg.ToolMissing, match="cannot be run .*install FFmpeg"):
+        with pytest.raises(ffrun.ToolMissing, match="cannot be run .*install FFmpeg"):
             call()
 
 

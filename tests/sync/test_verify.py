@@ -254,7 +254,7 @@ def forge(path: Path, tmp_path: Path, key) -> Path:
     data = json.dumps(manifest).encode()
     replaced = {"manifest.json": data, "manifest.sig": key.sign(data), "box_public_key.pem": pem}
     if "SHA256SUMS.sig" in {n.split("/", 1)[-1] for n in contents}:  # v2: the thief re-signs it too
-        from recordings.evidence.export import signed_sums
+        from recordings.evidence.manifest import signed_sums
 
         replaced |= signed_sums(manifest["files"], replaced, key)
     forged = tmp_path / "forged.zip"

@@ -5,7 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
 from cameras.commands import camera_named
-from recordings.evidence.export import ExportError, plan, run_export
+from recordings.evidence.export import run_export
+from recordings.evidence.plan import ExportError, plan
 from recordings.models import Export
 from recordings.validators import clean_case_number, clean_reason
 
