@@ -54,7 +54,7 @@ step() { # step NAME COMMAND...: run, log, record PASS/FAIL with its time
 manage() { .venv/bin/python manage.py "$@"; }
 
 closed_segments() {
-  manage shell -c "from recordings.models import Segment
+  manage shell -v 0 -c "from recordings.models import Segment
 print(Segment.objects.filter(status='complete', sequence__isnull=False).count())" 2>/dev/null
 }
 
@@ -93,7 +93,7 @@ stop_start() { # SIGTERM: start's own trap stops its processes (SIGINT is ignore
 
 export_window() { # a window of 6 s around the cut between the 2nd and 3rd closed segments
   local window pkg
-  window=$(manage shell -c "import datetime as d
+  window=$(manage shell -v 0 -c "import datetime as d
 from recordings.models import Segment
 s = Segment.objects.filter(status='complete', sequence__isnull=False).order_by('start')[2]
 print((s.start - d.timedelta(seconds=3)).isoformat(), (s.start + d.timedelta(seconds=3)).isoformat())")
@@ -279,9 +279,12 @@ outside() {
   t=$SECONDS
   prepare_rootfs
   say "fresh root file system with the checkout in $((SECONDS - t)) s; running the checks"
+  # In the background and waited for: a SIGTERM to this script then runs its trap (and the
+  # cleanup) at once instead of after the chroot's own end.
   chroot "$ROOTFS" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
     LANG=C.UTF-8 PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
-    /bin/bash /opt/crimebox/deploy/arm64-check.sh inside || rc=$?
+    /bin/bash /opt/crimebox/deploy/arm64-check.sh inside &
+  wait $! || rc=$?
   mkdir -p "$CACHE/logs"
   cp "$ROOTFS"/root/{start.log,steps.log,pip.log,arm64-report.txt} "$CACHE/logs/" 2>/dev/null || true
   echo "==== arm64-check report ($(git -C "$HOST_ROOT" rev-parse --short HEAD))"
