@@ -22,6 +22,12 @@ class CameraQuerySet(models.QuerySet):
         return self.filter(is_enabled=True)
 
 
+def slug_of(camera_id: int) -> str:
+    """A camera's short name in paths and packages (cam0007): its folder under the recordings
+    directory, its originals in an evidence package."""
+    return f"cam{camera_id:04d}"
+
+
 class Camera(models.Model):
     class Source(models.TextChoices):
         ONVIF = "onvif", "ONVIF (probed)"
@@ -156,7 +162,7 @@ class Camera(models.Model):
     @property
     def slug(self) -> str:
         """Folder name under the recordings directory: stable for the life of the row."""
-        return f"cam{self.pk:04d}"
+        return slug_of(self.pk)
 
     def recording_url(self) -> str:
         """The main stream URL with credentials, for FFmpeg's argv only."""

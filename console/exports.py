@@ -13,11 +13,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
-from django_q.tasks import async_task
 
 from audit import roles
 from cameras.models import Camera
+from crimebox.admin_base import page_context
 from crimebox.display import box_window, zone_name
+from recordings.evidence import jobs
 from recordings.evidence.jobs import retry_export
 from recordings.evidence.plan import ExportError, plan
 from recordings.evidence.signing import ensure_signing_key
@@ -129,10 +130,6 @@ def initial_from(query) -> dict:
     return initial
 
 
-def context(request, **kw):
-    return {**admin.site.each_context(request), **kw}
-
-
 @admin.site.admin_view
 def export_new(request):
     if not roles.may_export(request.user):
@@ -153,7 +150,7 @@ def export_new(request):
     return render(
         request,
         "console/export_form.html",
-        context(request, title="Export evidence", form=form, zone=zone_name()),
+        page_context(request, title="Export evidence", form=form, zone=zone_name()),
     )
 
 
@@ -163,11 +160,7 @@ def queue_export(form: ExportRequestForm, user) -> Export:
         export.requested_by = user
         export.save()
         form.save_m2m()
-        transaction.on_commit(
-            lambda: async_task(
-                "recordings.evidence.export.run_export", export.pk, task_name=f"export {export.pk}"
-            )
-        )
+        jobs.queue(export.pk)
     return export
 
 
@@ -185,7 +178,7 @@ def export_list(request):
     return render(
         request,
         template,
-        context(
+        page_context(
             request,
             title="Evidence exports",
             exports=exports,
@@ -203,7 +196,7 @@ def export_detail(request, export_id: int):
     return render(
         request,
         "console/export_detail.html",
-        context(
+        page_context(
             request,
             title=f"Export for case {export.case_number}",
             export=export,

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from audit import roles
 from cameras.models import Camera
+from crimebox.admin_base import page_context
 from recordings.footage.thumbnails import audit_still, thumbnail
 from recordings.health import health_status, may_see_health
 from recordings.models import Segment
@@ -64,15 +65,15 @@ def camera_cards(user) -> list[dict]:
 def front(request):
     """The box at a glance: every camera (still, status, last segment) and health in words."""
     health = health_status()
-    context = {
-        **admin.site.each_context(request),
-        "title": f"Box {health['box_id']} at a glance",
-        "cards": camera_cards(request.user),
-        "health": health_in_words(health) if may_see_health(request.user) else None,
-        "app_list": [
+    context = page_context(
+        request,
+        title=f"Box {health['box_id']} at a glance",
+        cards=camera_cards(request.user),
+        health=health_in_words(health) if may_see_health(request.user) else None,
+        app_list=[
             app for app in admin.site.get_app_list(request) if app["app_label"] != "django_q"
         ],
-    }
+    )
     return render(request, "console/front.html", context)
 
 
@@ -81,12 +82,12 @@ def health_page(request):
     if not may_see_health(request.user):
         raise PermissionDenied  # a staff account without a role sees nothing
     health = health_status()
-    context = {
-        **admin.site.each_context(request),
-        "title": f"Health of box {health['box_id']}",
-        "raw": health,
-        "health": health_in_words(health),
-    }
+    context = page_context(
+        request,
+        title=f"Health of box {health['box_id']}",
+        raw=health,
+        health=health_in_words(health),
+    )
     return render(request, "console/health.html", context)
 
 

@@ -59,3 +59,9 @@ class ListTitleMixin:
         if self.list_title:
             extra_context = {"title": self.list_title, **(extra_context or {})}
         return super().changelist_view(request, extra_context)
+
+
+def page_context(request, **kw) -> dict:
+    """What every page drawn in the admin's frame needs (the header, the user's links), and
+    the page's own values: the footage, live, console and RTCC pages all start from it."""
+    return {**admin.site.each_context(request), **kw}

@@ -15,6 +15,8 @@ import os
 import sys
 from pathlib import Path
 
+from crimebox.atomic import write_atomic
+
 PREFIX = "CRIMEBOX_"
 # Variables naming files or directories: relative values are resolved from BASE.
 PATH_SUFFIXES = ("_DIR", "_FILE", "_DATABASE", "_ROOT")
@@ -65,13 +67,9 @@ def merged(path: Path, environ: dict[str, str], base: Path) -> str:
 
 
 def write(path: Path, environ: dict[str, str], base: Path) -> str:
-    """Merge the given settings into `path`, written whole through a 0600 temporary file."""
+    """Merge the given settings into `path`, written whole, 0600."""
     text = merged(path, environ, base)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    write_atomic(path, text, 0o600)
     return text
 
 

@@ -6,9 +6,7 @@ Cameras probe their streams with it and recordings their files, so it sits below
 
 import hashlib
 import json
-import os
 import re
-import threading
 import unicodedata
 from dataclasses import dataclass
 from fractions import Fraction
@@ -17,6 +15,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from crimebox.atomic import write_atomic
 from crimebox.ffrun import FFmpegError, run_tool
 from crimebox.redaction import redact_text, redact_url
 
@@ -131,11 +130,7 @@ def write_listing(url: str, options: list[str]) -> Path:
     path = folder / f"{readable}-{key}.ffconcat"
     quoted = "'" + url.replace("'", "'\\''") + "'"  # ffconcat: ' is written '\''
     text = "\n".join(["ffconcat version 1.0", f"file {quoted}", *(f"option {o}" for o in options)])
-    partial = folder / f".{path.name}.{os.getpid()}.{threading.get_ident()}"
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text + "\n")
-    os.replace(partial, path)
+    write_atomic(path, text + "\n", 0o600)
     return path
 
 

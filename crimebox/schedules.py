@@ -6,9 +6,8 @@ the field."""
 from importlib import import_module
 from typing import Any
 
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.db.models.signals import post_migrate
-from django_q.models import Schedule
 
 # name: (function path, schedule type, minutes or None)
 Schedules = dict[str, tuple[str, str, int | None]]
@@ -16,6 +15,8 @@ Schedules = dict[str, tuple[str, str, int | None]]
 
 def ensure_schedules(schedules: Schedules) -> list[str]:
     """Create or update the schedules by name; returns their names."""
+    from django_q.models import Schedule
+
     for name, (func, kind, minutes) in schedules.items():
         Schedule.objects.update_or_create(
             name=name,
@@ -25,7 +26,10 @@ def ensure_schedules(schedules: Schedules) -> list[str]:
 
 
 def create_after_migrate(app: AppConfig, tasks_module: str) -> None:
-    """Have `tasks_module`'s SCHEDULES created after every migrate of `app`."""
+    """Have `tasks_module`'s SCHEDULES created after every migrate of `app` (not where
+    Django-Q is not installed: the RTCC console loads the cameras app for its models only)."""
+    if not apps.is_installed("django_q"):
+        return
 
     def receiver(sender: Any, **kwargs: Any) -> None:
         ensure_schedules(import_module(tasks_module).SCHEDULES)

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from crimebox.atomic import write_atomic
+
 RUN_DIR = Path("/run/crimebox/live")
 SHM_DIR = Path("/dev/shm/crimebox-live")
 HEARTBEAT_MAX_AGE = 10.0  # older than this: the live service is not running
@@ -72,9 +74,7 @@ def stream_dir(slug: str) -> Path:
 
 def write_json(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".tmp")
-    partial.write_text(json.dumps(data))
-    partial.replace(path)  # readers never see half a file
+    write_atomic(path, json.dumps(data))
 
 
 def read_json(path: Path) -> dict | None:

@@ -27,6 +27,7 @@ from django.views.decorators.cache import never_cache
 
 from audit import roles
 from cameras.models import Camera
+from crimebox.admin_base import page_context
 from recordings import ffmpeg
 from recordings.footage.thumbnails import audit_still
 from recordings.models import Segment
@@ -67,14 +68,10 @@ def live_data(view: View) -> View:
     return never_cache(wrapped)
 
 
-def context(request: HttpRequest, **kw: Any) -> dict[str, Any]:
-    return {**admin.site.each_context(request), **kw}
-
-
 @live_page
 def grid(request: HttpRequest) -> HttpResponse:
     cameras = list(Camera.objects.enabled())
-    return render(request, "live/grid.html", context(request, title="Live", cameras=cameras))
+    return render(request, "live/grid.html", page_context(request, title="Live", cameras=cameras))
 
 
 @live_data
@@ -104,7 +101,7 @@ def player(request: HttpRequest, camera_id: int) -> HttpResponseBase:
     return render(
         request,
         "live/player.html",
-        context(
+        page_context(
             request,
             title=f"Live: {camera.name}",
             camera=camera,

@@ -2,7 +2,9 @@
 
 Read from the console's settings (environment and .env.rtcc), so `bootstrap.sh rtcc` and the
 systemd unit run the same server. Pages are short reads of the console's own tables: a few
-threads per process are enough (no downloads are served here).
+threads per process are enough. The one long response, a verified clip package for an
+investigator, streams from a thread (gthread's timeout is the worker's heartbeat, not the
+request's), so it holds one thread, never the process.
 """
 
 import os

@@ -5,6 +5,7 @@ Pages read these tables only, never MongoDB. Every row names the ledger document
 """
 
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 
 
@@ -473,6 +474,9 @@ class ClipJob(models.Model):
 
     def __str__(self) -> str:
         return f"clip {self.request} ({self.box_id} {self.camera})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("rtcc:clip", args=[self.request])
 
     @property
     def percent(self) -> int:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.conf import settings
+from django.http import HttpRequest
 from django.utils import timezone
 
 from crimebox import retrieval as proto
@@ -83,6 +84,7 @@ def request_clip(
     user: str,
     priority: int = 0,
     now: datetime | None = None,
+    http_request: HttpRequest | None = None,
 ) -> ClipJob:
     """Check, sign, insert (link down: RetrievalLinkError, nothing stored) and record a job."""
     now = now or timezone.now()
@@ -117,21 +119,26 @@ def request_clip(
         priority=priority,
         created_at=doc["created_at"],
     )
-    _audit("clip requested", job, user)
+    _audit("clip requested", job, user, http_request)
     return job
 
 
-def cancel(job: ClipJob, user: str, now: datetime | None = None) -> None:
+def cancel(
+    job: ClipJob, user: str, now: datetime | None = None, http_request: HttpRequest | None = None
+) -> None:
     """The stop button: a signed cancellation the box finds before its next chunk."""
     if job.state not in ClipJob.OPEN:
-        raise RequestError(f"The job is already {job.get_state_display().lower()}.")
+        raise RequestError(
+            f"The job is already finished ({job.get_state_display().lower()}): "
+            "there is nothing to cancel."
+        )
     now = now or timezone.now()
     doc = proto.cancel_doc(
         console_key(), request=job.request, box=job.box_id, user=user, created_at=now
     )
     mongo.insert_request(doc)
     ClipJob.objects.filter(pk=job.pk).update(cancelled_by=user)
-    _audit("clip cancelled", job, user)
+    _audit("clip cancelled", job, user, http_request)
 
 
 def box_key(box_id: str) -> Ed25519PublicKey | None:
@@ -209,13 +216,15 @@ def tick(now: datetime | None = None) -> int:
     return n
 
 
-def _audit(what: str, job: ClipJob, user: str) -> None:
+def _audit(what: str, job: ClipJob, user: str, http_request: HttpRequest | None = None) -> None:
+    """`http_request`, when a page asked: the entry also holds the user row and client IP."""
     from audit import log
     from audit.models import AuditEvent
 
     log.record(
         AuditEvent.Action.EXPORT if what == "clip requested" else AuditEvent.Action.SYSTEM,
         username=user,
+        request=http_request,
         target=f"rtcc request {job.request}",
         detail={
             "event": what,

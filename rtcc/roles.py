@@ -18,6 +18,9 @@ FLEET = "rtcc.view_box"  # fleet map, box pages
 ALERTS = "rtcc.view_alert"
 EVIDENCE = "rtcc.view_segmentrecord"  # where and when, "which box recorded SHA-256 X"
 ENROL = "rtcc.change_box"  # approve or revoke a box's key
+CLIPS = "rtcc.view_clipjob"  # the clip jobs list and a job's page
+CLIP_REQUEST = "rtcc.add_clipjob"  # ask a box for a clip; download a verified package
+CLIP_CANCEL = "rtcc.change_clipjob"  # the stop button of an open job
 AUDIT_TRAIL = "audit.view_auditevent"
 
 OPERATOR_PERMS = [
@@ -27,10 +30,11 @@ OPERATOR_PERMS = [
     "rtcc.view_gaprecord",
     "rtcc.view_heartbeatsample",
     "rtcc.view_integrityproblem",
+    CLIPS,
 ]
 ROLES = {
     OPERATOR: OPERATOR_PERMS,
-    INVESTIGATOR: [*OPERATOR_PERMS, EVIDENCE],
+    INVESTIGATOR: [*OPERATOR_PERMS, EVIDENCE, CLIP_REQUEST, CLIP_CANCEL],
     ADMINISTRATOR: [
         *OPERATOR_PERMS,
         ENROL,

@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from . import views
-from .pages import access, alerts, box, enrolment, fleet, where
+from .pages import access, alerts, box, clips, enrolment, fleet, package, where
 
 admin.site.site_header = "crimebox RTCC"
 admin.site.site_title = "crimebox RTCC"
@@ -18,6 +18,11 @@ pages = [
     path("where/", where.where, name="where"),
     path("alerts/", alerts.alerts, name="alerts"),
     path("enrolment/", enrolment.enrolment, name="enrolment"),
+    path("clips/", clips.clips, name="clips"),
+    path("clips/request/", clips.clip_request, name="clip_request"),
+    path("clips/<str:request_id>/", clips.clip, name="clip"),
+    path("clips/<str:request_id>/cancel", clips.clip_cancel, name="clip_cancel"),
+    path("clips/<str:request_id>/download", package.clip_download, name="clip_download"),
 ]
 
 urlpatterns = [

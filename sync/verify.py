@@ -159,11 +159,11 @@ def verify_package_remote(
 ) -> RemoteCheck:
     """Every source segment of the manifest at the datacenter, signed by the key with the
     expected `fingerprint`, with the same SHA-256 and chain hash; the package signed by it."""
-    from recordings.evidence.verify import _members
+    from recordings.evidence.verify import package_members
 
     result = RemoteCheck()
     with zipfile.ZipFile(package) as z:
-        members = _members(z)
+        members = package_members(z)
         manifest = json.loads(z.read(members["manifest.json"]))
         key_pem = z.read(members["box_public_key.pem"])
     box = manifest.get("box_id")

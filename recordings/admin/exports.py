@@ -3,18 +3,17 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django_q.tasks import async_task
 
 from audit import roles
 from audit.models import AuditEvent
 from crimebox.display import box_window
 
+from ..evidence import jobs
 from ..evidence.plan import ExportError, plan
 from ..evidence.signing import ensure_signing_key
 from ..footage.media import Audit, ranged_response
@@ -129,9 +128,7 @@ class ExportAdmin(admin.ModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        pk = form.instance.pk
-        task = "recordings.evidence.export.run_export"
-        transaction.on_commit(lambda: async_task(task, pk, task_name=f"export {pk}"))
+        jobs.queue(form.instance.pk)
         messages.info(
             request,
             f"Export queued: {getattr(form, 'window_text', '')}. "

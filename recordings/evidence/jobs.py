@@ -125,7 +125,11 @@ def retry_export(export_id: int) -> bool:
             status=Export.Status.QUEUED, error="", progress=0, finished_at=None
         )
         if queued:
-            transaction.on_commit(
-                lambda: async_task(TASK, export_id, task_name=f"export {export_id}")
-            )
+            queue(export_id)
     return queued == 1
+
+
+def queue(export_id: int) -> None:
+    """Build the package in the cluster once the transaction that made the row commits (the
+    one way an export is queued: the admin, the console's form and a retry)."""
+    transaction.on_commit(lambda: async_task(TASK, export_id, task_name=f"export {export_id}"))

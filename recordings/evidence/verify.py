@@ -18,6 +18,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+from cameras.models import slug_of
 from crimebox import ffprobe, ffrun
 from crimebox.hashing import sha256_stream
 from crimebox.keys import fingerprint_of
@@ -46,7 +47,7 @@ def _parse(ts: str) -> datetime:
     return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
-def _members(z: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
+def package_members(z: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
     """Package members by their path inside the package folder."""
     return _layout(z)[0]
 
@@ -297,4 +298,4 @@ def _check_originals(z, members, manifest, result: Verification) -> None:
 
 
 def _original_name(seg: dict) -> str:
-    return f"cam{seg['camera_id']:04d}-{seg['file']}"
+    return f"{slug_of(seg['camera_id'])}-{seg['file']}"

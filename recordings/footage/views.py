@@ -14,9 +14,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from audit import log, roles
+from audit import log, roles, viewings
 from audit.models import AuditEvent
 from cameras.models import Camera
+from crimebox.admin_base import page_context
 from crimebox.display import box_window
 
 from ..holds import HoldError, place_hold
@@ -41,10 +42,6 @@ def footage_view(perm=roles.VIEW_FOOTAGE):
         return admin.site.admin_view(wrapped)
 
     return decorator
-
-
-def context(request, **kw):
-    return {**admin.site.each_context(request), **kw}
 
 
 def on_disk_segment(pk: int, recording: bool = True) -> Segment:
@@ -88,7 +85,7 @@ def index(request):
     return render(
         request,
         "recordings/index.html",
-        context(
+        page_context(
             request,
             title="Footage",
             cameras=cameras,
@@ -125,7 +122,7 @@ def camera_day(request, camera_id: int, day: str | None = None):
     return render(
         request,
         "recordings/day.html",
-        context(
+        page_context(
             request,
             title=title,
             camera=camera,
@@ -286,16 +283,12 @@ def player(request, segment_id: int):
     offset = min(max(0.0, offset), segment.duration or offset) if math.isfinite(offset) else 0.0
     around = Segment.objects.filter(camera=segment.camera).playable()
     day = timezone.localtime(segment.start).date()
-    log.record(
-        AuditEvent.Action.PLAY,
-        request=request,
-        camera=segment.camera,
-        target=f"segment {segment.pk}",
-    )
+    # One entry per viewing, with the file requests that follow (audit/viewings.py).
+    viewings.touch(request, camera=segment.camera, target=f"segment {segment.pk}")
     return render(
         request,
         "recordings/player.html",
-        context(
+        page_context(
             request,
             title=f"Play {segment.camera} — {timezone.localtime(segment.start):%A %Y-%m-%d}",
             segment=segment,
@@ -316,13 +309,7 @@ def played(request, segment_id: int):
     if request.method != "POST":
         raise Http404("POST only.")
     segment = on_disk_segment(segment_id)
-    log.record(
-        AuditEvent.Action.PLAY,
-        request=request,
-        camera=segment.camera,
-        target=f"segment {segment.pk}",
-        detail={"continued": True},
-    )
+    viewings.touch(request, camera=segment.camera, target=f"segment {segment.pk}")
     return HttpResponse(status=204)
 
 
@@ -345,13 +332,13 @@ def playlist(request, camera_id: int, day: str):
 @footage_view()
 def media(request, segment_id: int):
     segment = on_disk_segment(segment_id)
-    # Each stream the player (or anything else) reads is audited with the bytes it got.
+    # The player's requests (or anything else's) are one viewing per person and segment,
+    # audited once with the bytes they took (audit/viewings.py).
     audit = Audit(
         AuditEvent.Action.PLAY,
         target=f"segment {segment.pk}",
         camera=segment.camera,
-        detail={"stream": "media.mp4"},
-        skip_empty=True,
+        viewing=True,
     )
     return ranged_response(request, segment.abs_path, audit=audit)
 

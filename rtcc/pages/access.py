@@ -13,6 +13,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
+from crimebox.admin_base import page_context
+
 from .. import roles
 from ..models import IngestState
 
@@ -38,7 +40,7 @@ def render_page(
     request: HttpRequest, template: str, context: dict[str, Any], status: int = 200
 ) -> HttpResponse:
     """A page in the admin's frame (user tools, navigation): the admin's context, then ours."""
-    return render(request, template, {**admin.site.each_context(request), **context}, status=status)
+    return render(request, template, page_context(request, **context), status=status)
 
 
 def landing_url(user: Any) -> str:

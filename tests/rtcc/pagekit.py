@@ -13,10 +13,20 @@ from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
 from rtcc import roles
-from rtcc.models import Box, Camera, GapRecord, HeartbeatSample, IngestState, SegmentRecord
+from rtcc.models import (
+    Box,
+    Camera,
+    ClipJob,
+    GapRecord,
+    HeartbeatSample,
+    IngestState,
+    SegmentRecord,
+)
+from rtcc.retrieval_verify import evidence_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "role-pass-2026"
+PACKAGE = bytes(range(256)) * 300  # 76,800 bytes: more than one 64 KiB block
 
 
 def now() -> datetime:
@@ -117,3 +127,40 @@ def ingested(at: datetime, error: str = "") -> IngestState:
         state.last_error, state.last_error_at = error, at + timedelta(seconds=1)
     state.save()
     return state
+
+
+def make_clip_job(request: str = "a" * 32, state: str = ClipJob.State.QUEUED, **fields) -> ClipJob:
+    t = fields.pop("at", now() - timedelta(hours=2))
+    fields.setdefault("box_id", "box-1")
+    fields.setdefault("camera", "Cam 1")
+    return ClipJob.objects.create(
+        request=request,
+        start=t - timedelta(minutes=10),
+        end=t - timedelta(minutes=8),
+        case_number="26-004512",
+        reason="hit and run",
+        user="investigator",
+        created_at=t,
+        state=state,
+        **fields,
+    )
+
+
+def make_ready_job(request: str = "b" * 32, data: bytes = PACKAGE) -> ClipJob:
+    folder = evidence_dir() / "box-1"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{request}.zip"
+    path.write_bytes(data)
+    path.chmod(0o444)
+    return make_clip_job(
+        request,
+        ClipJob.State.READY,
+        path=str(path),
+        package_sha256="5" * 64,
+        package_size=len(data),
+        report={
+            "checks": ["closing document matches", "3 source segment(s) match"],
+            "verified_at": "2026-12-05T06:00:00+00:00",
+        },
+        finished_at=now(),
+    )

@@ -8,24 +8,45 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from rtcc import roles
-from tests.rtcc.pagekit import PASSWORD, ROLE_USERS, console_site, make_box, make_user  # noqa: F401
+from tests.rtcc.pagekit import (  # noqa: F401
+    PASSWORD,
+    ROLE_USERS,
+    console_site,
+    make_box,
+    make_ready_job,
+    make_user,
+)
 
 pytestmark = pytest.mark.usefixtures("console_site")
 
+JOB = "0123456789abcdef" * 2
 PAGES = {
     "fleet": ("rtcc:fleet", []),
     "box": ("rtcc:box", ["box-1"]),
     "where": ("rtcc:where", []),
     "alerts": ("rtcc:alerts", []),
     "enrolment": ("rtcc:enrolment", []),
+    "clips": ("rtcc:clips", []),
+    "clip": ("rtcc:clip", [JOB]),
+    "clip_request": ("rtcc:clip_request", []),
+    "clip_download": ("rtcc:clip_download", [JOB]),
     "users": ("admin:auth_user_changelist", []),
     "audit": ("admin:audit_auditevent_changelist", []),
 }
 # Who may open what (docs/rtcc.md, "Roles"); every other pair is a 403.
 ALLOWED = {
-    "operator": {"fleet", "box", "alerts"},
-    "investigator": {"fleet", "box", "alerts", "where"},
-    "administrator": {"fleet", "box", "alerts", "enrolment", "users"},
+    "operator": {"fleet", "box", "alerts", "clips", "clip"},
+    "investigator": {
+        "fleet",
+        "box",
+        "alerts",
+        "where",
+        "clips",
+        "clip",
+        "clip_request",
+        "clip_download",
+    },
+    "administrator": {"fleet", "box", "alerts", "enrolment", "users", "clips", "clip"},
     "auditor": {"fleet", "box", "audit"},
     "nobody": set(),
 }
@@ -34,6 +55,7 @@ ALLOWED = {
 @pytest.fixture
 def clients(db):
     make_box("box-1")
+    make_ready_job(JOB)
     out = {}
     for name, role in ROLE_USERS.items():
         make_user(name, role)
@@ -49,6 +71,13 @@ def test_every_role_against_every_page(clients, who):
         status = clients[who].get(reverse(name, args=args)).status_code
         expected = 200 if page in ALLOWED[who] else 403
         assert status == expected, f"{who} on {page}: {status}"
+
+
+@pytest.mark.parametrize("who", sorted(ALLOWED))
+def test_only_investigators_may_cancel_a_clip(clients, who):
+    # A finished job: an investigator gets the answer "nothing to cancel", nothing is sent.
+    status = clients[who].post(reverse("rtcc:clip_cancel", args=[JOB])).status_code
+    assert status == (302 if who == "investigator" else 403), f"{who}: {status}"
 
 
 @pytest.mark.django_db

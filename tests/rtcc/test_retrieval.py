@@ -179,7 +179,7 @@ def test_cancel_at_the_console(world, rtcc_db):
     retrieval.tick()
     job.refresh_from_db()
     assert job.state == ClipJob.State.CANCELLED and job.cancelled_by == "supervisor-bo"
-    with pytest.raises(retrieval.RequestError, match="already cancelled"):
+    with pytest.raises(retrieval.RequestError, match=r"already finished \(cancelled\)"):
         retrieval.cancel(job, "supervisor-bo")
 
 

@@ -224,10 +224,10 @@ def forge(path: Path, tmp_path: Path, key) -> Path:
 
     from crimebox.keys import fingerprint_of
     from recordings.evidence.hashing import segment_chain_hash
-    from recordings.evidence.verify import _members, _parse
+    from recordings.evidence.verify import _parse, package_members
 
     with zipfile.ZipFile(path) as z:
-        members = _members(z)
+        members = package_members(z)
         manifest = json.loads(z.read(members["manifest.json"]))
         contents = {info.filename: z.read(info) for info in z.infolist()}
     prev = None

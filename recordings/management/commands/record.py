@@ -1,14 +1,10 @@
-import fcntl
 import logging
-import os
-import signal
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+from django.core.management.base import BaseCommand
 
+from crimebox import daemon
 from recordings.recorder import Supervisor, supervise
 from recordings.recovery import recover
 
@@ -25,12 +21,10 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=0.5, help="Seconds between ticks.")
 
     def handle(self, *args, **options):
-        executor = MigrationExecutor(connection)
-        if executor.migration_plan(executor.loader.graph.leaf_nodes()):
-            # After an update, before the web unit's ExecStartPre migrated: say so, and let
-            # systemd start us again, rather than fail on a missing column mid-recording.
-            raise CommandError("the database is not migrated: run `./manage.py migrate`")
-        self.lock = hold_recorder_lock()  # held until the process exits
+        daemon.require_migrated()
+        # One recorder per data directory: a second one (say, started by hand beside the
+        # systemd unit) would run a second FFmpeg per camera into the same folders and chains.
+        self.lock = daemon.hold_lock(Path(settings.DATA_DIR) / "recorder.lock", "recorder")
         result = recover()
         logger.info(
             "start-up recovery: %d file(s) indexed as partial, %d missing, %d unreadable, "
@@ -40,38 +34,10 @@ class Command(BaseCommand):
             len(result.unreadable),
             result.gaps,
         )
-        stop = False
-
-        def on_signal(signum, frame):
-            nonlocal stop
-            stop = True
-
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
+        stopping = daemon.stop_on_signals()
         supervisor = Supervisor()
         try:
-            supervise(supervisor, options["interval"], lambda: stop)
+            supervise(supervisor, options["interval"], stopping)
         finally:
             supervisor.shutdown()
         logger.info("recorder stopped")
-
-
-def hold_recorder_lock():
-    """One recorder per data directory: a second one (say, started by hand beside the systemd
-    unit) would run a second FFmpeg per camera into the same folders and chains."""
-    path = Path(settings.DATA_DIR) / "recorder.lock"
-    handle = path.open("a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        owner = handle.read().strip() or "?"
-        handle.close()
-        raise CommandError(
-            f"another recorder is running on {settings.DATA_DIR} (pid {owner})"
-        ) from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"{os.getpid()}\n")
-    handle.flush()
-    return handle
