@@ -62,6 +62,9 @@ ALLOWED_HOSTS = env.list("CRIMEBOX_ALLOWED_HOSTS", default=[]) or BoxHosts()
 CSRF_TRUSTED_ORIGINS = env.list("CRIMEBOX_CSRF_TRUSTED_ORIGINS", default=[])
 
 SEGMENT_SECONDS = env.int("CRIMEBOX_SEGMENT_SECONDS", default=900)
+# The built-in test-pattern camera's picture (smaller and slower where the CPU is scarce).
+TEST_PATTERN_SIZE = env.str("CRIMEBOX_TEST_PATTERN_SIZE", default="640x360")
+TEST_PATTERN_FPS = env.int("CRIMEBOX_TEST_PATTERN_FPS", default=10)
 MIN_FREE_GB = env.float("CRIMEBOX_MIN_FREE_GB", default=2.0)
 MIN_FREE_PERCENT = env.float("CRIMEBOX_MIN_FREE_PERCENT", default=5.0)
 RETENTION_DAYS = env.int("CRIMEBOX_RETENTION_DAYS", default=30)

@@ -7,6 +7,8 @@
 #   deploy/bootstrap.sh install [--dry-run]   service user, data disk, settings, systemd units
 #   deploy/bootstrap.sh update [--dry-run]    pull, pip, migrate, collectstatic, restart
 #   deploy/bootstrap.sh render DIR            the files install writes, into DIR
+# and a proof that all of it works on a Raspberry Pi's arm64 Debian, under emulation:
+#   deploy/bootstrap.sh arm64-check           (deploy/arm64-check.sh, docs/deploy.md)
 # Safe to run again: it installs only what is missing. Runs as root or through sudo.
 set -euo pipefail
 ORIG_PWD=$PWD
@@ -131,5 +133,7 @@ case "${1:-}" in
   install) shift; install_box "$@" ;;
   update) shift; update_box "$@" ;;
   render) shift; render_files "$@" ;;
-  *) echo "usage: $0 start|test [pytest args]|rtcc | install|update [--dry-run] | render DIR" >&2; exit 2 ;;
+  arm64-check) shift; [ $# -eq 0 ] || { echo "usage: $0 arm64-check" >&2; exit 2; }
+    exec "$ROOT/deploy/arm64-check.sh" ;;
+  *) echo "usage: $0 start|test [pytest args]|rtcc | install|update [--dry-run] | render DIR | arm64-check" >&2; exit 2 ;;
 esac

@@ -81,7 +81,9 @@ class Stream:
 
     def argv(self, camera: Camera) -> list[str]:
         if camera.source == Camera.Source.TEST_PATTERN:
-            return ffmpeg.test_pattern_live_argv(self.dir)
+            return ffmpeg.test_pattern_live_argv(
+                self.dir, size=settings.TEST_PATTERN_SIZE, fps=settings.TEST_PATTERN_FPS
+            )
         return ffmpeg.live_argv(
             camera.live_url(), self.dir, timeout_seconds=settings.RTSP_TIMEOUT_SECONDS
         )

@@ -96,7 +96,12 @@ class Run:
     @staticmethod
     def argv(camera: Camera, template: str) -> list[str]:
         if camera.source == Camera.Source.TEST_PATTERN:
-            return ffmpeg.test_pattern_argv(template, segment_seconds=settings.SEGMENT_SECONDS)
+            return ffmpeg.test_pattern_argv(
+                template,
+                segment_seconds=settings.SEGMENT_SECONDS,
+                size=settings.TEST_PATTERN_SIZE,
+                fps=settings.TEST_PATTERN_FPS,
+            )
         return ffmpeg.record_argv(
             camera.recording_url(),
             template,

@@ -1,6 +1,7 @@
 """The box's heartbeat document, every 60 s: what the RTCC console shows for a box right now.
 
-Pi-only values (CPU temperature, throttling and under-voltage flags from sysfs) and ZeroTier
+Pi-only values (crimebox/pi.py: CPU temperature, throttling and under-voltage flags, model,
+footage on the SD card) and ZeroTier
 (`zerotier-cli`, when installed and readable) are null where the machine has none.
 """
 
@@ -19,6 +20,7 @@ from django.utils import timezone
 
 import crimebox
 from cameras.models import Camera
+from crimebox import pi
 from crimebox.clock import clock_synchronized
 from crimebox.signature import ms
 from recordings.models import Segment
@@ -30,8 +32,6 @@ from .outbox import add
 logger = logging.getLogger(__name__)
 
 SILENCE = timedelta(seconds=90)  # the schedule runs each minute, up to ~20 s late
-THERMAL = Path("/sys/class/thermal/thermal_zone0/temp")
-THROTTLED = Path("/sys/devices/platform/soc/soc:firmware/get_throttled")
 
 
 def _read(path: Path) -> str | None:
@@ -60,19 +60,13 @@ def memory() -> dict:
     return out
 
 
-def pi_health() -> dict:
-    temp = _read(THERMAL)
-    throttled = _read(THROTTLED)
-    flags = int(throttled, 16) if throttled else None
+def pi_health(root: Path | None = None) -> dict:
+    """Temperature, throttle flags, model and whether footage is on the SD card."""
+    root = root or pi.ROOT
     return {
-        "cpu_temp_millic": int(temp) if temp and temp.lstrip("-").isdigit() else None,
-        "throttled_raw": throttled,
-        "under_voltage": None if flags is None else bool(flags & 0x1),
-        "freq_capped": None if flags is None else bool(flags & 0x2),
-        "throttled": None if flags is None else bool(flags & 0x4),
-        "soft_temp_limit": None if flags is None else bool(flags & 0x8),
-        "under_voltage_since_boot": None if flags is None else bool(flags & 0x10000),
-        "throttled_since_boot": None if flags is None else bool(flags & 0x40000),
+        **pi.health(root),
+        "model": pi.model(root),
+        "recordings_on_sd_card": pi.on_sd_card(settings.RECORDINGS_DIR, root),
     }
 
 

@@ -4,6 +4,7 @@ import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -140,3 +141,16 @@ def test_never_starts_a_run_whose_names_exist(settings, name):
     (folder / name.format(stamp=f"{moment:%Y%m%dT%H%M%S}")).write_bytes(b"evidence")
     assert Supervisor.name_taken(camera, now)  # an old run's or an old clock-named file
     assert not Supervisor.name_taken(camera, now + 1)
+
+
+@pytest.mark.django_db
+def test_test_pattern_size_and_rate_come_from_the_settings(settings):
+    # The emulated arm64 check (deploy/arm64-check.sh) records a smaller, slower picture.
+    from live.stream import Stream
+    from recordings.run import Run
+
+    settings.TEST_PATTERN_SIZE, settings.TEST_PATTERN_FPS = "320x240", 5
+    camera = make_camera(source="test")
+    live = Stream.argv(SimpleNamespace(dir=Path("/l")), camera)  # type: ignore[arg-type]
+    for argv in (Run.argv(camera, "/r/x.mp4"), live):
+        assert "testsrc2=size=320x240:rate=5" in argv and argv[argv.index("-g") + 1] == "5"

@@ -7,6 +7,7 @@ from django.db import transaction
 
 from audit import log
 from audit.models import AuditEvent
+from crimebox import pi
 from crimebox.signature import from_body
 from sync import heartbeat, outbox
 from sync.models import OutboxItem, SyncLog
@@ -19,10 +20,12 @@ T0 = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)
 def test_heartbeat_has_the_fields_the_console_shows(monkeypatch, tmp_path):
     camera = make_camera(last_error="rtsp://admin:pw@10.0.0.9/ refused", latitude="41.878113")
     segment = make_segment(camera, T0)
-    monkeypatch.setattr(heartbeat, "THERMAL", tmp_path / "temp")
-    monkeypatch.setattr(heartbeat, "THROTTLED", tmp_path / "throttled")
-    (tmp_path / "temp").write_text("48312\n")
-    (tmp_path / "throttled").write_text("50005\n")
+    thermal = tmp_path / "sys/class/thermal/thermal_zone0/temp"
+    throttled = tmp_path / "sys/devices/platform/soc/soc:firmware/get_throttled"
+    for path, text in ((thermal, "48312\n"), (throttled, "50005\n")):
+        path.parent.mkdir(parents=True)
+        path.write_text(text)
+    monkeypatch.setattr(pi, "ROOT", tmp_path)
     heartbeat.beat(now=T0)
     heartbeat.beat(now=T0 + timedelta(seconds=60))
     first, second = (from_body(i.body) for i in OutboxItem.objects.filter(kind="heartbeat"))
@@ -41,10 +44,7 @@ def test_heartbeat_has_the_fields_the_console_shows(monkeypatch, tmp_path):
 
 @pytest.mark.django_db
 def test_pi_values_are_null_where_the_machine_has_none(monkeypatch, tmp_path):
-    monkeypatch.setattr(heartbeat, "THERMAL", tmp_path / "none")
-    monkeypatch.setattr(heartbeat, "THROTTLED", tmp_path / "none")
-    pi = heartbeat.pi_health()
-    assert set(pi.values()) == {None}
+    assert set(heartbeat.pi_health(root=tmp_path).values()) == {None}
 
 
 @pytest.mark.django_db
