@@ -62,7 +62,7 @@ class AuditEvent(models.Model):
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
 
-    objects = RangeDatetimesQuerySet.as_manager()
+    objects = RangeDatetimesQuerySet["AuditEvent"].as_manager()
 
     class Meta:
         ordering = ["-sequence"]
@@ -74,7 +74,7 @@ class AuditEvent(models.Model):
             models.Index(fields=["action", "at"], name="audit_action_at"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"#{self.sequence} {self.at:%Y-%m-%d %H:%M:%S} {self.username or '-'} {self.action}"
 
 
@@ -96,5 +96,5 @@ class AuditCheck(models.Model):
     class Meta:
         ordering = ["-started_at"]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"Audit check {self.started_at:%Y-%m-%d %H:%M} {'OK' if self.ok else 'FAILED'}"
