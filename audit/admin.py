@@ -35,6 +35,12 @@ class AuditEventAdmin(ReadOnlyAdmin):
         """For streamed files (recordings/footage/media.py): what the socket accepted, which
         is at most what the client got (it may have read nothing and reset)."""
         detail = obj.detail or {}
+        if detail.get("result") == "viewed":  # one viewing of a segment (audit/viewings.py)
+            return (
+                f"viewed in {detail['requests']} request(s): at most {detail['bytes_sent']:,} "
+                f"bytes reached the client"
+                + (f" (the file: {detail['bytes']:,})" if detail.get("bytes") is not None else "")
+            )
         if detail.get("result") == "interrupted":
             return (
                 f"interrupted: at most {detail['bytes_sent']:,} of {detail['bytes']:,} bytes "

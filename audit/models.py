@@ -98,3 +98,50 @@ class AuditCheck(models.Model):
 
     def __str__(self) -> str:
         return f"Audit check {self.started_at:%Y-%m-%d %H:%M} {'OK' if self.ok else 'FAILED'}"
+
+
+class Viewing(models.Model):
+    """One person's viewing of one segment while it goes on: the player page and the browser's
+    partial requests for the file (often 4-9 of them), coalesced so the trail gets one entry
+    per viewing, with the bytes it took (audit/viewings.py). Not part of the chain: the row
+    becomes one AuditEvent, and is deleted, in one transaction."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    username = models.CharField(max_length=150, blank=True)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    action = models.CharField(max_length=20, choices=AuditEvent.Action.choices)
+    # As on AuditEvent: the id the entry will carry, whatever happens to the camera row.
+    camera = models.ForeignKey(
+        "cameras.Camera",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    target = models.CharField(max_length=200)
+    started_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+    requests = models.PositiveIntegerField(default=0)
+    bytes_sent = models.PositiveBigIntegerField(default=0)
+    file_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["username", "action", "target"], name="audit_viewing_one_at_a_time"
+            )
+        ]
+        indexes = [
+            # close_idle: the viewings nothing happened to for a while.
+            models.Index(fields=["last_at"], name="audit_viewing_last_at"),
+        ]
+
+    def __str__(self):
+        return f"{self.username or '-'} {self.action} {self.target} since {self.started_at}"

@@ -1,5 +1,6 @@
 """A still per camera for the grid: the camera's ONVIF snapshot when it has one, else a frame
-of the live stream when it runs, else the first frame of the newest recorded segment.
+of the live stream when it runs, else the newest recorded frame (the last complete fragment of
+the newest segment, the one being recorded included), whose time the grid shows.
 
 Cached in the RAM directory a few seconds, so a full grid costs one fetch per camera. A still
 costs web threads, and a hostile snapshot server could hold them all, so:
@@ -18,6 +19,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -28,7 +30,9 @@ from cameras.audit import answer_refused
 from cameras.models import Camera
 from crimebox import ffrun
 from crimebox.atomic import write_atomic
+from crimebox.display import box_time
 from recordings import ffmpeg
+from recordings.evidence import fmp4
 from recordings.footage.thumbnails import thumbnail
 from recordings.models import Segment
 
@@ -114,20 +118,41 @@ def _single_flight(camera: Camera, cache: Path) -> bytes | None:
         cached = _fresh(cache, time.time())  # the holder we waited for got it
         if cached is not None:
             return cached or None
-        data = snapshot(camera) or live_frame(camera) or recorded_frame(camera)
+        data, source = _picture(camera)
+        # What the cached still is, for the grid's words (still_source); written first, so
+        # a still is never shown with an older one's time.
+        write_atomic(cache.with_suffix(".source"), source)
         write_atomic(cache, data or b"")  # b"": "no picture", so waiters do not fetch again
         return data
     finally:
         os.close(fd)
 
 
+def _picture(camera: Camera) -> tuple[bytes | None, str]:
+    """(the still, what it is in words)."""
+    data = snapshot(camera)
+    if data:
+        return data, "camera snapshot"
+    data = live_frame(camera)
+    if data:
+        return data, "live frame"
+    recorded = recorded_frame(camera)
+    if recorded is None:
+        return None, "no picture yet"
+    return recorded[0], f"recorded {box_time(recorded[1], '%H:%M:%S')}"
+
+
 def still_source(camera: Camera) -> str:
+    """What the camera's cached still is ("recorded 16:43:07 UTC": the frame's time)."""
+    try:
+        return (state.live_dir() / f"{camera.slug}.still.source").read_text()
+    except FileNotFoundError:
+        pass
     if camera.snapshot_uri:
         return "camera snapshot"
     if (state.camera_state(camera.slug) or {}).get("state") == "playing":
         return "live frame"
-    newest = Segment.objects.filter(camera=camera).order_by("-start").first()
-    return f"recorded {newest.start:%H:%M} UTC" if newest else "no picture yet"
+    return "no picture yet"
 
 
 def snapshot(camera: Camera) -> bytes | None:
@@ -234,10 +259,21 @@ def live_frame(camera: Camera) -> bytes | None:
     return jpeg_of(media)
 
 
-def recorded_frame(camera: Camera) -> bytes | None:
+def recorded_frame(camera: Camera) -> tuple[bytes, datetime] | None:
+    """The newest recorded picture and its time: the keyframe starting the newest segment's
+    last complete fragment (a GOP behind at most, the open segment included)."""
     newest = Segment.objects.filter(camera=camera).order_by("-start").first()
-    path = thumbnail(newest) if newest is not None else None
-    return path.read_bytes() if path is not None else None
+    if newest is None:
+        return None
+    try:
+        media, seconds = fmp4.newest_keyframe(newest.abs_path)
+    except (fmp4.Unsupported, OSError):
+        media = b""  # not the recorder's fragmented MP4 (or gone): its first frame, if any
+    data = jpeg_of(media) if media else None
+    if data:
+        return data, newest.start + timedelta(seconds=seconds)
+    path = thumbnail(newest)
+    return (path.read_bytes(), newest.start) if path is not None else None
 
 
 def jpeg_of(media: bytes) -> bytes | None:

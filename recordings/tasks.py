@@ -11,6 +11,9 @@ SCHEDULES: schedules.Schedules = {
     # Re-hashes every file on disk: daily, a Pi 4 hashes ~140 MB/s (a year of 4 cameras is
     # hours of work, read at low priority by the cluster).
     "verify segments": ("recordings.tasks.verify_task", Schedule.DAILY, None),
+    # A viewing of a segment becomes its one audit entry once idle (audit/viewings.py); also
+    # those a killed web process left open.
+    "close idle viewings": ("recordings.tasks.close_viewings_task", Schedule.MINUTES, 1),
 }
 
 
@@ -25,6 +28,12 @@ def prune_task() -> str:
         result.alarm
         or f"{len(result.deleted)} segment(s) deleted, {len(expired)} package(s) expired"
     )
+
+
+def close_viewings_task() -> str:
+    from audit.viewings import close_idle
+
+    return f"{close_idle()} viewing(s) audited"
 
 
 def verify_task() -> str:

@@ -63,3 +63,13 @@ def make_segments(camera: Camera, start: datetime, count: int, seconds: float = 
     return [
         make_segment(camera, start + timedelta(seconds=i * seconds), seconds) for i in range(count)
     ]
+
+
+def close_viewings() -> int:
+    """Write the entry of every viewing in progress, as the every-minute task does once they
+    have been idle for audit.viewings.IDLE."""
+    from django.utils import timezone
+
+    from audit import viewings
+
+    return viewings.close_idle(now=timezone.now() + viewings.IDLE + timedelta(seconds=1))

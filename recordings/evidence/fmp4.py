@@ -298,6 +298,21 @@ def read_movie(path: Path, *, still_open: bool = False) -> Movie:
     return movie
 
 
+def newest_keyframe(path: Path) -> tuple[bytes, float]:
+    """The segment's newest picture, even while it is recorded: a file FFmpeg decodes holding
+    its last complete fragment (which starts on a keyframe) after its ftyp and moov, and that
+    keyframe's time in seconds after the file's first fragment."""
+    movie = read_movie(path, still_open=True)  # a closed file reads the same way
+    last = movie.fragments[-1]
+    with Path(path).open("rb") as f:
+        f.seek(last.offset)
+        fragment = f.read(last.end - last.offset)
+    if len(fragment) != last.end - last.offset:
+        raise Unsupported("the file shrank while being read")
+    seconds = (last.tfdt - movie.fragments[0].tfdt) / movie.timescale
+    return movie.ftyp + movie.moov + fragment, seconds
+
+
 def _check_fragment(fragment: Fragment, mdat_at: int) -> None:
     if mdat_at != fragment.offset + len(fragment.moof):
         raise Unsupported("an mdat that does not follow its moof")

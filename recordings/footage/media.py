@@ -12,19 +12,21 @@
   every byte ("sent"), or "interrupted" after N bytes. That is all the server can know: the
   kernel's buffers (megabytes) lie between the socket and the client, which may have read none
   of it, so the entry says the client received "at most" that. A HEAD sends nothing and
-  writes nothing.
+  writes nothing. The player's requests are instead parts of one viewing (audit/viewings.py):
+  one entry per person and segment, with the bytes they took.
 """
 
 import fcntl
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 
-from audit import log
+from audit import log, viewings
 from crimebox.ranges import Unsatisfiable, parse_range
 
 logger = logging.getLogger(__name__)
@@ -44,6 +46,8 @@ class Audit:
     detail: dict = field(default_factory=dict)
     # Streams that sent nothing (a browser probing a video and cancelling) are not written.
     skip_empty: bool = False
+    # Part of a viewing (the player's requests): no entry per response (audit/viewings.py).
+    viewing: bool = False
 
 
 class Busy(Exception):
@@ -100,7 +104,7 @@ class MeteredFile:
     socket buffer.
     """
 
-    def __init__(self, path: Path, first: int, length: int, on_close):
+    def __init__(self, path: Path, first: int, length: int, on_close, on_progress=None):
         self.file = open(path, "rb")  # noqa: SIM115  closed in close()
         self.file.seek(first)
         self.remaining = length
@@ -108,6 +112,10 @@ class MeteredFile:
         self.pending = 0
         self.finished = False
         self.on_close = on_close
+        # Called with the bytes sent since its last call, at most every PROGRESS_SECONDS.
+        self.on_progress = on_progress
+        self.reported = 0
+        self.reported_at = time.monotonic()
 
     def __iter__(self):
         return self
@@ -115,6 +123,8 @@ class MeteredFile:
     def __next__(self) -> bytes:
         self.sent += self.pending
         self.pending = 0
+        if self.on_progress and time.monotonic() - self.reported_at >= viewings.PROGRESS_SECONDS:
+            self.report()
         if self.file.closed:
             raise StopIteration
         block = self.file.read(min(CHUNK, self.remaining)) if self.remaining > 0 else b""
@@ -125,17 +135,25 @@ class MeteredFile:
         self.pending = len(block)
         return block
 
+    def report(self) -> None:
+        self.reported_at = time.monotonic()
+        if self.sent > self.reported:
+            self.on_progress(self.sent - self.reported)
+            self.reported = self.sent
+
     def close(self) -> None:
         if self.file.closed:
             return
         self.file.close()
+        if self.on_progress:
+            self.report()
         self.on_close(self.sent, self.finished and self.remaining == 0)
 
 
 def _audit_closed(request, audit: Audit, slot: Slot, span: str, length: int):
     def on_close(sent: int, complete: bool) -> None:
         slot.release()
-        if audit is None or (audit.skip_empty and sent == 0):
+        if audit is None or audit.viewing or (audit.skip_empty and sent == 0):
             return
         # `sent` is what the socket accepted: the kernel's buffers and the network still lay
         # between it and the client, which may have read none of it. So: at most.
@@ -160,6 +178,23 @@ def _audit_closed(request, audit: Audit, slot: Slot, span: str, length: int):
             logger.exception("could not audit %s: %s", audit.target, detail)
 
     return on_close
+
+
+def _viewing(request, audit: Audit, size: int):
+    """Joins the request to its viewing before any byte is sent; returns what counts its bytes."""
+    viewings.touch(
+        request, camera=audit.camera, target=audit.target, file_bytes=size, action=audit.action
+    )
+
+    def on_progress(sent: int) -> None:
+        try:
+            viewings.took(
+                request, camera=audit.camera, target=audit.target, sent=sent, action=audit.action
+            )
+        except Exception:  # the bytes are gone either way: never lose the log line too
+            logger.exception("could not count %s bytes of %s", sent, audit.target)
+
+    return on_progress
 
 
 def too_busy(yours: bool = False) -> HttpResponse:
@@ -211,8 +246,9 @@ def ranged_response(
             return too_busy(yours=e.yours)
         on_close = _audit_closed(request, audit, slot, f"{first}-{last}" if span else "", length)
         try:
-            body = MeteredFile(path, first, length, on_close)
-        except OSError:
+            on_progress = _viewing(request, audit, size) if audit and audit.viewing else None
+            body = MeteredFile(path, first, length, on_close, on_progress)
+        except Exception:
             slot.release()
             raise
         response = StreamingHttpResponse(

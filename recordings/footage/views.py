@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from audit import log, roles
+from audit import log, roles, viewings
 from audit.models import AuditEvent
 from cameras.models import Camera
 from crimebox.admin_base import page_context
@@ -283,12 +283,8 @@ def player(request, segment_id: int):
     offset = min(max(0.0, offset), segment.duration or offset) if math.isfinite(offset) else 0.0
     around = Segment.objects.filter(camera=segment.camera).playable()
     day = timezone.localtime(segment.start).date()
-    log.record(
-        AuditEvent.Action.PLAY,
-        request=request,
-        camera=segment.camera,
-        target=f"segment {segment.pk}",
-    )
+    # One entry per viewing, with the file requests that follow (audit/viewings.py).
+    viewings.touch(request, camera=segment.camera, target=f"segment {segment.pk}")
     return render(
         request,
         "recordings/player.html",
@@ -313,13 +309,7 @@ def played(request, segment_id: int):
     if request.method != "POST":
         raise Http404("POST only.")
     segment = on_disk_segment(segment_id)
-    log.record(
-        AuditEvent.Action.PLAY,
-        request=request,
-        camera=segment.camera,
-        target=f"segment {segment.pk}",
-        detail={"continued": True},
-    )
+    viewings.touch(request, camera=segment.camera, target=f"segment {segment.pk}")
     return HttpResponse(status=204)
 
 
@@ -342,13 +332,13 @@ def playlist(request, camera_id: int, day: str):
 @footage_view()
 def media(request, segment_id: int):
     segment = on_disk_segment(segment_id)
-    # Each stream the player (or anything else) reads is audited with the bytes it got.
+    # The player's requests (or anything else's) are one viewing per person and segment,
+    # audited once with the bytes they took (audit/viewings.py).
     audit = Audit(
         AuditEvent.Action.PLAY,
         target=f"segment {segment.pk}",
         camera=segment.camera,
-        detail={"stream": "media.mp4"},
-        skip_empty=True,
+        viewing=True,
     )
     return ranged_response(request, segment.abs_path, audit=audit)
 

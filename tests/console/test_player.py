@@ -10,7 +10,7 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from recordings.index import open_segment, segment_dir
 from recordings.models import Gap
-from tests.factories import make_camera, make_media, make_segments
+from tests.factories import close_viewings, make_camera, make_media, make_segments
 
 T0 = datetime(2026, 11, 23, 17, 57, tzinfo=UTC)
 
@@ -77,7 +77,8 @@ def test_each_segment_played_on_is_audited(client, footage):
     url = reverse("recordings:played", args=[segs[1].pk])
     assert client.get(url).status_code == 404
     assert client.post(url).status_code == 204
+    close_viewings()
     event = AuditEvent.objects.get(action="play")
-    assert event.target == f"segment {segs[1].pk}" and event.detail == {"continued": True}
+    assert event.target == f"segment {segs[1].pk}" and event.detail["requests"] == 1
     login(client, "Auditor")
     assert client.post(url).status_code == 403

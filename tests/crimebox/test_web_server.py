@@ -10,7 +10,7 @@ import struct
 import subprocess
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -85,7 +85,8 @@ def get(port, path, cookie="", timeout=1.0):
 
 
 @pytest.fixture
-def server(box_env, settings):
+def gunicorn(box_env, settings):
+    """(port, the gunicorn master process)."""
     port = free_port()
     log = settings.DATA_DIR / "gunicorn.log"
     env = {
@@ -119,10 +120,16 @@ def server(box_env, settings):
             return False
 
     wait_for(up, "gunicorn to answer")
-    yield port
-    proc.terminate()
+    yield port, proc
+    if proc.poll() is None:
+        proc.terminate()
     proc.wait(timeout=30)
     assert not (settings.DATA_DIR / ".gunicorn").exists()  # no control socket in $HOME
+
+
+@pytest.fixture
+def server(gunicorn):
+    return gunicorn[0]
 
 
 def test_slow_downloads_never_block_health_or_the_admin(server, settings):
@@ -195,3 +202,33 @@ def test_a_client_that_read_nothing_is_not_said_to_have_received_the_file(server
     page = browser.get("/audit/auditevent/").content.decode()
     assert "all 100,000 bytes sent: the client received at most that" in page
     assert "complete" not in page
+
+
+def test_a_viewing_cut_by_kill_9_of_the_web_server_is_still_audited(gunicorn, settings):
+    """audit/viewings.py: the viewing is committed before the file's first byte leaves, so
+    when the web server is killed mid-stream (nothing closes the response) the every-minute
+    task still writes its one entry. Before, the entry was written at close: never, here."""
+    from audit import viewings
+    from audit.models import Viewing
+
+    port, master = gunicorn
+    [segment] = make_segments(make_camera("North"), datetime(2026, 11, 23, 14, tzinfo=UTC), 1)
+    segment.abs_path.write_bytes(os.urandom(SIZE))
+    browser = Client()
+    browser.force_login(User.objects.create_superuser("chief", password="a-long-pass-phrase"))
+    cookie = browser.cookies["sessionid"].value
+    reader = SlowClient(port, f"/footage/segment/{segment.pk}/media.mp4", cookie, block=8 * 1024)
+    reader.start()
+    wait_for(lambda: len(reader.body) > 256 * 1024, "the player to be reading")
+    workers = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
+    for pid in [*map(int, workers), master.pid]:  # the processes this test started
+        os.kill(pid, 9)
+    master.wait(timeout=10)
+    reader.join(timeout=10)
+    assert not reader.body.endswith(segment.abs_path.read_bytes()[-1024:])  # cut short
+    assert not AuditEvent.objects.filter(action="play").exists()
+    assert Viewing.objects.get().target == f"segment {segment.pk}"
+    later = datetime.now(UTC) + viewings.IDLE + timedelta(seconds=1)
+    assert viewings.close_idle(now=later) == 1
+    [event] = AuditEvent.objects.filter(action="play")
+    assert event.username == "chief" and event.detail["requests"] == 1

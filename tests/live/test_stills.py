@@ -4,12 +4,15 @@ import base64
 import http.server
 import subprocess
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from crimebox.display import box_time
 from live import stills
 from live.stream import explain_exit
+from recordings.evidence import fmp4
+from recordings.index import open_segment, segment_dir
 from tests.factories import make_camera, make_media, make_segment
 
 pytestmark = pytest.mark.django_db
@@ -71,6 +74,39 @@ def test_live_frame_from_the_newest_live_segment(live_dir, tmp_path):
         check=True,
     )  # fmt: skip
     assert stills.live_frame(camera).startswith(b"\xff\xd8")
+
+
+def test_the_newest_recorded_frame_and_its_time(tmp_path):
+    """A camera without snapshot or live stream: the grid shows the newest recorded picture,
+    not the first frame of the newest segment, and says when it was recorded."""
+    camera = make_camera("Pattern")
+    start = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)
+    make_segment(camera, start, seconds=4)  # 1 s GOPs: keyframes at +0, +1, +2, +3 s
+    assert stills.still(camera).startswith(b"\xff\xd8")
+    assert (
+        stills.still_source(camera)
+        == f"recorded {box_time(start + timedelta(seconds=3), '%H:%M:%S')}"
+    )
+
+
+def test_the_newest_frame_of_the_segment_being_recorded(tmp_path):
+    camera = make_camera("Pattern")
+    start = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)
+    make_segment(camera, start - timedelta(seconds=4), seconds=4)
+    path = segment_dir(camera, start) / f"{start:%Y%m%dT%H%M%SZ}.mp4"
+    make_media(path, seconds=4)
+    last = fmp4.read_movie(path).fragments[-1]
+    with path.open("r+b") as f:
+        f.truncate(last.offset + len(last.moof) + 100)  # FFmpeg is writing the fourth GOP
+    open_segment(camera, path, start)
+    data = stills.still(camera)
+    assert data.startswith(b"\xff\xd8")
+    assert (
+        stills.still_source(camera)
+        == f"recorded {box_time(start + timedelta(seconds=2), '%H:%M:%S')}"
+    )
+    media, seconds = fmp4.newest_keyframe(path)
+    assert seconds == 2 and stills.jpeg_of(media) == data
 
 
 def test_no_picture_at_all():

@@ -186,6 +186,7 @@ def test_schedules_are_idempotent(db):
     assert set(ours.values_list("func", flat=True)) == {
         "recordings.tasks.prune_task",
         "recordings.tasks.verify_task",
+        "recordings.tasks.close_viewings_task",
         "cameras.tasks.clear_sessions_task",
         "cameras.tasks.measure_clocks_task",
         "cameras.tasks.reprobe_task",

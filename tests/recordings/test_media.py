@@ -13,7 +13,7 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from recordings.footage import views
 from recordings.footage.media import CHUNK
-from tests.factories import make_camera, make_segments
+from tests.factories import close_viewings, make_camera, make_segments
 from tests.recordings.test_views import user_with
 
 T0 = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
@@ -50,19 +50,22 @@ def test_full_get_of_media_is_audited_with_the_bytes_sent(segment, investigator)
     size = segment.abs_path.stat().st_size
     response = investigator.get(reverse("recordings:media", args=[segment.pk]))
     assert b"".join(response.streaming_content) == segment.abs_path.read_bytes()
+    assert entries("play") == []  # written once the viewing is over
+    assert close_viewings() == 1
     [event] = entries("play")
     assert event.target == f"segment {segment.pk}"
-    assert event.detail["result"] == "sent"
+    assert event.detail["result"] == "viewed" and event.detail["requests"] == 1
     assert event.detail["bytes_sent"] == event.detail["bytes"] == size
 
 
-def test_range_stream_records_its_range(segment, investigator):
+def test_range_stream_counts_its_bytes(segment, investigator):
     response = investigator.get(
         reverse("recordings:media", args=[segment.pk]), HTTP_RANGE="bytes=100-199"
     )
     assert len(b"".join(response.streaming_content)) == 100
+    close_viewings()
     [event] = entries("play")
-    assert event.detail["range"] == "100-199" and event.detail["bytes_sent"] == 100
+    assert event.detail["bytes_sent"] == 100 and event.detail["requests"] == 1
 
 
 def test_interrupted_download_says_how_much_was_sent(segment, rf):

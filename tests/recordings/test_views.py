@@ -9,7 +9,7 @@ from crimebox.ranges import Unsatisfiable, parse_range
 from recordings.footage.timeline import day_timeline
 from recordings.index import open_segment, segment_dir
 from recordings.models import Gap, Segment
-from tests.factories import make_camera, make_media, make_segments
+from tests.factories import close_viewings, make_camera, make_media, make_segments
 
 T0 = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 
@@ -156,12 +156,13 @@ def test_play_and_download_are_audited_and_unaltered(footage, investigator):
     response = investigator.get(reverse("recordings:download", args=[segs[1].pk]))
     assert b"".join(response.streaming_content) == segs[1].abs_path.read_bytes()
     assert "attachment" in response["Content-Disposition"]
+    close_viewings()  # the viewing's entry is written once it is over
     actions = list(
         AuditEvent.objects.exclude(action="login")
         .order_by("sequence")
         .values_list("action", "target")
     )
-    assert actions == [("play", f"segment {segs[1].pk}"), ("download", f"segment {segs[1].pk}")]
+    assert actions == [("download", f"segment {segs[1].pk}"), ("play", f"segment {segs[1].pk}")]
 
 
 def test_thumbnail_made_once(footage, investigator):
