@@ -17,7 +17,7 @@ def venv_python() -> str | None:
     return python if os.path.exists(python) else None
 
 
-def main():
+def main() -> None:
     """Run administrative tasks."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crimebox.settings")
     try:

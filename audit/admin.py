@@ -1,4 +1,7 @@
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
 
 from crimebox.admin_base import ReadOnlyAdmin
 
@@ -28,7 +31,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_select_related = ["camera"]
 
     @admin.display(description="Outcome")
-    def outcome(self, obj):
+    def outcome(self, obj: AuditEvent) -> str:
         """For streamed files (recordings/footage/media.py): what the socket accepted, which
         is at most what the client got (it may have read nothing and reset)."""
         detail = obj.detail or {}
@@ -47,7 +50,9 @@ class AuditEventAdmin(ReadOnlyAdmin):
             return f"all {detail['bytes']:,} bytes sent: the client received at most that"
         return ""
 
-    def changelist_view(self, request, extra_context=None):
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         _, status = chain_status()
         extra_context = {**(extra_context or {}), "title": f"Audit trail — {status}"}
         return super().changelist_view(request, extra_context)

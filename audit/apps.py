@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
@@ -7,7 +9,7 @@ class AuditConfig(AppConfig):
     name = "audit"
     verbose_name = "Audit trail"
 
-    def ready(self):
+    def ready(self) -> None:
         from django.contrib import admin
 
         from . import receivers  # noqa: F401  (connects the auth and admin-change receivers)
@@ -21,7 +23,7 @@ class AuditConfig(AppConfig):
         post_migrate.connect(_sync_roles, sender=self)
 
 
-def _sync_roles(sender, **kwargs):
+def _sync_roles(sender: AppConfig, **kwargs: Any) -> None:
     from .roles import sync_roles
 
     sync_roles()

@@ -5,6 +5,10 @@ from django.utils import timezone
 from crimebox.querysets import RangeDatetimesQuerySet
 
 
+class AuditEventQuerySet(RangeDatetimesQuerySet["AuditEvent"]):
+    """The audit list's date drill-down (RangeDatetimesQuerySet), typed for AuditEvent."""
+
+
 class AuditEvent(models.Model):
     """One append-only, hash-chained entry of who did what to which footage or setting.
 
@@ -62,7 +66,7 @@ class AuditEvent(models.Model):
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
 
-    objects = RangeDatetimesQuerySet.as_manager()
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-sequence"]
@@ -74,7 +78,7 @@ class AuditEvent(models.Model):
             models.Index(fields=["action", "at"], name="audit_action_at"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"#{self.sequence} {self.at:%Y-%m-%d %H:%M:%S} {self.username or '-'} {self.action}"
 
 
@@ -96,7 +100,7 @@ class AuditCheck(models.Model):
     class Meta:
         ordering = ["-started_at"]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"Audit check {self.started_at:%Y-%m-%d %H:%M} {'OK' if self.ok else 'FAILED'}"
 
 
@@ -143,5 +147,5 @@ class Viewing(models.Model):
             models.Index(fields=["last_at"], name="audit_viewing_last_at"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.username or '-'} {self.action} {self.target} since {self.started_at}"

@@ -7,10 +7,16 @@ changes are written by the cameras app itself (cameras/audit.py: one entry shape
 admin, the commands and the schedule); audit sits below cameras and knows none of it.
 """
 
+from typing import Any, cast
+
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Model
 from django.db.models.signals import post_save
 from django.dispatch import receiver
+from django.http import HttpRequest
 
 from . import log
 from .models import AuditEvent
@@ -19,18 +25,24 @@ _FLAGS = {ADDITION: "added", CHANGE: "changed", DELETION: "deleted"}
 
 
 @receiver(user_logged_in)
-def on_login(sender, request, user, **kwargs):
+def on_login(
+    sender: type[Model], request: HttpRequest, user: AbstractBaseUser, **kwargs: Any
+) -> None:
     log.record(AuditEvent.Action.LOGIN, request=request, user=user)
 
 
 @receiver(user_logged_out)
-def on_logout(sender, request, user, **kwargs):
+def on_logout(
+    sender: type[Model], request: HttpRequest, user: AbstractBaseUser | None, **kwargs: Any
+) -> None:
     if user is not None:
         log.record(AuditEvent.Action.LOGOUT, request=request, user=user)
 
 
 @receiver(user_login_failed)
-def on_login_failed(sender, credentials, request=None, **kwargs):
+def on_login_failed(
+    sender: str, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
+) -> None:
     # `credentials` has the password already masked by Django; only the name is kept.
     log.record(
         AuditEvent.Action.LOGIN_FAILED,
@@ -40,10 +52,14 @@ def on_login_failed(sender, credentials, request=None, **kwargs):
 
 
 @receiver(post_save, sender=LogEntry)
-def on_admin_change(sender, instance: LogEntry, created, **kwargs):
+def on_admin_change(
+    sender: type[LogEntry], instance: LogEntry, created: bool, **kwargs: Any
+) -> None:
     if not created:
         return
-    model = instance.content_type.model_class() if instance.content_type_id else None
+    # django-stubs leave LogEntry.content_type an unparameterised ForeignKey.
+    kind = cast(ContentType, instance.content_type)
+    model = kind.model_class() if instance.content_type_id else None
     label = model._meta.label if model else ""
     if label == "cameras.Camera":
         return  # the cameras app writes its own entries (cameras/audit.py)

@@ -1,5 +1,11 @@
 """The box's roles, as Django groups (created by migration audit 0002). See docs/roles.md."""
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the auth models cannot be imported while the apps load (migration 0002)
+    from django.apps.registry import Apps
+    from django.contrib.auth.models import AnonymousUser, User
+
 ROLES = {
     "Field technician": [
         "cameras.view_camera",
@@ -63,7 +69,7 @@ def role_permissions() -> dict[str, list[str]]:
     return {**ROLES, "Administrator": everything}
 
 
-def sync_roles(apps=None) -> None:
+def sync_roles(apps: "Apps | None" = None) -> None:
     """Create or update the role groups with exactly their permissions (idempotent).
 
     Called by migration 0002 (historical models: permissions of later models do not exist
@@ -103,38 +109,38 @@ CHANGE_CAMERAS = "cameras.change_camera"
 READ_AUDIT = "audit.view_auditevent"
 
 
-def may_view_footage(user) -> bool:
+def may_view_footage(user: "User | AnonymousUser") -> bool:
     return bool(user.has_perm(VIEW_FOOTAGE))
 
 
-def may_export(user) -> bool:
+def may_export(user: "User | AnonymousUser") -> bool:
     return bool(user.has_perm(EXPORT_FOOTAGE))
 
 
-def may_hold(user) -> bool:
+def may_hold(user: "User | AnonymousUser") -> bool:
     return bool(user.has_perm(HOLD_FOOTAGE))
 
 
-def may_view_exports(user) -> bool:
+def may_view_exports(user: "User | AnonymousUser") -> bool:
     return bool(user.has_perm(VIEW_EXPORTS))
 
 
-def may_watch_live(user) -> bool:
+def may_watch_live(user: "User | AnonymousUser") -> bool:
     return bool(user.has_perm(WATCH_LIVE))
 
 
-def may_steer(user) -> bool:
+def may_steer(user: "User | AnonymousUser") -> bool:
     return bool(user.has_perm(STEER))
 
 
-def may_change_cameras(user) -> bool:
+def may_change_cameras(user: "User | AnonymousUser") -> bool:
     return bool(user.has_perm(CHANGE_CAMERAS))
 
 
-def may_read_audit(user) -> bool:
+def may_read_audit(user: "User | AnonymousUser") -> bool:
     return bool(user.has_perm(READ_AUDIT))
 
 
-def may_see_stills(user) -> bool:
+def may_see_stills(user: "User | AnonymousUser") -> bool:
     """A still is footage: those who browse footage, and the technicians who aim cameras."""
     return may_view_footage(user) or may_change_cameras(user)

@@ -1,7 +1,8 @@
 """Failed-login throttling, counted from the audit trail so every gunicorn worker agrees."""
 
 import unicodedata
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -13,7 +14,7 @@ from . import log
 from .models import AuditEvent
 
 
-def recent_failures(username: str, ip: str | None, now=None) -> int:
+def recent_failures(username: str, ip: str | None, now: datetime | None = None) -> int:
     since = (now or timezone.now()) - timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)
     who = Q(username__iexact=username) if username else Q(pk__in=[])
     if ip:
@@ -27,7 +28,7 @@ class ThrottledAuthenticationForm(AdminAuthenticationForm):
     """Refuses logins for a user name or an address with too many recent failures,
     without checking the password (so guessing gains nothing while locked)."""
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         # Counted under the name the login form normalises to (NFKC, as Django's UsernameField
         # and the failure entries do): a look-alike such as fullwidth "ｔｅｃｈ" is "tech".
         username = unicodedata.normalize("NFKC", self.data.get("username") or "").strip()

@@ -17,8 +17,10 @@ it cut, never the viewing. A stream paused for longer than `IDLE` (a paused vide
 viewing; what it sends after that is a new viewing.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F
 from django.http import HttpRequest
@@ -33,7 +35,7 @@ IDLE = timedelta(minutes=2)
 PROGRESS_SECONDS = 30.0
 
 
-def _who(request: HttpRequest):
+def _who(request: HttpRequest) -> tuple[User | None, str]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return None, ""
@@ -43,7 +45,7 @@ def _who(request: HttpRequest):
 def touch(
     request: HttpRequest,
     *,
-    camera,
+    camera: Any,  # a cameras.Camera: audit sits below cameras and does not import it
     target: str,
     file_bytes: int | None = None,
     action: str = AuditEvent.Action.PLAY,
@@ -80,7 +82,7 @@ def touch(
 def took(
     request: HttpRequest,
     *,
-    camera,
+    camera: Any,  # a cameras.Camera: audit sits below cameras and does not import it
     target: str,
     sent: int,
     action: str = AuditEvent.Action.PLAY,
@@ -108,7 +110,7 @@ def took(
         )
 
 
-def close_idle(now=None) -> int:
+def close_idle(now: datetime | None = None) -> int:
     """Write the entry of every viewing idle for `IDLE`; returns how many (the schedule)."""
     cutoff = (now or timezone.now()) - IDLE
     written = 0

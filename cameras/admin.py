@@ -1,9 +1,14 @@
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.models import LogEntry
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
 from audit import roles
@@ -17,12 +22,17 @@ from .forms import CameraChangeForm
 from .models import Camera, ClockReading, describe_offset, stream_label
 from .services import CameraError, reprobe
 
-STATUS_COLOURS = {
+STATUS_COLOURS: dict[str, str] = {
     Camera.Status.RECORDING: "#2e7d32",
     Camera.Status.RECONNECTING: "#ef6c00",
     Camera.Status.OFFLINE: "#c62828",
     Camera.Status.DISABLED: "#757575",
 }
+
+
+def _note_change(request: HttpRequest, change: str, changes: dict[str, Any]) -> None:
+    """What the next log_change writes to the audit trail: the request carries it there."""
+    setattr(request, "camera_change", (change, changes))  # noqa: B010  (mypy: no such attribute)
 
 
 @admin.register(Camera)
@@ -117,11 +127,20 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
         ),
     ]
 
-    def save_model(self, request, obj, form, change):
+    def save_model(
+        self, request: HttpRequest, obj: Camera, form: forms.ModelForm, change: bool
+    ) -> None:
         super().save_model(request, obj, form, change)
         outbox.report(outbox.CAMERA, obj)  # inside the admin's transaction
 
-    def construct_change_message(self, request, form, formsets, add=False):
+    # Returns a plain string where Django builds a list: log_change takes either (stubs: list).
+    def construct_change_message(  # type: ignore[override]
+        self,
+        request: HttpRequest,
+        form: forms.Form,
+        formsets: Iterable[forms.BaseFormSet],
+        add: bool = False,
+    ) -> str | list[dict[str, dict[str, list[str]]]]:
         """Old and new values, so the audit trail (and evidence packages) can tell what a
         camera's name, location or profile was at any time. Credentials: only that they
         changed."""
@@ -131,25 +150,31 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
             name: [form.initial.get(name), form.cleaned_data.get(name)]
             for name in form.changed_data
         }
-        request.camera_change = ("changed", changes)  # for log_change, next
+        _note_change(request, "changed", changes)  # for log_change, next
         return "Changed " + describe_changes(changes) + "."
 
     # The admin's history (LogEntry) and the audit trail are written together, here: the
     # audit entry gets the old and new values, which a LogEntry keeps only as text.
-    def log_addition(self, request, obj, message):
+    def log_addition(
+        self, request: HttpRequest, obj: Camera, message: str | list[dict[str, Any]]
+    ) -> LogEntry:
         entry = super().log_addition(request, obj, message)
         camera_changed(obj, "added", via="admin", request=request)
         return entry
 
-    def log_change(self, request, obj, message):
+    def log_change(
+        self, request: HttpRequest, obj: Camera, message: str | list[dict[str, Any]]
+    ) -> LogEntry:
         entry = super().log_change(request, obj, message)
         change, changed = getattr(request, "camera_change", ("changed", {}))
-        request.camera_change = ("changed", {})
+        _note_change(request, "changed", {})
         summary = entry.get_change_message()
         camera_changed(obj, change, via="admin", changed=changed, summary=summary, request=request)
         return entry
 
-    def log_deletions(self, request, queryset):
+    def log_deletions(
+        self, request: HttpRequest, queryset: QuerySet[Camera]
+    ) -> list[LogEntry] | LogEntry:
         entries = super().log_deletions(request, queryset)
         for camera in queryset:
             camera_changed(camera, "deleted", via="admin", request=request)
@@ -157,12 +182,14 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
 
     # A camera with history (footage, holds, exports, viewers) is retired, never deleted: its
     # rows and audit entries keep naming it. One without history may still be deleted.
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Camera | None = None) -> bool:
         if obj is not None and obj.has_history():
             return False
         return super().has_delete_permission(request, obj)
 
-    def get_deleted_objects(self, objs, request):
+    def get_deleted_objects(
+        self, objs: Sequence[Camera] | QuerySet[Camera], request: HttpRequest
+    ) -> tuple[list[str], dict[str, int], set[str], list[str]]:
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
         protected = [
             *protected,
@@ -173,7 +200,7 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
     @admin.action(
         description="Retire selected cameras (stop recording, keep them)", permissions=["change"]
     )
-    def retire_cameras(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def retire_cameras(self, request: HttpRequest, queryset: QuerySet[Camera]) -> None:
         done = 0
         for camera in queryset.filter(is_enabled=True):
             with transaction.atomic():
@@ -181,12 +208,12 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
                 camera.save(update_fields=["is_enabled", "updated_at"])
                 camera.set_status(Camera.Status.DISABLED, error="")
                 outbox.report(outbox.CAMERA, camera)
-                request.camera_change = ("retired", {"is_enabled": [True, False]})
+                _note_change(request, "retired", {"is_enabled": [True, False]})
                 self.log_change(request, camera, "Retired: recording stopped, camera kept.")
             done += 1
         self.message_user(request, f"Retired {done} camera(s).", messages.SUCCESS)
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
         return [
             path(
@@ -205,7 +232,9 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def _adder(self, view):
+    def _adder(
+        self, view: Callable[[admin.ModelAdmin, HttpRequest], HttpResponse]
+    ) -> Callable[[HttpRequest], HttpResponse]:
         def checked(request: HttpRequest) -> HttpResponse:
             if not self.has_add_permission(request):
                 raise PermissionDenied
@@ -213,22 +242,28 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
 
         return checked
 
-    def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None):
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         return self._adder(admin_views.onvif_add)(request)
 
-    def get_form(self, request, obj=None, change=False, **kwargs):
+    def get_form(
+        self, request: HttpRequest, obj: Camera | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm]:
         form = super().get_form(request, obj, change, **kwargs)
         # Its own class per request (threads share the admin): the form audits a refused probe.
         return type(form.__name__, (form,), {"request": request})
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Camera | None = None
+    ) -> list[str] | tuple[str, ...]:
         fields = super().get_readonly_fields(request, obj)
         if obj is not None and obj.source == Camera.Source.RTSP:
             # No ONVIF profile to pick: the URLs themselves are edited (and ffprobed).
             return [f for f in fields if f not in ("main_stream_uri", "sub_stream_uri")]
         return fields
 
-    def get_fieldsets(self, request, obj=None):
+    def get_fieldsets(self, request: HttpRequest, obj: Camera | None = None) -> Any:
         """Only what the camera's kind has (see kind_fieldsets). The password is write-only:
         whoever may only view a camera sees "set" / "not set" (the admin's read-only rendering
         would show the stored value in clear text)."""
@@ -240,7 +275,7 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
             for title, opts in fieldsets
         ]
 
-    def kind_fieldsets(self, obj=None):
+    def kind_fieldsets(self, obj: Camera | None = None) -> Any:
         """Only what the camera's kind has: a test pattern has no network, no device and no
         streams; an RTSP camera has URLs and credentials but no ONVIF port or profiles."""
         if obj is None or obj.source == Camera.Source.ONVIF:
@@ -268,7 +303,7 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
     def password_state(self, camera: Camera) -> str:
         return "set" if camera.password else "not set"
 
-    def get_list_display(self, request):
+    def get_list_display(self, request: HttpRequest) -> Any:
         shown = super().get_list_display(request)
         if roles.may_see_stills(request.user):
             shown = ["still", *shown]
@@ -360,13 +395,13 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
         )
 
     @admin.action(description="Re-probe selected ONVIF cameras", permissions=["change"])
-    def reprobe_cameras(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def reprobe_cameras(self, request: HttpRequest, queryset: QuerySet[Camera]) -> None:
         done, failed = 0, []
         for camera in queryset.filter(source=Camera.Source.ONVIF):
             try:
                 changes = reprobe(camera, via="admin", request=request)
                 done += 1
-                request.camera_change = ("re-probed", changes)
+                _note_change(request, "re-probed", changes)
                 self.log_change(
                     request,
                     camera,
@@ -379,7 +414,7 @@ class CameraAdmin(ListTitleMixin, admin.ModelAdmin):
             self.message_user(request, line, messages.ERROR)
 
 
-def _format(codec, width, height, fps) -> str:
+def _format(codec: str, width: int | None, height: int | None, fps: float | None) -> str:
     return stream_label(codec, width, height, fps) if codec or width else "—"
 
 

@@ -1,8 +1,11 @@
 """The admin's add-camera pages (ONVIF probe then profile choice, RTSP URL, test pattern)
 and the discovery page. Thin: forms validate, cameras.services does the work."""
 
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlencode
 
+from django import forms
 from django.contrib import messages
 from django.contrib.admin import ModelAdmin
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -21,7 +24,7 @@ PENDING = "cameras:onvif_add"
 DISCOVERY_SECONDS = 3.0
 
 
-def _context(admin: ModelAdmin, request: HttpRequest, title: str, **extra) -> dict:
+def _context(admin: ModelAdmin, request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
     return {
         **admin.admin_site.each_context(request),
         "opts": admin.model._meta,
@@ -46,8 +49,10 @@ def onvif_add(admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
     )
     form.request = request
     if request.method == "POST" and form.is_valid():
-        request.session[PENDING] = {"data": form.cleaned_data, "probe": form.probe.as_dict()}
-        return _choose_profiles(admin, request, form.probe, ProfileChoiceForm(probe=form.probe))
+        probe = form.probe
+        assert probe is not None  # a valid form has probed the camera (OnvifAddForm.clean)
+        request.session[PENDING] = {"data": form.cleaned_data, "probe": probe.as_dict()}
+        return _choose_profiles(admin, request, probe, ProfileChoiceForm(probe=probe))
     request.session.pop(PENDING, None)
     return render(
         request,
@@ -137,7 +142,12 @@ def test_pattern_add(admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
 
 
 def _simple_add(
-    admin: ModelAdmin, request: HttpRequest, form_class, title: str, note: str, create
+    admin: ModelAdmin,
+    request: HttpRequest,
+    form_class: type[forms.Form],
+    title: str,
+    note: str,
+    create: Callable[[dict[str, Any]], Camera],
 ) -> HttpResponse:
     """One-step add: a valid form is handed to `create`; its CameraError shows on the form."""
     form = form_class(request.POST or None)

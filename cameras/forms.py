@@ -1,5 +1,6 @@
 """Admin forms for cameras. Passwords are write-only: never rendered back, blank keeps the old."""
 
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from django import forms
@@ -22,6 +23,11 @@ from .services import (
     set_substream,
     split_rtsp_url,
 )
+
+
+def _cleaned(data: dict[str, Any] | None) -> dict[str, Any]:
+    """What Form.clean() returned: Django's returns cleaned_data, its stubs allow None."""
+    return cast(dict[str, Any], data)
 
 
 def password_field(required: bool = False, help_text: str = "") -> forms.CharField:
@@ -54,8 +60,8 @@ class OnvifAddForm(forms.Form):
         except ONVIFError as e:
             raise forms.ValidationError(str(e)) from None
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = _cleaned(super().clean())
         if self.errors:
             return data
         try:
@@ -82,12 +88,12 @@ class ProfileChoiceForm(forms.Form):
     main_profile = forms.ChoiceField(help_text="Recorded. Usually the highest resolution.")
     sub_profile = forms.ChoiceField(help_text="Live view. Usually the lowest resolution.")
 
-    def __init__(self, *args, probe: DeviceProbe, **kwargs):
+    def __init__(self, *args: Any, probe: DeviceProbe, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         choices = profile_choices([p.__dict__ for p in probe.profiles])
         main, sub = probe.default_profiles()
-        self.fields["main_profile"].choices = choices
-        self.fields["sub_profile"].choices = choices
+        cast(forms.ChoiceField, self.fields["main_profile"]).choices = choices
+        cast(forms.ChoiceField, self.fields["sub_profile"]).choices = choices
         self.fields["main_profile"].initial = main.token if main else None
         self.fields["sub_profile"].initial = sub.token if sub else None
 
@@ -110,7 +116,7 @@ class RtspAddForm(forms.Form):
     username = forms.CharField(max_length=100, required=False)
     password = password_field()
 
-    def __init__(self, data=None, *args, **kwargs):
+    def __init__(self, data: dict[str, Any] | None = None, *args: Any, **kwargs: Any) -> None:
         # Move inline credentials out of the URL before anything can render it back.
         if data is not None and data.get("url"):
             data = data.copy()
@@ -139,7 +145,7 @@ MOVED = (
 )
 
 
-def _address(url: str) -> tuple:
+def _address(url: str) -> tuple[str | None, int | None]:
     try:
         parts = urlsplit(url or "")
         return (parts.hostname, parts.port)
@@ -178,16 +184,16 @@ class CameraChangeForm(forms.ModelForm):
         ]
         labels = {"main_stream_uri": "RTSP URL", "sub_stream_uri": "Substream URL"}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         choices = [("", "---------"), *profile_choices(self.instance.profiles or [])]
         for name in ("main_profile_token", "sub_profile_token"):
-            self.fields[name].choices = choices
+            cast(forms.ChoiceField, self.fields[name]).choices = choices
 
     def clean_password(self) -> str:
         return self.cleaned_data.get("password") or self.instance.password
 
-    def moves_stored_password(self, data: dict) -> bool:
+    def moves_stored_password(self, data: dict[str, Any]) -> bool:
         """A new host or port with the stored password kept would send that password to
         whatever answers at the new address (a technician's own device, say)."""
         camera = self.instance
@@ -219,8 +225,8 @@ class CameraChangeForm(forms.ModelForm):
             raise forms.ValidationError(str(e)) from None
         return self.instance.sub_stream_uri
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = _cleaned(super().clean())
         if not self.errors and self.moves_stored_password(data):
             self.add_error("password", MOVED)
         if self.errors:
@@ -256,7 +262,7 @@ class CameraChangeForm(forms.ModelForm):
             "onvif_port", self.instance.onvif_port
         )
 
-    def clean_rtsp(self, data: dict) -> dict:
+    def clean_rtsp(self, data: dict[str, Any]) -> dict[str, Any]:
         """Editable for RTSP cameras only (CameraAdmin): a changed URL is checked with
         ffprobe (with the credentials on the form) before saving, like a new camera's."""
         if "main_stream_uri" not in self.fields:

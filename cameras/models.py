@@ -1,3 +1,5 @@
+from datetime import datetime
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -10,15 +12,21 @@ from crimebox.redaction import redact, with_credentials
 from . import trust
 
 
-def stream_label(codec, width, height, fps, unknown_size: str = "") -> str:
+def stream_label(
+    codec: str | None,
+    width: int | None,
+    height: int | None,
+    fps: float | None,
+    unknown_size: str = "",
+) -> str:
     """A stream's format as people read it: "H264 1920x1080 @ 25 fps"."""
     size = f"{width}x{height}" if width else unknown_size
     rate = f"@ {fps:g} fps" if fps else ""
     return " ".join(part for part in (codec or "?", size, rate) if part)
 
 
-class CameraQuerySet(models.QuerySet):
-    def enabled(self):
+class CameraQuerySet(models.QuerySet["Camera"]):
+    def enabled(self) -> "CameraQuerySet":
         return self.filter(is_enabled=True)
 
 
@@ -156,7 +164,7 @@ class Camera(models.Model):
             ),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.name
 
     @property
@@ -213,7 +221,9 @@ class Camera(models.Model):
             p.get("ptz") and p.get("token") == self.main_profile_token for p in self.profiles
         )
 
-    def set_status(self, status: str, error: str | None = None, now=None) -> None:
+    def set_status(
+        self, status: str, error: str | None = None, now: datetime | None = None
+    ) -> None:
         """Record a state change on the row (only the status fields are written)."""
         now = now or timezone.now()
         fields = {"status": status, "status_changed_at": now}
@@ -226,8 +236,8 @@ class Camera(models.Model):
             setattr(self, k, v)
 
 
-class ClockReadingQuerySet(models.QuerySet):
-    def latest_for(self, camera_id: int):
+class ClockReadingQuerySet(models.QuerySet["ClockReading"]):
+    def latest_for(self, camera_id: int) -> "ClockReading | None":
         return self.filter(camera_id=camera_id).order_by("-measured_at").first()
 
 
@@ -250,7 +260,7 @@ class ClockReading(models.Model):
             models.Index(fields=["camera", "measured_at"], name="clockreading_camera_time"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.camera_id} {self.measured_at:%Y-%m-%d %H:%M:%S} {describe_offset(self)}"
 
 

@@ -330,7 +330,9 @@ def _number(obj: Any, name: str) -> float | None:
 def camera_datetime(answer: Any) -> datetime:
     """The UTCDateTime of a GetSystemDateAndTime answer (ONVIFError when it has none)."""
     utc = getattr(answer, "UTCDateTime", None)
-    date, tod = getattr(utc, "Date", None), getattr(utc, "Time", None)
+    # Either may be missing: the AttributeError below is the answer with none.
+    date: Any = getattr(utc, "Date", None)
+    tod: Any = getattr(utc, "Time", None)
     try:
         return datetime(
             int(date.Year), int(date.Month), int(date.Day),
@@ -393,7 +395,7 @@ def _check_services(xaddrs: dict[str, str], host: str) -> None:
 async def _profile(media: Any, raw: Any, timeout: float) -> Profile:
     enc = raw.VideoEncoderConfiguration
     resolution = getattr(enc, "Resolution", None)
-    rate = getattr(enc, "RateControl", None)
+    rate: Any = getattr(enc, "RateControl", None)
     encoding = str(getattr(enc, "Encoding", "") or "")
     stream = await _within(
         media.GetStreamUri(
@@ -428,9 +430,10 @@ def _text(obj: Any, name: str) -> str:
 
 def _chain(exc: BaseException) -> list[BaseException]:
     seen: list[BaseException] = []
-    while exc is not None and exc not in seen:
-        seen.append(exc)
-        exc = exc.__cause__ or exc.__context__
+    link: BaseException | None = exc
+    while link is not None and link not in seen:
+        seen.append(link)
+        link = link.__cause__ or link.__context__
     return seen
 
 

@@ -6,6 +6,7 @@ once everything it needs is known, so a failure never leaves half a camera behin
 
 import logging
 from dataclasses import replace
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
@@ -14,7 +15,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from crimebox import outbox
-from crimebox.ffprobe import FFmpegError, StreamURLError, check_stream_url, probe
+from crimebox.ffprobe import MediaInfo, StreamURLError, check_stream_url, probe
+from crimebox.ffrun import FFmpegError
 from crimebox.logfilters import escape_controls
 from crimebox.redaction import redact, redact_text, redact_url, with_credentials
 
@@ -124,7 +126,9 @@ def check_unique(
     if name and others.filter(name__iexact=name.strip()).exists():
         raise CameraError(f"a camera named '{name.strip()}' already exists")
     if host:
-        dup = others.filter(source=Camera.Source.ONVIF, host=host, onvif_port=port).first()
+        # A port of None (never passed with a host) matches no row: the column is NOT NULL.
+        onvif = others.filter(source=Camera.Source.ONVIF, host=host)
+        dup = onvif.filter(onvif_port=port).first()  # type: ignore[misc]
         if dup:
             raise CameraError(f"camera '{dup.name}' already uses ONVIF address {host}:{port}")
     if url:
@@ -267,7 +271,7 @@ def add_onvif_camera(
     result: DeviceProbe | None = None,
     main_token: str = "",
     sub_token: str = "",
-    **fields,
+    **fields: Any,
 ) -> Camera:
     """Probe (unless a fresh probe is given) and save an ONVIF camera."""
     host = parse_onvif_address(host, port)[0]
@@ -291,7 +295,7 @@ def add_onvif_camera(
     return camera
 
 
-def probe_stream(url: str, username: str, password: str):
+def probe_stream(url: str, username: str, password: str) -> MediaInfo:
     """ffprobe an RTSP(S) stream with the camera's credentials; CameraError naming it."""
     timeout = float(settings.PROBE_TIMEOUT_SECONDS)
     try:
@@ -335,7 +339,12 @@ def set_substream(camera: Camera, url: str) -> None:
 
 
 def add_rtsp_camera(
-    name: str, url: str, username: str = "", password: str = "", sub_url: str = "", **fields
+    name: str,
+    url: str,
+    username: str = "",
+    password: str = "",
+    sub_url: str = "",
+    **fields: Any,
 ) -> Camera:
     """Check the stream(s) with ffprobe, then save a plain-RTSP camera."""
     url, username, password = split_rtsp_url(url, username, password)
@@ -360,7 +369,7 @@ def add_rtsp_camera(
     return _save_new(camera)
 
 
-def add_test_pattern_camera(name: str, **fields) -> Camera:
+def add_test_pattern_camera(name: str, **fields: Any) -> Camera:
     check_unique(name)
     return _save_new(Camera(name=name.strip(), source=Camera.Source.TEST_PATTERN, **fields))
 
@@ -381,8 +390,8 @@ def _save_new(camera: Camera) -> Camera:
 
 
 def reprobe(
-    camera: Camera, note_error: bool = True, *, via: str = "cli", **audit_as
-) -> dict[str, list]:
+    camera: Camera, note_error: bool = True, *, via: str = "cli", **audit_as: Any
+) -> dict[str, list[Any]]:
     """Probe an ONVIF camera again, keeping the chosen profiles; the error lands on the row
     (unless `note_error` is False: the schedule only logs it, the recorder owns the status).
     Nobody typed the password: an answer naming another host or a new port is refused, kept

@@ -2,12 +2,16 @@
 timeline selection), the list refreshing while packages are built, one export's page."""
 
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -39,9 +43,10 @@ DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 class CameraChoiceField(forms.ModelMultipleChoiceField):
-    def _check_values(self, value):
+    def _check_values(self, value: Any) -> QuerySet[Camera]:
         try:
-            return super()._check_values(value)
+            # In Django's ModelMultipleChoiceField; not in its stubs.
+            return super()._check_values(value)  # type: ignore[misc]
         except OverflowError:  # an id past SQLite's integers (a 500 before)
             raise ValidationError(
                 self.error_messages["invalid_choice"],
@@ -74,14 +79,16 @@ class ExportRequestForm(forms.ModelForm):
 
     field_order = ["cameras", "start_date", "start_time", "end_date", "end_time"]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["cameras"].queryset = Camera.objects.order_by("name")
+        cameras = cast(CameraChoiceField, self.fields["cameras"])
+        cameras.queryset = Camera.objects.order_by("name")
         self.fields["cameras"].help_text = ""
         self.fields["case_number"].widget.attrs.update(size=20, autocomplete="off")
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        # Django's ModelForm.clean returns cleaned_data (its stubs allow None).
+        data = cast(dict[str, Any], super().clean())
         parts = ("start_date", "start_time", "end_date", "end_time")
         if not all(data.get(k) for k in parts[::2]) or not all(
             data.get(k) is not None for k in parts[1::2]
@@ -105,10 +112,10 @@ class ExportRequestForm(forms.ModelForm):
         return data
 
 
-def initial_from(query) -> dict:
+def initial_from(query: QueryDict) -> dict[str, Any]:
     """Prefill from ?camera=&start=&end= (ISO times, UTC or with an offset), as the player and
     the timeline send them; a bad value is simply not prefilled."""
-    initial = {}
+    initial: dict[str, Any] = {}
     # At most 18 digits: a longer id is past SQLite's integers (a 500 before).
     cameras = [c for c in query.getlist("camera") if c.isascii() and c.isdigit() and len(c) < 19]
     if cameras:
@@ -131,7 +138,7 @@ def initial_from(query) -> dict:
 
 
 @admin.site.admin_view
-def export_new(request):
+def export_new(request: HttpRequest) -> HttpResponse:
     if not roles.may_export(request.user):
         raise PermissionDenied
     if request.method == "POST":
@@ -154,7 +161,7 @@ def export_new(request):
     )
 
 
-def queue_export(form: ExportRequestForm, user) -> Export:
+def queue_export(form: ExportRequestForm, user: User | AnonymousUser) -> Export:
     with transaction.atomic():
         export = form.save(commit=False)
         export.requested_by = user
@@ -164,14 +171,14 @@ def queue_export(form: ExportRequestForm, user) -> Export:
     return export
 
 
-def visible_exports(request):
+def visible_exports(request: HttpRequest) -> QuerySet[Export]:
     if not roles.may_view_exports(request.user):
         raise PermissionDenied
     return Export.objects.select_related("requested_by").prefetch_related("cameras")
 
 
 @admin.site.admin_view
-def export_list(request):
+def export_list(request: HttpRequest) -> HttpResponse:
     exports = list(visible_exports(request)[:100])
     busy = any(e.status in (Export.Status.QUEUED, Export.Status.RUNNING) for e in exports)
     template = "console/_export_rows.html" if request.GET.get("rows") else "console/exports.html"
@@ -191,7 +198,7 @@ def export_list(request):
 
 
 @admin.site.admin_view
-def export_detail(request, export_id: int):
+def export_detail(request: HttpRequest, export_id: int) -> HttpResponse:
     export = get_object_or_404(visible_exports(request), pk=export_id)
     return render(
         request,
@@ -208,7 +215,7 @@ def export_detail(request, export_id: int):
 
 @require_POST
 @admin.site.admin_view
-def export_retry(request, export_id: int):
+def export_retry(request: HttpRequest, export_id: int) -> HttpResponse:
     """A failed export (or one whose worker died) built again, by whoever may export."""
     if not roles.may_export(request.user):
         raise PermissionDenied

@@ -1,9 +1,12 @@
 """Front page, landing per role, and the box's health for a person (JSON stays at /health)."""
 
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
@@ -17,7 +20,7 @@ from recordings.models import Segment
 from .health_words import health_in_words
 
 
-def landing_url(user) -> str:
+def landing_url(user: User | AnonymousUser) -> str:
     """Where a role's work is: investigator → Footage, auditor → audit trail, technician and
     administrator → the front page (cameras and health)."""
     if user.is_superuser or roles.may_change_cameras(user):
@@ -29,7 +32,7 @@ def landing_url(user) -> str:
     return reverse("admin:index")
 
 
-def login(request):
+def login(request: HttpRequest) -> HttpResponse:
     """The admin's login; without a destination it lands each role where its work is.
 
     Opening the box's address sends a person to `/login/?next=/`: the front page is where the
@@ -41,18 +44,18 @@ def login(request):
             replaced = getattr(request, data).copy()
             replaced[REDIRECT_FIELD_NAME] = landing
             setattr(request, data, replaced)
-    extra = {}
+    extra: dict[str, Any] = {}
     if REDIRECT_FIELD_NAME not in request.GET and REDIRECT_FIELD_NAME not in request.POST:
         extra[REDIRECT_FIELD_NAME] = landing
     return admin.site.login(request, extra_context=extra)
 
 
 @admin.site.admin_view
-def landing(request):
+def landing(request: HttpRequest) -> HttpResponse:
     return redirect(landing_url(request.user))
 
 
-def camera_cards(user) -> list[dict]:
+def camera_cards(user: User | AnonymousUser) -> list[dict[str, Any]]:
     """Every camera with its newest playable segment (for the still and 'last segment')."""
     cards = []
     for camera in Camera.objects.order_by("name"):
@@ -62,7 +65,7 @@ def camera_cards(user) -> list[dict]:
 
 
 @admin.site.admin_view
-def front(request):
+def front(request: HttpRequest) -> HttpResponse:
     """The box at a glance: every camera (still, status, last segment) and health in words."""
     health = health_status()
     context = page_context(
@@ -78,7 +81,7 @@ def front(request):
 
 
 @admin.site.admin_view
-def health_page(request):
+def health_page(request: HttpRequest) -> HttpResponse:
     if not may_see_health(request.user):
         raise PermissionDenied  # a staff account without a role sees nothing
     health = health_status()
@@ -92,14 +95,14 @@ def health_page(request):
 
 
 @admin.site.admin_view
-def camera_still(request, camera_id: int):
+def camera_still(request: HttpRequest, camera_id: int) -> FileResponse:
     """The first frame of the camera's newest segment (for the front page and camera list)."""
     if not roles.may_see_stills(request.user):
         raise PermissionDenied
     camera = get_object_or_404(Camera, pk=camera_id)
     latest = Segment.objects.filter(camera=camera).playable().order_by("-start").first()
     path = thumbnail(latest) if latest else None
-    if path is None:
+    if latest is None or path is None:
         raise Http404("No still yet.")
     audit_still(request, camera, "camera still", segment=latest.pk)
     response = FileResponse(open(path, "rb"), content_type="image/jpeg")

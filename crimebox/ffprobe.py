@@ -233,7 +233,7 @@ def keyframe_at_or_before(path: Path, offset: float, timeout_seconds: float = 60
     raise FFmpegError(f"no keyframe before {offset:.3f} s in {Path(path).name}")
 
 
-def packets_argv(path: Path) -> list[str]:
+def packets_argv(path: str | Path) -> list[str]:
     """Every video packet's time and duration, edit lists ignored: what the file really holds."""
     return [
         settings.FFPROBE,
@@ -252,7 +252,7 @@ def packets_argv(path: Path) -> list[str]:
     ]
 
 
-def held_interval(path: Path, timeout_seconds: float = 120) -> tuple[float, float]:
+def held_interval(path: str | Path, timeout_seconds: float = 120) -> tuple[float, float]:
     """(first frame time, time after the last frame) of a file's video, edit lists ignored."""
     proc = run_tool(packets_argv(path), timeout_seconds)
     rows = []

@@ -107,7 +107,7 @@ def _read_ahead(fd: int, blocks: queue.Queue) -> None:
         blocks.put(None)
 
 
-def stream_stdout(argv: list[str], sink: Callable[[bytes], None], timeout_seconds: float) -> None:
+def stream_stdout(argv: list[str], sink: Callable[[bytes], object], timeout_seconds: float) -> None:
     """Run argv, passing its stdout to `sink` block by block; killed at the deadline."""
     try:
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)

@@ -9,10 +9,15 @@ change form: the printed password works for one login only. Nothing is logged.
 import json
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
 
@@ -36,7 +41,7 @@ def ensure_first_admin() -> tuple[str, str] | None:
     return USERNAME, password
 
 
-def must_change_password(user) -> bool:
+def must_change_password(user: AbstractBaseUser | AnonymousUser) -> bool:
     path = pending_file()
     if not user.is_authenticated or not path.is_file():
         return False
@@ -55,10 +60,10 @@ def must_change_password(user) -> bool:
 class FirstPasswordMiddleware:
     """Sends the first administrator to the password change form until it has changed it."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if must_change_password(request.user):
             allowed = {
                 reverse("admin:password_change"),

@@ -6,13 +6,19 @@ import queue
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 GENESIS = "0" * 64
 BLOCK = 1 << 20
 
 
-def sha256_stream(src: IO[bytes], copy_to: IO[bytes] | None = None) -> str:
+class Readable(Protocol):
+    """What sha256_stream reads from: a file, a zip member, a pipe, or a bounded reader."""
+
+    def read(self, n: int, /) -> bytes: ...
+
+
+def sha256_stream(src: Readable, copy_to: IO[bytes] | None = None) -> str:
     """SHA-256 of everything `src` yields (a zip member, a pipe); also written on to
     `copy_to` in the same pass when given."""
     digest = hashlib.sha256()

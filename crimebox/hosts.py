@@ -11,6 +11,7 @@ start works without a restart). Set CRIMEBOX_ALLOWED_HOSTS to name the box expli
 import socket
 import threading
 import time
+from collections.abc import Iterator
 
 import ifaddr
 
@@ -30,11 +31,11 @@ def interface_addresses() -> list[str]:
     return out
 
 
-class BoxHosts(list):
+class BoxHosts(list[str]):
     """The list Django reads as ALLOWED_HOSTS: the fixed names, and when iterated (as Django's
     validate_host does) the current addresses after them. A list because settings must be one."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         name = socket.gethostname().lower()
         self.names = ["localhost", "127.0.0.1", "[::1]", name, f"{name}.local"]
         super().__init__(self.names)
@@ -52,7 +53,7 @@ class BoxHosts(list):
                 self._read_at = time.monotonic()
             return self._addresses
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self.names + self.addresses())
 
     def __repr__(self) -> str:

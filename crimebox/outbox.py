@@ -7,7 +7,10 @@ a fact without its document or a document without its fact (docs/sync.md). The l
 import `sync`: they only name the fact.
 """
 
-from django.db import transaction
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import models, transaction
 from django.dispatch import Signal
 
 # sender: the kind of fact (a string below); obj: the row; extra: what the row does not hold.
@@ -27,14 +30,14 @@ EXPORT = "export"  # an evidence package was made: obj is the Export
 INTEGRITY_CHECK = "integrity_check"  # obj is the IntegrityCheck
 
 
-def report(kind: str, obj, **extra) -> None:
+def report(kind: str, obj: models.Model, **extra: Any) -> None:
     """Hand one fact to the outbox. Must run inside the fact's own transaction."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError(f"outbox: {kind} reported outside its transaction")
     fact.send(sender=kind, obj=obj, **extra)
 
 
-def report_many(kind: str, objs: list, **extra) -> None:
+def report_many(kind: str, objs: Sequence[models.Model], **extra: Any) -> None:
     """`report` for many rows of one kind, in one go. Must run inside their transaction."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError(f"outbox: {kind} reported outside its transaction")

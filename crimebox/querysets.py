@@ -1,7 +1,7 @@
 """QuerySet building blocks shared by the apps."""
 
 from datetime import datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import models
 from django.db.models import Max, Min
@@ -16,7 +16,10 @@ def _next(moment: datetime, kind: str) -> datetime:
     return moment + timedelta(days=1)  # same wall-clock midnight, next day
 
 
-class RangeDatetimesQuerySet(models.QuerySet):
+_M = TypeVar("_M", bound=models.Model)
+
+
+class RangeDatetimesQuerySet(models.QuerySet[_M]):
     """`datetimes()` for years, months and days lists every period between the first and the
     last value (MIN and MAX: index lookups), not DISTINCT over every row through SQLite's
     Python date function (measured 0.6 s on 140,000 segments, on every admin list view).

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.contrib import admin
 from django.templatetags.static import static
 from django.urls import include, path
@@ -16,7 +18,7 @@ class FaviconView(RedirectView):
 
     permanent = True
 
-    def get_redirect_url(self, *args, **kwargs):
+    def get_redirect_url(self, *args: Any, **kwargs: Any) -> str:
         return static("crimebox/favicon.svg")
 
 

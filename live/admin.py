@@ -16,9 +16,9 @@ class LiveSessionAdmin(ReadOnlyAdmin):
     show_full_result_count = False
 
     @admin.display(boolean=True, description="watching now")
-    def watching(self, obj):
+    def watching(self, obj: LiveSession) -> bool:
         return obj.ended_at is None
 
     @admin.display(description="duration")
-    def duration(self, obj):
+    def duration(self, obj: LiveSession) -> str:
         return f"{obj.duration_seconds:.0f} s"

@@ -3,8 +3,8 @@ from django.db import models
 from django.utils import timezone
 
 
-class LiveSessionQuerySet(models.QuerySet):
-    def open(self):
+class LiveSessionQuerySet(models.QuerySet["LiveSession"]):
+    def open(self) -> "LiveSessionQuerySet":
         return self.filter(ended_at=None)
 
 
@@ -48,7 +48,7 @@ class LiveSession(models.Model):
             models.Index(fields=["ended_at", "last_seen_at"], name="live_session_stale"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.username} watching {self.camera_name} from {self.started_at:%Y-%m-%d %H:%M}"
 
     @property

@@ -108,7 +108,12 @@ def align_resumed_gap(camera: Camera, first_start: datetime) -> None:
         .order_by("-start")
         .first()
     )
-    if gap is None or gap.end == first_start or abs((gap.end - first_start).total_seconds()) >= 30:
+    if (
+        gap is None
+        or gap.end is None  # never: the query asks for an ended gap
+        or gap.end == first_start
+        or abs((gap.end - first_start).total_seconds()) >= 30
+    ):
         return
     with transaction.atomic():
         Gap.objects.filter(pk=gap.pk).update(end=first_start)

@@ -1,11 +1,15 @@
 """The box's health in one dict: for the admin's status panel, /health and (later) the RTCC."""
 
 import shutil
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
 from django.dispatch import Signal
-from django.http import JsonResponse
+from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django_q.models import Schedule
 
@@ -20,12 +24,18 @@ from .evidence.signing import ensure_signing_key
 from .models import Gap, IntegrityCheck, Segment
 from .retention import free_floor, storage_alarm
 
+if TYPE_CHECKING:
+    from shutil import _ntuple_diskusage  # what shutil.disk_usage returns
+
+
 # Upper layers add their part of the health (replication: sync/status.py): each receiver
 # returns {"name": ..., "alarms": [...], "warnings": [...], "data": {...}}.
 health_parts = Signal()
 
 
-def health_status(now: datetime | None = None, disk_usage=None) -> dict:
+def health_status(
+    now: datetime | None = None, disk_usage: "Callable[[Path], _ntuple_diskusage] | None" = None
+) -> dict[str, Any]:
     now = now or timezone.now()
     usage = (disk_usage or shutil.disk_usage)(settings.RECORDINGS_DIR)
     check = IntegrityCheck.objects.exclude(finished_at=None).first()
@@ -55,7 +65,8 @@ def health_status(now: datetime | None = None, disk_usage=None) -> dict:
         )
     warnings += camera_clock.warnings()
     parts = {}
-    for _receiver, part in health_parts.send(sender=None, now=now):
+    for _receiver, answer in health_parts.send(sender=None, now=now):
+        part = cast(dict[str, Any], answer)  # each receiver answers a dict (health_parts)
         alarms += part["alarms"]
         warnings += part["warnings"]
         parts[part["name"]] = part["data"]
@@ -92,7 +103,10 @@ def integrity_summary(check: IntegrityCheck | None) -> dict | None:
     }
 
 
-def box_problems(check: IntegrityCheck | None, disk_usage=None) -> tuple[list[str], list[str]]:
+def box_problems(
+    check: IntegrityCheck | None,
+    disk_usage: "Callable[[Path], _ntuple_diskusage] | None" = None,
+) -> tuple[list[str], list[str]]:
     """(alarms, warnings) about storage, the stored checks, missing files and the clock."""
     alarms, warnings = [], []
     alarm = storage_alarm(disk_usage)
@@ -173,7 +187,7 @@ def stale_since(camera: Camera, now: datetime) -> datetime | None:
     return latest if now - latest > limit else None
 
 
-def may_see_health(user) -> bool:
+def may_see_health(user: User | AnonymousUser) -> bool:
     """The health details (cameras, errors, disk, replication) are for the box's roles: every
     role, and superusers, can view integrity checks; a staff account without a role cannot."""
     return bool(
@@ -184,7 +198,7 @@ def may_see_health(user) -> bool:
     )
 
 
-def health_view(request):
+def health_view(request: HttpRequest) -> JsonResponse:
     """200 when ok or warning, 503 when critical; details only for users with a role."""
     health = health_status()
     code = 503 if health["status"] == "critical" else 200
@@ -193,5 +207,5 @@ def health_view(request):
     else:
         response = JsonResponse(health, status=code)
     # A monitor polls this every minute: a critical box is not a server error to log each time.
-    response._has_been_logged = True
+    response._has_been_logged = True  # type: ignore[attr-defined]  # Django's private flag
     return response

@@ -1,11 +1,16 @@
 """Legal hold: a time range of a camera that retention never deletes while the hold lasts."""
 
+from datetime import datetime
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from audit import log
 from audit.models import AuditEvent
+from cameras.models import Camera
 from crimebox import outbox
 
 from .models import LegalHold, Segment
@@ -16,7 +21,7 @@ class HoldError(ValueError):
     """Bad hold input: the message is for the user."""
 
 
-def _refresh_segments(camera, start, end) -> int:
+def _refresh_segments(camera: Camera, start: datetime, end: datetime) -> int:
     """Recompute on_hold for the camera's segments overlapping [start, end); returns held count.
 
     One read of the active holds and of the segments, then bulk updates: a hold over a year of
@@ -37,7 +42,9 @@ def _refresh_segments(camera, start, end) -> int:
         .overlapping(span_start, span_end)
         .values_list("start", "end")
     )
-    held, free, changed = [], [], []
+    held: list[int] = []
+    free: list[int] = []
+    changed: list[int] = []
     for pk, s, e, was_held in segments:
         is_held = any(hs < e and he > s for hs, he in holds)
         (held if is_held else free).append(pk)
@@ -62,7 +69,16 @@ def _report_hold_changes(ids: list[int]) -> None:
             outbox.report_many(outbox.SEGMENT_EVENT, segments, event=event, at=now)
 
 
-def place_hold(camera, start, end, reason, *, user=None, request=None, case_number=""):
+def place_hold(
+    camera: Camera,
+    start: datetime,
+    end: datetime,
+    reason: str,
+    *,
+    user: Any = None,
+    request: HttpRequest | None = None,
+    case_number: str = "",
+) -> LegalHold:
     """Hold every segment of `camera` overlapping [start, end), now and recorded later."""
     try:
         reason = clean_reason(reason, "reason for the hold")
@@ -99,7 +115,13 @@ def place_hold(camera, start, end, reason, *, user=None, request=None, case_numb
     return hold
 
 
-def release_hold(hold: LegalHold, reason, *, user=None, request=None) -> LegalHold:
+def release_hold(
+    hold: LegalHold,
+    reason: str,
+    *,
+    user: Any = None,
+    request: HttpRequest | None = None,
+) -> LegalHold:
     if not hold.is_active:
         raise HoldError("This hold was already released.")
     try:

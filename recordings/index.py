@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -188,7 +189,7 @@ def index_segment(
     if not info.has_media:
         status = Segment.Status.NO_MEDIA
         note = _join(note, f"the file holds only a header: no media ({info.frames or 0} frames)")
-    fields = dict(
+    fields: dict[str, Any] = dict(
         camera=camera,
         duration=info.duration,
         size=measured.size,
@@ -250,7 +251,7 @@ def seal(path: Path) -> None:
 
 def _place_in_chain(
     camera: Camera, last: Segment | None, start: datetime, duration: float, digest: str, size: int
-) -> dict:
+) -> dict[str, Any]:
     """Sequence, times and chain link of the next segment after `last`.
 
     A file of a restarted FFmpeg can start a little before the previous segment's end (its
@@ -260,11 +261,11 @@ def _place_in_chain(
     end = start + timedelta(seconds=duration)
     clamp_note = ""
     overlap = (last.end - start).total_seconds() if last else 0
-    if 0 < overlap <= MAX_RESTART_OVERLAP:
+    if last is not None and 0 < overlap <= MAX_RESTART_OVERLAP:
         start = last.end
         end = max(end, start)
         clamp_note = f"start moved {overlap:.2f} s later to the previous segment's end"
-    sequence = last.sequence + 1 if last else 1
+    sequence = cast(int, last.sequence) + 1 if last else 1  # chained: it has its number
     return dict(
         sequence=sequence,
         start=start,
@@ -273,7 +274,8 @@ def _place_in_chain(
         chain_hash=segment_chain_hash(
             camera_id=camera.pk,
             sequence=sequence,
-            prev=last.chain_hash if last else GENESIS,
+            # A chained segment always has its link (last_chained excludes the unchained).
+            prev=cast(str, last.chain_hash) if last else GENESIS,
             sha256=digest,
             start=start,
             end=end,

@@ -1,3 +1,5 @@
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -12,36 +14,36 @@ from crimebox.querysets import RangeDatetimesQuerySet
 from .validators import check_export_window, check_hold_window, clean_case_number, clean_reason
 
 
-class SegmentQuerySet(RangeDatetimesQuerySet):
-    def overlapping(self, start, end):
+class SegmentQuerySet(RangeDatetimesQuerySet["Segment"]):
+    def overlapping(self, start: datetime, end: datetime) -> "SegmentQuerySet":
         """Segments with any media inside [start, end)."""
         return self.filter(start__lt=end, end__gt=start)
 
-    def on_disk(self):
+    def on_disk(self) -> "SegmentQuerySet":
         return self.filter(status__in=Segment.ON_DISK)
 
-    def chained(self):
+    def chained(self) -> "SegmentQuerySet":
         """Closed segments, the ones in the hash chain (not the file being written, nor a
         file lost before it was ever hashed)."""
         return self.exclude(status__in=Segment.UNCHAINED)
 
-    def media_warnings(self):
+    def media_warnings(self) -> "SegmentQuerySet":
         """Segments whose duration, frame count and wall time disagree."""
         return self.exclude(media_warning="")
 
-    def recording(self):
+    def recording(self) -> "SegmentQuerySet":
         """Rows of the files FFmpeg is writing now."""
         return self.filter(status=Segment.Status.RECORDING)
 
-    def playable(self):
+    def playable(self) -> "SegmentQuerySet":
         """On disk or being written: what the player and the front page can show."""
         return self.filter(status__in=Segment.PLAYABLE)
 
-    def last_chained(self):
+    def last_chained(self) -> "Segment | None":
         """The newest link of the chain (filter by camera first), or None."""
         return self.chained().order_by("-sequence").first()
 
-    def deletable(self):
+    def deletable(self) -> "SegmentQuerySet":
         """Oldest-first candidates for retention: on disk, closed, not on hold."""
         return self.on_disk().filter(on_hold=False).order_by("start")
 
@@ -144,7 +146,7 @@ class Segment(models.Model):
             models.Index(fields=["start"], name="segment_start"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.camera} {self.start:%Y-%m-%d %H:%M:%S}Z"
 
     @property
@@ -176,11 +178,11 @@ class Segment(models.Model):
         return previous.values_list("chain_hash", flat=True).first() or GENESIS
 
 
-class GapQuerySet(RangeDatetimesQuerySet):
-    def overlapping(self, start, end):
+class GapQuerySet(RangeDatetimesQuerySet["Gap"]):
+    def overlapping(self, start: datetime, end: datetime) -> "GapQuerySet":
         return self.filter(start__lt=end).filter(models.Q(end__gt=start) | models.Q(end=None))
 
-    def open(self):
+    def open(self) -> "GapQuerySet":
         return self.filter(end=None)
 
 
@@ -216,7 +218,7 @@ class Gap(models.Model):
             models.Index(fields=["camera", "start"], name="gap_camera_start"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.camera} gap {self.start:%Y-%m-%d %H:%M:%S}Z ({self.get_cause_display()})"
 
     @property
@@ -226,15 +228,15 @@ class Gap(models.Model):
         return (self.end - self.start).total_seconds()
 
 
-class LegalHoldQuerySet(models.QuerySet):
-    def active(self):
+class LegalHoldQuerySet(models.QuerySet["LegalHold"]):
+    def active(self) -> "LegalHoldQuerySet":
         return self.filter(released_at=None)
 
-    def overlapping(self, start, end):
+    def overlapping(self, start: datetime, end: datetime) -> "LegalHoldQuerySet":
         """Holds with any time inside [start, end)."""
         return self.filter(start__lt=end, end__gt=start)
 
-    def covering(self, moment):
+    def covering(self, moment: datetime) -> "LegalHoldQuerySet":
         """Holds whose [start, end) contains `moment`."""
         return self.filter(start__lte=moment, end__gt=moment)
 
@@ -276,10 +278,10 @@ class LegalHold(models.Model):
         ]
         indexes = [models.Index(fields=["camera", "start"], name="hold_camera_start")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"Hold {self.camera} {self.start:%Y-%m-%d %H:%M}–{self.end:%H:%M}Z"
 
-    def clean(self):
+    def clean(self) -> None:
         clean_typed_fields(self, case_number=False, window=check_hold_window)
 
     @property
@@ -301,7 +303,7 @@ class IntegrityCheck(models.Model):
     class Meta:
         ordering = ["-started_at"]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"Integrity check {self.started_at:%Y-%m-%d %H:%M} {'OK' if self.ok else 'FAILED'}"
 
 
@@ -354,10 +356,10 @@ class Export(models.Model):
             models.Index(fields=["status", "finished_at"], name="export_status_finished"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"Export {self.case_number} {self.start:%Y-%m-%d %H:%M}Z"
 
-    def clean(self):
+    def clean(self) -> None:
         clean_typed_fields(self, case_number=True, window=check_export_window)
 
     @property
@@ -365,16 +367,21 @@ class Export(models.Model):
         return Path(settings.EXPORTS_DIR) / self.path
 
 
-def clean_typed_fields(row, *, case_number: bool, window) -> None:
+def clean_typed_fields(
+    row: "LegalHold | Export",
+    *,
+    case_number: bool,
+    window: Callable[[datetime, datetime], object],
+) -> None:
     """Case number, reason and window of a hold or export, through the shared rules, as field
     errors (a window error on "end" also keeps Django from showing the raw constraint name)."""
-    errors = {}
+    errors: dict[str, ValidationError] = {}
     if row.start and row.end:
         try:
             window(row.start, row.end)
         except ValidationError as e:
             errors["end"] = e
-    rules = {
+    rules: dict[str, Callable[[object], str]] = {
         "case_number": lambda v: clean_case_number(v, required=case_number),
         "reason": clean_reason,
     }

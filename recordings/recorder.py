@@ -180,10 +180,11 @@ class Supervisor:
         while run.closed:
             closed, wall, mono = run.closed.popleft()
             first = run.media_epoch is None
-            if first:
-                run.media_epoch = max(run.launched_at, wall - closed.end)
+            media_epoch = run.media_epoch
+            if media_epoch is None:
+                media_epoch = run.media_epoch = max(run.launched_at, wall - closed.end)
             if run.epoch is None:
-                self.recording(run, run.media_epoch)
+                self.recording(run, media_epoch)
             took = None if run.last_report_mono is None else mono - run.last_report_mono
             run.last_report_mono = mono
             run.last_csv_end = closed.end
@@ -193,7 +194,7 @@ class Supervisor:
                 index_closed,
                 run.camera_id,
                 path,
-                utc(run.media_epoch + closed.start),
+                utc(media_epoch + closed.start),
                 first,
                 took,
                 note,
@@ -210,8 +211,10 @@ class Supervisor:
         """Notice a stream that stopped delivering (no progress reported by FFmpeg, no byte
         written), or a file that vanished under FFmpeg, and stop that FFmpeg (and only it).
         Follows the file FFmpeg has open, not a name."""
+        reason = run.stop_reason  # set with stop_mono (Run.stop)
         if run.stop_mono is not None and time.monotonic() - run.stop_mono > STOP_GRACE:
-            run.kill(*run.stop_reason)
+            assert reason is not None
+            run.kill(*reason)
         path, size, gone = run.writing() or (None, 0, False)
         if path is not None and gone:
             run.stop(
@@ -219,7 +222,7 @@ class Supervisor:
                 f"{path.name} was deleted or moved while FFmpeg wrote it; FFmpeg restarted",
             )
             return
-        if size > 0 and path.name != run.open_name:
+        if path is not None and size > 0 and path.name != run.open_name:
             run.open_name = path.name
             self.indexer.submit(opened, run.camera_id, path, run.open_start(now))
         if run.epoch is None:

@@ -11,8 +11,11 @@ chain still verifies) and writes an audit entry with the file's hash.
 
 import logging
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
@@ -23,6 +26,9 @@ from audit.models import AuditEvent
 from crimebox import outbox
 
 from .models import Export, Segment
+
+if TYPE_CHECKING:
+    from shutil import _ntuple_diskusage  # what shutil.disk_usage returns
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +77,11 @@ def _delete(segment: Segment, reason: str, now: datetime) -> None:
     )
 
 
-def prune(now: datetime | None = None, dry_run: bool = False, disk_usage=None) -> PruneResult:
+def prune(
+    now: datetime | None = None,
+    dry_run: bool = False,
+    disk_usage: "Callable[[Path], _ntuple_diskusage] | None" = None,
+) -> PruneResult:
     now = now or timezone.now()
     usage = (disk_usage or shutil.disk_usage)(settings.RECORDINGS_DIR)
     result = PruneResult(free_bytes=usage.free, floor_bytes=free_floor(usage.total))
@@ -118,7 +128,7 @@ def held_only_alarm(free: int, floor: int) -> str:
     )
 
 
-def storage_alarm(disk_usage=None) -> str:
+def storage_alarm(disk_usage: "Callable[[Path], _ntuple_diskusage] | None" = None) -> str:
     """The critical alarm, derived now (any process can ask): below the floor, nothing to delete."""
     usage = (disk_usage or shutil.disk_usage)(settings.RECORDINGS_DIR)
     floor = free_floor(usage.total)

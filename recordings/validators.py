@@ -32,7 +32,9 @@ def _bad_character(value: str, allow_newlines: bool) -> str | None:
     return None
 
 
-def clean_text(value, what: str, max_length: int, *, required=True, multiline=False) -> str:
+def clean_text(
+    value: object, what: str, max_length: int, *, required: bool = True, multiline: bool = False
+) -> str:
     """`value` stripped, or ValidationError naming what is wrong with it."""
     text = "" if value is None else str(value)
     if multiline:
@@ -57,11 +59,11 @@ def clean_text(value, what: str, max_length: int, *, required=True, multiline=Fa
     return text
 
 
-def clean_case_number(value, *, required=True) -> str:
+def clean_case_number(value: object, *, required: bool = True) -> str:
     return clean_text(value, "case number", CASE_NUMBER_MAX, required=required)
 
 
-def clean_reason(value, what: str = "reason") -> str:
+def clean_reason(value: object, what: str = "reason") -> str:
     return clean_text(value, what, REASON_MAX, multiline=True)
 
 

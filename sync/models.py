@@ -1,12 +1,14 @@
+from datetime import datetime
+
 from django.db import models
 from django.utils import timezone
 
 
-class OutboxQuerySet(models.QuerySet):
-    def pending(self):
+class OutboxQuerySet(models.QuerySet["OutboxItem"]):
+    def pending(self) -> "OutboxQuerySet":
         return self.filter(state=OutboxItem.State.PENDING)
 
-    def unclaimed(self, lease_expired_before):
+    def unclaimed(self, lease_expired_before: datetime) -> "OutboxQuerySet":
         """Pending rows no live sender holds (a claim older than the lease is a dead worker's)."""
         return self.pending().filter(
             models.Q(claimed_at=None) | models.Q(claimed_at__lt=lease_expired_before)
@@ -51,7 +53,7 @@ class OutboxItem(models.Model):
             models.Index(fields=["claim"], name="outbox_claim"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.doc_id
 
 
@@ -75,7 +77,7 @@ class SyncLog(models.Model):
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["result", "started_at"], name="synclog_result_started")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"sync {self.started_at:%Y-%m-%d %H:%M:%S} {self.result}"
 
 
@@ -89,7 +91,7 @@ class SyncState(models.Model):
     last_error = models.TextField(blank=True)
     heartbeat_sequence = models.PositiveBigIntegerField(default=0)
 
-    def __str__(self):
+    def __str__(self) -> str:
         return "sync state"
 
     @classmethod
@@ -97,8 +99,8 @@ class SyncState(models.Model):
         return cls.objects.get_or_create(pk=1)[0]
 
 
-class ClipRequestQuerySet(models.QuerySet):
-    def open(self):
+class ClipRequestQuerySet(models.QuerySet["ClipRequest"]):
+    def open(self) -> "ClipRequestQuerySet":
         """Requests the box still has work on (not answered for good)."""
         return self.filter(state__in=ClipRequest.OPEN)
 
@@ -160,5 +162,5 @@ class ClipRequest(models.Model):
             models.Index(fields=["state", "priority", "created_at"], name="cliprequest_state"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"RTCC request {self.request}"

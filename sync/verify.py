@@ -13,7 +13,7 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.conf import settings
@@ -87,7 +87,11 @@ def verify_remote(camera: Camera | None = None, *, uri: str | None = None) -> Re
     if camera is not None:
         segments = segments.filter(camera=camera)
         query["camera_id"] = camera.pk
-    local = {f"{box}:{outbox.SEGMENT}:{segment_key(s.camera_id, s.sequence)}": s for s in segments}
+    # chained(): every one has its sequence number.
+    local = {
+        f"{box}:{outbox.SEGMENT}:{segment_key(s.camera_id, cast(int, s.sequence))}": s
+        for s in segments
+    }
     seen: dict[str, _Seen] = {}
     for doc in remote.stream("segments", query, uri=uri):
         _look_at(doc, local, seen, key, result)

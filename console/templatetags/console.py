@@ -1,5 +1,7 @@
 """Template filters over crimebox.display: times once with their zone, human sizes."""
 
+from datetime import datetime
+
 from django import template
 
 from crimebox import display
@@ -13,12 +15,12 @@ register.filter("human_duration", human_duration)
 
 
 @register.filter
-def boxtime_short(value):
+def boxtime_short(value: datetime | None) -> str:
     return box_time(value, "%H:%M:%S")
 
 
 @register.simple_tag
-def window(start, end):
+def window(start: datetime, end: datetime | None) -> str:
     return box_window(start, end)
 
 

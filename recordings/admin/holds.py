@@ -1,6 +1,9 @@
 """Legal holds: placed from the timeline or the segment list, released here with a reason."""
 
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.html import format_html
@@ -25,37 +28,37 @@ class LegalHoldAdmin(ListTitleMixin, admin.ModelAdmin):
     readonly_fields = ["created_by", "created_at", "released_at", "released_by", "release_reason"]
     actions = ["release"]
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # placed from the footage timeline or the segment list, with its audit
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: LegalHold | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: LegalHold | None = None) -> bool:
         return False
 
     @admin.display(description="window", ordering="start")
-    def window(self, obj):
+    def window(self, obj: LegalHold) -> str:
         return box_window(obj.start, obj.end)
 
     @admin.display(description="reason")
-    def short_reason(self, obj):
+    def short_reason(self, obj: LegalHold) -> str:
         return format_html(
             '<span title="{}">{}</span>', obj.reason, Truncator(obj.reason).chars(60)
         )
 
     @admin.display(description="state", ordering="released_at")
-    def state(self, obj):
+    def state(self, obj: LegalHold) -> str:
         if obj.is_active:
             return mark_safe('<b class="held">active (footage held)</b>')
         return f"released {timezone.localtime(obj.released_at):%Y-%m-%d %H:%M}"
 
-    def has_hold_permission(self, request) -> bool:
+    def has_hold_permission(self, request: HttpRequest) -> bool:
         """The action is offered only to those who may place and release holds."""
         return roles.may_hold(request.user)
 
     @admin.action(description="Release the selected holds", permissions=["hold"])
-    def release(self, request, queryset):
+    def release(self, request: HttpRequest, queryset: QuerySet[LegalHold]) -> HttpResponse | None:
         if not roles.may_hold(request.user):
             self.message_user(request, "You may not release legal holds.", messages.ERROR)
             return None
@@ -67,8 +70,8 @@ class LegalHoldAdmin(ListTitleMixin, admin.ModelAdmin):
                     **self.admin_site.each_context(request),
                     "holds": queryset,
                     "opts": self.model._meta,
-                    "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
-                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                    "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
+                    "action_checkbox_name": ACTION_CHECKBOX_NAME,
                 },
             )
         released = 0

@@ -1,7 +1,11 @@
 """Segments, gaps and integrity checks: machine-written, read-only for everyone."""
 
+from typing import cast
+
 from django.contrib import admin, messages
-from django.db.models import Max, Min
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db.models import Max, Min, QuerySet
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -15,7 +19,7 @@ from crimebox.admin_base import ListTitleMixin, ReadOnlyAdmin
 from crimebox.display import human_duration
 
 from ..holds import HoldError, place_hold
-from ..models import Gap, IntegrityCheck, Segment
+from ..models import Gap, IntegrityCheck, Segment, SegmentQuerySet
 
 
 class MediaWarningFilter(admin.SimpleListFilter):
@@ -24,12 +28,12 @@ class MediaWarningFilter(admin.SimpleListFilter):
     title = "media warning"
     parameter_name = "media_warning"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         return [("yes", "Times disagree"), ("no", "None")]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Segment]) -> QuerySet[Segment]:
         if self.value() == "yes":
-            return queryset.media_warnings()
+            return cast(SegmentQuerySet, queryset).media_warnings()  # the segment list's
         if self.value() == "no":
             return queryset.filter(media_warning="")
         return queryset
@@ -62,7 +66,7 @@ class SegmentAdmin(ListTitleMixin, ReadOnlyAdmin):
     readonly_fields = [f.name for f in Segment._meta.fields]
 
     @admin.display(description="start", ordering="start")
-    def start_link(self, obj):
+    def start_link(self, obj: Segment) -> str:
         when = date_format(timezone.localtime(obj.start), "DATETIME_FORMAT")
         if not obj.is_playable:
             return when
@@ -70,44 +74,46 @@ class SegmentAdmin(ListTitleMixin, ReadOnlyAdmin):
         return format_html('<a href="{}" title="Play">▶ {}</a>', url, when)
 
     @admin.display(description="duration", ordering="duration")
-    def duration_s(self, obj):
+    def duration_s(self, obj: Segment) -> str:
         return "recording…" if obj.is_recording else f"{obj.duration:.1f} s"
 
     @admin.display(description="size", ordering="size")
-    def size_mb(self, obj):
+    def size_mb(self, obj: Segment) -> str:
         return "so far" if obj.is_recording else f"{obj.size / 1e6:.1f} MB"
 
     @admin.display(description="status", ordering="status")
-    def status_badge(self, obj):
+    def status_badge(self, obj: Segment) -> str:
         colors = {"complete": "#2a7", "partial": "#c80", "recording": "#27c", "no_media": "#888"}
         color = colors.get(obj.status, "#c22")
         return format_html('<b style="color:{}">{}</b>', color, obj.get_status_display())
 
     @admin.display(description="media")
-    def warning(self, obj):
+    def warning(self, obj: Segment) -> str:
         if not obj.media_warning:
             return ""
         return format_html('<b style="color:#c80" title="{}">times disagree</b>', obj.media_warning)
 
     @admin.display(description="legal hold", ordering="on_hold")
-    def held(self, obj):
+    def held(self, obj: Segment) -> str:
         # Not held is the normal state: nothing to say (a red ✗ read as "something is wrong").
         return mark_safe('<b class="held">HELD</b>') if obj.on_hold else ""
 
     @admin.display(description="SHA-256")
-    def short_sha256(self, obj):
+    def short_sha256(self, obj: Segment) -> str:
         if not obj.sha256:
             return "at close"  # still being recorded
         return format_html('<code title="{}">{}…</code>', obj.sha256, obj.sha256[:16])
 
-    def has_hold_permission(self, request) -> bool:
+    def has_hold_permission(self, request: HttpRequest) -> bool:
         """The action is offered only to those who may place and release holds."""
         return roles.may_hold(request.user)
 
     @admin.action(
         description="Place legal hold on the selected segments' time range", permissions=["hold"]
     )
-    def place_hold_action(self, request, queryset):
+    def place_hold_action(
+        self, request: HttpRequest, queryset: QuerySet[Segment]
+    ) -> HttpResponse | None:
         if not roles.may_hold(request.user):
             self.message_user(request, "You may not place legal holds.", messages.ERROR)
             return None
@@ -120,14 +126,16 @@ class SegmentAdmin(ListTitleMixin, ReadOnlyAdmin):
                     "segments": queryset[:50],
                     "count": queryset.count(),
                     "opts": self.model._meta,
-                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-                    "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+                    "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                    "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
                 },
             )
         holds = 0
         ranges = queryset.values("camera").annotate(start=Min("start"), end=Max("end"))
         for r in ranges:
-            camera = Segment.objects.filter(camera_id=r["camera"]).first().camera
+            first = Segment.objects.filter(camera_id=r["camera"]).first()
+            assert first is not None  # the camera of a selected segment
+            camera = first.camera
             try:
                 place_hold(
                     camera,
@@ -159,7 +167,7 @@ class GapAdmin(ListTitleMixin, ReadOnlyAdmin):
     readonly_fields = [f.name for f in Gap._meta.fields]
 
     @admin.display(description="start", ordering="start")
-    def start_link(self, obj):
+    def start_link(self, obj: Gap) -> str:
         local = timezone.localtime(obj.start)
         url = reverse("recordings:day", args=[obj.camera_id, f"{local:%Y-%m-%d}"])
         return format_html(
@@ -171,17 +179,17 @@ class GapAdmin(ListTitleMixin, ReadOnlyAdmin):
         )
 
     @admin.display(description="end", ordering="end")
-    def end_text(self, obj):
+    def end_text(self, obj: Gap) -> str:
         if obj.end is None:
             return "ongoing"
         return date_format(timezone.localtime(obj.end), "DATETIME_FORMAT")
 
     @admin.display(description="duration")
-    def duration_s(self, obj):
+    def duration_s(self, obj: Gap) -> str:
         return "ongoing" if obj.end is None else human_duration(obj.duration)
 
     @admin.display(description="detail")
-    def short_detail(self, obj):
+    def short_detail(self, obj: Gap) -> str:
         # FFmpeg's last line can be hundreds of characters: it must not push the columns off.
         return format_html(
             '<span title="{}">{}</span>', obj.detail, Truncator(obj.detail).chars(60)
@@ -196,5 +204,5 @@ class IntegrityCheckAdmin(ListTitleMixin, ReadOnlyAdmin):
     readonly_fields = [f.name for f in IntegrityCheck._meta.fields]
 
     @admin.display(description="problems")
-    def problem_count(self, obj):
+    def problem_count(self, obj: IntegrityCheck) -> int:
         return len(obj.problems)

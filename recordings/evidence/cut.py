@@ -21,7 +21,7 @@ from ..models import Segment
 from . import fmp4
 from .plan import ExportError, Piece
 
-Sink = Callable[[bytes], None]
+Sink = Callable[[bytes], object]  # a file's write (its count is not used)
 
 
 def cut_clip(piece: Piece, start: datetime, end: datetime, work: Path, sink: Sink) -> dict:

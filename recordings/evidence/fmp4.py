@@ -385,7 +385,7 @@ def splice(
     paths: list[Path],
     offset: float,
     until: float,
-    sink: Callable[[bytes], None],
+    sink: Callable[[bytes], object],
     *,
     last_open: bool = False,
 ) -> Spliced:

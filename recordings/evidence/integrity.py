@@ -7,6 +7,7 @@ Written once; called by `verify_segments` and by the Django-Q schedule.
 
 import logging
 from datetime import datetime
+from typing import cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -44,15 +45,14 @@ def check_camera(camera: Camera, now: datetime, rehash: bool = True) -> tuple[in
     )
     for segment in segments.iterator():
         checked += 1
-        if segment.sequence != expected:
+        sequence = cast(int, segment.sequence)  # chained(): numbered and linked
+        if sequence != expected:
             problems.append(
-                _problem(
-                    segment, "out_of_chain", f"segments {expected}..{segment.sequence - 1} are gone"
-                )
+                _problem(segment, "out_of_chain", f"segments {expected}..{sequence - 1} are gone")
             )
         link = segment_chain_hash(
             camera_id=camera.pk,
-            sequence=segment.sequence,
+            sequence=sequence,
             prev=prev_hash,
             sha256=segment.sha256,
             start=segment.start,
@@ -65,7 +65,7 @@ def check_camera(camera: Camera, now: datetime, rehash: bool = True) -> tuple[in
                     segment, "out_of_chain", "row altered, or does not follow the previous segment"
                 )
             )
-        prev_hash, expected = segment.chain_hash, segment.sequence + 1
+        prev_hash, expected = cast(str, segment.chain_hash), sequence + 1
         if rehash and segment.has_hashed_file:
             problems += _check_file(segment, now)
     return checked, problems

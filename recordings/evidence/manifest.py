@@ -4,6 +4,7 @@ format is in docs/evidence.md."""
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Q
@@ -16,6 +17,7 @@ from cameras.models import Camera
 from cameras.provenance import provenance
 from cameras.ptz import manifest_moves
 from crimebox import ffrun
+from crimebox.keys import SigningKey
 from crimebox.utc import utc_iso
 
 from ..models import Export, Gap, LegalHold, Segment
@@ -96,7 +98,7 @@ def audit_entries(segments: list[Segment], cameras: list[Camera]) -> list[dict]:
     ]
 
 
-def verify_text(export: Export, key, exported_at: str) -> bytes:
+def verify_text(export: Export, key: SigningKey, exported_at: str) -> bytes:
     return render_to_string(
         "recordings/evidence/VERIFY.txt",
         {
@@ -114,7 +116,7 @@ def exporter_name(export: Export) -> str:
     return export.requested_by.get_username() if export.requested_by else "cli"
 
 
-def signed_sums(files: dict[str, str], text: dict[str, bytes], key) -> dict[str, bytes]:
+def signed_sums(files: dict[str, str], text: dict[str, bytes], key: SigningKey) -> dict[str, bytes]:
     """SHA256SUMS, listing every file of the package but itself and its signature (the same
     hashes as the manifest's `files`, plus manifest.json and manifest.sig), and its Ed25519
     signature: what `sha256sum -c` reads is signed, so a stock-tool check cannot be fooled
@@ -124,7 +126,16 @@ def signed_sums(files: dict[str, str], text: dict[str, bytes], key) -> dict[str,
     return {SUMS: sums, SUMS_SIG: key.sign(sums)}
 
 
-def build_manifest(export, clips, segments, cameras, files, key, exported_at, prefixes) -> dict:
+def build_manifest(
+    export: Export,
+    clips: list[dict[str, Any]],
+    segments: list[Segment],
+    cameras: list[Camera],
+    files: dict[str, str],
+    key: SigningKey,
+    exported_at: str,
+    prefixes: dict[int, dict[str, Any]],
+) -> dict[str, Any]:
     start, end = export.start, export.end
     gaps = Gap.objects.filter(camera__in=cameras).overlapping(start, end).select_related("camera")
     return {

@@ -7,8 +7,10 @@ import json
 import os
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any, BinaryIO, cast
 
 from django.utils import timezone
 
@@ -29,10 +31,10 @@ class _HashingFile:
     each member's sizes after its data instead of seeking back: the package's SHA-256 is
     known when it is written, without reading it again."""
 
-    def __init__(self, f, digest: BackgroundSha256, writeback: "Writeback"):
+    def __init__(self, f: BinaryIO, digest: BackgroundSha256, writeback: "Writeback") -> None:
         self.f, self.digest, self.writeback, self.size = f, digest, writeback, 0
 
-    def write(self, data) -> int:
+    def write(self, data: bytes | bytearray | memoryview) -> int:
         data = bytes(data)  # the hashing thread reads it later: never a reused buffer
         self.f.write(data)
         self.digest.update(data)
@@ -56,7 +58,7 @@ class Writeback:
 
     STEP = 16 << 20
 
-    def __init__(self, f):
+    def __init__(self, f: BinaryIO) -> None:
         self.f, self.asked = f, 0
 
     def wrote(self, size: int) -> None:
@@ -75,7 +77,7 @@ def _add_streamed(z: zipfile.ZipFile, source: Path, arcname: str, size: int) -> 
 
 
 class _Limited:
-    def __init__(self, f, left: int):
+    def __init__(self, f: BinaryIO, left: int) -> None:
         self.f, self.left = f, left
 
     def read(self, n: int) -> bytes:
@@ -92,7 +94,12 @@ class Package:
     manifest_sha256: str
 
 
-def write_package(export: Export, pieces: list[Piece], out_dir: Path, progress=None) -> Package:
+def write_package(
+    export: Export,
+    pieces: list[Piece],
+    out_dir: Path,
+    progress: Callable[[int], object] | None = None,
+) -> Package:
     """Cut, describe, sign and zip in one pass; nothing is left behind on failure.
 
     Clips stream from FFmpeg and originals from the recordings straight into the zip, hashed
@@ -112,8 +119,13 @@ def write_package(export: Export, pieces: list[Piece], out_dir: Path, progress=N
         partial = work / f"{stem}.zip"
         with partial.open("wb") as raw, BackgroundSha256() as package_digest:
             out = _HashingFile(raw, package_digest, Writeback(raw))
-            with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
-                clips, files = [], {}
+            # zipfile needs only write, tell and flush of a file it did not open (and never
+            # closes it); the stubs ask for a whole binary file.
+            with zipfile.ZipFile(
+                cast(IO[bytes], out), "w", zipfile.ZIP_STORED, allowZip64=True
+            ) as z:
+                clips: list[dict[str, Any]] = []
+                files: dict[str, str] = {}
                 for i, piece in enumerate(pieces, start=1):
                     name = "clip.mp4" if len(pieces) == 1 else f"clip-{piece.camera.slug}-{i}.mp4"
                     with z.open(f"{stem}/{name}", "w", force_zip64=True) as dst:

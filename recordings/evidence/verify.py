@@ -13,6 +13,7 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -100,7 +101,7 @@ def _sha256(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
         return sha256_stream(f)
 
 
-def verify_package(path, recordings_dir: Path | None = None) -> Verification:
+def verify_package(path: str | Path, recordings_dir: Path | None = None) -> Verification:
     """Every check that can be made; a damaged or forged package is a failure, never a crash.
 
     `recordings_dir` (on the box): footage exported while it was still being recorded is
@@ -199,7 +200,13 @@ def _signed(key: Ed25519PublicKey, signature: bytes, data: bytes) -> bool:
     return True
 
 
-def _check_sums(z, members, key: Ed25519PublicKey, files: dict, result: Verification) -> None:
+def _check_sums(
+    z: zipfile.ZipFile,
+    members: dict[str, zipfile.ZipInfo],
+    key: Ed25519PublicKey,
+    files: dict[str, str],
+    result: Verification,
+) -> None:
     """SHA256SUMS (what `sha256sum -c` reads) is signed by the box key and lists exactly the
     manifest's files plus manifest.json and manifest.sig, with the same hashes."""
     if SUMS not in members or SUMS_SIG not in members:
@@ -225,7 +232,12 @@ def _check_sums(z, members, key: Ed25519PublicKey, files: dict, result: Verifica
             result.failures.append(f"{SUMS}: {name} is not listed as in the signed manifest")
 
 
-def _check_clips(z, members, manifest, result: Verification) -> None:
+def _check_clips(
+    z: zipfile.ZipFile,
+    members: dict[str, zipfile.ZipInfo],
+    manifest: dict[str, Any],
+    result: Verification,
+) -> None:
     """Each clip holds exactly the interval the manifest states, nothing hidden before it by
     an edit list (ffprobe with -ignore_editlist 1)."""
     for clip in manifest.get("clips", []):
@@ -255,7 +267,12 @@ def _check_clips(z, members, manifest, result: Verification) -> None:
             result.checked.append(f"interval of {name} ({held:.2f} s)")
 
 
-def _check_originals(z, members, manifest, result: Verification) -> None:
+def _check_originals(
+    z: zipfile.ZipFile,
+    members: dict[str, zipfile.ZipInfo],
+    manifest: dict[str, Any],
+    result: Verification,
+) -> None:
     sources = manifest.get("source_segments", [])
     for seg in sources:  # still being recorded at export: no hash, no chain yet
         if seg.get("sequence") is None:
@@ -266,7 +283,7 @@ def _check_originals(z, members, manifest, result: Verification) -> None:
     by_name = {
         f"originals/{_original_name(s)}": s for s in sources if s.get("sequence") is not None
     }
-    previous = {}
+    previous: dict[int, dict[str, Any]] = {}
     for name, seg in sorted(
         by_name.items(), key=lambda kv: (kv[1]["camera_id"], kv[1]["sequence"])
     ):

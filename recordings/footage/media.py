@@ -20,11 +20,13 @@ import fcntl
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 
 from audit import log, viewings
 from crimebox.ranges import Unsatisfiable, parse_range
@@ -104,7 +106,14 @@ class MeteredFile:
     socket buffer.
     """
 
-    def __init__(self, path: Path, first: int, length: int, on_close, on_progress=None):
+    def __init__(
+        self,
+        path: Path,
+        first: int,
+        length: int,
+        on_close: Callable[[int, bool], None],
+        on_progress: Callable[[int], None] | None = None,
+    ) -> None:
         self.file = open(path, "rb")  # noqa: SIM115  closed in close()
         self.file.seek(first)
         self.remaining = length
@@ -117,7 +126,7 @@ class MeteredFile:
         self.reported = 0
         self.reported_at = time.monotonic()
 
-    def __iter__(self):
+    def __iter__(self) -> "MeteredFile":
         return self
 
     def __next__(self) -> bytes:
@@ -137,7 +146,7 @@ class MeteredFile:
 
     def report(self) -> None:
         self.reported_at = time.monotonic()
-        if self.sent > self.reported:
+        if self.sent > self.reported and self.on_progress:
             self.on_progress(self.sent - self.reported)
             self.reported = self.sent
 
@@ -150,7 +159,9 @@ class MeteredFile:
         self.on_close(self.sent, self.finished and self.remaining == 0)
 
 
-def _audit_closed(request, audit: Audit, slot: Slot, span: str, length: int):
+def _audit_closed(
+    request: HttpRequest, audit: Audit | None, slot: Slot, span: str, length: int
+) -> Callable[[int, bool], None]:
     def on_close(sent: int, complete: bool) -> None:
         slot.release()
         if audit is None or audit.viewing or (audit.skip_empty and sent == 0):
@@ -180,7 +191,7 @@ def _audit_closed(request, audit: Audit, slot: Slot, span: str, length: int):
     return on_close
 
 
-def _viewing(request, audit: Audit, size: int):
+def _viewing(request: HttpRequest, audit: Audit, size: int) -> Callable[[int], None]:
     """Joins the request to its viewing before any byte is sent; returns what counts its bytes."""
     viewings.touch(
         request, camera=audit.camera, target=audit.target, file_bytes=size, action=audit.action
@@ -214,19 +225,21 @@ def too_busy(yours: bool = False) -> HttpResponse:
         text, status=429 if yours else 503, content_type="text/plain; charset=utf-8"
     )
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    response._has_been_logged = True  # logged once above, not again as a server error
+    # Logged once above, not again as a server error (Django's private flag).
+    response._has_been_logged = True  # type: ignore[attr-defined]
     return response
 
 
 def ranged_response(
-    request,
+    request: HttpRequest,
     path: Path,
     content_type: str = "video/mp4",
     download_name: str | None = None,
     audit: Audit | None = None,
-) -> HttpResponse:
+) -> HttpResponseBase:
     """The file (or the requested range of it), streamed and audited as described above."""
     size = path.stat().st_size
+    response: HttpResponseBase
     try:
         span = parse_range(request.headers.get("Range", ""), size)
     except Unsatisfiable:

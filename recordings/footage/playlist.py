@@ -1,12 +1,14 @@
 """What the player needs to play on through a camera's day: its segments and gaps, in order."""
 
 from datetime import date, datetime, timedelta
+from typing import cast
 
 from django.urls import reverse
 from django.utils import timezone
 
 from cameras.models import Camera
 
+from ..models import Segment
 from .timeline import day_timeline
 
 
@@ -64,7 +66,8 @@ def day_playlist(camera: Camera, day: date, now: datetime | None = None) -> dict
         "zone": timezone.get_current_timezone_name(),
         # The zone's abbreviations by UTC offset in minutes (CET/CEST), as the pages name them.
         "zone_names": {
-            str(int(local.utcoffset().total_seconds() // 60)): local.tzname()
+            # localtime() is aware: its offset is never None.
+            str(int(cast(timedelta, local.utcoffset()).total_seconds() // 60)): local.tzname()
             for local in (
                 timezone.localtime(tl["day_start"]),
                 timezone.localtime(tl["day_end"] - timedelta(seconds=1)),
@@ -76,7 +79,7 @@ def day_playlist(camera: Camera, day: date, now: datetime | None = None) -> dict
     }
 
 
-def segment_details(s) -> str:
+def segment_details(s: Segment) -> str:
     if s.is_recording:
         return "being recorded: the player shows what is written so far"
     return f"{s.duration:.2f} s, {s.codec} {s.width}×{s.height} @ {s.fps} fps"

@@ -63,7 +63,15 @@ def ticks(start: datetime, end: datetime, zoomed: bool) -> list[Tick]:
     return out
 
 
-def bar(start, end, day_start, day_end, kind, title, obj=None) -> Bar:
+def bar(
+    start: datetime,
+    end: datetime,
+    day_start: datetime,
+    day_end: datetime,
+    kind: str,
+    title: str,
+    obj: object = None,
+) -> Bar:
     total = (day_end - day_start).total_seconds()
     s, e = max(start, day_start), min(end, day_end)
     return Bar(

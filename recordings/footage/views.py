@@ -1,14 +1,17 @@
 """Footage pages: browse a camera's day, play, download, hold. All behind the admin login."""
 
 import math
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from functools import wraps
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -28,13 +31,15 @@ from .playlist import day_playlist
 from .thumbnails import audit_still, thumbnail
 from .timeline import day_bounds, day_timeline, ticks
 
+View = Callable[..., HttpResponseBase]
 
-def footage_view(perm=roles.VIEW_FOOTAGE):
+
+def footage_view(perm: str = roles.VIEW_FOOTAGE) -> Callable[[View], View]:
     """Login through the admin (redirect), then the permission (403)."""
 
-    def decorator(view):
+    def decorator(view: View) -> View:
         @wraps(view)
-        def wrapped(request, *args, **kwargs):
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not request.user.has_perm(perm):
                 raise PermissionDenied
             return view(request, *args, **kwargs)
@@ -63,7 +68,7 @@ def on_disk_segment(pk: int, recording: bool = True) -> Segment:
 
 
 @footage_view()
-def index(request):
+def index(request: HttpRequest) -> HttpResponse:
     """The cameras; with a date and time, what each camera has at that moment."""
     today = timezone.localdate()
     raw_day = request.GET.get("date", "")
@@ -78,7 +83,9 @@ def index(request):
     if moment is not None:
         local = timezone.localtime(moment)
         for camera in cameras:
-            camera.found = find_moment(moment, day_timeline(camera, local.date(), hour=local.hour))
+            camera.found = find_moment(  # type: ignore[attr-defined]  # for the template
+                moment, day_timeline(camera, local.date(), hour=local.hour)
+            )
         log.record(
             AuditEvent.Action.VIEW, request=request, target=f"all cameras at {local:%Y-%m-%d %H:%M}"
         )
@@ -98,7 +105,7 @@ def index(request):
 
 
 @footage_view()
-def camera_day(request, camera_id: int, day: str | None = None):
+def camera_day(request: HttpRequest, camera_id: int, day: str | None = None) -> HttpResponseBase:
     camera = get_object_or_404(Camera, pk=camera_id)
     if request.GET.get("date") or request.GET.get("time"):
         return jump(request, camera)
@@ -143,12 +150,14 @@ def camera_day(request, camera_id: int, day: str | None = None):
     )
 
 
-def positions(timeline: dict, moment: datetime | None, now: datetime | None = None) -> dict:
+def positions(
+    timeline: dict[str, Any], moment: datetime | None, now: datetime | None = None
+) -> dict[str, Any]:
     """Where the asked-for moment and "now" fall on the drawn window, in percent (or None)."""
     start, end = timeline["day_start"], timeline["day_end"]
     now = now or timezone.now()
 
-    def x(t):
+    def x(t: datetime) -> float:
         return 100 * (t - start).total_seconds() / (end - start).total_seconds()
 
     return {
@@ -158,15 +167,20 @@ def positions(timeline: dict, moment: datetime | None, now: datetime | None = No
     }
 
 
-def hold_window(request, timeline: dict, moment: datetime | None) -> tuple[str, str]:
+def hold_window(
+    request: HttpRequest, timeline: dict[str, Any], moment: datetime | None
+) -> tuple[str, str]:
     """The hold form's default: the shown day (or hour) whole, end exclusive at the next
     midnight (not 23:59, which misses the last minute); ?from=&to= (a timeline selection,
     ISO) when given."""
     start, end = timeline["day_start"], timeline["day_end"]
-    picked = [aware_or_none(request.GET.get(k, "")) for k in ("from", "to")]
-    if None not in picked and picked[0] < picked[1]:
-        start, end = picked
-    return tuple(f"{timezone.localtime(t):%Y-%m-%d %H:%M:%S}" for t in (start, end))
+    first, last = (aware_or_none(request.GET.get(k, "")) for k in ("from", "to"))
+    if first is not None and last is not None and first < last:
+        start, end = first, last
+    return (
+        f"{timezone.localtime(start):%Y-%m-%d %H:%M:%S}",
+        f"{timezone.localtime(end):%Y-%m-%d %H:%M:%S}",
+    )
 
 
 def parse_day(text: str | None) -> date | None:
@@ -223,14 +237,14 @@ def find_moment(moment: datetime, timeline: dict, now: datetime | None = None) -
 
 
 def parse_hour(raw: str | None) -> int | None:
-    if raw in (None, ""):
+    if raw is None or raw == "":
         return None
     if not (raw.isascii() and raw.isdigit()) or not 0 <= int(raw) <= 23:
         raise Http404("Not an hour of the day (0 to 23).")
     return int(raw)
 
 
-def jump(request, camera):
+def jump(request: HttpRequest, camera: Camera) -> HttpResponseBase:
     """A date and time typed by the user: that hour of that day, scrolled to the time."""
     the_day = parse_day(request.GET.get("date", "")) or timezone.localdate()
     url = reverse("recordings:day", args=[camera.pk, the_day.isoformat()])
@@ -244,7 +258,7 @@ def jump(request, camera):
     return redirect(f"{url}?hour={local.hour}&at={local:%H%M%S}#moment")
 
 
-def hold(request, camera, the_day: date):
+def hold(request: HttpRequest, camera: Camera, the_day: date) -> HttpResponseBase:
     if not roles.may_hold(request.user):
         raise PermissionDenied
     tz = timezone.get_current_timezone()
@@ -274,7 +288,7 @@ def hold(request, camera, the_day: date):
 
 
 @footage_view()
-def player(request, segment_id: int):
+def player(request: HttpRequest, segment_id: int) -> HttpResponse:
     segment = on_disk_segment(segment_id)
     try:
         offset = float(request.GET.get("t", "0"))
@@ -297,13 +311,17 @@ def player(request, segment_id: int):
             prev=around.filter(start__lt=segment.start).order_by("-start").first(),
             next=around.filter(start__gt=segment.start).order_by("start").first(),
             playlist=day_playlist(segment.camera, day),
-            scrub_ticks=[t for t in ticks(*day_bounds(day), zoomed=False) if t.hour % 3 == 0],
+            scrub_ticks=[
+                t
+                for t in ticks(*day_bounds(day), zoomed=False)
+                if t.hour is not None and t.hour % 3 == 0
+            ],
         ),
     )
 
 
 @footage_view()
-def played(request, segment_id: int):
+def played(request: HttpRequest, segment_id: int) -> HttpResponse:
     """The player went on to this segment (the next one, or one picked on the scrubber): the
     audit trail records every segment played, not only the page's first."""
     if request.method != "POST":
@@ -314,7 +332,7 @@ def played(request, segment_id: int):
 
 
 @footage_view()
-def playlist(request, camera_id: int, day: str):
+def playlist(request: HttpRequest, camera_id: int, day: str) -> HttpResponse:
     """The day's segments and gaps for the player going on past the end of the page's day."""
     camera = get_object_or_404(Camera, pk=camera_id)
     the_day = parse_day(day)
@@ -330,7 +348,7 @@ def playlist(request, camera_id: int, day: str):
 
 
 @footage_view()
-def media(request, segment_id: int):
+def media(request: HttpRequest, segment_id: int) -> HttpResponseBase:
     segment = on_disk_segment(segment_id)
     # The player's requests (or anything else's) are one viewing per person and segment,
     # audited once with the bytes they took (audit/viewings.py).
@@ -344,7 +362,7 @@ def media(request, segment_id: int):
 
 
 @footage_view()
-def download(request, segment_id: int):
+def download(request: HttpRequest, segment_id: int) -> HttpResponseBase:
     segment = on_disk_segment(segment_id, recording=False)
     audit = Audit(
         AuditEvent.Action.DOWNLOAD,
@@ -361,7 +379,7 @@ def download(request, segment_id: int):
 
 
 @footage_view()
-def thumb(request, segment_id: int):
+def thumb(request: HttpRequest, segment_id: int) -> FileResponse:
     segment = on_disk_segment(segment_id)
     path = thumbnail(segment)
     if path is None:

@@ -1,6 +1,7 @@
 import json
+from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from audit.log import run_check
 
@@ -8,10 +9,10 @@ from audit.log import run_check
 class Command(BaseCommand):
     help = "Check the audit trail's hash chain; exits 1 naming altered or missing entries."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--json", action="store_true")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         check = run_check()
         problems, count = check.problems, check.checked
         if options["json"]:

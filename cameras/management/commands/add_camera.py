@@ -1,4 +1,5 @@
 from pathlib import Path
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -40,7 +41,7 @@ class Command(BaseCommand):
             help="with --rtsp: the camera's substream, for live view (same credentials)",
         )
 
-    def handle(self, *args, **opts) -> None:
+    def handle(self, *args: Any, **opts: Any) -> None:
         password = self._password(opts)
         try:
             camera = self._add(opts, password)

@@ -1,4 +1,5 @@
 import json
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -18,7 +19,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--json", action="store_true", help="print results as JSON")
 
-    def handle(self, *args, **opts) -> None:
+    def handle(self, *args: Any, **opts: Any) -> None:
         if not 0 < opts["timeout"] <= 60:
             raise CommandError("--timeout must be between 0 and 60 seconds")
         try:

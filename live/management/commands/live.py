@@ -1,7 +1,9 @@
 import logging
 import time
+from collections.abc import Callable
+from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from crimebox import daemon
 from live import state
@@ -18,10 +20,10 @@ class Command(BaseCommand):
         "SIGTERM/SIGINT. Closes and audits the live sessions that ended."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--interval", type=float, default=0.5, help="Seconds between ticks.")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         # One supervisor per live directory: a second would start a second FFmpeg per camera.
         self.lock = daemon.hold_lock(state.live_dir() / "supervisor.lock", "live supervisor")
         stopping = daemon.stop_on_signals()
@@ -39,7 +41,7 @@ class Command(BaseCommand):
         logger.info("live supervisor stopped")
 
 
-def wait(supervisor: LiveSupervisor, interval: float, stopping) -> None:
+def wait(supervisor: LiveSupervisor, interval: float, stopping: Callable[[], bool]) -> None:
     """Until the next tick; sooner when a page asks for a camera nobody was watching (the
     first picture waits on this tick)."""
     deadline = time.monotonic() + interval

@@ -1,7 +1,9 @@
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.dateparse import parse_datetime
 
 from cameras.commands import camera_named
@@ -11,7 +13,7 @@ from recordings.models import Export
 from recordings.validators import clean_case_number, clean_reason
 
 
-def parse_time(value: str, flag: str):
+def parse_time(value: str, flag: str) -> datetime:
     try:
         when = parse_datetime(value)
     except ValueError:
@@ -26,7 +28,7 @@ def parse_time(value: str, flag: str):
 class Command(BaseCommand):
     help = "Export a time window as a signed evidence package (zip); prints its path."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--camera",
             action="append",
@@ -43,7 +45,7 @@ class Command(BaseCommand):
             "--no-hold", action="store_true", help="Do not put the source segments on legal hold."
         )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         start = parse_time(options["start"], "--start")
         end = parse_time(options["end"], "--end")
         cameras = [camera_named(name) for name in options["camera"]]

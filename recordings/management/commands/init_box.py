@@ -1,4 +1,6 @@
-from django.core.management.base import BaseCommand
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
 
 from cameras.testpattern import ensure_test_camera
 from crimebox.first_admin import ensure_first_admin
@@ -12,14 +14,14 @@ class Command(BaseCommand):
         "has none, and the built-in test-pattern camera when no camera exists yet."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--no-test-pattern",
             action="store_true",
             help="Do not add the test-pattern camera even when the box has no camera.",
         )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         key = ensure_signing_key()
         self.stdout.write(f"signing key fingerprint: {key.fingerprint}")
         if not options["no_test_pattern"]:

@@ -1,4 +1,6 @@
-from django.core.management.base import BaseCommand
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
 
 from recordings.retention import prune
 
@@ -9,12 +11,12 @@ class Command(BaseCommand):
         "and the age limit are met. Held footage is never deleted."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--dry-run", action="store_true", help="Say what would be deleted; delete nothing."
         )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         result = prune(dry_run=options["dry_run"])
         verb = "would delete" if options["dry_run"] else "deleted"
         for d in result.deleted:

@@ -1,8 +1,9 @@
 import logging
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from crimebox import daemon
 from recordings.recorder import Supervisor, supervise
@@ -17,10 +18,10 @@ class Command(BaseCommand):
         "enabled camera until SIGTERM/SIGINT (the open segments are closed and indexed)."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--interval", type=float, default=0.5, help="Seconds between ticks.")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         daemon.require_migrated()
         # One recorder per data directory: a second one (say, started by hand beside the
         # systemd unit) would run a second FFmpeg per camera into the same folders and chains.

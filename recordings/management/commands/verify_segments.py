@@ -1,6 +1,7 @@
 import json
+from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from cameras.commands import camera_named
 from recordings.evidence.integrity import verify_segments
@@ -12,11 +13,11 @@ class Command(BaseCommand):
         "every modified, missing or out-of-chain segment."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--camera", help="Only this camera (by name).")
         parser.add_argument("--json", action="store_true", help="Print the result as JSON.")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         camera = camera_named(options["camera"]) if options["camera"] else None
         check = verify_segments(camera=camera)
         if options["json"]:

@@ -1,6 +1,7 @@
 import json
+from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from sync.sender import send_pending
 
@@ -8,10 +9,10 @@ from sync.sender import send_pending
 class Command(BaseCommand):
     help = "Send the outbox to the RTCC now (one pass, ignoring the back-off). Exits 1 on failure."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--json", action="store_true", help="Print the result as JSON.")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         result = send_pending(force=True)
         out = {
             "ok": result.ok,

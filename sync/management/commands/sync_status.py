@@ -1,6 +1,7 @@
 import json
+from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 from django.core.serializers.json import DjangoJSONEncoder
 
 from sync.status import sync_status
@@ -9,10 +10,10 @@ from sync.status import sync_status
 class Command(BaseCommand):
     help = "Replication state: configured, backlog by kind, oldest pending, last success/error."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--json", action="store_true", help="Print the result as JSON.")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         status = sync_status()
         if options["json"]:
             self.stdout.write(json.dumps(status, indent=2, cls=DjangoJSONEncoder))

@@ -1,9 +1,10 @@
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from recordings.evidence.verify import verify_package
 from sync import remote
@@ -27,7 +28,7 @@ class Command(BaseCommand):
 
     stealth_options = ("stdin",)  # tests hand in the URI as standard input
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("package", help="The evidence zip.")
         parser.add_argument(
             "--rtcc",
@@ -50,7 +51,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--json", action="store_true", help="Print the result as JSON.")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         fingerprint = ""
         if options["rtcc"]:
             if not options["fingerprint"]:

@@ -1,6 +1,7 @@
 import json
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from cameras.commands import camera_named
 from sync.remote import RemoteError
@@ -14,11 +15,11 @@ class Command(BaseCommand):
         "segment missing there, different there, not signed by the box, or there but gone here."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--camera", help="Only this camera (by name).")
         parser.add_argument("--json", action="store_true", help="Print the result as JSON.")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         camera = camera_named(options["camera"]) if options["camera"] else None
         try:
             result = verify_remote(camera)
