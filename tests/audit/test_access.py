@@ -1,4 +1,4 @@
-"""Access holes of issue 8 (items 4, 5, 8, 9), tried through the real admin with the role
+"""Access holes once found, tried through the real admin with the role
 groups of audit/roles.py, as each role and anonymously."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""Scripted peers for the attacks of issue 18: a quirky ONVIF device whose answers a test
+"""Scripted peers for attacks by a hostile device: a quirky ONVIF device whose answers a test
 rewrites between probes, a listener on "another host" that keeps every byte it is sent, and a
 snapshot server that misbehaves on request. Fakes on purpose: a real camera is not hostile.
 

@@ -301,7 +301,7 @@ def test_change_onvif_endpoint_is_probed_before_saving(admin_client, onvif_camer
         )
     camera = Camera.objects.get()
     url = reverse("admin:cameras_camera_change", args=[camera.pk])
-    # A new address needs the password typed again (issue 8 item 6), then it is probed.
+    # A new address needs the password typed again, then it is probed.
     data = _change_data(camera, host="127.0.0.1", onvif_port=closed_port)
     assert "type its password again" in admin_client.post(url, data).content.decode()
     bad = admin_client.post(url, {**data, "password": onvif_camera.password})

@@ -1,5 +1,5 @@
 """One camera provenance in the evidence manifest and in the replicated `cameras` document
-(issue 24: `id`/`camera_id`, `fps`/`fps_milli`, a latitude of 0 became "")."""
+(they once drifted: `id`/`camera_id`, `fps`/`fps_milli`, a latitude of 0 became "")."""
 
 import json
 import zipfile

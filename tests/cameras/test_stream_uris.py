@@ -1,5 +1,5 @@
 """Stream URIs are RTSP(S)-checked before storing and before FFmpeg/ffprobe, which run with a
-protocol whitelist (issue 8 item 7); typed RTSP URLs and ONVIF hosts with odd characters are
+protocol whitelist; typed RTSP URLs and ONVIF hosts with odd characters are
 refused with a clear message (item 13); a camera's address change needs its password (item 6).
 """
 

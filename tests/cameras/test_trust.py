@@ -1,4 +1,4 @@
-"""A camera's own answers cannot re-point it (issue 18, item 1): credentials only ever go to
+"""A camera's own answers cannot re-point it: credentials only ever go to
 the host (and confirmed ports) the camera was added with, on probe, re-probe (the button, the
 command, the hourly schedule), the recorder's FFmpeg and the still's snapshot and redirects.
 

@@ -1,5 +1,5 @@
 """Every log line is one line: a camera named with a newline cannot forge a CRITICAL line in
-the recorder's log (issue 18, Low)."""
+the recorder's log."""
 
 import copy
 import logging

@@ -1,4 +1,4 @@
-"""Deploy settings (issue 8 item 16): check --deploy behind HTTPS, CSP, ALLOWED_HOSTS, passwords."""
+"""Deploy settings: check --deploy behind HTTPS, CSP, ALLOWED_HOSTS, passwords."""
 
 import os
 import re

@@ -1,4 +1,4 @@
-"""Server-side requests through the snapshot URI (issue 18, item 4): only an image, only from
+"""Server-side requests through the snapshot URI: only an image, only from
 the camera's host, never following a redirect elsewhere, bounded in time and size, one fetch
 per camera for every viewer, and never more than a few web threads waiting on cameras."""
 

@@ -1,4 +1,4 @@
-"""An exported clip holds only its window (issue 8 item 1), checked with real FFmpeg segments.
+"""An exported clip holds only its window, checked with real FFmpeg segments.
 
 Tools that ignore MP4 edit lists (ffprobe -ignore_editlist 1, many forensic players) must see
 exactly the frames the manifest states: from the keyframe at or before the window's start.

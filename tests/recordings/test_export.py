@@ -381,7 +381,7 @@ def test_unknown_camera_and_deleted_footage(footage, tmp_path):
 
 
 def test_window_reaching_into_the_segment_being_recorded_is_exported(footage, tmp_path):
-    """Up to its last complete fragment, with the byte range it relied on (issue 24; the
+    """Up to its last complete fragment, with the byte range it relied on (the
     real-FFmpeg case is tests/recordings/test_export_recording.py)."""
     camera, segs = footage
     start = segs[-1].end

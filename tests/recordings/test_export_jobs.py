@@ -1,6 +1,6 @@
 """An export never stays RUNNING: any failure, or a worker killed, ends in FAILED with the
 reason, retryable, its temporary folder removed; its audit entry (and a hold's) is written in
-the transaction that finishes it (issue 24, medium)."""
+the transaction that finishes it."""
 
 import subprocess
 from datetime import UTC, datetime, timedelta

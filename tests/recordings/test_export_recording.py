@@ -1,6 +1,6 @@
 """Footage still being recorded can be exported up to the last complete fragment; the
 manifest states the open file's byte range and its SHA-256, which the closed segment later
-proves (issue 24, high). Before: refused until the segment closed ("hashed when its segment
+proves. Before: refused until the segment closed ("hashed when its segment
 closes at about ..."), and the player's "Export this" pre-filled exactly such a window.
 """
 

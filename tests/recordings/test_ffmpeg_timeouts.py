@@ -1,4 +1,4 @@
-"""Export and thumbnail FFmpeg runs have timeouts (issue 8 item 2): a hung FFmpeg is stopped."""
+"""Export and thumbnail FFmpeg runs have timeouts: a hung FFmpeg is stopped."""
 
 from datetime import UTC, datetime, timedelta
 

@@ -1,5 +1,5 @@
 """The footage pages answer bad dates and times with a clear message or 404, never a server
-error (issue 8 item 12: 13 URLs gave 500)."""
+error (13 URLs once gave 500)."""
 
 import pytest
 from django.contrib.auth.models import Group, User

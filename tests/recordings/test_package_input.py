@@ -1,6 +1,6 @@
 """Every file of a package is covered by the signed manifest, VERIFY.txt's steps work as
 written, and case numbers / reasons with control characters or too long are refused
-everywhere (issue 8 item 3, issue 13's VERIFY.txt item)."""
+everywhere, VERIFY.txt included."""
 
 import re
 import subprocess

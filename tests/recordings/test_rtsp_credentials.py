@@ -1,4 +1,4 @@
-"""The camera password is in no FFmpeg's command line (issue 18, item 8): the recorder's and
+"""The camera password is in no FFmpeg's command line: the recorder's and
 the live FFmpeg, reading a real camera that requires authentication (GStreamer RTSP server),
 record and stream while /proc/PID/cmdline, which every user of the box may read unless /proc
 is mounted with hidepid, carries neither the password nor the user name."""

@@ -1,6 +1,6 @@
 """VERIFY.txt's documented steps, run word for word in the unzipped folder, fail on any change
 to the package: each file altered, removed or renamed, a file added, SHA256SUMS regenerated to
-match; the untouched package passes; verify_evidence catches the same (issue 24, critical).
+match; the untouched package passes; verify_evidence catches the same.
 
 Before the fix SHA256SUMS was not signed: flip a byte of clip.mp4, regenerate SHA256SUMS with
 sha256sum, and every Linux step still passed.

@@ -1,4 +1,4 @@
-"""Done means (issue 20): a real box (recorder + Django-Q cluster processes) records a real RTSP
+"""A real box (recorder + Django-Q cluster processes) records a real RTSP
 camera; an investigator asks the console for a window across several segments; the box's link
 to the datacenter (a 2 Mbit/s loopback proxy in front of FerretDB) is cut twice during the
 upload; the package becomes ready, verified against the datacenter's own segment documents,

@@ -37,7 +37,7 @@ def test_worker_killed_after_insert_before_marking_sent(rtcc, rtcc_db, box_env, 
     assert rtcc_db.segments.count_documents({}) == 1  # inserted at the datacenter ...
     assert OutboxItem.objects.pending().count() == total  # ... never marked here
     # Its claim names a process that no longer runs: the next pass takes the rows over at
-    # once, not after the 5-minute lease (issue 24).
+    # once, not after the 5-minute lease.
     result = sender.send_pending(force=True)
     assert result.ok and result.sent == total and result.mismatches == 0
     assert not OutboxItem.objects.pending().exists()

@@ -134,7 +134,7 @@ def test_a_squatted_id_still_gets_the_box_fact_under_its_alternate_id(rtcc, rtcc
 @pytest.mark.django_db
 def test_planted_future_ids_make_one_alarm_not_a_loop(rtcc, rtcc_db):
     """Documents planted at the box's next audit _ids: the alarm's own document lands on a
-    planted id too, and that causes no further alarm (issue 18: 18,821 entries in 90 s)."""
+    planted id too, and that causes no further alarm (once 18,821 entries in 90 s)."""
     camera = make_camera()
     make_segment(camera, T0)
     next_audit = AuditEvent.objects.count() + 1

@@ -214,7 +214,7 @@ def test_verify_evidence_rtcc_requires_the_enrolled_fingerprint(replicated, rtcc
 
 
 def forge(path: Path, tmp_path: Path, key) -> Path:
-    """What issue 18 did with one box's datacenter login: the package's camera renamed, its
+    """What an attacker did with one box's datacenter login: the package's camera renamed, its
     times moved 3 h, sequences moved past the real ones, chains recomputed, re-signed with
     another key; that key registered as a second `boxes` document; segment documents signed
     by it planted at the new ids."""
