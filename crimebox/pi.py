@@ -72,20 +72,25 @@ def health(root: Path = ROOT) -> dict:
     return out
 
 
-def block_device(path: Path, root: Path = ROOT) -> str | None:
-    """The device mounted where `path` lives ("/dev/mmcblk0p2"), from `root`/proc/mounts."""
-    mounts = _read(root / "proc/mounts")
-    if mounts is None:
-        return None
-    best, device = -1, None
+def mount_of(path: Path, mounts: str) -> tuple[str, str] | None:
+    """(device, file system type) of the mount `path` lives on, from /proc/mounts' text: the
+    longest mount point that holds it."""
+    best, found = -1, None
     for line in mounts.splitlines():
         fields = line.split()
         if len(fields) < 3:
             continue
         point = Path(fields[1].replace("\\040", " "))
         if (path == point or point in path.parents) and len(point.parts) > best:
-            best, device = len(point.parts), fields[0]
-    return device
+            best, found = len(point.parts), (fields[0], fields[2])
+    return found
+
+
+def block_device(path: Path, root: Path = ROOT) -> str | None:
+    """The device mounted where `path` lives ("/dev/mmcblk0p2"), from `root`/proc/mounts."""
+    mounts = _read(root / "proc/mounts")
+    found = mount_of(path, mounts) if mounts is not None else None
+    return found[0] if found else None
 
 
 def on_sd_card(path: Path, root: Path = ROOT) -> bool | None:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from crimebox import pi
 from crimebox.atomic import write_atomic
 
 RUN_DIR = Path("/run/crimebox/live")
@@ -52,16 +53,8 @@ def filesystem_type(path: Path, mounts: str | None = None) -> str:
             mounts = Path("/proc/mounts").read_text()
         except OSError:
             return ""
-    path = Path(os.path.abspath(path))
-    best, kind = -1, ""
-    for line in mounts.splitlines():
-        fields = line.split()
-        if len(fields) < 3:
-            continue
-        point = Path(fields[1].replace("\\040", " "))
-        if (path == point or point in path.parents) and len(point.parts) > best:
-            best, kind = len(point.parts), fields[2]
-    return kind
+    found = pi.mount_of(Path(os.path.abspath(path)), mounts)
+    return found[1] if found else ""
 
 
 def in_ram(path: Path) -> bool:
