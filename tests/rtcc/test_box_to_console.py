@@ -37,7 +37,7 @@ from rtcc.trust import enrol
 from sync import heartbeat, outbox, remote, sender
 from sync.models import OutboxItem
 from tests.factories import make_camera, make_segments
-from tests.recordings.conftest import wait_for
+from tests.helpers import wait_for
 from tests.rtcc.pagekit import console_site, make_user  # noqa: F401
 
 T0 = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)
