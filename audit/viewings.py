@@ -60,18 +60,7 @@ def touch(
             _write(row)  # the earlier viewing ended: this request starts another
             row = None
         if row is None:
-            Viewing.objects.create(
-                user=user,
-                username=username,
-                client_ip=log.client_ip(request),
-                action=action,
-                camera=camera,
-                target=target,
-                started_at=now,
-                last_at=now,
-                requests=1,
-                file_bytes=file_bytes,
-            )
+            _start(request, user, username, action, camera, target, now, file_bytes=file_bytes)
             return
         changes: dict = {"last_at": now, "requests": F("requests") + 1}
         if file_bytes is not None:
@@ -96,18 +85,32 @@ def took(
             return
         # Its viewing was closed while this response streamed (paused past IDLE): what it
         # sent since is a viewing of its own.
-        Viewing.objects.create(
-            user=user,
-            username=username,
-            client_ip=log.client_ip(request),
-            action=action,
-            camera=camera,
-            target=target,
-            started_at=now,
-            last_at=now,
-            requests=1,
-            bytes_sent=sent,
-        )
+        _start(request, user, username, action, camera, target, now, bytes_sent=sent)
+
+
+def _start(
+    request: HttpRequest,
+    user: Any,
+    username: str,
+    action: str,
+    camera: Any,
+    target: str,
+    now: Any,
+    **counts: Any,
+) -> None:
+    """A new viewing, begun by this request."""
+    Viewing.objects.create(
+        user=user,
+        username=username,
+        client_ip=log.client_ip(request),
+        action=action,
+        camera=camera,
+        target=target,
+        started_at=now,
+        last_at=now,
+        requests=1,
+        **counts,
+    )
 
 
 def close_idle(now: datetime | None = None) -> int:
