@@ -3,6 +3,9 @@
 (Browser logins through the real form are tests/browser/helpers.py's `log_in`.)
 """
 
+import os
+import signal
+import subprocess
 import time
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +32,37 @@ def wait_for(
             return value
         time.sleep(step)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def start_process(argv: list[str], **popen: Any) -> subprocess.Popen:
+    """A box process (`record`, `qcluster`…) in a process group of its own, as its systemd unit
+    is in a cgroup of its own, so that ending it ends what it started too: a Django-Q cluster's
+    workers outlive a killed parent and would take the next test's tasks."""
+    return subprocess.Popen(argv, start_new_session=True, **popen)
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 30.0) -> int:
+    """SIGTERM to the process and wait (its clean stop is part of what is tested), then
+    SIGKILL to whatever of its group is left; returns the process's exit status."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    finally:
+        kill_process(proc)
+    return proc.returncode
+
+
+def kill_process(proc: subprocess.Popen) -> None:
+    """kill -9 of the process and every process of its group."""
+    _signal_group(proc, signal.SIGKILL)
+    proc.wait(10)
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def login(client: Client, role: str, username: str = "") -> User:

@@ -8,7 +8,6 @@ The footage is recorded in real time, so the window is 40 s of 10 s segments (th
 minutes with 10 s cuts is bench/retrieval.py's default): small chunks keep the upload long
 enough for both cuts."""
 
-import subprocess
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from rtcc.models import Box, Camera, ClipJob
 from sync.models import ClipRequest
 from sync.tasks import ensure_schedules
 from tests.factories import make_camera
-from tests.helpers import wait_for
+from tests.helpers import start_process, stop_process, wait_for
 from tests.peers.linkproxy import LinkProxy
 from tests.recordings.conftest import RTSPServer
 from tests.sync import conftest as sync_fixtures
@@ -64,8 +63,8 @@ def test_a_recorded_window_over_a_link_cut_twice(rtcc, rtcc_db, box_env, manage_
         "CRIMEBOX_RTCC_CHUNK_KB": str(CHUNK // 1024),
     }
     out = open(tmp_path / "box.log", "w")
-    recorder = subprocess.Popen([*manage_argv, "record"], env=env, stdout=out, stderr=out)
-    cluster = subprocess.Popen([*manage_argv, "qcluster"], env=env, stdout=out, stderr=out)
+    recorder = start_process([*manage_argv, "record"], env=env, stdout=out, stderr=out)
+    cluster = start_process([*manage_argv, "qcluster"], env=env, stdout=out, stderr=out)
     try:
         first = wait_for(
             lambda: Segment.objects.filter(camera=camera).chained().order_by("start").first(),
@@ -107,9 +106,7 @@ def test_a_recorded_window_over_a_link_cut_twice(rtcc, rtcc_db, box_env, manage_
         wait_for(ready, timeout=300, step=1, what="the package verified at the console")
     finally:
         for proc in (cluster, recorder):
-            proc.terminate()
-        for proc in (cluster, recorder):
-            proc.wait(30)
+            stop_process(proc)
         proxy.stop()
         server.stop()
         out.close()

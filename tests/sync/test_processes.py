@@ -12,7 +12,7 @@ from recordings.models import Gap, Segment
 from sync import sender
 from sync.models import OutboxItem, SyncLog
 from tests.factories import make_camera, make_segment
-from tests.helpers import wait_for
+from tests.helpers import start_process, stop_process, wait_for
 from tests.recordings.conftest import RTSPServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -62,7 +62,7 @@ def test_recorder_keeps_recording_while_the_datacenter_comes_and_goes(
         "CRIMEBOX_RTCC_URI": rtcc.uri,
         "CRIMEBOX_RTCC_DB": "rtcc",
     }
-    recorder = subprocess.Popen([*manage_argv, "record"], env=env)
+    recorder = start_process([*manage_argv, "record"], env=env)
     try:
 
         def closed(n):
@@ -80,8 +80,7 @@ def test_recorder_keeps_recording_while_the_datacenter_comes_and_goes(
         rtcc.start()
         wait_for(lambda: closed(start + 5), timeout=60, what="more segments after the outage")
     finally:
-        recorder.terminate()
-        recorder.wait(20)
+        stop_process(recorder, timeout=20)
     assert sender.send_pending(force=True).ok
     segments = list(Segment.objects.filter(camera=camera).chained().order_by("sequence"))
     # No extra hole: each segment starts where the previous one ended (to a frame).
@@ -103,7 +102,7 @@ def test_cluster_sends_what_commits(rtcc, rtcc_db, box_env, manage_argv):
 
     Schedule.objects.all().delete()  # only the task queued on commit can deliver it
     env = {**box_env, "CRIMEBOX_RTCC_URI": rtcc.uri, "CRIMEBOX_RTCC_DB": "rtcc"}
-    cluster = subprocess.Popen([*manage_argv, "qcluster"], env=env, stderr=subprocess.DEVNULL)
+    cluster = start_process([*manage_argv, "qcluster"], env=env, stderr=subprocess.DEVNULL)
     try:
         event = log.record(AuditEvent.Action.EXPORT, username="alice", target="export 1")
         doc = wait_for(
@@ -117,5 +116,4 @@ def test_cluster_sends_what_commits(rtcc, rtcc_db, box_env, manage_argv):
             what="marked delivered",
         )
     finally:
-        cluster.terminate()
-        cluster.wait(30)
+        stop_process(cluster)
