@@ -4,6 +4,7 @@ Entry hash = SHA-256 over the previous entry's hash and this entry's fields (doc
 """
 
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,8 @@ from crimebox.hashing import GENESIS, chain_link
 from crimebox.utc import utc_iso
 
 from .models import AuditCheck, AuditEvent
+
+logger = logging.getLogger(__name__)
 
 CHAIN_VERSION = "crimebox-audit-v1"
 
@@ -112,6 +115,37 @@ def record(
         event.save(force_insert=True)
         outbox.report(outbox.AUDIT, event)
     return event
+
+
+def record_transfer(
+    action: str,
+    *,
+    request: HttpRequest,
+    target: str,
+    detail: dict,
+    sent: int,
+    length: int,
+    complete: bool,
+    span: str = "",
+    camera: Any = None,
+) -> None:
+    """A file transfer that ended, whole or cut: `detail` plus what was sent. `sent` is what
+    the socket accepted; the kernel's buffers and the network still lay between it and the
+    client, which may have read none of it: so, "at most". Never raises: the bytes are gone
+    either way, and a failed write is logged with its detail instead of lost."""
+    detail = {
+        **detail,
+        "result": "sent" if complete else "interrupted",
+        "bytes_sent": sent,
+        "received": f"at most {sent} bytes",
+        "bytes": length,
+    }
+    if span:
+        detail["range"] = span
+    try:
+        record(action, request=request, camera=camera, target=target, detail=detail)
+    except Exception:
+        logger.exception("could not audit %s: %s", target, detail)
 
 
 def record_per_minute(

@@ -166,27 +166,17 @@ def _audit_closed(
         slot.release()
         if audit is None or audit.viewing or (audit.skip_empty and sent == 0):
             return
-        # `sent` is what the socket accepted: the kernel's buffers and the network still lay
-        # between it and the client, which may have read none of it. So: at most.
-        detail = {
-            **audit.detail,
-            "result": "sent" if complete else "interrupted",
-            "bytes_sent": sent,
-            "received": f"at most {sent} bytes",
-            "bytes": length,
-        }
-        if span:
-            detail["range"] = span
-        try:
-            log.record(
-                audit.action,
-                request=request,
-                camera=audit.camera,
-                target=audit.target,
-                detail=detail,
-            )
-        except Exception:  # the bytes are gone either way: never lose the log line too
-            logger.exception("could not audit %s: %s", audit.target, detail)
+        log.record_transfer(
+            audit.action,
+            request=request,
+            camera=audit.camera,
+            target=audit.target,
+            detail=audit.detail,
+            sent=sent,
+            length=length,
+            complete=complete,
+            span=span,
+        )
 
     return on_close
 

@@ -70,29 +70,23 @@ def offered(job: ClipJob) -> Path | None:
 
 def audit_on_close(request: HttpRequest, job: ClipJob, span: str, length: int) -> Callable:
     def closed(sent: int) -> None:
-        detail = {
-            "event": "clip package downloaded",
-            "rtcc_request": job.request,
-            "box": job.box_id,
-            "camera": job.camera,
-            "case": job.case_number,
-            "package_sha256": job.package_sha256,
-            "result": "sent" if sent == length else "interrupted",
-            "bytes_sent": sent,
-            "received": f"at most {sent} bytes",
-            "bytes": length,
-        }
-        if span:
-            detail["range"] = span
-        try:
-            log.record(
-                AuditEvent.Action.DOWNLOAD,
-                request=request,
-                target=f"rtcc package {job.request}",
-                detail=detail,
-            )
-        except Exception:  # the bytes are gone either way: never lose the log line too
-            logger.exception("could not audit the download of %s: %s", job, detail)
+        log.record_transfer(
+            AuditEvent.Action.DOWNLOAD,
+            request=request,
+            target=f"rtcc package {job.request}",
+            detail={
+                "event": "clip package downloaded",
+                "rtcc_request": job.request,
+                "box": job.box_id,
+                "camera": job.camera,
+                "case": job.case_number,
+                "package_sha256": job.package_sha256,
+            },
+            sent=sent,
+            length=length,
+            complete=sent == length,
+            span=span,
+        )
 
     return closed
 
