@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # `bootstrap.sh rtcc`, sourced by deploy/bootstrap.sh (ROOT, VENV, PY, ORIG_PWD set): the RTCC
-# console (web + ingest) on its embedded defaults, beside a box from the same checkout.
+# console (web, ingest, clip jobs) on its embedded defaults, beside a box from the same checkout.
 #
 # The console keeps its own settings file (.env.rtcc), data directory (./data-rtcc) and port
 # (8100); the box keeps .env, ./data and 8000. With no CRIMEBOX_RTCC_URI it starts a local
@@ -74,7 +74,7 @@ rtcc_console() {
   "$PY" manage.py check
   local bind
   bind=$("$PY" -c 'import django; django.setup(); from django.conf import settings; print(settings.BIND)')
-  echo "bootstrap: starting the RTCC console on http://$bind/ (web + ingest; Ctrl-C stops)"
+  echo "bootstrap: starting the RTCC console on http://$bind/ (web, ingest, clip jobs; Ctrl-C stops)"
   if [ -n "${uri:-}" ]; then
     echo "bootstrap: local ledger (FerretDB) at $uri, data in $data/ledger. A box from this checkout replicates into it with:"
     echo "    CRIMEBOX_RTCC_URI=$uri deploy/bootstrap.sh start"
@@ -82,6 +82,7 @@ rtcc_console() {
   fi
   "$VENV/bin/gunicorn" -c python:rtcc.gunicorn_conf rtcc.wsgi & pids+=($!)
   "$PY" manage.py rtcc_ingest & pids+=($!)
+  "$PY" manage.py rtcc_retrieve & pids+=($!)
   # One process dying takes the rest down: systemd (deploy/crimebox-rtcc-*) restarts them instead.
   wait -n "${pids[@]}" || true
   rtcc_stop "${pids[@]}"

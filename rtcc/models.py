@@ -412,7 +412,7 @@ class IntegrityProblem(models.Model):
 
 class ClipJobQuerySet(models.QuerySet["ClipJob"]):
     def open(self) -> "ClipJobQuerySet":
-        """Jobs the retrieval tick still follows (rtcc/retrieval_jobs.py)."""
+        """Jobs the retrieval tick still follows (rtcc/retrieval.py)."""
         return self.filter(state__in=ClipJob.OPEN)
 
 

@@ -204,14 +204,18 @@ def _finish(job: ClipJob, state: str, **fields: object) -> ClipJob:
 
 
 def tick(now: datetime | None = None) -> int:
-    """One pass over the open jobs (the `rtcc_retrieve` loop); how many were followed."""
+    """One pass over the open jobs (the `rtcc_retrieve` loop); how many were followed. The
+    ledger unreachable ends the pass with RetrievalLinkError (the loop backs off)."""
     n = 0
     for job in ClipJob.objects.open().order_by("created_at"):
         try:
             refresh(job, now)
-        except mongo.RetrievalLinkError as e:
-            logger.warning("clip jobs: ledger unreachable: %s", e)
-            break
+        except mongo.RetrievalLinkError:
+            raise
+        except Exception:
+            # One job's fault (a full disk, a store that refuses a write) must stop neither
+            # the other jobs nor the loop: logged, and tried again next pass.
+            logger.exception("clip job %s: this pass failed; tried again next pass", job.request)
         n += 1
     return n
 

@@ -87,19 +87,27 @@ def insert_request(doc: dict) -> None:
 
 
 def answers(request: str) -> list[dict]:
-    return list(_call("retrievals", _db()[proto.RETRIEVALS].find, {"request": request}).limit(50))
+    # Read inside _call: a cursor talks to the server when it is iterated, not when made.
+    def read() -> list[dict]:
+        return list(_db()[proto.RETRIEVALS].find({"request": request}).limit(50))
+
+    found: list[dict] = _call("retrievals", read)
+    return found
 
 
 def chunk_progress(package: str) -> tuple[int, int]:
     """(chunks, bytes) of a package at the datacenter, without reading the bytes."""
-    cursor = _call(
-        "chunks", _db()[proto.CHUNKS].find, {"package": package}, {"n": 1, "size": 1}
-    ).batch_size(1000)
-    count = size = 0
-    for doc in cursor:
-        count += 1
-        size += int(doc.get("size") or 0)
-    return count, size
+
+    def read() -> tuple[int, int]:
+        cursor = _db()[proto.CHUNKS].find({"package": package}, {"n": 1, "size": 1})
+        count = size = 0
+        for doc in cursor.batch_size(1000):
+            count += 1
+            size += int(doc.get("size") or 0)
+        return count, size
+
+    progress: tuple[int, int] = _call("chunks", read)
+    return progress
 
 
 def chunks(package: str) -> Iterator[dict]:

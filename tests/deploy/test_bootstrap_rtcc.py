@@ -19,7 +19,7 @@ from tests.helpers import wait_for
 from tests.peers.ferretdb import binary, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-UNITS = ["crimebox-rtcc-web", "crimebox-rtcc-ingest"]
+UNITS = ["crimebox-rtcc-web", "crimebox-rtcc-ingest", "crimebox-rtcc-retrieve"]
 
 
 def answers(url: str) -> bytes | None:
@@ -72,6 +72,11 @@ def test_rtcc_runs_console_and_local_ledger_and_ctrl_c_stops_all(tmp_path):
             timeout=30,
             what="an ingest pass",
         )
+        # The clip jobs' loop runs beside the ingest (nothing else assembles a package).
+        running = subprocess.run(
+            ["pgrep", "-g", str(proc.pid), "-f", "manage.py rtcc_retrieve"], capture_output=True
+        )
+        assert running.returncode == 0, "rtcc_retrieve is not running"
         settings_file = (tmp_path / "env.rtcc").read_text()
         assert f"CRIMEBOX_BIND=127.0.0.1:{web}" in settings_file
         assert "CRIMEBOX_RTCC_URI" not in settings_file  # this run's ledger, never persisted

@@ -225,3 +225,37 @@ def test_rtcc_request_clip_prints_the_request_id(world, rtcc_db):
     key = StringIO()
     call_command("rtcc_console_key", stdout=key, stderr=StringIO())
     assert key.getvalue().startswith("-----BEGIN PUBLIC KEY-----")
+
+
+def test_one_job_that_fails_stops_neither_the_others_nor_the_loop(
+    world, rtcc_db, monkeypatch, caplog
+):
+    first, second = ask(), ask(case_number="26-004513")
+    followed, real = [], retrieval.refresh
+
+    def refresh(job, now=None):
+        followed.append(job.request)
+        if job.request == first.request:
+            raise OSError(28, "No space left on device")
+        return real(job, now)
+
+    monkeypatch.setattr(retrieval, "refresh", refresh)
+    assert retrieval.tick() == 2
+    assert followed == [first.request, second.request]
+    assert f"clip job {first.request}: this pass failed" in caplog.text
+    assert ClipJob.objects.get(pk=first.pk).state in ClipJob.OPEN  # tried again next pass
+
+
+def test_rtcc_retrieve_once_with_the_ledger_down_says_so_and_fails(world, settings, tmp_path):
+    ask()
+    settings.RTCC_URI = "mongodb://127.0.0.1:9/"  # nothing listens there
+    settings.RTCC_TIMEOUT_SECONDS = 1
+    with pytest.raises(CommandError, match="127.0.0.1:9"):
+        call_command("rtcc_retrieve", "--once", stdout=StringIO())
+
+
+def test_rtcc_retrieve_once_follows_the_open_jobs(world, rtcc_db):
+    ask()
+    out = StringIO()
+    call_command("rtcc_retrieve", "--once", stdout=out)
+    assert out.getvalue().strip() == "1 open clip job(s) followed"
