@@ -22,6 +22,8 @@ from .models import Alert, Box, Camera, IntegrityProblem
 
 logger = logging.getLogger(__name__)
 
+EMAIL, WEBHOOK = "email", "webhook"  # the channels, as Alert.notify_sent names them
+
 
 def alert_key(kind: str, box: Box, camera: Camera | None, subject: str) -> str:
     return f"{kind}:{box.pk}:{camera.pk if camera else ''}:{subject}"[:500]
@@ -65,7 +67,11 @@ def resolve(
 ) -> int:
     now = now or timezone.now()
     key = alert_key(kind, box, camera, subject)
-    done = Alert.objects.active().filter(key=key).update(resolved_at=now, next_notify_at=now)
+    done = (
+        Alert.objects.active()
+        .filter(key=key)
+        .update(resolved_at=now, next_notify_at=now, notify_attempts=0, notify_sent="")
+    )
     if done:
         logger.info("alert resolved: %s", key)
     return done
@@ -134,16 +140,19 @@ def notify_due(now: datetime | None = None, limit: int = 50) -> int:
     settled = 0
     due = Alert.objects.filter(next_notify_at__lte=now).select_related("box", "camera")
     for alert in list(due.order_by("next_notify_at")[:limit]):
-        error = _send(alert)
+        done = set(alert.notify_sent.split())
+        error = _send(alert, done)
         with transaction.atomic():
             if not error:
                 field = "resolve_notified_at" if alert.resolved_at else "notified_at"
                 setattr(alert, field, now)
                 alert.notify_attempts, alert.next_notify_at, alert.notify_error = 0, None, ""
+                alert.notify_sent = ""
                 settled += 1
             else:
                 alert.notify_attempts += 1
                 alert.notify_error = error[:2000]
+                alert.notify_sent = " ".join(sorted(done))
                 give_up = alert.notify_attempts >= settings.RTCC_WEBHOOK_ATTEMPTS
                 delay = timedelta(seconds=30 * 2 ** (alert.notify_attempts - 1))
                 alert.next_notify_at = None if give_up else now + delay
@@ -152,19 +161,22 @@ def notify_due(now: datetime | None = None, limit: int = 50) -> int:
     return settled
 
 
-def _send(alert: Alert) -> str:
-    """E-mail and webhook; the error text ("" when both went out)."""
+def _send(alert: Alert, done: set[str]) -> str:
+    """E-mail and webhook, each unless in `done` (which gains each channel that went out: a
+    retry after the webhook failed does not e-mail everyone again); the error text ("" when
+    every channel went out)."""
     errors = []
     data = payload(alert)
-    if settings.RTCC_ALERT_EMAILS:
+    if settings.RTCC_ALERT_EMAILS and EMAIL not in done:
         subject = f"[RTCC] {data['state']}: {alert.get_kind_display()} on {data['box']}"
         try:
             send_mail(
                 subject[:200], alert.message, None, settings.RTCC_ALERT_EMAILS, fail_silently=False
             )
+            done.add(EMAIL)
         except Exception as e:  # SMTP errors are many: each is retried the same way
             errors.append(f"e-mail: {e}")
-    if settings.RTCC_WEBHOOK_URL:
+    if settings.RTCC_WEBHOOK_URL and WEBHOOK not in done:
         try:
             response = httpx.post(
                 settings.RTCC_WEBHOOK_URL,
@@ -174,6 +186,8 @@ def _send(alert: Alert) -> str:
             )
             if response.status_code >= 300:
                 errors.append(f"webhook: HTTP {response.status_code}")
+            else:
+                done.add(WEBHOOK)
         except httpx.HTTPError as e:
             errors.append(f"webhook: {type(e).__name__}: {e}")
     return redact_text("; ".join(errors))

@@ -359,6 +359,11 @@ class Alert(models.Model):
     notified_at = models.DateTimeField(null=True, blank=True, help_text="Raise sent.")
     resolve_notified_at = models.DateTimeField(null=True, blank=True)
     notify_attempts = models.PositiveSmallIntegerField(default=0)
+    notify_sent = models.CharField(
+        max_length=40,
+        blank=True,
+        help_text="Channels the pending notification already went out on (a retry skips them).",
+    )
     next_notify_at = models.DateTimeField(null=True, blank=True)
     notify_error = models.TextField(blank=True)
 

@@ -106,6 +106,28 @@ def test_webhook_gets_json_and_a_failure_is_retried_on_a_later_pass(rtcc_ledger,
     assert len(sent) == 2 and sent[-1]["state"] == "raised" and sent[-1]["box"] == "box-1"
 
 
+def test_a_webhook_retry_does_not_e_mail_everyone_again(rtcc_ledger, settings):
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    Hook.answers, Hook.received = [], []
+    settings.RTCC_WEBHOOK_URL = f"http://127.0.0.1:{server.server_port}/hook"
+    settings.RTCC_ALERT_EMAILS = ["rtcc@example.org"]
+    try:
+        box = enrolled_box(rtcc_ledger)
+        Hook.answers = [500, 500]
+        mail.outbox.clear()
+        box.heartbeat(time=T0, free=10)
+        ingest.tick(now=T0)  # e-mail out, webhook refused
+        alerts.notify_due(now=T0 + timedelta(seconds=31))  # webhook refused again
+        alerts.notify_due(now=T0 + timedelta(seconds=92))  # webhook out
+        disk = Alert.objects.get(kind=Alert.Kind.DISK)
+        assert disk.notified_at is not None and disk.notify_sent == ""
+    finally:
+        server.shutdown()
+    assert len([r for r in Hook.received if r["kind"] == "disk"]) == 3
+    assert len([m for m in mail.outbox if "Disk" in m.subject or "disk" in m.subject]) == 1
+
+
 def test_rtcc_boxes_lists_the_fleet(rtcc_ledger):
     box = enrolled_box(rtcc_ledger)
     box.camera()
