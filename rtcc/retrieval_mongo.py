@@ -4,7 +4,8 @@ Writes are exactly three, none of them on a box's evidence: insert a request or 
 into `requests` (which boxes may only read), and remove the `chunks` of a package the console
 has verified and stored (`{package}` of the console's own request: a box login cannot make it
 remove anything else). Reads: the box's answers, its chunks (sorted by n, 16 at a time: FerretDB
-answers a getMore with everything at once, and a single read over ~48 MB fails), and the
+fills a reply by the batch size alone, so without one a big package comes back as one reply
+over the 48 MB message limit and fails), and the
 `exports` and `segments` documents the package is verified against (each under its `_id` and
 the alternates a box uses when another login took it first). Every call has a deadline;
 errors leave as RetrievalLinkError without credentials.
