@@ -1,10 +1,11 @@
-"""The one module of the console that reads the boxes' MongoDB ledger (pymongo). Find only.
+"""The ingest's reader of the boxes' MongoDB ledger (pymongo). Find only. (Clips on request
+read and write through their own module, rtcc/retrieval_mongo.py.)
 
 Only `find` with simple filters (equality, `$gt`/`$gte`/`$lte`, `$in`) and a sort on one field:
 what any MongoDB-protocol server answers (FerretDB included). Every read is bounded (a limit,
 a batch size) and has a deadline (`pymongo.timeout`); the MongoClient is made in the process
 that uses it, on first use (never inherited over a fork). Errors leave as LedgerError with the
-credentials taken out. The console never writes here: the ledger is the boxes' evidence.
+credentials taken out. The ingest never writes: the ledger is the boxes' evidence.
 """
 
 import os

@@ -4,8 +4,10 @@ Writes are exactly three, none of them on a box's evidence: insert a request or 
 into `requests` (which boxes may only read), and remove the `chunks` of a package the console
 has verified and stored (`{package}` of the console's own request: a box login cannot make it
 remove anything else). Reads: the box's answers, its chunks (sorted by n, 16 at a time: FerretDB
-answers a getMore with everything at once, and a single read over ~48 MB fails), and the
-`exports` and `segments` documents the package is verified against. Every call has a deadline;
+fills a reply by the batch size alone, so without one a big package comes back as one reply
+over the 48 MB message limit and fails), and the
+`exports` and `segments` documents the package is verified against (each under its `_id` and
+the alternates a box uses when another login took it first). Every call has a deadline;
 errors leave as RetrievalLinkError without credentials.
 """
 
@@ -19,6 +21,7 @@ from django.conf import settings
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from crimebox import retrieval as proto
+from crimebox.alternates import candidate_ids
 from crimebox.redaction import redact_with_uri
 
 CHUNK_BATCH = 16
@@ -120,9 +123,17 @@ def chunks(package: str) -> Iterator[dict]:
         raise RetrievalLinkError(f"chunks: {_clean(e, _uri())}") from None
 
 
-def by_id(collection: str, doc_id: str) -> dict | None:
-    found: dict | None = _call(collection, _db()[collection].find_one, {"_id": doc_id})
-    return found
+def under_id(collection: str, doc_id: str) -> list[dict]:
+    """The documents under `doc_id` and its alternates `~1..~3` (where a box puts its own when
+    another login took the `_id` first), in that order; the caller keeps the signed ones."""
+    ids = candidate_ids(doc_id)
+
+    def read() -> list[dict]:
+        found = {d["_id"]: d for d in _db()[collection].find({"_id": {"$in": ids}})}
+        return [found[i] for i in ids if i in found]
+
+    docs: list[dict] = _call(collection, read)
+    return docs
 
 
 def remove_chunks(package: str) -> int:

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from crimebox import retrieval as proto
+from crimebox.atomic import write_atomic
 from crimebox.keys import fingerprint_of
 from crimebox.signature import verify
 
@@ -62,6 +63,7 @@ def verify_and_store(job: ClipJob, closing: dict) -> ClipJob:
         if sha256 != expected["package_sha256"]:
             raise Problem(f"the assembled package's SHA-256 is {sha256}, not the box's")
         check_package(partial, job, key, report)
+        return store(job, partial, sha256, expected, report)
     except NotYet as e:
         report["waiting"] = str(e)
         ClipJob.objects.filter(pk=job.pk).update(report=report)
@@ -69,7 +71,6 @@ def verify_and_store(job: ClipJob, closing: dict) -> ClipJob:
         return job
     except Problem as e:
         return alert(job, str(e), partial, report)
-    return store(job, partial, sha256, expected, report)
 
 
 def _enrolled(box_id: str) -> Ed25519PublicKey:
@@ -91,11 +92,9 @@ def check_closing(job: ClipJob, closing: dict, key: Ed25519PublicKey, report: di
     export_id = str(closing.get("export", ""))
     if not export_id.startswith(f"{job.box_id}:export:"):
         raise Problem(f"the closing document names export {export_id!r} of another box")
-    export = mongo.by_id("exports", export_id)
-    if export is None:
-        raise NotYet(f"the box's exports document {export_id} is not at the datacenter yet")
-    if not verify(export, key) or export.get("box") != job.box_id:
-        raise Problem(f"the exports document {export_id} is not signed by the enrolled key")
+    export = signed_document("exports", export_id, key)
+    if export.get("box") != job.box_id:
+        raise Problem(f"the exports document {export_id} is from box {export.get('box')!r}")
     for field in ("package_sha256", "size"):
         if export.get(field) != closing.get(field):
             raise Problem(
@@ -186,6 +185,25 @@ def _when(text: object) -> datetime | None:
         return None
 
 
+def signed_document(collection: str, doc_id: str, key: Ed25519PublicKey) -> dict:
+    """The box's document `doc_id`, under its `_id` or an alternate: only one signed by the
+    enrolled key counts, so a document another login planted first cannot stand in for it."""
+    docs = mongo.under_id(collection, doc_id)
+    if not docs:
+        raise NotYet(f"{collection} document {doc_id} is not at the datacenter yet")
+    for doc in docs:
+        if _signed(doc, key):
+            return doc
+    raise Problem(f"{collection} document {doc_id} is not signed by the enrolled key")
+
+
+def _signed(doc: dict, key: Ed25519PublicKey) -> bool:
+    try:
+        return verify(doc, key)
+    except (TypeError, ValueError, AttributeError, KeyError):
+        return False  # not even well formed: the box's key cannot have signed it
+
+
 def check_segments(manifest: dict, box_id: str, key: Ed25519PublicKey) -> list[str]:
     """Every source segment against the signed document the box replicated when it closed."""
     entries = manifest.get("source_segments") or []
@@ -193,11 +211,7 @@ def check_segments(manifest: dict, box_id: str, key: Ed25519PublicKey) -> list[s
         raise Problem("the manifest lists no source segments")
     for entry in entries:
         doc_id = f"{box_id}:segment:{entry.get('camera_id')}:{entry.get('sequence')}"
-        doc = mongo.by_id("segments", doc_id)
-        if doc is None:
-            raise NotYet(f"segment document {doc_id} is not at the datacenter yet")
-        if not verify(doc, key):
-            raise Problem(f"segment document {doc_id} is not signed by the enrolled key")
+        doc = signed_document("segments", doc_id, key)
         for field in ("sha256", "chain_hash", "prev_chain_hash", "size"):
             if doc.get(field) != entry.get(field):
                 raise Problem(
@@ -208,16 +222,31 @@ def check_segments(manifest: dict, box_id: str, key: Ed25519PublicKey) -> list[s
 
 
 def store(job: ClipJob, partial: Path, sha256: str, expected: dict, report: dict) -> ClipJob:
-    """Into the evidence store, read-only, the report beside it; then the chunks go."""
+    """Into the evidence store, read-only, the report beside it; then the chunks go.
+
+    Write-once: a pass that died after the package was stored (the job row not updated yet)
+    finds it there with the same SHA-256 and only finishes the row; nothing stored is rewritten.
+    """
     folder = evidence_dir() / job.box_id
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"{job.request}.zip"
-    os.replace(partial, final)
+    if final.exists():
+        with final.open("rb") as f:
+            there = hashlib.file_digest(f, "sha256").hexdigest()
+        if there != sha256:
+            raise Problem(f"the evidence store already holds another {final.name} ({there})")
+        partial.unlink(missing_ok=True)
+    else:
+        os.replace(partial, final)
+    # Read-only last (WORM storage commits a file when it is made read-only); again on a pass
+    # that finishes one a killed pass left writable.
     final.chmod(0o444)
     report |= {"verified_at": timezone.now().isoformat(), "package_sha256": sha256}
     side = folder / f"{job.request}.verification.json"
-    side.unlink(missing_ok=True)
-    side.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    if side.exists():  # whole or absent: written beside it, then renamed
+        report = json.loads(side.read_text())
+    else:
+        write_atomic(side, json.dumps(report, indent=2, sort_keys=True) + "\n")
     side.chmod(0o444)
     ClipJob.objects.filter(pk=job.pk).update(
         state=ClipJob.State.READY,

@@ -17,22 +17,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from crimebox.alternates import ALTERNATES, alternate_id
 from crimebox.signature import same, sign, verify
 
 from . import remote
 from .outbox import signing_key
-
-ALTERNATES = 3
-
-
-def alternate_id(doc_id: str, k: int) -> str:
-    return f"{doc_id}~{k}"
-
-
-def base_id(doc_id: str) -> str:
-    """The fact's own `_id` of a document stored under an alternate one."""
-    head, sep, tail = doc_id.rpartition("~")
-    return head if sep and tail.isdigit() and 1 <= int(tail) <= ALTERNATES else doc_id
 
 
 def alternate(doc: dict, k: int) -> dict:

@@ -41,17 +41,21 @@ LINK_DOWN = "link down"  # a pass that ended so waits for the schedule (no hamme
 
 
 class Throttle:
-    """Keeps the average rate of what passes through `wait` under `kbps` (0: no cap)."""
+    """Keeps the average rate of what passes through `wait` under `kbps` (0: no cap).
+
+    Each chunk waits until the cap has room for its own bytes too, not only for those before
+    it: otherwise the first chunk goes at once and the rate since the start is a chunk over the
+    cap (twice the cap for a two-chunk package)."""
 
     def __init__(self, kbps: int):
         self.rate = kbps * 1000 / 8
         self.t0, self.sent = time.monotonic(), 0
 
     def wait(self, size: int) -> None:
+        self.sent += size
         if self.rate > 0:
             due = self.t0 + self.sent / self.rate
             time.sleep(max(0.0, due - time.monotonic()))
-        self.sent += size
 
 
 def run(max_seconds: float = 240.0, now: datetime | None = None) -> str:
@@ -116,9 +120,31 @@ def claim_next(now: datetime) -> ClipRequest | None:
         )
         if taken != 1:
             return None
+        if job.claim and job.state == ClipRequest.State.UPLOADING:
+            record_interrupted_upload(job)
         job.refresh_from_db()
         return job
     return None
+
+
+def record_interrupted_upload(job: ClipRequest) -> None:
+    """A job `uploading` under a lapsed claim: its worker was killed mid-upload. The audit trail
+    says so; the upload resumes from the chunks the datacenter holds (same package)."""
+    camera = Camera.objects.filter(name=job.camera_name).first()
+    log.record(
+        AuditEvent.Action.SYSTEM,
+        username="sync",
+        camera=camera,
+        target=f"camera {camera.pk}" if camera else f"rtcc request {job.request}",
+        detail={
+            "event": "RTCC clip upload interrupted (box stopped); resuming the same package",
+            "rtcc_request": job.request,
+            "export": job.export_id,
+            "chunks_done": job.chunks_done,
+            "claimed_at": job.claimed_at.isoformat() if job.claimed_at else None,
+        },
+    )
+    logger.warning("RTCC request %s: upload taken over from a stopped worker", job.request)
 
 
 def work(job: ClipRequest, deadline: float, now: datetime) -> str:

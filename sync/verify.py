@@ -20,13 +20,14 @@ from django.conf import settings
 
 from cameras.models import Camera
 from crimebox import outbox
+from crimebox.alternates import base_id, candidate_ids
 from crimebox.keys import fingerprint_of, public_key_from_pem
 from crimebox.utc import utc_iso
 from recordings.models import Segment
 
 from . import remote
 from .documents import segment_key
-from .duplicates import ALTERNATES, alternate_id, base_id, signed_by
+from .duplicates import signed_by
 from .outbox import signing_key
 
 LISTED = 1000  # problems listed in one answer; beyond, they are only counted
@@ -177,7 +178,7 @@ def verify_package_remote(
     # Footage still being recorded at export has no segment document until it closes.
     sources = [s for s in manifest.get("source_segments", []) if s.get("sequence") is not None]
     ids = [f"{box}:{outbox.SEGMENT}:{segment_key(s['camera_id'], s['sequence'])}" for s in sources]
-    wanted = ids + [alternate_id(i, k) for i in ids for k in range(1, ALTERNATES + 1)]
+    wanted = [c for i in ids for c in candidate_ids(i)]
     stored = remote.by_ids("segments", wanted, uri=uri, db=db)
     for doc_id, seg in zip(ids, sources, strict=True):
         result.checked += 1
@@ -187,8 +188,7 @@ def verify_package_remote(
 
 
 def _there(doc_id: str, stored: dict[str, dict]) -> list[dict]:
-    ids = [doc_id, *(alternate_id(doc_id, k) for k in range(1, ALTERNATES + 1))]
-    return [stored[i] for i in ids if i in stored]
+    return [stored[i] for i in candidate_ids(doc_id) if i in stored]
 
 
 def _check_source(

@@ -227,3 +227,72 @@ def test_a_short_cut_is_ridden_out_within_the_pass(rtcc, rtcc_db, console, foota
     job = ClipRequest.objects.get()
     assert job.state == ClipRequest.State.UPLOADED and job.resumes == 1
     assert hashlib.sha256(assembled(rtcc_db, doc["request"])).hexdigest() == job.export.sha256
+
+
+def test_a_box_killed_mid_upload_resumes_the_same_package_and_says_so(
+    rtcc, rtcc_db, console, footage, monkeypatch
+):
+    doc = ask(rtcc_db, console)
+
+    class Killed(BaseException):
+        pass
+
+    def kill():
+        raise Killed
+
+    cut_at(rtcc, monkeypatch, 3, then=kill)
+    with pytest.raises(Killed):
+        upload.run()
+    monkeypatch.undo()
+    # What a kill -9 leaves (no `finally` ran): the job uploading under a dead worker's claim.
+    ClipRequest.objects.update(claim="gone", claimed_at=timezone.now() - timedelta(minutes=6))
+    job = ClipRequest.objects.get()
+    assert job.state == ClipRequest.State.UPLOADING and job.chunks_done == 3
+    job = until_done()
+    assert job.state == ClipRequest.State.UPLOADED, job.last_error
+    assert Export.objects.count() == 1  # the same package, not a second one
+    data = assembled(rtcc_db, doc["request"])
+    assert hashlib.sha256(data).hexdigest() == job.export.sha256
+    assert job.bytes_sent == job.export.size  # resumed after chunk 3: nothing sent twice
+    (entry,) = AuditEvent.objects.filter(detail__event__startswith="RTCC clip upload interrupted")
+    assert entry.detail["rtcc_request"] == doc["request"] and entry.detail["chunks_done"] == 3
+
+
+def test_the_throttle_keeps_the_rate_under_the_cap(monkeypatch):
+    clock = {"now": 1000.0}
+    monkeypatch.setattr(upload.time, "monotonic", lambda: clock["now"])
+    monkeypatch.setattr(upload.time, "sleep", lambda s: clock.__setitem__("now", clock["now"] + s))
+    throttle = upload.Throttle(kbps=80)  # 10,000 bytes a second
+    sent = 0
+    for size in [4000, 1000, 9000, 2500] * 10:
+        throttle.wait(size)
+        sent += size
+        # Since the start, this chunk included, never more than the cap.
+        assert sent <= 10_000 * (clock["now"] - 1000.0) + 1e-6
+        clock["now"] += 0.05  # the send itself
+    assert sent / (clock["now"] - 1000.0) <= 10_000
+    assert sent / (clock["now"] - 1000.0) > 9_000  # and the cap is used, not wasted
+    free = upload.Throttle(kbps=0)
+    before = clock["now"]
+    free.wait(10**9)
+    assert clock["now"] == before  # no cap: no wait
+
+
+def test_replication_documents_go_before_the_next_chunk(
+    rtcc, rtcc_db, console, footage, monkeypatch
+):
+    ask(rtcc_db, console)
+    seen, real = {}, upload.send_chunk
+
+    def spy(job, n, data):
+        seen[n] = (OutboxItem.objects.pending().count(), rtcc_db.segments.count_documents({}))
+        result = real(job, n, data)
+        if n == 1:  # a segment closes while the upload runs
+            make_segments(footage, T0 + timedelta(minutes=5), 1, seconds=4)
+            assert OutboxItem.objects.pending().exists()
+        return result
+
+    monkeypatch.setattr(upload, "send_chunk", spy)
+    job = until_done()
+    assert job.state == ClipRequest.State.UPLOADED, job.last_error
+    assert seen[2] == (0, seen[1][1] + 1)  # its document reached the datacenter first
