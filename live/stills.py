@@ -16,13 +16,16 @@ costs web threads, and a hostile snapshot server could hold them all, so:
 import fcntl
 import logging
 import os
+import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin
 
+import httpcore
 import httpx
 
 from cameras import trust
@@ -179,10 +182,14 @@ def fetch_snapshot(camera: Camera, uri: str) -> bytes:
     """GET the snapshot within SNAPSHOT_DEADLINE (HTTP Basic or Digest, as the camera asks),
     following a redirect only to the same scheme, host and port."""
     deadline = time.monotonic() + SNAPSHOT_DEADLINE
-    # Each socket operation waits at most a third of the deadline, so the total overshoots
-    # by at most that much; trust_env: no proxy from the environment sees the credentials.
-    timeout = httpx.Timeout(SNAPSHOT_DEADLINE / 3)
-    with httpx.Client(timeout=timeout, trust_env=False, follow_redirects=False) as client:
+    # Every socket operation, the connect and each read of the headers included, ends by the
+    # deadline (a per-read timeout alone lets a camera drip its headers a byte at a time for
+    # ever); trust_env: no proxy from the environment sees the credentials.
+    timeout = httpx.Timeout(SNAPSHOT_DEADLINE)
+    transport = _DeadlineTransport(deadline)
+    with httpx.Client(
+        timeout=timeout, transport=transport, trust_env=False, follow_redirects=False
+    ) as client:
         auth: httpx.Auth | None = None
         for _ in range(MAX_REDIRECTS + 2):
             status, headers, body = _get(client, uri, auth, deadline)
@@ -206,6 +213,71 @@ def fetch_snapshot(camera: Camera, uri: str) -> bytes:
                 raise SnapshotError(f"not a JPEG or PNG image ({len(body)} bytes)")
             return body
     raise SnapshotError("too many redirects or authentication rounds")
+
+
+class _Deadline(httpcore.NetworkStream):
+    """A connection whose every read and write is cut short at `deadline`."""
+
+    def __init__(self, stream: httpcore.NetworkStream, deadline: float) -> None:
+        self.stream, self.deadline = stream, deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.stream.read(max_bytes, _left(self.deadline, timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.stream.write(buffer, _left(self.deadline, timeout))
+
+    def close(self) -> None:
+        self.stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        secured = self.stream.start_tls(ssl_context, server_hostname, _left(self.deadline, timeout))
+        return _Deadline(secured, self.deadline)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.SyncBackend):
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = super().connect_tcp(
+            host, port, _left(self.deadline, timeout), local_address, socket_options
+        )
+        return _Deadline(stream, self.deadline)
+
+
+class _DeadlineTransport(httpx.HTTPTransport):
+    """httpx's transport over connections that end at `deadline`."""
+
+    def __init__(self, deadline: float) -> None:
+        super().__init__(trust_env=False)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=ssl.create_default_context(),
+            network_backend=_DeadlineBackend(deadline),
+        )
+
+
+def _left(deadline: float, timeout: float | None) -> float:
+    """The time a socket operation may take: its own timeout, never past the deadline."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("the snapshot's deadline passed")
+    return left if timeout is None else min(timeout, left)
 
 
 def _auth(camera: Camera, challenge: str) -> httpx.Auth:

@@ -207,8 +207,9 @@ def _drain(conn: socket.socket, into: list[bytes]) -> None:
 class SnapshotServer:
     """A camera's HTTP snapshot endpoint on 127.0.0.1; `mode` says how it misbehaves:
     "image" a JPEG; "page" an internal HTML page labelled image/jpeg; "huge" a 6 MB "JPEG";
-    "drip" a JPEG one byte every half second for `drip_seconds`; "redirect" a 302 to
-    `location` ("/image" stays on the camera)."""
+    "drip" a JPEG one byte every half second for `drip_seconds`; "drip-headers" its response
+    headers so, a byte at a time; "redirect" a 302 to `location` ("/image" stays on the
+    camera)."""
 
     mode: str = "image"
     location: str = ""
@@ -227,6 +228,13 @@ def _snapshot_handler(server: SnapshotServer) -> type[http.server.BaseHTTPReques
         def do_GET(self) -> None:
             server.paths.append(self.path)
             mode = "image" if self.path == "/image" else server.mode
+            if mode == "drip-headers":
+                try:
+                    self.drip_headers()
+                except OSError:
+                    return
+                server.finished.append(mode)
+                return
             if mode == "redirect":
                 self.send_response(302)
                 self.send_header("Location", server.location)
@@ -250,6 +258,16 @@ def _snapshot_handler(server: SnapshotServer) -> type[http.server.BaseHTTPReques
             except OSError:
                 return
             server.finished.append(mode)
+
+        def drip_headers(self) -> None:
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\n" + b"X-Pad: a\r\n" * 400
+            deadline = time.monotonic() + server.drip_seconds
+            for byte in head:
+                if time.monotonic() > deadline:
+                    return
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.3)
 
         def drip(self) -> None:
             self.wfile.write(JPEG[:4])

@@ -5,6 +5,7 @@ per camera for every viewer, and never more than a few web threads waiting on ca
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,17 @@ def test_a_slow_drip_is_given_up_at_the_deadline():
     with snapshot_server("drip") as server:
         assert stills.snapshot(snapshot_camera(server.url, username="")) is None
         assert server.paths == ["/snap.jpg"] and server.finished == []
+
+
+def test_headers_dripped_a_byte_at_a_time_are_given_up_at_the_deadline():
+    """Each byte comes well within a read timeout, and the headers never end: only a deadline
+    over the whole exchange, headers included, frees the web thread."""
+    with snapshot_server("drip-headers") as server:
+        started = time.monotonic()
+        assert stills.snapshot(snapshot_camera(server.url, username="")) is None
+        took = time.monotonic() - started
+        assert server.paths == [] or server.finished == []
+    assert took < stills.SNAPSHOT_DEADLINE + 1.5, took
 
 
 def test_a_redirect_to_another_host_is_not_followed():
