@@ -22,6 +22,7 @@ from typing import Any
 from django.conf import settings
 
 from crimebox.redaction import redact_text
+from crimebox.rtsp_guard import Relay
 
 F_SETPIPE_SZ = 1031  # Linux fcntl: a pipe's buffer size
 
@@ -51,23 +52,44 @@ def with_parent_death_signal(argv: list[str]) -> list[str]:
 
 
 def start(argv: list[str], **popen: Any) -> subprocess.Popen:
-    """A long run (the recorder's and live view's FFmpegs), ended with its supervisor."""
+    """A long run (the recorder's and live view's FFmpegs), ended with its supervisor.
+    A camera URL with credentials is opened through a relay that refuses redirects
+    (crimebox/rtsp_guard.py); the relay ends with the process."""
+    relay = Relay.for_argv(argv)
     try:
-        return subprocess.Popen(with_parent_death_signal(argv), **popen)
+        proc = subprocess.Popen(
+            with_parent_death_signal(relay.argv(argv) if relay else argv), **popen
+        )
     except OSError as e:
+        if relay:
+            relay.close()
         raise cannot_run(argv[0], e) from None
+    if relay:
+        relay.serve(lambda: proc.poll() is None)
+    return proc
 
 
 def run_tool(argv: list[str], timeout_seconds: float) -> subprocess.CompletedProcess[str]:
     """Run ffprobe or FFmpeg to completion, text output. Every way it can fail to run is an
     FFmpegError: ToolMissing when it is not there, a timeout in one line; the caller reads
-    the exit status and output."""
+    the exit status and output. A camera URL with credentials goes through the relay, as
+    in start()."""
+    relay = Relay.for_argv(argv)
+    if relay:
+        relay.serve(lambda: True)  # closed below, when the run is over
     try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout_seconds)
+        used = relay.argv(argv) if relay else argv
+        done = subprocess.run(used, capture_output=True, text=True, timeout=timeout_seconds)
     except subprocess.TimeoutExpired:
         raise FFmpegError(f"{Path(argv[0]).name} timed out after {timeout_seconds:g} s") from None
     except OSError as e:
         raise cannot_run(argv[0], e) from None
+    finally:
+        if relay:
+            relay.close()
+    if relay:  # its output names the listing it was given, not the relay's
+        done.stderr = done.stderr.replace(str(relay.listing), relay.source)
+    return done
 
 
 def run_bytes(argv: list[str], timeout_seconds: float, stdin: bytes | None = None) -> bytes:
