@@ -165,7 +165,9 @@ class Relay:
                     sock.shutdown(socket.SHUT_RDWR)
             upstream.join(5)
 
-    def _answers(self, camera: socket.socket, client: socket.socket, play: "_PlayWatch"):
+    def _answers(
+        self, camera: socket.socket, client: socket.socket, play: "_PlayWatch"
+    ) -> bytes | None:
         """Forward the camera's answers until its 2xx to PLAY: what is left after it, or
         None when the relay refused (a redirect) or either side closed."""
         buf = b""
