@@ -17,7 +17,7 @@ from django.conf import settings
 
 from crimebox import rtsp_guard
 from crimebox.atomic import write_atomic
-from crimebox.ffrun import FFmpegError, run_tool
+from crimebox.ffrun import FFmpegError, check_exit, exit_error, run_tool
 from crimebox.redaction import redact_text, redact_url
 
 
@@ -179,7 +179,7 @@ def probe(source: str | Path, timeout_seconds: float = 15) -> MediaInfo:
         # a redirect the relay refused is said before it.
         last = lines[-1].replace(argv[-1], str(source)) if lines else ""
         last = rtsp_guard.refusal(lines) or last
-        raise FFmpegError(redact_text(last) or f"ffprobe exited with {proc.returncode}")
+        raise exit_error(argv, proc.returncode, last)
     try:
         return parse_ffprobe(json.loads(proc.stdout), counted="-count_packets" in argv)
     except (ValueError, TypeError) as e:
@@ -209,8 +209,7 @@ def keyframes_argv(path: Path, offset: float, lookback: float | None) -> list[st
 
 def _last_keyframe(argv: list[str], offset: float, timeout_seconds: float) -> float | None:
     proc = run_tool(argv, timeout_seconds)
-    if proc.returncode != 0:
-        raise FFmpegError(proc.stderr.strip()[-300:] or f"ffprobe exited {proc.returncode}")
+    check_exit(argv, proc)
     times = []
     for line in proc.stdout.split():
         pts, _, flags = line.partition(",")
@@ -257,7 +256,9 @@ def packets_argv(path: str | Path) -> list[str]:
 
 def held_interval(path: str | Path, timeout_seconds: float = 120) -> tuple[float, float]:
     """(first frame time, time after the last frame) of a file's video, edit lists ignored."""
-    proc = run_tool(packets_argv(path), timeout_seconds)
+    argv = packets_argv(path)
+    proc = run_tool(argv, timeout_seconds)
+    check_exit(argv, proc)
     rows = []
     for line in proc.stdout.split():
         pts, _, dur = line.partition(",")
@@ -265,7 +266,7 @@ def held_interval(path: str | Path, timeout_seconds: float = 120) -> tuple[float
             rows.append((float(pts), float(dur or 0)))
         except ValueError:
             continue
-    if proc.returncode != 0 or not rows:
-        raise FFmpegError(proc.stderr.strip()[-300:] or "no video packets")
+    if not rows:
+        raise FFmpegError(redact_text(proc.stderr.strip()[-300:]) or "no video packets")
     rows.sort()
     return rows[0][0], rows[-1][0] + rows[-1][1]

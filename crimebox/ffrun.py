@@ -2,12 +2,14 @@
 named. Every way a run can fail is an FFmpegError with one readable line: ToolMissing when the
 binary is not there or cannot be executed (said as such, never as a fault of the file or
 stream it was to read), a timeout, or a non-zero exit with the end of what it printed,
-credentials out. Never shell=True, never killall: callers own the processes they start.
+credentials out (exit_error). Every run gets the parent-death signal. Never shell=True, never
+killall: callers own the processes they start.
 
 Argv lists are built elsewhere: recordings/ffmpeg.py (FFmpeg), crimebox/ffprobe.py (ffprobe).
 """
 
 import contextlib
+import errno
 import fcntl
 import functools
 import os
@@ -44,22 +46,44 @@ def cannot_run(tool: str, error: OSError) -> ToolMissing:
 
 
 def with_parent_death_signal(argv: list[str]) -> list[str]:
-    """FFmpeg gets SIGTERM if the supervisor dies (kill -9), so it never runs orphaned behind
-    the next supervisor's back. util-linux's setpriv sets it between fork and exec; a Python
-    preexec_fn is not safe in a threaded process."""
+    """FFmpeg gets SIGTERM if the process that started it dies (kill -9), so it never runs
+    orphaned behind the next supervisor's or web worker's back. util-linux's setpriv sets it
+    between fork and exec; a Python preexec_fn is not safe in a threaded process.
+
+    Behind setpriv a missing tool would be setpriv's exit 127, not an OSError: it is looked
+    up first, so it is still ToolMissing."""
     setpriv = shutil.which("setpriv")
-    return [setpriv, "--pdeathsig", "TERM", "--", *argv] if setpriv else argv
+    if not setpriv:
+        return argv
+    if shutil.which(argv[0]) is None:
+        code = errno.EACCES if os.sep in argv[0] and os.path.exists(argv[0]) else errno.ENOENT
+        raise cannot_run(argv[0], OSError(code, os.strerror(code)))
+    return [setpriv, "--pdeathsig", "TERM", "--", *argv]
+
+
+def exit_error(argv: list[str], returncode: int, stderr: str | bytes) -> FFmpegError:
+    """The one error for a run that exited non-zero: the end of what it printed, credentials
+    out (or, when it printed nothing, its exit status)."""
+    if isinstance(stderr, bytes):
+        stderr = stderr.decode(errors="replace")
+    said = redact_text(stderr.strip())[-300:]  # redacted whole: a cut could split a URL
+    return FFmpegError(said or f"{Path(argv[0]).name} exited with {returncode}")
+
+
+def check_exit(argv: list[str], proc: subprocess.CompletedProcess) -> None:
+    """Raises the exit_error of the run of `argv` unless it exited 0."""
+    if proc.returncode != 0:
+        raise exit_error(argv, proc.returncode, proc.stderr or "")
 
 
 def start(argv: list[str], **popen: Any) -> subprocess.Popen:
     """A long run (the recorder's and live view's FFmpegs), ended with its supervisor.
     A camera URL with credentials is opened through a relay that refuses redirects
     (crimebox/rtsp_guard.py); the relay ends with the process."""
-    relay = Relay.for_argv(argv)
+    command = with_parent_death_signal(argv)
+    relay = Relay.for_argv(command)
     try:
-        proc = subprocess.Popen(
-            with_parent_death_signal(relay.argv(argv) if relay else argv), **popen
-        )
+        proc = subprocess.Popen(relay.argv(command) if relay else command, **popen)
     except OSError as e:
         if relay:
             relay.close()
@@ -69,17 +93,14 @@ def start(argv: list[str], **popen: Any) -> subprocess.Popen:
     return proc
 
 
-def run_tool(argv: list[str], timeout_seconds: float) -> subprocess.CompletedProcess[str]:
-    """Run ffprobe or FFmpeg to completion, text output. Every way it can fail to run is an
-    FFmpegError: ToolMissing when it is not there, a timeout in one line; the caller reads
-    the exit status and output. A camera URL with credentials goes through the relay, as
-    in start()."""
-    relay = Relay.for_argv(argv)
+def _run(argv: list[str], timeout_seconds: float, **run: Any) -> subprocess.CompletedProcess:
+    command = with_parent_death_signal(argv)
+    relay = Relay.for_argv(command)  # as in start(); closed when the run is over
     if relay:
-        relay.serve(lambda: True)  # closed below, when the run is over
+        relay.serve(lambda: True)
+        command = relay.argv(command)
     try:
-        used = relay.argv(argv) if relay else argv
-        done = subprocess.run(used, capture_output=True, text=True, timeout=timeout_seconds)
+        done = subprocess.run(command, capture_output=True, timeout=timeout_seconds, **run)
     except subprocess.TimeoutExpired:
         raise FFmpegError(f"{Path(argv[0]).name} timed out after {timeout_seconds:g} s") from None
     except OSError as e:
@@ -87,23 +108,23 @@ def run_tool(argv: list[str], timeout_seconds: float) -> subprocess.CompletedPro
     finally:
         if relay:
             relay.close()
-    if relay:  # its output names the listing it was given, not the relay's
+    if relay and isinstance(done.stderr, str):  # it names the listing it was given
         done.stderr = done.stderr.replace(str(relay.listing), relay.source)
     return done
+
+
+def run_tool(argv: list[str], timeout_seconds: float) -> subprocess.CompletedProcess[str]:
+    """Run ffprobe or FFmpeg to completion, text output. Every way it can fail to run is an
+    FFmpegError: ToolMissing when it is not there, a timeout in one line; the caller reads
+    the output, and the exit status with check_exit."""
+    return _run(argv, timeout_seconds, text=True)
 
 
 def run_bytes(argv: list[str], timeout_seconds: float, stdin: bytes | None = None) -> bytes:
     """Run argv to completion (`stdin` fed to it); its stdout, or FFmpegError when it did
     not exit 0 within the timeout."""
-    try:
-        proc = subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout_seconds)
-    except subprocess.TimeoutExpired:
-        raise FFmpegError(f"{Path(argv[0]).name} timed out after {timeout_seconds:g} s") from None
-    except OSError as e:
-        raise cannot_run(argv[0], e) from None
-    if proc.returncode != 0:
-        said = redact_text(proc.stderr.decode(errors="replace").strip()[-300:])
-        raise FFmpegError(said or f"{Path(argv[0]).name} exited with {proc.returncode}")
+    proc = _run(argv, timeout_seconds, input=stdin)
+    check_exit(argv, proc)
     return proc.stdout
 
 
@@ -132,7 +153,12 @@ def _read_ahead(fd: int, blocks: queue.Queue) -> None:
 def stream_stdout(argv: list[str], sink: Callable[[bytes], object], timeout_seconds: float) -> None:
     """Run argv, passing its stdout to `sink` block by block; killed at the deadline."""
     try:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+        proc = subprocess.Popen(
+            with_parent_death_signal(argv),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            bufsize=0,
+        )
     except OSError as e:
         raise cannot_run(argv[0], e) from None
     stdout, err_pipe = proc.stdout, proc.stderr
@@ -166,4 +192,5 @@ def stream_stdout(argv: list[str], sink: Callable[[bytes], object], timeout_seco
     if proc.returncode != 0:
         if proc.returncode < 0 and not stderr:
             raise FFmpegError(f"FFmpeg took longer than {timeout_seconds:g} s and was stopped")
-        raise FFmpegError(f"FFmpeg could not cut the clip: {redact_text(stderr[-300:])}")
+        said = exit_error(argv, proc.returncode, stderr)
+        raise FFmpegError(f"FFmpeg could not cut the clip: {said}")

@@ -7,8 +7,10 @@
 # `git archive HEAD` of this checkout into /opt/crimebox and there, as a fresh Pi would, runs
 # `deploy/bootstrap.sh start` on the test pattern, waits for closed segments, stops it, then
 # verify_segments, export_clip across two segments, verify_evidence, install --dry-run, render +
-# systemd-analyze verify. Prints a report; exits 1 on any failure. It always unmounts what it
-# mounted, kills what it started in the root file system and removes the binfmt handler it added.
+# systemd-analyze verify. Writes a report (the commit, each step, the total time) to the
+# cache's logs/arm64-report.txt and prints it; exits 1 on any failure. It always unmounts what
+# it mounted, kills what it started in the root file system and leaves binfmt_misc as it found
+# it before installing anything (installing qemu-user-static registers handlers by itself).
 #
 # Settings (environment):
 #   CRIMEBOX_ARM64_CACHE   cache dir (default /var/cache/crimebox-arm64): base tarball, apt's
@@ -170,9 +172,10 @@ s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 CACHE=${CRIMEBOX_ARM64_CACHE:-/var/cache/crimebox-arm64}
 MIRROR=${CRIMEBOX_ARM64_MIRROR:-http://deb.debian.org/debian}
 ROOTFS=$CACHE/run/rootfs
+BINFMT_DIR=/proc/sys/fs/binfmt_misc
 MOUNTED=()
-BINFMT_MOUNTED=0
-BINFMT_ADDED=0
+BINFMT_MOUNTED=0  # binfmt_misc was not mounted before the run: this run mounted it
+HANDLERS_BEFORE="" # " qemu-x qemu-y ": those registered before the run; "" until looked at
 
 say() { echo "arm64-check: $*"; }
 
@@ -186,8 +189,7 @@ cleanup() {
     umount -R "${MOUNTED[$p]}" 2>/dev/null || umount -lR "${MOUNTED[$p]}" || true
   done
   MOUNTED=()
-  if [ "$BINFMT_ADDED" -eq 1 ]; then echo -1 >/proc/sys/fs/binfmt_misc/qemu-aarch64 || true; fi
-  if [ "$BINFMT_MOUNTED" -eq 1 ]; then umount /proc/sys/fs/binfmt_misc || true; fi
+  restore_binfmt
   if [ "${CRIMEBOX_ARM64_KEEP:-0}" != 1 ] && [ -d "$ROOTFS" ] &&
     ! findmnt -rn -o TARGET | grep -q "^$ROOTFS"; then
     rm -rf "$ROOTFS"
@@ -206,17 +208,38 @@ host_packages() {
     >/dev/null
 }
 
-binfmt() {
-  if ! mountpoint -q /proc/sys/fs/binfmt_misc; then
-    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+qemu_handlers() { # the registered qemu-* handlers, one per line
+  local h
+  for h in "$BINFMT_DIR"/qemu-*; do [ -e "$h" ] && echo "${h##*/}"; done
+  return 0
+}
+
+binfmt_before() { # what the host had before anything is installed: cleanup goes back to it
+  if ! mountpoint -q "$BINFMT_DIR"; then
+    mount -t binfmt_misc binfmt_misc "$BINFMT_DIR"
     BINFMT_MOUNTED=1
   fi
-  if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+  HANDLERS_BEFORE=" $(qemu_handlers | tr '\n' ' ')"
+  local mounted=mounted aarch64="not registered"
+  [ "$BINFMT_MOUNTED" -eq 0 ] || mounted="not mounted"
+  case "$HANDLERS_BEFORE" in *" qemu-aarch64 "*) aarch64=registered ;; esac
+  BINFMT_STATE="binfmt_misc $mounted, qemu-aarch64 $aarch64 before the run"
+}
+
+restore_binfmt() { # remove the qemu handlers this run (or the packages it installed) added
+  local h
+  [ -z "$HANDLERS_BEFORE" ] || for h in $(qemu_handlers); do
+    case "$HANDLERS_BEFORE" in *" $h "*) ;; *) echo -1 >"$BINFMT_DIR/$h" || true ;; esac
+  done
+  if [ "$BINFMT_MOUNTED" -eq 1 ]; then umount "$BINFMT_DIR" || true; fi
+}
+
+binfmt() {
+  if [ ! -e "$BINFMT_DIR/qemu-aarch64" ]; then
     # Debian's entry has fix_binary: the kernel opens the interpreter now, so it runs inside
     # the chroot without a copy of qemu there.
     update-binfmts --import qemu-aarch64 >/dev/null 2>&1 || true
     update-binfmts --enable qemu-aarch64
-    BINFMT_ADDED=1
   fi
 }
 
@@ -262,6 +285,15 @@ prepare_rootfs() {
   bind "$CACHE/pip" "$ROOTFS/root/.cache/pip"
 }
 
+write_report() { # write_report INNER OUT COMMIT SECONDS: the chroot's steps, framed by the run
+  {
+    echo "Commit: $3"
+    echo "Host: ${BINFMT_STATE:-binfmt_misc state unknown} (the cleanup returns to it)"
+    cat "$1" 2>/dev/null || echo "no report: the chroot did not run"
+    echo "Total: $4 s"
+  } >"$2"
+}
+
 outside() {
   [ "$(id -u)" -eq 0 ] || { echo "arm64-check: run as root (it mounts and chroots)" >&2; exit 1; }
   local t0=$SECONDS t rc=0
@@ -271,6 +303,7 @@ outside() {
   flock -n 9 || { echo "arm64-check: another run holds $CACHE/lock" >&2; exit 1; }
   trap cleanup EXIT
   trap 'exit 130' INT TERM HUP
+  binfmt_before
   host_packages
   binfmt
   t=$SECONDS
@@ -285,11 +318,14 @@ outside() {
     LANG=C.UTF-8 PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
     /bin/bash /opt/crimebox/deploy/arm64-check.sh inside &
   wait $! || rc=$?
+  rm -rf "$CACHE/logs" # never the report of an earlier run
   mkdir -p "$CACHE/logs"
-  cp "$ROOTFS"/root/{start.log,steps.log,pip.log,arm64-report.txt} "$CACHE/logs/" 2>/dev/null || true
-  echo "==== arm64-check report ($(git -C "$HOST_ROOT" rev-parse --short HEAD))"
-  cat "$CACHE/logs/arm64-report.txt" 2>/dev/null || echo "no report: the chroot did not run"
-  echo "Total: $((SECONDS - t0)) s; logs in $CACHE/logs"
+  cp "$ROOTFS"/root/{start.log,steps.log,pip.log} "$CACHE/logs/" 2>/dev/null || true
+  write_report "$ROOTFS/root/arm64-report.txt" "$CACHE/logs/arm64-report.txt" \
+    "$(git -C "$HOST_ROOT" rev-parse --short HEAD)" "$((SECONDS - t0))"
+  echo "==== arm64-check report"
+  cat "$CACHE/logs/arm64-report.txt"
+  echo "Logs in $CACHE/logs"
   if [ "$rc" -ne 0 ]; then
     echo "FAILED (exit $rc); last lines of steps.log:"
     tail -25 "$CACHE/logs/steps.log" 2>/dev/null || true
@@ -297,6 +333,9 @@ outside() {
   fi
   echo "PASSED"
 }
+
+# Sourced (tests/deploy/test_arm64_check.py): the functions only.
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 
 case "${1:-}" in
   inside)

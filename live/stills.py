@@ -28,7 +28,7 @@ import httpx
 from cameras import trust
 from cameras.audit import answer_refused
 from cameras.models import Camera
-from crimebox import ffrun
+from crimebox import ffrun, slots
 from crimebox.atomic import write_atomic
 from crimebox.display import box_time
 from recordings import ffmpeg
@@ -86,19 +86,13 @@ def _fresh(cache: Path, now: float) -> bytes | None:
 def _slot() -> Iterator[None]:
     folder = state.live_dir() / "still-slots"
     folder.mkdir(parents=True, exist_ok=True)
-    for n in range(MAX_WAITING):
-        fd = os.open(folder / f"slot-{n}.lock", os.O_RDWR | os.O_CREAT, 0o640)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue
-        try:
-            yield
-        finally:
-            os.close(fd)  # closing drops the lock (the kernel drops it if the process dies)
-        return
-    raise StillBusy(f"{MAX_WAITING} still requests are already waiting for cameras")
+    fd = slots.take(folder, "slot", MAX_WAITING)
+    if fd is None:
+        raise StillBusy(f"{MAX_WAITING} still requests are already waiting for cameras")
+    try:
+        yield
+    finally:
+        os.close(fd)  # closing drops the lock (the kernel drops it if the process dies)
 
 
 def _single_flight(camera: Camera, cache: Path) -> bytes | None:

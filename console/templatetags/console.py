@@ -14,11 +14,6 @@ register.filter("human_size", human_size)
 register.filter("human_duration", human_duration)
 
 
-@register.filter
-def boxtime_short(value: datetime | None) -> str:
-    return box_time(value, "%H:%M:%S")
-
-
 @register.simple_tag
 def window(start: datetime, end: datetime | None) -> str:
     return box_window(start, end)

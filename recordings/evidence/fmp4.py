@@ -410,12 +410,12 @@ def splice(
         fragments = movie.fragments[start_index:] if n == 0 else movie.fragments
         zero = fragments[0].tfdt
         for fragment in fragments:
-            at = base + fragment.tfdt - zero
-            if at >= end_ticks:
+            decode_at = base + fragment.tfdt - zero
+            if decode_at >= end_ticks:
                 break
-            if fragment.tfdt_version == 0 and at >= 1 << 32:
+            if fragment.tfdt_version == 0 and decode_at >= 1 << 32:
                 raise Unsupported("a decode time too large for its 32-bit field")
-            chosen.append((movie, fragment, at))
+            chosen.append((movie, fragment, decode_at))
         base += fragments[-1].tfdt + fragments[-1].duration - zero
         if base >= end_ticks:
             break
@@ -426,12 +426,12 @@ def splice(
     held = 0
     handles: dict[Path, BinaryIO] = {}
     try:
-        for sequence, (movie, fragment, at) in enumerate(chosen, start=1):
+        for sequence, (movie, fragment, decode_at) in enumerate(chosen, start=1):
             keep = len(fragment.samples)
-            if at + fragment.duration > end_ticks:
+            if decode_at + fragment.duration > end_ticks:
                 elapsed, keep = 0, 0
                 for d, _, _ in fragment.samples:
-                    if at + elapsed >= end_ticks:
+                    if decode_at + elapsed >= end_ticks:
                         break
                     elapsed += d
                     keep += 1
@@ -440,10 +440,10 @@ def splice(
             f = handles[movie.path]
             mdat_at = fragment.offset + len(fragment.moof)
             if keep == len(fragment.samples):  # the recorded mdat, its header included
-                sink(renumbered(fragment, sequence, at))
+                sink(renumbered(fragment, sequence, decode_at))
                 copy_from, length = mdat_at, fragment.mdat_header + fragment.mdat_size
             else:
-                header, length = truncated(fragment, sequence, at, keep)
+                header, length = truncated(fragment, sequence, decode_at, keep)
                 sink(header)
                 copy_from = mdat_at + fragment.mdat_header
             f.seek(copy_from)
@@ -459,7 +459,7 @@ def splice(
                 ranges[-1] = (movie.path, ranges[-1][1], end)
             else:
                 ranges.append((movie.path, fragment.offset, end))
-            held = at + sum(d for d, _, _ in fragment.samples[:keep])
+            held = decode_at + sum(d for d, _, _ in fragment.samples[:keep])
     finally:
         for f in handles.values():
             f.close()

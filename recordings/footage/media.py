@@ -16,7 +16,6 @@
   one entry per person and segment, with the bytes they took.
 """
 
-import fcntl
 import logging
 import os
 import time
@@ -29,6 +28,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 
 from audit import log, viewings
+from crimebox import slots
 from crimebox.ranges import Unsatisfiable, parse_range
 
 logger = logging.getLogger(__name__)
@@ -71,10 +71,10 @@ class Slot:
         folder = Path(settings.DATA_DIR) / "streams"
         folder.mkdir(mode=0o750, parents=True, exist_ok=True)
         who = f"user-{user if user is not None else 'anonymous'}"
-        box = _lock_one(folder, "slot", settings.MAX_DOWNLOADS)
+        box = slots.take(folder, "slot", settings.MAX_DOWNLOADS)
         if box is None:
             raise Busy(yours=False)
-        own = _lock_one(folder, who, settings.MAX_DOWNLOADS_PER_USER)
+        own = slots.take(folder, who, settings.MAX_DOWNLOADS_PER_USER)
         if own is None:
             os.close(box)
             raise Busy(yours=True)
@@ -84,18 +84,6 @@ class Slot:
         for fd in self.fds:
             os.close(fd)  # closing the descriptor drops the lock
         self.fds = []
-
-
-def _lock_one(folder: Path, prefix: str, count: int) -> int | None:
-    for n in range(count):
-        fd = os.open(folder / f"{prefix}-{n}.lock", os.O_RDWR | os.O_CREAT, 0o640)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue
-        return fd
-    return None
 
 
 class MeteredFile:

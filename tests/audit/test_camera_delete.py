@@ -1,4 +1,4 @@
-"""Issue 18, item 6: deleting a camera must never alter the audit chain; a camera with history
+"""Deleting a camera must never alter the audit chain; a camera with history
 is retired (disabled, kept), one without history may still be deleted."""
 
 import pytest

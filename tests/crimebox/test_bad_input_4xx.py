@@ -1,4 +1,4 @@
-"""Issue 18: inputs that gave a 500 get a clear 4xx (or, where HTTP says so, a normal answer)."""
+"""Inputs that gave a 500 get a clear 4xx (or, where HTTP says so, a normal answer)."""
 
 import os
 from datetime import UTC, datetime

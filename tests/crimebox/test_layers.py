@@ -3,9 +3,10 @@
 Walks the import statements of every source file (ast: nothing is imported or run) and fails
 on any import of a higher layer. Apps not named in LAYERS (console, live, ...) sit on top: no
 layer may import them. Couplings by name that no import shows (a foreign key "app.Model", a
-permission "app.codename", a URL name "app:name") are found in the string literals too, and
-only the few listed in NAMED_UPWARD, each with its reason, may point up. The RTCC console
-(rtcc/) is a deployable of its own: it stands on crimebox and audit only.
+permission "app.codename", a URL name "app:name") are found in the string literals too, and in
+each layer's templates (templates/<app>/, templates/admin/<app>/: `{% url 'app:…' %}`,
+`perms.app.…`); only the few listed in NAMED_UPWARD, each with its reason, may point up.
+The RTCC console (rtcc/) is a deployable of its own: it stands on crimebox and audit only.
 """
 
 import ast
@@ -61,7 +62,7 @@ def violations(sources: dict[str, str], apps: set[str]) -> list[str]:
 NAMED_UPWARD = {
     # An audit entry names the camera it is about (and its migration depends on cameras).
     ("audit/models.py", "cameras"): "AuditEvent.camera is a foreign key to cameras.Camera",
-    ("audit/receivers.py", "cameras"): "camera deletions reach the audit trail",
+    ("audit/receivers.py", "cameras"): "the admin's camera changes: cameras/audit.py writes them",
     # One table of who may do what, for every app (docs/roles.md).
     ("audit/roles.py", "cameras"): "the roles' permissions",
     ("audit/roles.py", "recordings"): "the roles' permissions",
@@ -71,8 +72,17 @@ NAMED_UPWARD = {
     ("cameras/admin.py", "live"): "the live view's URL",
     # The exports admin hands over to the console's export pages.
     ("recordings/admin/exports.py", "console"): "redirects to the console's export pages",
+    # The footage pages are part of the console's pages (its menu, its look): they link to it.
+    ("templates/recordings/index.html", "console"): "each camera's still, the console's view",
+    ("templates/recordings/index.html", "live"): "a Live link for those who may watch",
+    ("templates/recordings/day.html", "live"): "a Live link for those who may watch",
+    ("templates/recordings/day.html", "console"): "Export selection opens the export form",
+    ("templates/recordings/player.html", "console"): "Export this opens the export form",
 }
 NAME = re.compile(r"^(?P<app>[a-z_]+)[.:][A-Za-z_][\w.]*$")
+TEMPLATE_NAME = re.compile(
+    r"""{%\s*url\s+['"](?P<url_app>[a-z_]+):[\w-]*|\bperms\.(?P<perm_app>[a-z_]+)\.\w+"""
+)
 
 
 def named_couplings(sources: dict[str, str], apps: set[str]) -> list[tuple[str, int, str, str]]:
@@ -91,6 +101,38 @@ def named_couplings(sources: dict[str, str], apps: set[str]) -> list[tuple[str, 
     return found
 
 
+def template_owner(relpath: str) -> str:
+    """The app a template belongs to: templates/<app>/… or templates/admin/<app>/…"""
+    parts = PurePosixPath(relpath).parts[1:]
+    if parts[0] == "admin":
+        parts = parts[1:]
+    return parts[0] if len(parts) > 1 else ""
+
+
+def template_couplings(
+    templates: dict[str, str], apps: set[str]
+) -> list[tuple[str, int, str, str]]:
+    """(path, line, app, the text) of every URL name or permission naming a higher app in a
+    layer's templates."""
+    found = []
+    for relpath, text in sorted(templates.items()):
+        own = template_owner(relpath)
+        for m in TEMPLATE_NAME.finditer(text):
+            app = m["url_app"] or m["perm_app"]
+            if app in apps and app != own and rank(app) > rank(own):
+                line = text.count("\n", 0, m.start()) + 1
+                found.append((relpath, line, app, m.group()))
+    return found
+
+
+def layer_templates(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): p.read_text()
+        for p in (root / "templates").rglob("*")
+        if p.is_file() and template_owner(p.relative_to(root).as_posix()) in LAYERS
+    }
+
+
 def layer_sources(root: Path) -> dict[str, str]:
     return {
         p.relative_to(root).as_posix(): p.read_text()
@@ -107,7 +149,12 @@ def test_lower_layers_never_import_higher_ones() -> None:
 
 
 def test_upward_couplings_by_name_are_only_the_known_ones() -> None:
-    found = named_couplings(layer_sources(ROOT), first_party(ROOT))
+    apps = first_party(ROOT)
+    templates = layer_templates(ROOT)
+    assert {"templates/recordings/day.html", "templates/admin/cameras/camera/discover.html"} <= set(
+        templates
+    )
+    found = named_couplings(layer_sources(ROOT), apps) + template_couplings(templates, apps)
     unknown = [f"{p}:{line} names {value!r}" for p, line, app, value in found
                if (p, app) not in NAMED_UPWARD]  # fmt: skip
     assert unknown == []
@@ -128,6 +175,22 @@ def test_a_coupling_by_name_is_found() -> None:
     assert [(line, value) for _, line, _, value in found] == [
         (1, "recordings.Segment"), (2, "console:exports"), (3, "live.view_live"),
     ]  # fmt: skip
+
+
+def test_a_coupling_by_name_in_a_template_is_found() -> None:
+    apps = {*LAYERS, "console", "live"}
+    text = (
+        "<a href=\"{% url 'recordings:day' c.pk %}\">day</a>\n"
+        '{% if perms.live.view_live %}<a href="{% url  "live:camera" c.pk %}">Live</a>{% endif %}\n'
+        "{% if perms.recordings.export_footage %}{% url 'console:export_new' %}{% endif %}\n"
+        "{% url 'admin:index' %} perms.cameras.change_camera\n"
+    )
+    found = template_couplings({"templates/recordings/x.html": text}, apps)
+    assert [(line, app) for _, line, app, _ in found] == [(2, "live"), (2, "live"), (3, "console")]
+    assert template_couplings({"templates/admin/cameras/camera/x.html": text}, apps)[0][2] == (
+        "recordings"
+    )
+    assert template_owner("templates/admin/app_list.html") == ""
 
 
 def test_the_rtcc_console_stands_on_crimebox_and_audit_only() -> None:

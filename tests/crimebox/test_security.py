@@ -117,8 +117,8 @@ def behind_https(settings):
 
 @pytest.mark.django_db
 def test_forwarded_proto_is_believed_only_from_the_proxy(client, behind_https):
-    """Issue 18: with CRIMEBOX_HTTPS any client could say X-Forwarded-Proto: https over plain
-    HTTP and be served without the redirect (and take secure cookies over it)."""
+    """With CRIMEBOX_HTTPS, X-Forwarded-Proto: https from any client but the proxy is ignored:
+    plain HTTP is still redirected (and never given secure cookies)."""
     header = {"HTTP_X_FORWARDED_PROTO": "https", "HTTP_HOST": "box.example.org"}
     forged = client.get("/health", REMOTE_ADDR="10.147.17.9", **header)
     assert forged.status_code == 301 and forged["Location"].startswith("https://")

@@ -169,8 +169,9 @@ def test_slow_downloads_never_block_health_or_the_admin(server, settings):
 
 
 def test_a_client_that_read_nothing_is_not_said_to_have_received_the_file(server, settings):
-    """Issue 18: a client that read nothing and reset was audited "complete, 503,252 bytes".
-    The server knows what its socket accepted, and says the client got at most that."""
+    """A client that read nothing and reset is never audited as having the whole file
+    ("complete, 503,252 bytes"). The server knows what its socket accepted, and says the
+    client got at most that."""
     port = server
     [segment] = make_segments(make_camera("North"), datetime(2026, 11, 23, 14, tzinfo=UTC), 1)
     segment.abs_path.write_bytes(os.urandom(100_000))  # fits in the loopback buffers

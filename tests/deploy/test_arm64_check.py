@@ -94,3 +94,49 @@ def test_every_requirement_has_an_arm64_wheel_or_is_pure_python(tmp_path):
     pinned = re.findall(r"^([A-Za-z0-9_.-]+)==", (ROOT / "requirements.txt").read_text(), re.M)
     assert pinned and {name.lower() for name in pinned} <= files.keys()
     assert any("aarch64" in url for url in files.values())  # not only pure Python: checked
+
+
+def sourced(script: str, **env: str) -> subprocess.CompletedProcess:
+    """Run `script` in bash with deploy/arm64-check.sh's functions (sourced: nothing runs).
+    The argument is one it refuses: were it to run when sourced, it stops at its usage."""
+    return run(
+        "bash", "-c", f'source "{CHECK}" not-an-argument\n{script}', env={**os.environ, **env}
+    )
+
+
+def test_the_report_file_names_the_commit_and_the_total_time(tmp_path):
+    inner = tmp_path / "inner.txt"
+    inner.write_text("PASS stop (3 s)\nMachine: aarch64\n")
+    out = tmp_path / "arm64-report.txt"
+    script = f"""BINFMT_STATE="binfmt_misc mounted, qemu-aarch64 not registered before the run"
+write_report "{inner}" "{out}" abc1234 692
+write_report "{tmp_path / "none"}" "{tmp_path / "empty.txt"}" abc1234 5"""
+    assert sourced(script).returncode == 0
+    assert out.read_text().splitlines() == [
+        "Commit: abc1234",
+        "Host: binfmt_misc mounted, qemu-aarch64 not registered before the run "
+        "(the cleanup returns to it)",
+        "PASS stop (3 s)",
+        "Machine: aarch64",
+        "Total: 692 s",
+    ]
+    empty = (tmp_path / "empty.txt").read_text().splitlines()
+    assert empty[2:] == ["no report: the chroot did not run", "Total: 5 s"]
+
+
+def test_cleanup_removes_only_the_qemu_handlers_that_were_not_there_before(tmp_path):
+    """Installing qemu-user-static registers handlers itself: each one it added goes (a
+    handler is removed by writing -1 to it), the host's own stay."""
+    binfmt = tmp_path / "binfmt_misc"
+    binfmt.mkdir()
+    for name in ("qemu-aarch64", "qemu-arm", "qemu-riscv64", "python3.11", "status"):
+        (binfmt / name).write_text("enabled\n")
+    script = 'HANDLERS_BEFORE=" qemu-riscv64 "\nrestore_binfmt'
+    result = sourced(f'BINFMT_DIR="{binfmt}"\n{script}')
+    assert result.returncode == 0, result.stderr
+    removed = sorted(p.name for p in binfmt.iterdir() if p.read_text() == "-1\n")
+    assert removed == ["qemu-aarch64", "qemu-arm"]
+    for name in removed:
+        (binfmt / name).write_text("enabled\n")
+    assert sourced(f'BINFMT_DIR="{binfmt}"\nrestore_binfmt').returncode == 0  # never looked
+    assert not any("-1" in p.read_text() for p in binfmt.iterdir())

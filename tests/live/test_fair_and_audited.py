@@ -1,4 +1,4 @@
-"""Issue 18, item 5: no live byte without an audited session; the live cap is shared fairly."""
+"""No live byte without an audited session; the live cap is shared fairly."""
 
 import time
 

@@ -1,4 +1,4 @@
-"""Issue 8 item 15: /health and the status panel only for users with a role; an evidence
+"""/health and the status panel only for users with a role; an evidence
 package carries custody data (who held, copied, exported, changed what, when), not who merely
 looked at the footage and no one's client address."""
 

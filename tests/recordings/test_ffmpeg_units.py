@@ -37,7 +37,7 @@ def test_record_argv_is_stream_copy_over_tcp_with_timeout_and_clock_segments():
 
 
 def test_credentials_are_read_from_a_private_listing_never_from_argv(settings):
-    """Issue 18 item 8: FFmpeg has no RTSP credential option; the URL goes in a 0600 file."""
+    """FFmpeg has no RTSP credential option: the URL goes in a 0600 file, never in argv."""
     url = "rtsp://admin:Pa%27ss%21w0rd@cam:8554/live/1"
     argv = ffmpeg.record_argv(url, "/r/x-%06d.mp4", segment_seconds=60, timeout_seconds=10)
     assert not any("Pa" in a or "admin" in a for a in argv)

@@ -122,7 +122,7 @@ def test_streams_past_the_cap_get_503_with_retry_after(segment, investigator, se
 
 
 def test_one_user_cannot_take_every_stream(segment, investigator, settings):
-    """Issue 18: 8 stalled downloads by one investigator left everyone else with 503s."""
+    """A per-user cap: stalled downloads by one investigator never leave everyone else with 503s."""
     settings.MAX_DOWNLOADS, settings.MAX_DOWNLOADS_PER_USER = 4, 2
     url = reverse("recordings:download", args=[segment.pk])
     held = [investigator.get(url) for _ in range(2)]

@@ -1,4 +1,4 @@
-"""Issue 18: stills are footage: thumbnails, camera and live stills are audited, one entry per
+"""Stills are footage: thumbnails, camera and live stills are audited, one entry per
 user, camera and minute."""
 
 from datetime import UTC, datetime, timedelta

@@ -166,8 +166,8 @@ def with_members(package: Path, out: Path, extra: dict[str, bytes]) -> Path:
     ],
 )
 def test_verify_evidence_names_every_member_outside_the_package(footage, tmp_path, capsys, member):  # noqa: F811
-    """Issue 18 item 7: extra members at the zip's root, `../escape.txt` or
-    `<folder>/originals/../../x.txt` gave "package verified"."""
+    """Extra members at the zip's root, `../escape.txt` or `<folder>/originals/../../x.txt`
+    are each named and the package fails, never "package verified"."""
     package = export(tmp_path, T0 + timedelta(seconds=1), T0 + timedelta(seconds=3))
     with zipfile.ZipFile(package) as z:
         folder = z.namelist()[0].split("/")[0]
@@ -184,7 +184,8 @@ def test_verify_evidence_without_ffprobe_says_the_tool_is_missing(
     capsys,
     settings,
 ):
-    """Issue 24: "the zip is damaged: [Errno 2] No such file or directory: '…/ffprobe'"."""
+    """Without ffprobe the package still verifies and the report says the tool is missing,
+    never "the zip is damaged: [Errno 2] No such file or directory: '…/ffprobe'"."""
     package = export(tmp_path, T0 + timedelta(seconds=1), T0 + timedelta(seconds=3))
     settings.FFPROBE = str(tmp_path / "bin" / "ffprobe")
     capsys.readouterr()

@@ -47,8 +47,8 @@ def test_the_documented_check_accepts_every_document_and_refuses_an_altered_one(
 
 @pytest.mark.django_db
 def test_the_documented_check_trusts_only_the_enrolled_key(rtcc, rtcc_db):
-    """Issue 18: with the box's own login a second `boxes` document with another key was
-    inserted, and documents signed by it passed the documented check."""
+    """The documented check trusts only the enrolled key: a second `boxes` document with another
+    key, inserted with the box's own login, does not make documents signed by it pass."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from crimebox.keys import SigningKey
