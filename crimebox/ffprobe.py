@@ -178,7 +178,7 @@ def probe(source: str | Path, timeout_seconds: float = 15) -> MediaInfo:
         # Its last line starts with what it opened: the stream, not the private listing;
         # a redirect the relay refused is said before it.
         last = lines[-1].replace(argv[-1], str(source)) if lines else ""
-        last = rtsp_guard.refusal(lines) or last
+        last = rtsp_guard.said(lines) or last
         raise exit_error(argv, proc.returncode, last)
     try:
         return parse_ffprobe(json.loads(proc.stdout), counted="-count_packets" in argv)

@@ -33,6 +33,8 @@ DEFAULT_TIMEOUT = 10.0
 MAX_HEADER = 64 * 1024  # an RTSP answer's head larger than this is not a camera's
 MAX_BODY = 1 << 20  # an SDP larger than this neither
 _STATUS = re.compile(rb"RTSP/\d\.\d (\d{3})")
+UNREACHABLE = "cannot reach the camera at"
+_SAID = re.compile(rf" 502 ((?:{UNREACHABLE} |redirected its stream to \S+: {REFUSED}).*)$")
 
 
 def shown_target(location: str) -> str:
@@ -42,17 +44,26 @@ def shown_target(location: str) -> str:
         where = f"{parts.scheme}://{parts.hostname}:{parts.port or 554}"
     except ValueError:
         where = location
+    if not location:
+        return "somewhere it did not say"
     return re.sub(r"[^!-~]", "?", where)[:100]
 
 
-def refusal(lines: list[str]) -> str:
-    """The relay's refusal as FFmpeg printed it ("redirected its stream to …"), or ""."""
+def said(lines: list[str]) -> str:
+    """What the relay told FFmpeg (a refused redirect, a camera it could not reach) as FFmpeg
+    printed it ("method OPTIONS failed: 502 <reason>"), or "". FFmpeg's own last line is then
+    only "Server returned 5XX Server Error reply"."""
     for line in reversed(lines):
-        if REFUSED in line:
-            found = re.search(r"redirected its stream to \S+: " + REFUSED, line)
-            if found:
-                return found.group(0)
+        found = _SAID.search(line)
+        if found:
+            return found.group(1)
     return ""
+
+
+def refusal(lines: list[str]) -> str:
+    """The relay's refused redirect ("redirected its stream to …: refused, …"), or ""."""
+    text = said(lines)
+    return text if text.endswith(REFUSED) else ""
 
 
 class Relay:
@@ -145,7 +156,8 @@ class Relay:
         try:
             camera = socket.create_connection(self.target, timeout=self.timeout * 0.8)
         except OSError as e:  # FFmpeg says it as it says a camera it cannot reach
-            self._answer(client, f"{e.strerror or e} ({self.target[0]}:{self.target[1]})")
+            host, port = self.target
+            self._answer(client, f"{UNREACHABLE} {host}:{port}: {e.strerror or e}")
             return
         camera.settimeout(None)
         self.sockets.append(camera)

@@ -253,9 +253,9 @@ class Supervisor:
         code = run.proc.returncode
         lines = list(run.stderr)
         cause = gaps.classify_exit(lines, code, disk_full=disk_is_full())
-        # A redirect the relay refused is said before FFmpeg's last line ("Server returned 5XX").
+        # What the relay told FFmpeg is said before its last line ("Server returned 5XX").
         detail = (
-            rtsp_guard.refusal(lines)
+            rtsp_guard.said(lines)
             or gaps.telling_line(lines, cause)
             or (
                 "the camera ended the stream (FFmpeg exited with status 0)"
