@@ -29,6 +29,8 @@ TEST_APT=(
   chromium chromium-driver
   # systemd-analyze verifies the units install writes.
   systemd
+  # VERIFY.txt's stock-tool steps are run as written (its step 0 lists the zip with unzip).
+  unzip
 )
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

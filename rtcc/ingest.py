@@ -7,9 +7,21 @@ killed ingest re-reads exactly what it had not committed. Reading (network) happ
 transaction; a document that breaks its own write is rolled back to its savepoint and recorded
 as malformed, so no document can stop the ingest (never a crash loop).
 
-A number that is skipped while later ones arrive opens a MissingRange; it is re-checked on
-later passes (a batch delivered out of order), closed by the box's own `dropped` declaration,
-or after RTCC_HOLE_GRACE_MINUTES reported as an integrity alert.
+Numbers count only once a document is trusted: well-formed and signed by the box's enrolled
+key (a `boxes` document: presenting that key). Anything else (malformed, a bad signature, a key
+that is not enrolled, another box's name) still moves its collection's cursor, so it is read
+once, but never the box's numbering: a stranger's document claiming n = 10**6 cannot push the
+box's count past its real documents. A pending box's documents are counted when they are
+released after enrolment, its `boxes` document (BoxKey.n) at the same time.
+
+A counted number above the highest so far opens a MissingRange for the numbers skipped; a
+number that falls in an open range fills it (the box's sender inserts a batch one collection at
+a time, so a pass can read heartbeat k after segment k+1): it is applied once, as late. Any
+other number already counted is a conflict, "used twice". Open ranges are re-checked each pass
+for numbers inserted after a later number of their own collection had been read (the cursor
+has passed them); what the cursor has not passed is left to the stream. A range is closed by
+the box's own `dropped` declaration, or after RTCC_HOLE_GRACE_MINUTES reported as an integrity
+alert.
 """
 
 import heapq
@@ -26,7 +38,7 @@ from django.utils import timezone
 from . import alerts, apply, fleet, trust
 from .documents import malformed
 from .ledger import COLLECTIONS, Ledger, LedgerError
-from .models import Alert, Box, HeldDocument, IngestState, IntegrityProblem, MissingRange
+from .models import Alert, Box, BoxKey, HeldDocument, IngestState, IntegrityProblem, MissingRange
 
 logger = logging.getLogger(__name__)
 
@@ -154,21 +166,23 @@ def ingest_one(batch: apply.Batch, name: str, doc: dict, now: datetime) -> None:
     box, n = batch.box, doc.get("n")
     if isinstance(n, int | float) and not isinstance(n, bool):
         box.cursors[name] = max(box.cursors.get(name, 0), n)
-    _count(box, doc, now)
     guarded(batch, name, doc, now)
 
 
-def guarded(batch: apply.Batch, name: str, doc: dict, now: datetime, late: bool = False) -> None:
+def guarded(batch: apply.Batch, name: str, doc: dict, now: datetime) -> None:
     """handle() — in bulk, straight; otherwise in its own savepoint: whatever one document
-    does wrong, the others go on."""
+    does wrong, the others go on. Its number is counted outside the savepoint: a trusted
+    document whose rows could not be written still arrived."""
     box = batch.box
     box.documents += 1
+    verdict = judge(box, name, doc)
+    late = _count(box, doc["n"], doc, now) if verdict is trust.Verdict.TRUSTED else False
     if batch.bulk:
-        handle(batch, name, doc, now, late)
+        handle(batch, name, doc, now, verdict, late)
         return
     try:
         with transaction.atomic():
-            handle(batch, name, doc, now, late)
+            handle(batch, name, doc, now, verdict, late)
     except Exception as e:  # a poison document must never stop the ingest (a crash loop)
         logger.exception("ingest: document %r could not be stored", str(doc.get("_id"))[:300])
         alerts.problem(
@@ -176,31 +190,50 @@ def guarded(batch: apply.Batch, name: str, doc: dict, now: datetime, late: bool 
         )
 
 
-def _count(box: Box, doc: dict, now: datetime) -> None:
-    """The document's number: a hole below it opens a MissingRange."""
-    n = doc.get("n")
-    if not isinstance(n, int) or isinstance(n, bool):
-        return
-    if n > box.last_n + 1:
-        MissingRange.objects.create(box=box, first=box.last_n + 1, last=n - 1, noticed_at=now)
+def judge(box: Box, name: str, doc: dict) -> trust.Verdict | None:
+    """None for a malformed document; for a `boxes` document TRUSTED when it presents the
+    enrolled key, BAD when its key does not check, HELD otherwise; else trust.verdict()."""
+    if malformed(doc, name, box.box_id):
+        return None
+    if doc["kind"] != "box":
+        return trust.verdict(doc, box)
+    if trust.key_problem(doc):
+        return trust.Verdict.BAD
+    enrolled = box.enrolment == Box.Enrolment.ENROLLED and doc["fingerprint"] == box.fingerprint
+    return trust.Verdict.TRUSTED if enrolled else trust.Verdict.HELD
+
+
+def _count(box: Box, n: int, doc: dict | None, now: datetime) -> bool:
+    """A trusted number: a hole below it opens a MissingRange; one that falls in an open range
+    fills it (True: it arrived late); any other number already counted is a conflict."""
     if n > box.last_n:
+        if n > box.last_n + 1:
+            MissingRange.objects.create(box=box, first=box.last_n + 1, last=n - 1, noticed_at=now)
         box.last_n = n
-    else:
-        alerts.problem(
-            IntegrityProblem.Kind.CONFLICT, box, f"number {n} used twice", doc=doc, now=now
-        )
+        return False
+    if fill(box, n, now):
+        return True
+    alerts.problem(IntegrityProblem.Kind.CONFLICT, box, f"number {n} used twice", doc=doc, now=now)
+    return False
 
 
-def handle(batch: apply.Batch, name: str, doc: dict, now: datetime, late: bool = False) -> None:
+def handle(
+    batch: apply.Batch,
+    name: str,
+    doc: dict,
+    now: datetime,
+    verdict: trust.Verdict | None,
+    late: bool = False,
+) -> None:
     box = batch.box
-    if problem := malformed(doc, name, box.box_id):
+    if verdict is None:
+        problem = malformed(doc, name, box.box_id)
         kind = IntegrityProblem.Kind.FORGED_BOX if "claims box" in problem else "malformed"
         alerts.problem(kind, box, problem, doc=doc, now=now)
         return
     if doc["kind"] == "box":
         register(box, doc, now)
         return
-    verdict = trust.verdict(doc, box)
     if verdict is trust.Verdict.HELD:
         hold(box, name, doc, now)
     elif verdict is trust.Verdict.BAD:
@@ -231,6 +264,9 @@ def register(box: Box, doc: dict, now: datetime) -> None:
         alerts.problem(IntegrityProblem.Kind.BAD_SIGNATURE, box, problem, doc=doc, now=now)
         return
     key, new = trust.register_key(box, doc, now)
+    if key.fingerprint != box.fingerprint or box.enrolment != Box.Enrolment.ENROLLED:
+        # counted if this key is enrolled (release_held)
+        BoxKey.objects.filter(pk=key.pk, n=None).update(n=doc["n"])
     if box.enrolment == Box.Enrolment.ENROLLED and key.fingerprint != box.fingerprint:
         alerts.raise_alert(
             Alert.Kind.SECOND_KEY,
@@ -273,9 +309,11 @@ def hold(box: Box, name: str, doc: dict, now: datetime) -> None:
 
 
 def release_held(ledger: Ledger, box: Box, now: datetime) -> int:
-    """Once a key is enrolled, the documents held for it are verified like new ones."""
+    """Once a key is enrolled, the documents held for it are verified like new ones, and the
+    number of the `boxes` document that presented it is counted."""
     if box.enrolment != Box.Enrolment.ENROLLED:
         return 0
+    _count_registration(box, now)
     done = 0
     while held := list(box.held.filter(fingerprint=box.fingerprint).order_by("n")[:CHUNK]):
         found: dict[str, dict] = {}
@@ -291,6 +329,17 @@ def release_held(ledger: Ledger, box: Box, now: datetime) -> int:
             box.save()
         done += len(held)
     return done
+
+
+def _count_registration(box: Box, now: datetime) -> None:
+    key = box.keys.filter(fingerprint=box.fingerprint).exclude(n=None).first()
+    if key is None or key.n is None:
+        return
+    with transaction.atomic():
+        box.refresh_from_db()
+        _count(box, key.n, None, now)
+        box.save()
+        BoxKey.objects.filter(pk=key.pk).update(n=None)
 
 
 def _release(batch: apply.Batch, row: HeldDocument, doc: dict | None, now: datetime) -> None:
@@ -310,28 +359,42 @@ def _release(batch: apply.Batch, row: HeldDocument, doc: dict | None, now: datet
 
 
 def recheck_holes(ledger: Ledger, box: Box, now: datetime) -> int:
-    """Numbers that were skipped may still arrive (a batch delivered out of order)."""
+    """Numbers that were skipped may still arrive. One whose collection's cursor has not passed
+    it is the stream's (it fills the hole when read); here only those inserted behind the
+    cursor (a batch delivered out of order), trusted and not held for release."""
     done = 0
     open_ = box.missing.filter(state=MissingRange.State.OPEN).order_by("first")
     for hole in list(open_[:HOLES_PER_PASS]):
         late = [
             (name, doc)
             for name in COLLECTIONS
+            if name != "boxes"  # a key's registration is counted through BoxKey.n
             for doc in ledger.numbered(name, box.box_id, hole.first, hole.last, CHUNK)
+            if isinstance(doc.get("n"), int) and doc["n"] <= box.cursors.get(name, 0)
         ]
-        late.sort(key=lambda item: _n(item[1].get("n")))
+        held = set(
+            box.held.filter(doc_id__in=[d.get("_id") for _, d in late]).values_list(
+                "doc_id", flat=True
+            )
+        )
+        late = [(name, doc) for name, doc in late if doc.get("_id") not in held]
+        late.sort(key=lambda item: item[1]["n"])
         if not late:
             continue
         with transaction.atomic():
             box.refresh_from_db()
             batch = apply.Batch(box, bulk=False)
             for name, doc in late:
-                if isinstance(doc.get("n"), int) and fill(box, doc["n"], now):
-                    guarded(batch, name, doc, now, late=True)
+                if _is_open(box, doc["n"]) and judge(box, name, doc) is trust.Verdict.TRUSTED:
+                    guarded(batch, name, doc, now)
+                    done += 1
             batch.flush()
             box.save()
-        done += len(late)
     return done
+
+
+def _is_open(box: Box, n: int) -> bool:
+    return box.missing.filter(state=MissingRange.State.OPEN, first__lte=n, last__gte=n).exists()
 
 
 def fill(box: Box, n: int, now: datetime) -> bool:

@@ -103,6 +103,12 @@ class BoxKey(models.Model):
     fingerprint = models.CharField(max_length=64)
     public_key_pem = models.TextField()
     doc_id = models.CharField(max_length=300, help_text="The `boxes` document.")
+    n = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        help_text="The `boxes` document's number, until it is counted (when this key is "
+        "enrolled): the box's numbering trusts only its enrolled key.",
+    )
     state = models.CharField(
         max_length=8, choices=Box.Enrolment.choices, default=Box.Enrolment.PENDING
     )

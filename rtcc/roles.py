@@ -1,4 +1,4 @@
-"""The console's roles, as Django groups (docs/rtcc.md, "Roles").
+"""The console's roles, as Django groups (docs/rtcc.md, "Pages and roles").
 
 Named "RTCC …" so they never meet the box's groups of the same words (audit/roles.py): the
 test suite runs both apps in one database, and a role's permissions differ between the two.

@@ -1,9 +1,15 @@
 """rtcc_verify: the ingest's checks again, over everything the ledger holds (docs/rtcc.md).
 
 What an auditor runs before testifying that the datacenter's copy is whole: every document's
-signature with the box's enrolled key, every document number accounted for (present, or
-declared dropped by the box), every camera's chain continuous and recomputed, and every
-segment the console shows still in the ledger. Read-only: nothing is written anywhere.
+signature with the box's enrolled key, every document number accounted for, every camera's
+chain continuous and recomputed, and every segment the console shows still in the ledger.
+Read-only: nothing is written anywhere.
+
+A number is accounted for by a document the box's enrolled key signed (only those: a stranger's
+document claiming n = 2**63 proves nothing and must not make the check count to it), by the
+box's own `dropped` declaration, or, for heartbeats, by a sample the console ingested (a
+datacenter may expire heartbeats after 90 days, docs/sync.md: a fact the console holds is not
+missing because the ledger let it go).
 """
 
 from collections import defaultdict
@@ -15,7 +21,7 @@ from crimebox.signature import verify
 from . import trust
 from .documents import malformed
 from .ledger import COLLECTIONS, Ledger
-from .models import Box, SegmentRecord
+from .models import Box, HeartbeatSample, SegmentRecord
 
 
 @dataclass
@@ -45,18 +51,25 @@ class BoxReport:
     findings: list[Finding] | None = None
 
 
+def box_ids(ledger: Ledger) -> list[str]:
+    """Every box the ledger or the console knows: a box the console never ingested is checked
+    too (its documents are all untrusted until it is enrolled)."""
+    ledger.ping()  # an unreachable ledger is an error, never an empty "ok"
+    known = set(Box.objects.values_list("box_id", flat=True))
+    return sorted(known | {b for b in ledger.box_ids() if b and len(b) <= 100})
+
+
 def verify_all(ledger: Ledger, box_id: str | None = None) -> list[BoxReport]:
-    boxes = Box.objects.order_by("box_id")
-    if box_id:
-        boxes = boxes.filter(box_id=box_id)
-    return [verify_box(ledger, box) for box in boxes]
+    ids = [box_id] if box_id else box_ids(ledger)
+    known = {b.box_id: b for b in Box.objects.filter(box_id__in=ids)}
+    return [verify_box(ledger, known.get(b) or Box(box_id=b)) for b in ids]
 
 
 def verify_box(ledger: Ledger, box: Box) -> BoxReport:
     report = BoxReport(box.box_id, findings=[])
     found: list[Finding] = report.findings  # type: ignore[assignment]
     numbers: set[int] = set()
-    declared: set[int] = set()
+    declared: list[tuple[int, int]] = []
     chains: dict[int, dict[int, dict]] = defaultdict(dict)
     for name in COLLECTIONS:
         for doc in ledger.everything(name, box.box_id):
@@ -76,19 +89,18 @@ def _check(
     doc: dict,
     found: list[Finding],
     numbers: set[int],
-    declared: set[int],
+    declared: list[tuple[int, int]],
     chains: dict[int, dict[int, dict]],
 ) -> None:
     doc_id = str(doc.get("_id", ""))[:300]
     if problem := malformed(doc, name, box.box_id):
         found.append(Finding(box.box_id, "malformed", problem, doc_id))
         return
-    if doc["n"] in numbers:
-        found.append(Finding(box.box_id, "conflict", f"number {doc['n']} used twice", doc_id))
-    numbers.add(doc["n"])
     if doc["kind"] == "box":
         if problem := trust.key_problem(doc):
             found.append(Finding(box.box_id, "bad_signature", problem, doc_id))
+        elif box.enrolment == Box.Enrolment.ENROLLED and doc["fingerprint"] == box.fingerprint:
+            _number(box, doc, numbers, found)
         return
     if box.enrolment != Box.Enrolment.ENROLLED or doc["sig"]["key"] != box.fingerprint:
         found.append(
@@ -113,18 +125,33 @@ def _check(
             )
         )
         return
+    _number(box, doc, numbers, found)
     if doc["kind"] == "segment":
         chains[doc["camera_id"]][doc["sequence"]] = doc
     elif doc["kind"] == "dropped":
-        for r in doc["numbers"]:
-            declared.update(range(r["first"], r["last"] + 1))
+        declared.extend((r["first"], r["last"]) for r in doc["numbers"])
 
 
-def _numbers(box: Box, numbers: set[int], declared: set[int], found: list[Finding]) -> None:
+def _number(box: Box, doc: dict, numbers: set[int], found: list[Finding]) -> None:
+    if doc["n"] in numbers:
+        found.append(
+            Finding(box.box_id, "conflict", f"number {doc['n']} used twice", str(doc["_id"]))
+        )
+    numbers.add(doc["n"])
+
+
+def _numbers(
+    box: Box, numbers: set[int], declared: list[tuple[int, int]], found: list[Finding]
+) -> None:
+    if box.pk is not None:
+        numbers = numbers | set(HeartbeatSample.objects.filter(box=box).values_list("n", flat=True))
     if not numbers:
         return
-    missing = [n for n in range(1, max(numbers)) if n not in numbers and n not in declared]
-    for first, last in _runs(missing):
+    # Runs, never a range materialised: the gaps between the present numbers, minus the
+    # declared ranges.
+    present = sorted(numbers)
+    gaps = [(a + 1, b - 1) for a, b in zip([0, *present], present, strict=False) if b > a + 1]
+    for first, last in _without(gaps, sorted(declared)):
         found.append(
             Finding(
                 box.box_id,
@@ -135,14 +162,21 @@ def _numbers(box: Box, numbers: set[int], declared: set[int], found: list[Findin
         )
 
 
-def _runs(values: list[int]) -> list[tuple[int, int]]:
-    runs: list[tuple[int, int]] = []
-    for v in values:
-        if runs and v == runs[-1][1] + 1:
-            runs[-1] = (runs[-1][0], v)
-        else:
-            runs.append((v, v))
-    return runs
+def _without(gaps: list[tuple[int, int]], declared: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of the (sorted) gaps no (sorted) declared range covers."""
+    out = []
+    for first, last in gaps:
+        for d_first, d_last in declared:
+            if d_last < first or d_first > last:
+                continue
+            if d_first > first:
+                out.append((first, d_first - 1))
+            first = max(first, d_last + 1)
+            if first > last:
+                break
+        if first <= last:
+            out.append((first, last))
+    return out
 
 
 def _chain(box: Box, camera_id: int, links: dict[int, dict], found: list[Finding]) -> None:
@@ -176,6 +210,8 @@ def _chain(box: Box, camera_id: int, links: dict[int, dict], found: list[Finding
 
 def _still_there(box: Box, chains: dict[int, dict[int, dict]], found: list[Finding]) -> None:
     """Segments the console shows must still be in the ledger."""
+    if box.pk is None:  # a box the console never ingested shows nothing
+        return
     present = {doc["_id"] for links in chains.values() for doc in links.values()}
     shown = SegmentRecord.objects.filter(box=box).values_list("doc_id", "sequence")
     for doc_id, sequence in shown.iterator():

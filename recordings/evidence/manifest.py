@@ -98,10 +98,12 @@ def audit_entries(segments: list[Segment], cameras: list[Camera]) -> list[dict]:
     ]
 
 
-def verify_text(export: Export, key: SigningKey, exported_at: str) -> bytes:
+def verify_text(export: Export, key: SigningKey, exported_at: str, folder: str) -> bytes:
+    """VERIFY.txt for a package whose zip holds the one folder `folder`."""
     return render_to_string(
         "recordings/evidence/VERIFY.txt",
         {
+            "folder": folder,
             "fingerprint": key.fingerprint,
             "case": export.case_number,
             "box_id": settings.BOX_ID,

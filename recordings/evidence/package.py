@@ -146,7 +146,7 @@ def write_package(
                         files[name] = _add_streamed(z, s.abs_path, f"{stem}/{name}", s.size)
                 text = {
                     "box_public_key.pem": key.public_pem,
-                    "VERIFY.txt": verify_text(export, key, exported_at),
+                    "VERIFY.txt": verify_text(export, key, exported_at, stem),
                 }
                 for name, content in text.items():
                     files[name] = hashlib.sha256(content).hexdigest()

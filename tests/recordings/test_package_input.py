@@ -3,6 +3,7 @@ written, and case numbers / reasons with control characters or too long are refu
 everywhere, VERIFY.txt included."""
 
 import re
+import shutil
 import subprocess
 import zipfile
 from datetime import UTC, datetime, timedelta
@@ -68,7 +69,7 @@ def test_a_file_added_to_a_package_fails_verification(footage, tmp_path, capsys)
     assert "README-FIRST.txt: not covered by the signed manifest" in capsys.readouterr().out
 
 
-def commands(text: str, heading: str) -> list[str]:
+def section_lines(text: str, heading: str) -> list[str]:
     """The indented command lines of one section of VERIFY.txt."""
     section = text.split(heading, 1)[1].split("\n\n\n", 1)[0]
     return [
@@ -76,6 +77,17 @@ def commands(text: str, heading: str) -> list[str]:
         for line in section.splitlines()
         if line.startswith("   ") and not line.strip().startswith(("must", "or ", "(", '"'))
     ]
+
+
+def commands(text: str, heading: str) -> list[str]:
+    """The command lines of one section run in the unzipped folder (steps 1 to 4)."""
+    return [c for c in section_lines(text, heading) if "PACKAGE.zip" not in c]
+
+
+def zip_step(text: str, heading: str) -> str:
+    """Step 0 of one section: run where the zip is, before unzipping, on PACKAGE.zip."""
+    [line] = [c for c in section_lines(text, heading) if "PACKAGE.zip" in c]
+    return line
 
 
 def test_verify_txt_steps_work_as_written(footage, tmp_path):
@@ -104,11 +116,22 @@ def test_verify_txt_steps_work_as_written(footage, tmp_path):
     (folder / "manifest.json").write_bytes((folder / "manifest.json").read_bytes() + b" ")
     out = run(python.strip().replace("python3", str(Path(__import__("sys").executable)), 1))
     assert out.returncode != 0 and "InvalidSignature" in out.stderr
+    # Step 0, where the zip is, under the name the reader types for it; the folder is named.
+    received = tmp_path / "received"
+    received.mkdir()
+    shutil.copy(package, received / "PACKAGE.zip")
+    for heading in ("LINUX (", "MACOS ("):
+        step = subprocess.run(
+            ["bash", "-c", zip_step(text, heading)], cwd=received, capture_output=True, text=True
+        )
+        assert step.stdout == f"Zip holds only {folder.name}/\n", step.stderr
     # Windows: the PowerShell lines name the cmdlets a defence expert has.
     windows = text.split("WINDOWS (PowerShell)", 1)[1]
     assert (
         "Get-FileHash -Algorithm SHA256" in windows and "py -m pip install cryptography" in windows
     )
+    assert "[IO.Compression.ZipFile]::OpenRead(" in windows
+    assert f"-not $_.StartsWith('{folder.name}/', [StringComparison]::Ordinal)" in windows
 
 
 BAD_CASES = ["26-1\r\nI, the undersigned, certify", "26\t1", "26-1\x1b[2J", "\u202e1-62", "9" * 101]

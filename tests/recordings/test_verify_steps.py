@@ -1,9 +1,11 @@
-"""VERIFY.txt's documented steps, run word for word in the unzipped folder, fail on any change
-to the package: each file altered, removed or renamed, a file added, SHA256SUMS regenerated to
-match; the untouched package passes; verify_evidence catches the same.
+"""VERIFY.txt's documented steps, run word for word (step 0 where the zip is, the others in the
+unzipped folder), fail on any change to the package: each file altered, removed or renamed, a
+file added, SHA256SUMS regenerated to match, a file or a second folder added to the zip beside
+the package folder; the untouched package passes; verify_evidence catches the same.
 
 Before the fix SHA256SUMS was not signed: flip a byte of clip.mp4, regenerate SHA256SUMS with
-sha256sum, and every Linux step still passed.
+sha256sum, and every Linux step still passed. And no step looked at the zip itself: a file
+added at its root, beside the folder, passed every step.
 """
 
 import re
@@ -18,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.recordings.test_export import export, unzip, verify
-from tests.recordings.test_package_input import T0, commands, footage  # noqa: F401
+from tests.recordings.test_package_input import T0, commands, footage, zip_step  # noqa: F401
 
 
 def linux_steps(text: str) -> list[str]:
@@ -30,6 +32,11 @@ def mac_steps(text: str) -> list[str]:
     [python] = [c.strip() for c in text.splitlines() if c.strip().startswith("python3 -c")]
     stock = [c for c in commands(text, "MACOS (") if not c.startswith('"$(brew')]
     return [python.replace("python3", sys.executable, 1), *stock]
+
+
+def zip_steps(text: str) -> list[str]:
+    """Step 0 of Linux and of macOS: run where the zip is, which the reader names PACKAGE.zip."""
+    return [zip_step(text, "LINUX ("), zip_step(text, "MACOS (")]
 
 
 def failed(folder: Path, steps: list[str]) -> list[str]:
@@ -80,14 +87,23 @@ def cases(files: list[str]) -> dict[str, Callable[[Path], None]]:
         (f / "clip.mp4").rename(f / "clip-0.mp4"),
         regenerate_sums(f),
     )
+    # Beside the folder, so in the zip but not in the folder: only step 0 sees them.
+    out["READ-ME-FIRST.txt added at the zip's root, beside the folder"] = lambda f: (
+        f.parent / "READ-ME-FIRST.txt"
+    ).write_bytes(b"trust me")
+    out["a second folder at the zip's root"] = lambda f: shutil.copytree(
+        f, f.with_name(f.name + "-2")
+    )
     return out
 
 
 def zipped(folder: Path, out: Path) -> Path:
+    """A zip of everything in the folder's parent: the folder and anything added beside it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w") as z:
-        for p in sorted(folder.rglob("*")):
+        for p in sorted(folder.parent.rglob("*")):
             if p.is_file():
-                z.write(p, f"{folder.name}/{p.relative_to(folder)}")
+                z.write(p, str(p.relative_to(folder.parent)))
     return out
 
 
@@ -99,6 +115,7 @@ def test_documented_steps_fail_on_any_change(footage, tmp_path, capsys):  # noqa
     text = (pristine / "VERIFY.txt").read_text()
     linux, mac = linux_steps(text), mac_steps(text)
     assert len(linux) == 5 and len(mac) == 4
+    zip_linux, zip_mac = zip_steps(text)
     assert (
         "Signature Verified Successfully"
         in subprocess.run(
@@ -106,25 +123,35 @@ def test_documented_steps_fail_on_any_change(footage, tmp_path, capsys):  # noqa
         ).stdout
     )
     assert failed(pristine, linux) == [] and failed(pristine, mac) == []
-    assert verify(zipped(pristine, tmp_path / "pristine.zip")) == 0
+    received = zipped(pristine, tmp_path / "received" / "PACKAGE.zip")
+    assert failed(received.parent, [zip_linux, zip_mac]) == []
+    assert verify(received) == 0
 
     files = sorted(str(p.relative_to(pristine)) for p in pristine.rglob("*") if p.is_file())
     assert len([f for f in files if f.startswith("originals/")]) == 2
     assert {"SHA256SUMS", "SHA256SUMS.sig", "manifest.json", "clip.mp4"} <= set(files)
-    passed_linux, passed_mac, passed_verify = [], [], []
+    passed_linux, passed_mac, passed_verify, only_step_0 = [], [], [], []
     for i, (case, change) in enumerate(cases(files).items()):
         folder = tmp_path / f"case{i}" / pristine.name
         shutil.copytree(pristine, folder)
         change(folder)
-        if not failed(folder, linux):
+        received = zipped(folder, tmp_path / f"received{i}" / "PACKAGE.zip")
+        if not failed(received.parent, [zip_linux]) and not failed(folder, linux):
             passed_linux.append(case)
-        if not failed(folder, mac):
+        if not failed(received.parent, [zip_mac]) and not failed(folder, mac):
             passed_mac.append(case)
+        if not failed(folder, linux) and not failed(folder, mac):
+            only_step_0.append(case)
         capsys.readouterr()
-        if verify(zipped(folder, tmp_path / f"case{i}.zip")) != 1:
+        if verify(received) != 1:
             passed_verify.append(case)
         shutil.rmtree(folder.parent)
+        shutil.rmtree(received.parent)
     assert passed_linux == [] and passed_mac == [] and passed_verify == []
+    assert only_step_0 == [
+        "READ-ME-FIRST.txt added at the zip's root, beside the folder",
+        "a second folder at the zip's root",
+    ]
 
 
 def test_verify_txt_names_the_same_steps_on_every_system(footage, tmp_path):  # noqa: F811

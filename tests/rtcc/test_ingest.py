@@ -141,3 +141,97 @@ def test_dropped_heartbeats_declared_by_the_box_close_their_hole(rtcc_ledger, se
     ingest.tick(now=T0 + timedelta(minutes=settings.RTCC_HOLE_GRACE_MINUTES + 1))
     assert list(MissingRange.objects.values_list("first", "last", "state")) == [(2, 4, "declared")]
     assert not IntegrityProblem.objects.exists()
+
+
+def test_a_number_read_after_a_later_one_of_another_collection_is_applied_once(rtcc_ledger):
+    """The box's sender inserts a batch one collection at a time: a pass can read segment k+1
+    before heartbeat k lands."""
+    box = enrolled_box(rtcc_ledger)
+    box.camera()
+    box.segment()
+    held_back = {}
+    real_put = box.put
+    box.put = lambda collection, doc: held_back.setdefault("heartbeat", (collection, doc))
+    box.heartbeat()
+    box.put = real_put
+    box.segment()
+    ingest.tick(now=T0)
+    (hole,) = MissingRange.objects.filter(state="open")
+    real_put(*held_back["heartbeat"])
+    ingest.tick(now=T0)
+    ingest.tick(now=T0)
+    hole.refresh_from_db()
+    assert hole.state == "arrived"
+    assert HeartbeatSample.objects.count() == 1
+    assert not IntegrityProblem.objects.exists() and not Alert.objects.active().exists()
+    assert Box.objects.get().documents == box.n
+
+
+def test_a_number_used_twice_is_still_a_conflict(rtcc_ledger):
+    box = enrolled_box(rtcc_ledger)
+    box.camera()
+    first = box.segment()
+    ingest.tick(now=T0)
+    box.put("heartbeats", box.doc("heartbeat", "dup", n=first["n"], **_beat_fields()))
+    ingest.tick(now=T0)
+    (problem,) = IntegrityProblem.objects.all()
+    assert problem.kind == "conflict" and f"number {first['n']} used twice" in problem.detail
+
+
+def _beat_fields() -> dict:
+    return dict(
+        sequence=1,
+        time=T0,
+        boot_id="boot",
+        disk={"total": 100, "free": 50},
+        pi={"cpu_temp_millic": 48000, "under_voltage": False, "throttled": False},
+        clock_synced=True,
+        software="crimebox 0.1.0",
+        cameras=[],
+        outbox={"pending": 0, "oldest_age_s": None},
+        load_centi=[50, 40, 30],
+        zerotier=None,
+    )
+
+
+def test_an_untrusted_document_does_not_move_the_box_numbering(rtcc_ledger, settings):
+    box = enrolled_box(rtcc_ledger)
+    box.camera()
+    box.segment()
+    ingest.tick(now=T0)
+    stranger = LedgerBox(rtcc_ledger, "box-1")  # its own key, claiming box-1
+    stranger.n = 1_000_000
+    stranger.put("segments", stranger.segment_doc(camera_id=9))
+    stranger.put("heartbeats", stranger.doc("heartbeat", "x", **_beat_fields()))
+    rtcc_ledger["segments"].insert_one({"_id": "junk", "box": "box-1", "n": 2_000_000})
+    for _ in range(5):
+        box.segment()
+    box.heartbeat()
+    ingest.tick(now=T0)
+    ingest.tick(now=T0 + timedelta(minutes=settings.RTCC_HOLE_GRACE_MINUTES + 1))
+    row = Box.objects.get()
+    assert row.last_n == box.n and row.cursors["segments"] == 2_000_000
+    assert sorted(SegmentRecord.objects.values_list("sequence", flat=True)) == [1, 2, 3, 4, 5, 6]
+    assert not MissingRange.objects.exists()
+    assert set(IntegrityProblem.objects.values_list("kind", flat=True)) == {"malformed"}
+    assert HeldDocument.objects.count() == 2
+
+
+def test_a_pending_box_is_counted_once_enrolled(rtcc_ledger, settings):
+    box = LedgerBox(rtcc_ledger)
+    box.register()
+    box.camera()
+    box.segment()
+    stranger = LedgerBox(rtcc_ledger, "box-1")
+    stranger.n = 1_000_000
+    stranger.register()
+    ingest.tick(now=T0)
+    assert Box.objects.get().last_n == 0
+    enrol("box-1", box.key.fingerprint)
+    box.segment()
+    ingest.tick(now=T0)
+    ingest.tick(now=T0 + timedelta(minutes=settings.RTCC_HOLE_GRACE_MINUTES + 1))
+    row = Box.objects.get()
+    assert row.last_n == box.n and row.documents == box.n + 1  # and the stranger's
+    assert not MissingRange.objects.exists() and not IntegrityProblem.objects.exists()
+    assert SegmentRecord.objects.count() == 2

@@ -89,3 +89,16 @@ def test_rtcc_imports_none_of_the_box_only_apps():
                 names = [node.module]
             bad += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] in BOX_ONLY]
     assert bad == []
+
+
+def test_console_commands_refuse_an_unmigrated_database(tmp_path):
+    data = tmp_path / "console"
+    for args in (
+        ["rtcc_boxes"],
+        ["rtcc_enrol", "box-1", "ab" * 32],
+        ["rtcc_jobs"],
+        ["rtcc_verify"],
+    ):
+        proc = manage(data, *args)
+        assert proc.returncode == 1, (args, proc.stderr)
+        assert "not migrated" in proc.stderr and "Traceback" not in proc.stderr, args

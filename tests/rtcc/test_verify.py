@@ -8,7 +8,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from rtcc import ingest
+from rtcc.models import HeartbeatSample
 
+from .conftest import LedgerBox
 from .test_ingest import enrolled_box
 
 pytestmark = pytest.mark.django_db
@@ -68,3 +70,42 @@ def test_a_deleted_segment_document_is_named(rtcc_ledger):
 def test_an_unknown_box_is_a_clear_error(rtcc_ledger):
     with pytest.raises(CommandError, match="no box 'nope'"):
         call_command("rtcc_verify", "--box", "nope")
+
+
+def test_an_unreachable_ledger_is_an_error_even_with_no_box_ingested(settings, silent_port):
+    settings.RTCC_URI, settings.RTCC_URI_FILE = f"mongodb://127.0.0.1:{silent_port}/", ""
+    settings.RTCC_TIMEOUT_SECONDS = 0.5
+    with pytest.raises(CommandError, match="cannot read the ledger"):
+        call_command("rtcc_verify", "--json", stdout=StringIO())
+
+
+def test_a_box_in_the_ledger_the_console_never_ingested_is_checked(rtcc_ledger):
+    box = LedgerBox(rtcc_ledger, "box-9")
+    box.register()
+    box.segment()
+    code, report = run_verify()
+    assert code == 1
+    (checked,) = report["boxes"]
+    assert checked["box"] == "box-9" and checked["documents"] == 2
+    assert [p["problem"] for p in checked["problems"]] == ["untrusted"]
+
+
+def test_a_stranger_huge_number_is_not_counted_to(rtcc_ledger):
+    box, _ = whole_box(rtcc_ledger)
+    stranger = LedgerBox(rtcc_ledger, "box-1")
+    stranger.n = 2**63 - 2
+    stranger.segment(camera_id=9)
+    code, report = run_verify()
+    assert code == 1
+    problems = report["boxes"][0]["problems"]
+    assert [p["problem"] for p in problems] == ["untrusted"]
+
+
+def test_heartbeats_the_console_ingested_and_the_ledger_expired_are_accounted_for(rtcc_ledger):
+    box, _ = whole_box(rtcc_ledger)
+    box.segment()
+    ingest.tick()
+    assert HeartbeatSample.objects.count() == 1
+    rtcc_ledger.heartbeats.delete_many({})  # the datacenter's 90-day TTL index
+    code, report = run_verify()
+    assert code == 0 and report["ok"], report

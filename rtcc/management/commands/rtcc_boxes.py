@@ -4,6 +4,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
+from crimebox.daemon import require_migrated
 from rtcc.fleet import summary
 from rtcc.models import IngestState
 
@@ -18,6 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        require_migrated()
         now = timezone.now()
         boxes = summary(now)
         state = IngestState.get()

@@ -2,6 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from crimebox.daemon import require_migrated
 from rtcc.trust import EnrolmentError, enrol, revoke
 
 
@@ -17,6 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--revoke", action="store_true", help="Withdraw trust in the key.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        require_migrated()
         try:
             if options["revoke"]:
                 revoke(options["box"], options["fingerprint"])

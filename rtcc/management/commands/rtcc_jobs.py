@@ -3,6 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from crimebox.daemon import require_migrated
 from rtcc.models import ClipJob
 
 
@@ -34,6 +35,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        require_migrated()
         rows = [job_row(j) for j in ClipJob.objects.order_by("created_at")]
         if options["json"]:
             self.stdout.write(json.dumps(rows, indent=2))

@@ -3,6 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from crimebox.daemon import require_migrated
 from rtcc.retrieval import RequestError, request_clip
 from rtcc.retrieval_mongo import RetrievalLinkError
 
@@ -31,6 +32,7 @@ class Command(BaseCommand):
         parser.add_argument("--priority", type=int, default=0)
 
     def handle(self, *args: Any, **o: Any) -> None:
+        require_migrated()
         try:
             job = request_clip(
                 box_id=o["box"],

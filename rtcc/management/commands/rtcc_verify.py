@@ -3,9 +3,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from crimebox.daemon import require_migrated
 from rtcc.ledger import Ledger, LedgerError
-from rtcc.models import Box
-from rtcc.verify import verify_all
+from rtcc.verify import box_ids, verify_all
 
 
 class Command(BaseCommand):
@@ -20,10 +20,13 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["box"] and not Box.objects.filter(box_id=options["box"]).exists():
-            raise CommandError(f"no box {options['box']!r} has written to the ledger")
+        require_migrated()
         try:
-            reports = verify_all(Ledger(), options["box"])
+            ledger = Ledger()
+            known = box_ids(ledger)
+            if options["box"] and options["box"] not in known:
+                raise CommandError(f"no box {options['box']!r} has written to the ledger")
+            reports = verify_all(ledger, options["box"])
         except LedgerError as e:
             raise CommandError(f"cannot read the ledger: {e}") from None
         findings = [f for r in reports for f in r.findings or []]
