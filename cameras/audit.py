@@ -100,3 +100,15 @@ def answer_refused(
             "main_profile": shown.main_profile_token,
         },
     )
+
+
+def stream_redirect_refused(camera: Camera, refusal: str, *, via: str) -> None:
+    """The camera's RTSP server redirected FFmpeg elsewhere and the relay refused
+    (crimebox/rtsp_guard.py): kept on the camera as its problem, audited once per change
+    (a camera that redirects on every restart is one entry)."""
+    text = (
+        f"{refusal}. Its credentials only go to {camera.host or 'the host of its stream URL'}, "
+        "the address it was added with"
+    )
+    if camera.note_refusal(text):
+        answer_refused(camera, camera.refusal, via=via, username="system")

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from crimebox import rtsp_guard
 from crimebox.atomic import write_atomic
 from crimebox.ffrun import FFmpegError, check_exit, exit_error, run_tool
 from crimebox.redaction import redact_text, redact_url
@@ -174,8 +175,10 @@ def probe(source: str | Path, timeout_seconds: float = 15) -> MediaInfo:
     proc = run_tool(argv, timeout_seconds + 5)
     if proc.returncode != 0:
         lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-        # Its last line starts with what it opened: the stream, not the private listing.
+        # Its last line starts with what it opened: the stream, not the private listing;
+        # a redirect the relay refused is said before it.
         last = lines[-1].replace(argv[-1], str(source)) if lines else ""
+        last = rtsp_guard.said(lines) or last
         raise exit_error(argv, proc.returncode, last)
     try:
         return parse_ffprobe(json.loads(proc.stdout), counted="-count_packets" in argv)

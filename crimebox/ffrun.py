@@ -24,6 +24,7 @@ from typing import Any
 from django.conf import settings
 
 from crimebox.redaction import redact_text
+from crimebox.rtsp_guard import Relay
 
 F_SETPIPE_SZ = 1031  # Linux fcntl: a pipe's buffer size
 
@@ -76,22 +77,40 @@ def check_exit(argv: list[str], proc: subprocess.CompletedProcess) -> None:
 
 
 def start(argv: list[str], **popen: Any) -> subprocess.Popen:
-    """A long run (the recorder's and live view's FFmpegs), ended with its supervisor."""
+    """A long run (the recorder's and live view's FFmpegs), ended with its supervisor.
+    A camera URL with credentials is opened through a relay that refuses redirects
+    (crimebox/rtsp_guard.py); the relay ends with the process."""
+    command = with_parent_death_signal(argv)
+    relay = Relay.for_argv(command)
     try:
-        return subprocess.Popen(with_parent_death_signal(argv), **popen)
+        proc = subprocess.Popen(relay.argv(command) if relay else command, **popen)
     except OSError as e:
+        if relay:
+            relay.close()
         raise cannot_run(argv[0], e) from None
+    if relay:
+        relay.serve(lambda: proc.poll() is None)
+    return proc
 
 
 def _run(argv: list[str], timeout_seconds: float, **run: Any) -> subprocess.CompletedProcess:
+    command = with_parent_death_signal(argv)
+    relay = Relay.for_argv(command)  # as in start(); closed when the run is over
+    if relay:
+        relay.serve(lambda: True)
+        command = relay.argv(command)
     try:
-        return subprocess.run(
-            with_parent_death_signal(argv), capture_output=True, timeout=timeout_seconds, **run
-        )
+        done = subprocess.run(command, capture_output=True, timeout=timeout_seconds, **run)
     except subprocess.TimeoutExpired:
         raise FFmpegError(f"{Path(argv[0]).name} timed out after {timeout_seconds:g} s") from None
     except OSError as e:
         raise cannot_run(argv[0], e) from None
+    finally:
+        if relay:
+            relay.close()
+    if relay and isinstance(done.stderr, str):  # it names the listing it was given
+        done.stderr = done.stderr.replace(str(relay.listing), relay.source)
+    return done
 
 
 def run_tool(argv: list[str], timeout_seconds: float) -> subprocess.CompletedProcess[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from django.conf import settings
 
 from cameras.models import Camera
-from crimebox import ffrun
+from crimebox import ffrun, rtsp_guard
 from recordings import ffmpeg
 
 from . import state
@@ -36,6 +36,9 @@ def live_fingerprint(camera: Camera) -> tuple:
 
 def explain_exit(lines: list[str], returncode: int | None) -> str:
     """One sentence for the page from FFmpeg's last stderr lines (already redacted)."""
+    refused = rtsp_guard.refusal(lines)
+    if refused:
+        return f"The box {refused}: its credentials only go to the camera's own host."
     text = " ".join(lines[-3:])
     for code, reason in (("503", "RTSP 503 Service Unavailable"),
                          ("453", "RTSP 453 Not Enough Bandwidth")):  # fmt: skip

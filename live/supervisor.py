@@ -14,7 +14,9 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections
 
+from cameras.audit import stream_redirect_refused
 from cameras.models import Camera
+from crimebox import rtsp_guard
 from crimebox.ffrun import FFmpegError
 
 from . import sessions, state
@@ -67,7 +69,11 @@ class LiveSupervisor:
     def check(self, stream: Stream, now: float) -> None:
         camera = self.cameras.get(stream.camera_id)
         if stream.proc.poll() is not None:
-            self.failed(stream, stream.exit_message(), now)
+            message = stream.exit_message()
+            refused = rtsp_guard.refusal(list(stream.stderr))
+            if refused and camera is not None:
+                stream_redirect_refused(camera, refused, via="live")
+            self.failed(stream, message, now)
         elif camera is None or not self.wanted(camera, now):
             self.stop(stream, "off", "Nobody is watching.")
         elif live_fingerprint(camera) != stream.fingerprint:

@@ -23,6 +23,7 @@ from typing import Any
 
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
+from cameras.audit import stream_redirect_refused
 from cameras.models import Camera
 from crimebox import ffrun
 
@@ -155,6 +156,12 @@ def handle_exit(
         from .retention import prune
 
         prune()
+
+
+def stream_refused(camera_id: int, refusal: str) -> None:
+    camera = Camera.objects.filter(pk=camera_id).first()
+    if camera is not None:
+        stream_redirect_refused(camera, refusal, via="recorder")
 
 
 def resume(camera_id: int, at: datetime) -> None:

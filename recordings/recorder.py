@@ -31,6 +31,7 @@ from concurrent.futures import Executor
 from django.conf import settings
 
 from cameras.models import Camera
+from crimebox import rtsp_guard
 from crimebox.ffrun import FFmpegError
 
 from . import gaps, heartbeat
@@ -43,6 +44,7 @@ from .indexer import (
     opened,
     resume,
     set_status,
+    stream_refused,
 )
 from .models import Gap, Segment
 from .run import Run, recording_fingerprint, utc
@@ -251,10 +253,15 @@ class Supervisor:
         code = run.proc.returncode
         lines = list(run.stderr)
         cause = gaps.classify_exit(lines, code, disk_full=disk_is_full())
-        detail = gaps.telling_line(lines, cause) or (
-            "the camera ended the stream (FFmpeg exited with status 0)"
-            if code == 0
-            else f"FFmpeg exited with status {code} and no error message"
+        # What the relay told FFmpeg is said before its last line ("Server returned 5XX").
+        detail = (
+            rtsp_guard.said(lines)
+            or gaps.telling_line(lines, cause)
+            or (
+                "the camera ended the stream (FFmpeg exited with status 0)"
+                if code == 0
+                else f"FFmpeg exited with status {code} and no error message"
+            )
         )
         return cause, detail
 
@@ -279,6 +286,9 @@ class Supervisor:
             detail,
             utc(now),
         )
+        refused = rtsp_guard.refusal(list(run.stderr))
+        if refused:
+            self.indexer.submit(stream_refused, run.camera_id, refused)
         planned = run.stop_reason is not None and cause in PLANNED_RESTARTS
         if cause == Gap.Cause.DISABLED:
             self.set_status(run.camera_id, Camera.Status.DISABLED)
