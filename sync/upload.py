@@ -127,22 +127,26 @@ def claim_next(now: datetime) -> ClipRequest | None:
     return None
 
 
-def record_interrupted_upload(job: ClipRequest) -> None:
-    """A job `uploading` under a lapsed claim: its worker was killed mid-upload. The audit trail
-    says so; the upload resumes from the chunks the datacenter holds (same package)."""
+def _audit_interrupted(job: ClipRequest, event: str, **detail: object) -> None:
+    """A job its worker left half done (the box stopped), in the box's audit trail."""
     camera = Camera.objects.filter(name=job.camera_name).first()
     log.record(
         AuditEvent.Action.SYSTEM,
         username="sync",
         camera=camera,
         target=f"camera {camera.pk}" if camera else f"rtcc request {job.request}",
-        detail={
-            "event": "RTCC clip upload interrupted (box stopped); resuming the same package",
-            "rtcc_request": job.request,
-            "export": job.export_id,
-            "chunks_done": job.chunks_done,
-            "claimed_at": job.claimed_at.isoformat() if job.claimed_at else None,
-        },
+        detail={"event": event, "rtcc_request": job.request, "export": job.export_id, **detail},
+    )
+
+
+def record_interrupted_upload(job: ClipRequest) -> None:
+    """A job `uploading` under a lapsed claim: its worker was killed mid-upload. The audit trail
+    says so; the upload resumes from the chunks the datacenter holds (same package)."""
+    _audit_interrupted(
+        job,
+        "RTCC clip upload interrupted (box stopped); resuming the same package",
+        chunks_done=job.chunks_done,
+        claimed_at=job.claimed_at.isoformat() if job.claimed_at else None,
     )
     logger.warning("RTCC request %s: upload taken over from a stopped worker", job.request)
 
@@ -222,7 +226,6 @@ def recover_interrupted_build(job: ClipRequest) -> None:
         start_upload(job, export)
         job.refresh_from_db()
         return
-    camera = Camera.objects.filter(name=job.camera_name).first()
     with transaction.atomic():
         if export is not None and export.status in (Export.Status.QUEUED, Export.Status.RUNNING):
             Export.objects.filter(pk=export.pk).update(
@@ -230,16 +233,10 @@ def recover_interrupted_build(job: ClipRequest) -> None:
                 error="interrupted: the box stopped while building it; built again",
                 finished_at=timezone.now(),
             )
-        log.record(
-            AuditEvent.Action.SYSTEM,
-            username="sync",
-            camera=camera,
-            target=f"camera {camera.pk}" if camera else f"rtcc request {job.request}",
-            detail={
-                "event": "RTCC clip package build interrupted (box stopped); building again",
-                "rtcc_request": job.request,
-                "export": export.pk if export else None,
-            },
+        _audit_interrupted(
+            job,
+            "RTCC clip package build interrupted (box stopped); building again",
+            export=export.pk if export else None,
         )
         ClipRequest.objects.filter(pk=job.pk).update(state=ClipRequest.State.RECEIVED, export=None)
     job.refresh_from_db()
