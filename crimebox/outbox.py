@@ -28,6 +28,8 @@ CAMERA_CLOCK = "camera_clock"  # a camera's clock was measured: obj is the Clock
 AUDIT = "audit"  # obj is the AuditEvent
 EXPORT = "export"  # an evidence package was made: obj is the Export
 INTEGRITY_CHECK = "integrity_check"  # obj is the IntegrityCheck
+# an exported prefix of an open segment, checked against the closed file: obj is the PrefixCheck
+PREFIX_CHECK = "prefix_check"
 
 
 def report(kind: str, obj: models.Model, **extra: Any) -> None:

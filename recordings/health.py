@@ -21,7 +21,7 @@ from crimebox.clock import clock_synchronized
 
 from . import heartbeat
 from .evidence.signing import ensure_signing_key
-from .models import Gap, IntegrityCheck, Segment
+from .models import Gap, IntegrityCheck, PrefixCheck, Segment
 from .retention import free_floor, storage_alarm
 
 if TYPE_CHECKING:
@@ -122,6 +122,12 @@ def box_problems(
         alarms.append(
             f"Audit trail check of {audit_check.started_at:%Y-%m-%d %H:%M} UTC found "
             f"the chain broken: {'; '.join(audit_check.problems[:3])}"
+        )
+    mismatched = PrefixCheck.objects.filter(result=PrefixCheck.Result.MISMATCH).count()
+    if mismatched:
+        alarms.append(
+            f"{mismatched} export(s) of footage still being recorded hold bytes that the "
+            "closed segment does not begin with: see Prefix checks and the audit trail."
         )
     missing = Segment.objects.filter(status=Segment.Status.MISSING).count()
     if missing:

@@ -24,6 +24,7 @@ from crimebox.ffprobe import MediaInfo
 from crimebox.ffrun import FFmpegError
 from crimebox.hashing import GENESIS, sha256_file
 
+from .evidence import prefixes
 from .evidence.hashing import segment_chain_hash
 from .models import LegalHold, Segment
 from .timing import media_warning
@@ -220,6 +221,7 @@ def index_segment(
     logger.info(
         "indexed %s seq=%d %.1fs sha256=%s", rel, segment.sequence, info.duration, digest[:12]
     )
+    prefixes.settle(segment)  # what exports took of it while it was recorded
     return segment
 
 

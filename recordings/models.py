@@ -367,6 +367,46 @@ class Export(models.Model):
         return Path(settings.EXPORTS_DIR) / self.path
 
 
+class PrefixCheck(models.Model):
+    """A prefix of an open segment file that an export relied on (`recorded_prefix` in its
+    manifest), owed a check against the closed file. Written in the transaction that marks
+    the export done, so a recorder or worker killed before the segment closes still leaves
+    it owed; settled (recordings/evidence/prefixes.py) once the segment is indexed."""
+
+    class Result(models.TextChoices):
+        OWED = "owed", "Owed (segment still open)"
+        OK = "ok", "The closed file begins with these bytes"
+        MISMATCH = "mismatch", "The closed file begins with other bytes"
+
+    export = models.ForeignKey(Export, on_delete=models.CASCADE, related_name="prefix_checks")
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="prefix_checks")
+    path = models.CharField(max_length=300, help_text="Relative to RECORDINGS_DIR.")
+    end_byte = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64, help_text="Of bytes [0, end_byte), as exported.")
+    result = models.CharField(max_length=8, choices=Result.choices, default=Result.OWED)
+    found_sha256 = models.CharField(
+        max_length=64, blank=True, help_text="Of the closed file's bytes [0, end_byte)."
+    )
+    checked_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            # Two exports of the same prefix owe one check (and replicate one fact).
+            models.UniqueConstraint(
+                fields=["segment", "end_byte", "sha256"], name="prefixcheck_unique_prefix"
+            ),
+        ]
+        indexes = [
+            # settle(): the owed checks (of one segment).
+            models.Index(fields=["result", "segment"], name="prefixcheck_result_segment"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Prefix of {self.path} to byte {self.end_byte}: {self.result}"
+
+
 def clean_typed_fields(
     row: "LegalHold | Export",
     *,

@@ -19,6 +19,7 @@ from cameras.models import Camera
 from crimebox import ffrun, outbox
 from crimebox.clock import clock_synchronized
 
+from .evidence import prefixes
 from .gaps import clock_behind_footage, open_gap
 from .index import camera_files, index_segment, mark_lost, relative_path
 from .models import Gap, Segment
@@ -121,4 +122,5 @@ def recover(now: datetime | None = None) -> RecoveryResult:
                     now,
                 )
                 result.gaps += 1
+    prefixes.settle()  # owed by segments indexed just before the recorder stopped
     return result

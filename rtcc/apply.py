@@ -76,7 +76,8 @@ def apply(batch: Batch, doc: dict, now: datetime, late: bool = False) -> None:
         gap(batch, doc)
     elif kind == "heartbeat":
         heartbeat(batch, doc, now)
-    # box (keys), dropped (holes): the ingest's own; audit, export, integrity_check: counted
+    # box (keys), dropped (holes): the ingest's own; audit, export, integrity_check,
+    # prefix_check (read when a retrieved package is verified): counted
 
 
 def _decimal(text: str | None) -> Decimal | None:

@@ -22,6 +22,7 @@ KINDS = {
     "audit": {"audit"},
     "exports": {"export"},
     "integrity_checks": {"integrity_check"},
+    "prefix_checks": {"prefix_check"},  # exported bytes of an open segment, checked at close
     "heartbeats": {"heartbeat"},
     "dropped": {"dropped"},
     "retrievals": {"retrieval"},  # answers to clip requests (crimebox/retrieval.py)
@@ -122,6 +123,16 @@ FIELDS: dict[str, dict[str, Str | Of]] = {
     "audit": {"sequence": INT, "at": DATE, "prev_hash": HASH, "hash": HASH},
     "export": {"export": INT},
     "integrity_check": {"check": INT, "ok": BOOL},
+    "prefix_check": {
+        "export": INT,
+        "camera_id": INT,
+        "sequence": INT,
+        "segment_sha256": HASH,
+        "path": Str(300),
+        "end_byte": INT,
+        "prefix_sha256": HASH,
+        "result": Str(20),
+    },
     "heartbeat": {
         "sequence": INT,
         "time": DATE,

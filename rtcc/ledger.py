@@ -34,6 +34,7 @@ COLLECTIONS = (
     "audit",
     "exports",
     "integrity_checks",
+    "prefix_checks",
     "heartbeats",
     "dropped",
     "retrievals",

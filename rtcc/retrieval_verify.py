@@ -205,11 +205,14 @@ def _signed(doc: dict, key: Ed25519PublicKey) -> bool:
 
 
 def check_segments(manifest: dict, box_id: str, key: Ed25519PublicKey) -> list[str]:
-    """Every source segment against the signed document the box replicated when it closed."""
+    """Every source segment against the signed document the box replicated when it closed;
+    one still being recorded at export against the box's signed check of its prefix."""
     entries = manifest.get("source_segments") or []
     if not entries:
         raise Problem("the manifest lists no source segments")
-    for entry in entries:
+    closed = [e for e in entries if "recorded_prefix" not in e]
+    opened = [e for e in entries if "recorded_prefix" in e]
+    for entry in closed:
         doc_id = f"{box_id}:segment:{entry.get('camera_id')}:{entry.get('sequence')}"
         doc = signed_document("segments", doc_id, key)
         for field in ("sha256", "chain_hash", "prev_chain_hash", "size"):
@@ -218,7 +221,42 @@ def check_segments(manifest: dict, box_id: str, key: Ed25519PublicKey) -> list[s
                     f"segment {doc_id}: the package says {field} {entry.get(field)!r}, the "
                     f"datacenter's document {doc.get(field)!r}"
                 )
-    return [f"{len(entries)} source segment(s) match their replicated documents"]
+    checks = [f"{len(closed)} source segment(s) match their replicated documents"]
+    return checks + [check_prefix(entry, box_id, key) for entry in opened]
+
+
+def check_prefix(entry: dict, box_id: str, key: Ed25519PublicKey) -> str:
+    """The exported bytes [0, end_byte) of a segment still open at export: proved once the box
+    has checked them against the closed file and replicated that (a signed `prefix_check`),
+    stated as not yet proved before; a check that found other bytes is an integrity problem."""
+    prefix = entry.get("recorded_prefix")
+    if not isinstance(prefix, dict):
+        raise Problem(f"source {entry.get('file')!r}: recorded_prefix is not an object")
+    end_byte, sha256 = prefix.get("end_byte"), prefix.get("sha256")
+    name = f"{entry.get('camera')} {entry.get('file')} (bytes 0-{end_byte}, recorded at export)"
+    doc_id = f"{box_id}:prefix_check:{entry.get('id')}:{end_byte}:{sha256}"
+    docs = mongo.under_id("prefix_checks", doc_id)
+    if not docs:
+        return f"{name}: not yet proved: its segment is still open"
+    doc = next((d for d in docs if _signed(d, key)), None)
+    if doc is None:
+        raise Problem(f"prefix_checks document {doc_id} is not signed by the enrolled key")
+    stated = (doc.get("path"), doc.get("end_byte"), doc.get("prefix_sha256"))
+    if stated != (entry.get("path"), end_byte, sha256):
+        raise Problem(f"{name}: the box's prefix check states {stated!r}")
+    if doc.get("result") != "ok":
+        raise Problem(
+            f"{name}: the closed segment #{doc.get('sequence')} does not begin with the "
+            f"exported bytes (the box found SHA-256 {doc.get('found_sha256')!r})"
+        )
+    seg_id = f"{box_id}:segment:{doc.get('camera_id')}:{doc.get('sequence')}"
+    segment = signed_document("segments", seg_id, key)
+    if segment.get("sha256") != doc.get("segment_sha256"):
+        raise Problem(
+            f"{name}: the prefix check names segment {seg_id} with SHA-256 "
+            f"{doc.get('segment_sha256')}, the datacenter's document {segment.get('sha256')}"
+        )
+    return f"{name}: proved by the closed segment #{doc['sequence']} (SHA-256 {segment['sha256']})"
 
 
 def store(job: ClipJob, partial: Path, sha256: str, expected: dict, report: dict) -> ClipJob:

@@ -19,7 +19,7 @@ from crimebox import outbox, retrieval
 from crimebox.keys import SigningKey
 from crimebox.signature import ms, ms_or_none
 from crimebox.utc import utc_iso
-from recordings.models import Export, Gap, IntegrityCheck, Segment
+from recordings.models import Export, Gap, IntegrityCheck, PrefixCheck, Segment
 
 SCHEMA = 2  # 2: every document carries `n`, the box's document number (docs/sync.md)
 
@@ -35,6 +35,7 @@ COLLECTIONS = {
     outbox.AUDIT: "audit",
     outbox.EXPORT: "exports",
     outbox.INTEGRITY_CHECK: "integrity_checks",
+    outbox.PREFIX_CHECK: "prefix_checks",
     "heartbeat": "heartbeats",
     "dropped": "dropped",
     retrieval.ANSWER_KIND: retrieval.RETRIEVALS,  # the box's answers to RTCC clip requests
@@ -208,6 +209,36 @@ def integrity_check_doc(check: IntegrityCheck) -> dict:
         checked=check.checked,
         ok=check.ok,
         problems=_no_floats(check.problems),
+    )
+
+
+def prefix_key(segment_id: int, end_byte: int, sha256: str) -> str:
+    """What a package's `recorded_prefix` source names (its segment id, end_byte and SHA-256),
+    so a verifier finds the check of exactly that prefix by its _id."""
+    return f"{segment_id}:{end_byte}:{sha256}"
+
+
+def prefix_check_doc(check: PrefixCheck) -> dict:
+    segment = check.segment
+    assert segment.sequence is not None  # checked once the segment is closed and chained
+    return base(
+        outbox.PREFIX_CHECK,
+        prefix_key(segment.pk, check.end_byte, check.sha256),
+        export=check.export_id,
+        camera_id=segment.camera_id,
+        camera=segment.camera.name,
+        sequence=segment.sequence,
+        segment=f"{settings.BOX_ID}:{outbox.SEGMENT}:"
+        + segment_key(segment.camera_id, segment.sequence),
+        segment_sha256=segment.sha256,
+        path=check.path,
+        first_byte=0,
+        end_byte=check.end_byte,
+        prefix_sha256=check.sha256,
+        found_sha256=check.found_sha256,
+        result=check.result,
+        note=check.note,
+        checked_at=ms_or_none(check.checked_at),
     )
 
 

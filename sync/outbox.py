@@ -40,6 +40,7 @@ _BUILDERS: dict[str, Callable[..., dict]] = {
     outbox.AUDIT: documents.audit_doc,
     outbox.EXPORT: documents.export_doc,
     outbox.INTEGRITY_CHECK: documents.integrity_check_doc,
+    outbox.PREFIX_CHECK: documents.prefix_check_doc,
 }
 
 

@@ -292,6 +292,7 @@ INDEXES = {
     "audit": [[("box", 1), ("sequence", 1)], [("box", 1), ("at", 1)]],
     "exports": [[("box", 1), ("case_number", 1)], [("package_sha256", 1)]],
     "integrity_checks": [[("box", 1), ("started_at", 1)]],
+    "prefix_checks": [],
     "heartbeats": [[("box", 1), ("time", -1)]],
     "dropped": [],
 }

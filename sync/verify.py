@@ -26,7 +26,7 @@ from crimebox.utc import utc_iso
 from recordings.models import Segment
 
 from . import remote
-from .documents import segment_key
+from .documents import prefix_key, segment_key
 from .duplicates import signed_by
 from .outbox import signing_key
 
@@ -39,6 +39,8 @@ class RemoteCheck:
     checked: int = 0
     problems: list[dict] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    proved: list[str] = field(default_factory=list)  # exported prefixes of open segments
+    notes: list[str] = field(default_factory=list)  # what cannot be judged yet (no problem)
 
     @property
     def ok(self) -> bool:
@@ -175,8 +177,11 @@ def verify_package_remote(
     key = _trusted_key(box, fingerprint, key_pem, uri, db, result)
     if key is None:
         return result
-    # Footage still being recorded at export has no segment document until it closes.
+    # Footage still being recorded at export has no segment document: the box's signed
+    # prefix_check proves it once the segment has closed.
     sources = [s for s in manifest.get("source_segments", []) if s.get("sequence") is not None]
+    opened = [s for s in manifest.get("source_segments", []) if "recorded_prefix" in s]
+    _check_prefixes(box, opened, key, fingerprint, uri, db, result)
     ids = [f"{box}:{outbox.SEGMENT}:{segment_key(s['camera_id'], s['sequence'])}" for s in sources]
     wanted = [c for i in ids for c in candidate_ids(i)]
     stored = remote.by_ids("segments", wanted, uri=uri, db=db)
@@ -218,6 +223,82 @@ def _check_source(
             name,
             f"the datacenter's document is not signed by the box key {fingerprint[:16]}…",
         )
+
+
+def _check_prefixes(
+    box: str,
+    entries: list[dict],
+    key: Ed25519PublicKey,
+    fingerprint: str,
+    uri: str,
+    db: str,
+    result: RemoteCheck,
+) -> None:
+    ids = [_prefix_id(box, e) for e in entries]
+    stored = remote.by_ids(
+        "prefix_checks", [c for i in ids for c in candidate_ids(i)], uri=uri, db=db
+    )
+    for doc_id, entry in zip(ids, entries, strict=True):
+        prefix = entry["recorded_prefix"]
+        name = f"{entry.get('camera')} {entry.get('file')} (bytes 0-{prefix['end_byte']})"
+        docs = _there(doc_id, stored)
+        signed = [d for d in docs if signed_by(d, key)]
+        if docs and not signed:
+            result.add("bad_signature", name, f"{doc_id} is not signed by {fingerprint[:16]}…")
+        elif not signed:
+            result.notes.append(
+                f"{name}: not yet proved: its segment is still open (no prefix check from the "
+                "box at the datacenter yet)"
+            )
+        else:
+            _judge_prefix(name, signed[0], entry, box, key, uri, db, result)
+
+
+def _prefix_id(box: str, entry: dict) -> str:
+    prefix = entry["recorded_prefix"]
+    key = prefix_key(entry["id"], prefix["end_byte"], prefix["sha256"])
+    return f"{box}:{outbox.PREFIX_CHECK}:{key}"
+
+
+def _judge_prefix(
+    name: str,
+    doc: dict,
+    entry: dict,
+    box: str,
+    key: Ed25519PublicKey,
+    uri: str,
+    db: str,
+    result: RemoteCheck,
+) -> None:
+    """The box's signed check says the closed segment begins with the exported bytes, and the
+    segment it names is at the datacenter, signed, with the SHA-256 the check states."""
+    prefix = entry["recorded_prefix"]
+    stated = (doc.get("path"), doc.get("end_byte"), doc.get("prefix_sha256"))
+    if stated != (entry.get("path"), prefix["end_byte"], prefix["sha256"]):
+        result.add("prefix_mismatch", name, f"the box's prefix check states {stated!r}")
+        return
+    if doc.get("result") != "ok":
+        result.add(
+            "prefix_mismatch",
+            name,
+            f"the closed segment #{doc.get('sequence')} does not begin with the exported bytes "
+            f"(the box found SHA-256 {doc.get('found_sha256')!r}): {doc.get('note')}",
+        )
+        return
+    seg_id = f"{box}:{outbox.SEGMENT}:{segment_key(doc['camera_id'], doc['sequence'])}"
+    segments = _there(seg_id, remote.by_ids("segments", candidate_ids(seg_id), uri=uri, db=db))
+    signed = [d for d in segments if signed_by(d, key)]
+    if not signed or signed[0].get("sha256") != doc.get("segment_sha256"):
+        result.add(
+            "different_there",
+            name,
+            f"the prefix check names segment {seg_id} (SHA-256 {doc.get('segment_sha256')}), "
+            "not at the datacenter with that SHA-256 and the box's signature",
+        )
+        return
+    result.proved.append(
+        f"{name}: proved by the closed segment #{doc['sequence']} (SHA-256 {doc['segment_sha256']})"
+    )
 
 
 def _trusted_key(

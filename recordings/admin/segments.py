@@ -19,7 +19,7 @@ from crimebox.admin_base import ListTitleMixin, ReadOnlyAdmin
 from crimebox.display import human_duration
 
 from ..holds import HoldError, place_hold
-from ..models import Gap, IntegrityCheck, Segment, SegmentQuerySet
+from ..models import Gap, IntegrityCheck, PrefixCheck, Segment, SegmentQuerySet
 
 
 class MediaWarningFilter(admin.SimpleListFilter):
@@ -206,3 +206,13 @@ class IntegrityCheckAdmin(ListTitleMixin, ReadOnlyAdmin):
     @admin.display(description="problems")
     def problem_count(self, obj: IntegrityCheck) -> int:
         return len(obj.problems)
+
+
+@admin.register(PrefixCheck)
+class PrefixCheckAdmin(ListTitleMixin, ReadOnlyAdmin):
+    list_title = "Prefix checks: exported bytes of open segments against the closed files"
+    list_display = ["path", "end_byte", "export", "result", "checked_at"]
+    list_filter = ["result"]
+    list_select_related = ["export"]
+    search_fields = ["path", "sha256"]
+    readonly_fields = [f.name for f in PrefixCheck._meta.fields]

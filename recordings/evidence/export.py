@@ -20,7 +20,7 @@ from crimebox import ffrun, outbox
 
 from ..holds import place_hold
 from ..models import Export
-from . import jobs
+from . import jobs, prefixes
 from .package import Package, write_package
 from .plan import ExportError, Piece, plan
 from .signing import ensure_signing_key
@@ -49,6 +49,7 @@ def run_export(export_id: int, out_dir: Path | None = None) -> str:
             progress=lambda p: Export.objects.filter(pk=export_id).update(progress=p),
         )
         finish(export, pieces, package, out_dir)
+        prefixes.settle()  # a segment that closed while the package was written
     except Exception as e:
         if package is not None:  # built, but not recorded as done: not offered
             package.path.unlink(missing_ok=True)
@@ -88,6 +89,7 @@ def finish(export: Export, pieces: list[Piece], package: Package, out_dir: Path)
             work_dir="",
         )
         export.refresh_from_db()
+        prefixes.owe(export, segments, package.prefixes)
         outbox.report(
             outbox.EXPORT,
             export,

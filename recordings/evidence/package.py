@@ -92,6 +92,7 @@ class Package:
     sha256: str
     size: int
     manifest_sha256: str
+    prefixes: dict[int, dict[str, Any]]  # segment id -> recorded_prefix of an open segment
 
 
 def write_package(
@@ -163,7 +164,9 @@ def write_package(
     # On the disk before the export is marked done: a power cut must not leave a package
     # whose hash the box has recorded but whose bytes were still in the page cache.
     sync_to_disk(final)
-    return Package(final, package_digest.hexdigest(), out.size, hashlib.sha256(data).hexdigest())
+    return Package(
+        final, package_digest.hexdigest(), out.size, hashlib.sha256(data).hexdigest(), prefixes
+    )
 
 
 def _safe(text: str) -> str:

@@ -20,7 +20,8 @@ from django.utils import timezone
 from recordings import ffmpeg
 from recordings.evidence import fmp4
 from recordings.index import index_segment, open_segment, segment_dir
-from recordings.models import Export, Segment
+from recordings.models import Export, PrefixCheck, Segment
+from sync.models import OutboxItem
 from tests.factories import make_camera, make_media
 from tests.helpers import wait_for
 
@@ -122,6 +123,10 @@ def test_footage_still_being_recorded_is_exported_and_proved_at_close(recording,
     assert hashlib.sha256(closed[: prefix["end_byte"]]).hexdigest() == prefix["sha256"]
     segment = index_segment(camera, path, start=start)
     assert segment.status == Segment.Status.COMPLETE and segment.sequence == 1
+    # ...and the box says so to the datacenter (signed, through the outbox).
+    check = PrefixCheck.objects.get()
+    assert check.result == PrefixCheck.Result.OK and check.sha256 == prefix["sha256"]
+    assert OutboxItem.objects.filter(kind="prefix_check").count() == 1
     code, text = verify(str(package), "--recordings", str(settings.RECORDINGS_DIR))
     assert code == 0, text
     assert f"OK      North {path.name}: the {prefix['end_byte']} bytes exported" in text

@@ -235,3 +235,37 @@ def test_a_pending_box_is_counted_once_enrolled(rtcc_ledger, settings):
     assert row.last_n == box.n and row.documents == box.n + 1  # and the stranger's
     assert not MissingRange.objects.exists() and not IntegrityProblem.objects.exists()
     assert SegmentRecord.objects.count() == 2
+
+
+def test_a_prefix_check_is_accepted_and_counted(rtcc_ledger):
+    """The box's check of an exported prefix (read when a retrieved package is verified) is
+    neither malformed nor a hole in the numbering."""
+    box = enrolled_box(rtcc_ledger)
+    box.camera()
+    box.segment()
+    box.put(
+        "prefix_checks",
+        box.doc(
+            "prefix_check",
+            f"7:4096:{'a' * 64}",
+            export=3,
+            camera_id=1,
+            camera="North",
+            sequence=1,
+            segment_sha256="b" * 64,
+            path="north/2026-11-24/20261124T140000Z.mp4",
+            first_byte=0,
+            end_byte=4096,
+            prefix_sha256="a" * 64,
+            found_sha256="a" * 64,
+            result="ok",
+            note="",
+            checked_at=T0,
+        ),
+    )
+    box.segment()
+    result = ingest.tick(now=T0)
+    assert result.ok and result.documents == 4
+    assert not IntegrityProblem.objects.exists() and not MissingRange.objects.exists()
+    row = Box.objects.get()
+    assert row.last_n == box.n and row.cursors["prefix_checks"] == box.n - 1

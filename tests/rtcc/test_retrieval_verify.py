@@ -11,15 +11,18 @@ from pathlib import Path
 
 import pytest
 
+from cameras.models import Camera as LocalCamera
 from crimebox import retrieval as proto
 from crimebox.signature import sign
 from recordings.evidence.signing import ensure_signing_key
-from recordings.models import Export
+from recordings.index import index_segment
+from recordings.models import Export, Segment
 from rtcc import retrieval
 from rtcc.models import ClipJob
-from rtcc.retrieval_verify import verify_and_store
+from rtcc.retrieval_verify import Problem, check_segments, verify_and_store
+from sync import sender
 from tests.rtcc import test_retrieval as clips
-from tests.sync.clips import T0
+from tests.sync.clips import T0, export_into_open_segment, manifest_of
 
 ferretdb, rtcc, rtcc_db, world = clips.ferretdb, clips.rtcc, clips.rtcc_db, clips.world
 ask, box_does_its_part, uploaded, assert_alert = (
@@ -184,3 +187,38 @@ def test_an_assembled_package_that_is_not_the_box_s(world, rtcc_db):
     data[len(data) // 2] ^= 0xFF  # same size, same chunk count, each chunk's own hash right
     verify_and_store(job, upload_instead(rtcc_db, job, closing, bytes(data)))
     assert_alert(job, "the assembled package's SHA-256 is")
+
+
+def test_a_source_still_recorded_at_export_is_proved_by_the_box_s_prefix_check(
+    world, rtcc_db, tmp_path
+):
+    """Stated as not yet proved while the segment is open (no alert); proved by the closed
+    segment once the box's signed prefix_check is there; a check that found other bytes, or
+    states another prefix, is an integrity problem."""
+    camera = LocalCamera.objects.get(name="North")
+    last = Segment.objects.filter(camera=camera).order_by("sequence").last()
+    path, package = export_into_open_segment(camera, last, tmp_path / "out")
+    manifest = manifest_of(package)
+    assert sender.send_pending(force=True).ok
+    key = ensure_signing_key().public_key
+    checks = check_segments(manifest, "test-box", key)
+    assert checks[0] == "1 source segment(s) match their replicated documents"  # #3
+    assert checks[1].startswith("North ") and checks[1].endswith(
+        "not yet proved: its segment is still open"
+    )
+
+    closed = index_segment(camera, path, start=last.end)
+    assert sender.send_pending(force=True).ok
+    checks = check_segments(manifest, "test-box", key)
+    assert checks[1].endswith(f"proved by the closed segment #4 (SHA-256 {closed.sha256})")
+
+    [doc] = rtcc_db.prefix_checks.find({})
+    rtcc_db.prefix_checks.replace_one({"_id": doc["_id"]}, resigned(doc, result="mismatch"))
+    with pytest.raises(Problem, match="does not begin with the exported bytes"):
+        check_segments(manifest, "test-box", key)
+    rtcc_db.prefix_checks.replace_one({"_id": doc["_id"]}, resigned(doc, prefix_sha256="e" * 64))
+    with pytest.raises(Problem, match="the box's prefix check states"):
+        check_segments(manifest, "test-box", key)
+    rtcc_db.prefix_checks.replace_one({"_id": doc["_id"]}, resigned(doc, segment_sha256="e" * 64))
+    with pytest.raises(Problem, match="the prefix check names segment"):
+        check_segments(manifest, "test-box", key)

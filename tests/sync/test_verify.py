@@ -10,10 +10,12 @@ import pytest
 from django.core.management import call_command
 
 from crimebox.signature import sign
+from recordings.index import index_segment
 from recordings.models import Segment
 from sync import sender
 from sync.outbox import signing_key
 from tests.factories import make_camera, make_segments
+from tests.sync.clips import export_into_open_segment
 
 T0 = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)
 
@@ -295,3 +297,38 @@ def test_a_key_planted_with_the_box_login_verifies_nothing(replicated, rtcc, rtc
     assert f"the package is signed by key {thief.fingerprint}" in out
     assert "not signed by the box key" in out
     assert "package verified" not in out
+
+
+def test_verify_evidence_rtcc_proves_a_prefix_once_the_box_checked_it(
+    replicated, rtcc, rtcc_db, tmp_path
+):
+    """Footage still being recorded at export: stated as not yet proved (no failure) until the
+    box's signed prefix_check arrives, then proved by the closed segment; a check that says
+    the closed file begins with other bytes fails the package."""
+    camera, segments = replicated
+    path, package_path = export_into_open_segment(camera, segments[-1], tmp_path / "out")
+    assert sender.send_pending().ok
+    args = ("verify_evidence", str(package_path), "--rtcc", rtcc.uri, "--fingerprint", box_key())
+    code, out = run(*args)
+    assert code == 0, out
+    assert "NOTE    datacenter: North" in out and "not yet proved: its segment is still open" in out
+
+    closed = index_segment(camera, path, start=segments[-1].end)
+    assert sender.send_pending().ok
+    code, out = run(*args)
+    assert code == 0, out
+    assert f"proved by the closed segment #4 (SHA-256 {closed.sha256})" in out
+    assert "not yet proved" not in out
+
+    [doc] = rtcc_db.prefix_checks.find({})
+    body = {k: v for k, v in doc.items() if k != "sig"}  # re-signed: the box itself says so
+    rtcc_db.prefix_checks.replace_one(
+        {"_id": doc["_id"]}, sign(body | {"result": "mismatch"}, signing_key())
+    )
+    code, out = run(*args)
+    assert code == 1 and "does not begin with the exported bytes" in out
+    rtcc_db.prefix_checks.replace_one(
+        {"_id": doc["_id"]}, sign(body | {"prefix_sha256": "e" * 64}, signing_key())
+    )
+    code, out = run(*args)
+    assert code == 1 and "the box's prefix check states" in out

@@ -63,6 +63,7 @@ class Command(BaseCommand):
         recordings = options.get("recordings")
         result = verify_package(options["package"], Path(recordings) if recordings else None)
         checked, failures = list(result.checked), list(result.failures)
+        notes = list(result.notes)
         if options["rtcc"] and result.fingerprint:
             uri = options["rtcc"]
             if uri == "-":
@@ -78,6 +79,8 @@ class Command(BaseCommand):
                 failures.append(f"datacenter: cannot read it: {e}")
             else:
                 checked.append(f"{there.checked} source segment(s) compared with the datacenter")
+                checked += [f"datacenter: {p}" for p in there.proved]
+                notes += [f"datacenter: {n}" for n in there.notes]
                 failures += [f"datacenter: {p['what']}: {p['detail']}" for p in there.problems]
                 if there.unlisted:
                     failures.append(f"datacenter: {there.unlisted} more problem(s) not listed")
@@ -89,7 +92,7 @@ class Command(BaseCommand):
                         "fingerprint": result.fingerprint,
                         "checked": checked,
                         "failures": failures,
-                        "notes": result.notes,
+                        "notes": notes,
                     },
                     indent=2,
                 )
@@ -99,7 +102,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"OK      {item}")
             for failure in failures:
                 self.stdout.write(f"FAILED  {failure}")
-            for note in result.notes:
+            for note in notes:
                 self.stdout.write(f"NOTE    {note}")
             self.stdout.write(
                 f"signing key fingerprint: {result.fingerprint or 'unknown'} "
