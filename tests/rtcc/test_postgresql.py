@@ -11,6 +11,11 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
+import psycopg
+
+from tests.helpers import wait_for
+from tests.peers.postgresql import USER
+
 from .conftest import T0, LedgerBox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,12 +60,13 @@ def console(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
 
 
 def test_the_console_runs_on_postgresql(rtcc_postgresql, rtcc_ferretdb, rtcc_ledger, tmp_path):
+    name = f"rtcc{uuid.uuid4().hex[:8]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRIMEBOX_")}
     env.update(
         DJANGO_SETTINGS_MODULE="rtcc.settings",
         CRIMEBOX_RTCC_ENV_FILE=os.devnull,
         CRIMEBOX_DATA_DIR=str(tmp_path / "console"),
-        CRIMEBOX_DATABASE_URL=rtcc_postgresql.create_database(f"rtcc{uuid.uuid4().hex[:8]}"),
+        CRIMEBOX_DATABASE_URL=rtcc_postgresql.create_database(name),
         CRIMEBOX_RTCC_URI=rtcc_ferretdb.uri,
         CRIMEBOX_RTCC_DB=rtcc_ledger.name,
         CRIMEBOX_ALLOWED_HOSTS="testserver",
@@ -109,3 +115,28 @@ def test_the_console_runs_on_postgresql(rtcc_postgresql, rtcc_ferretdb, rtcc_led
         "sha256": 200,
         "sha256 found": True,
     }
+
+    # An operator revokes the box's key while an ingest pass is applying documents. PostgreSQL
+    # does not serialise the two as SQLite's BEGIN IMMEDIATE does: the revocation must survive
+    # the pass (the pass waits for it), not be written back over with the pass's stale copy.
+    box.segment()
+    where = dict(host=str(rtcc_postgresql.dir), port=rtcc_postgresql.port, user=USER, dbname=name)
+    with psycopg.connect(**where) as operator, psycopg.connect(**where, autocommit=True) as watch:
+        operator.execute("SELECT 1 FROM rtcc_box WHERE box_id = 'box-1' FOR UPDATE")
+        ingest = subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), "rtcc_ingest", "--once"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        # The pass is blocked by the operator's lock (a fresh snapshot each poll: autocommit).
+        waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted"
+        wait_for(lambda: watch.execute(waiting).fetchone() == (1,), what="the pass to wait")
+        operator.execute("UPDATE rtcc_box SET enrolment = 'revoked' WHERE box_id = 'box-1'")
+        operator.commit()
+        _, err = ingest.communicate(timeout=60)
+        assert ingest.returncode == 0, err
+        enrolment = operator.execute("SELECT enrolment FROM rtcc_box WHERE box_id = 'box-1'")
+        assert enrolment.fetchone() == ("revoked",)
