@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psycopg
 
+from rtcc.management.commands.rtcc_ingest import INGEST_LOCK
 from tests.helpers import wait_for
 from tests.peers.postgresql import USER
 
@@ -140,3 +141,11 @@ def test_the_console_runs_on_postgresql(rtcc_postgresql, rtcc_ferretdb, rtcc_led
         assert ingest.returncode == 0, err
         enrolment = operator.execute("SELECT enrolment FROM rtcc_box WHERE box_id = 'box-1'")
         assert enrolment.fetchone() == ("revoked",)
+
+        # A second ingest against the same database, from another host with its own data
+        # directory (where the first one's lock file is not), is refused, and says why.
+        watch.execute("SELECT pg_advisory_lock(%s)", [INGEST_LOCK])
+        elsewhere = {**env, "CRIMEBOX_DATA_DIR": str(tmp_path / "other-host")}
+        refused = console(elsewhere, "rtcc_ingest", "--once")
+        assert refused.returncode != 0
+        assert f"another ingest is running against the database {name}" in refused.stderr
