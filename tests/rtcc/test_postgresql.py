@@ -15,7 +15,7 @@ import psycopg
 
 from rtcc.management.commands.rtcc_ingest import INGEST_LOCK
 from tests.helpers import wait_for
-from tests.peers.postgresql import USER
+from tests.peers.postgresql import USER, PostgreSQL
 
 from .conftest import T0, LedgerBox
 
@@ -60,20 +60,34 @@ def console(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
     )
 
 
-def test_the_console_runs_on_postgresql(rtcc_postgresql, rtcc_ferretdb, rtcc_ledger, tmp_path):
+def connect(server: PostgreSQL, name: str) -> psycopg.Connection:
+    return psycopg.connect(host=str(server.dir), port=server.port, user=USER, dbname=name)
+
+
+def migrated_console(server: PostgreSQL, data: Path, **settings: str) -> tuple[dict, str]:
+    """The environment of a console on a new PostgreSQL database, migrated; and its name."""
     name = f"rtcc{uuid.uuid4().hex[:8]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRIMEBOX_")}
     env.update(
         DJANGO_SETTINGS_MODULE="rtcc.settings",
         CRIMEBOX_RTCC_ENV_FILE=os.devnull,
-        CRIMEBOX_DATA_DIR=str(tmp_path / "console"),
-        CRIMEBOX_DATABASE_URL=rtcc_postgresql.create_database(name),
+        CRIMEBOX_DATA_DIR=str(data),
+        CRIMEBOX_DATABASE_URL=server.create_database(name),
+        **settings,
+    )
+    migrated = console(env, "migrate", "--noinput")
+    assert migrated.returncode == 0, migrated.stderr
+    return env, name
+
+
+def test_the_console_runs_on_postgresql(rtcc_postgresql, rtcc_ferretdb, rtcc_ledger, tmp_path):
+    env, name = migrated_console(
+        rtcc_postgresql,
+        tmp_path / "console",
         CRIMEBOX_RTCC_URI=rtcc_ferretdb.uri,
         CRIMEBOX_RTCC_DB=rtcc_ledger.name,
         CRIMEBOX_ALLOWED_HOSTS="testserver",
     )
-    migrated = console(env, "migrate", "--noinput")
-    assert migrated.returncode == 0, migrated.stderr
     engine = console(
         env, "shell", "-c", "from django.db import connection; print(connection.vendor)"
     )
@@ -121,8 +135,8 @@ def test_the_console_runs_on_postgresql(rtcc_postgresql, rtcc_ferretdb, rtcc_led
     # does not serialise the two as SQLite's BEGIN IMMEDIATE does: the revocation must survive
     # the pass (the pass waits for it), not be written back over with the pass's stale copy.
     box.segment()
-    where = dict(host=str(rtcc_postgresql.dir), port=rtcc_postgresql.port, user=USER, dbname=name)
-    with psycopg.connect(**where) as operator, psycopg.connect(**where, autocommit=True) as watch:
+    with connect(rtcc_postgresql, name) as operator, connect(rtcc_postgresql, name) as watch:
+        watch.autocommit = True
         operator.execute("SELECT 1 FROM rtcc_box WHERE box_id = 'box-1' FOR UPDATE")
         ingest = subprocess.Popen(
             [sys.executable, str(ROOT / "manage.py"), "rtcc_ingest", "--once"],
@@ -149,3 +163,51 @@ def test_the_console_runs_on_postgresql(rtcc_postgresql, rtcc_ferretdb, rtcc_led
         refused = console(elsewhere, "rtcc_ingest", "--once")
         assert refused.returncode != 0
         assert f"another ingest is running against the database {name}" in refused.stderr
+
+
+# Run by `manage.py shell -c`: one audit entry, in a transaction held open until told.
+HOLD = """
+import sys
+from django.db import transaction
+from audit import log
+with transaction.atomic():
+    log.record("test", target="first")
+    print("appended", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_two_consoles_append_to_the_audit_trail_at_once(rtcc_postgresql, tmp_path):
+    """PostgreSQL lets two transactions read the same last entry, which SQLite's BEGIN
+    IMMEDIATE does not: the second append must wait for the first, not fail on its number."""
+    env, name = migrated_console(rtcc_postgresql, tmp_path / "console")
+    manage = [sys.executable, str(ROOT / "manage.py"), "shell", "-c"]
+    pipes = dict(env=env, cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = subprocess.Popen([*manage, HOLD], stdin=subprocess.PIPE, **pipes)
+    try:
+        assert first.stdout is not None and first.stdin is not None
+        lines = iter(first.stdout.readline, "")
+        assert "appended\n" in lines, first.stderr and first.stderr.read()
+        second = subprocess.Popen(
+            [*manage, 'from audit import log; log.record("test", target="second")'], **pipes
+        )
+        with connect(rtcc_postgresql, name) as watch:
+            watch.autocommit = True
+            waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted"
+            wait_for(lambda: watch.execute(waiting).fetchone()[0] >= 1, what="the second")
+            first.stdin.write("\n")
+            first.stdin.close()
+            assert first.wait(30) == 0, first.stderr and first.stderr.read()
+            _, err = second.communicate(timeout=30)
+            assert second.returncode == 0, err
+            entries = watch.execute(
+                "SELECT target, sequence FROM audit_auditevent WHERE action = 'test'"
+                " ORDER BY sequence"
+            ).fetchall()
+        assert [t for t, _ in entries] == ["first", "second"]
+        assert entries[1][1] == entries[0][1] + 1
+    finally:
+        first.kill()
+        first.wait()
+    checked = console(env, "verify_audit")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
