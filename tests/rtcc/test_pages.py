@@ -281,6 +281,20 @@ def test_pages_say_how_stale_the_tables_are():
 
 
 @pytest.mark.django_db
+def test_fleet_markers_carry_each_cameras_facing():
+    box = make_box("box-1")
+    make_camera(box, 1, facing_degrees=90)
+    make_camera(box, 2, facing_degrees=0)
+    make_camera(box, 3)  # not known: drawn as a dot only (rtcc/static/rtcc/map.js)
+    found = markers(as_role(roles.OPERATOR).get(reverse("rtcc:fleet")))
+    assert {m["id"]: m.get("facing") for m in found if m["kind"] == "camera"} == {
+        "box-1/1": 90,
+        "box-1/2": 0,
+        "box-1/3": None,
+    }
+
+
+@pytest.mark.django_db
 def test_camera_without_coordinates_is_listed_but_not_placed():
     box = make_box("box-1")
     make_camera(box, 1, lat=None)

@@ -59,25 +59,25 @@ var rtccMap = (function () {
     return L.marker([m.lat, m.lon], { icon: icon, interactive: false, keyboard: false, pane: "rtccFacing" });
   }
 
-  // Each marker (with its wedge, if any) on the map; `onClick(m)` when one is clicked.
+  // The map fitted to the markers, then each marker (with its wedge, if any) on it; `onClick(m)`
+  // when one is clicked. Fitted first: Leaflet draws a layer only once the map has a view.
   function draw(map, markers, onClick) {
-    var drawn = [];
-    markers.forEach(function (m) {
-      var wedge = facing(m);
-      if (wedge) {
-        wedge.addTo(map);
-      }
-      var circle = marker(m).addTo(map);
-      circle.on("click", function () { onClick(m); });
-      drawn.push({ data: m, layer: circle });
-    });
     var points = markers.map(function (m) { return [m.lat, m.lon]; });
     if (points.length) {
       map.fitBounds(points, { padding: [30, 30], maxZoom: 16 });
     } else {
       map.setView([0, 0], 2);
     }
-    return drawn;
+    return markers.map(function (m) {
+      var wedge = facing(m);
+      if (wedge) {
+        wedge.addTo(map);
+      }
+      var circle = marker(m).addTo(map);
+      circle.getElement().dataset.id = m.id; // which box or camera a dot is, for the page's tests
+      circle.on("click", function () { onClick(m); });
+      return { data: m, layer: circle };
+    });
   }
 
   return { create: create, draw: draw };
