@@ -40,15 +40,30 @@ MAX_BOXES = 100
 
 
 class BoxesField(forms.Field):
-    """Box ids, one per `boxes` value (the list, the map), each value also taking several with
-    commas between (typed or linked by hand)."""
+    """The `boxes` values: one box id each (the list and the map send one per box) or, typed or
+    linked by hand, several ids with commas between."""
 
     widget = forms.SelectMultiple
 
     def to_python(self, value: Any) -> list[str]:
         values = value if isinstance(value, list | tuple) else [value] if value else []
-        ids = {part.strip() for v in values for part in str(v).replace("\n", ",").split(",")}
-        return sorted(i for i in ids if i)
+        return sorted({str(v).strip() for v in values} - {""})
+
+
+def split_at_commas(values: list[str]) -> set[str]:
+    return {part.strip() for v in values for part in v.split(",")} - {""}
+
+
+def enrolled_among(ids: set[str]) -> set[str]:
+    if not ids:
+        return set()
+    return set(Box.objects.enrolled().filter(box_id__in=ids).values_list("box_id", flat=True))
+
+
+def too_many(count: int) -> forms.ValidationError:
+    return forms.ValidationError(
+        f"Pick at most {MAX_BOXES} boxes ({count} picked), or none for all boxes."
+    )
 
 
 class WindowForm(forms.Form):
@@ -57,21 +72,22 @@ class WindowForm(forms.Form):
     boxes = BoxesField(required=False)
 
     def clean_boxes(self) -> list[str]:
-        ids: list[str] = self.cleaned_data["boxes"]
+        values: list[str] = self.cleaned_data["boxes"]
+        if len(values) > MAX_BOXES:  # each value names a box at least: no need to look
+            raise too_many(len(values))
+        whole = enrolled_among(set(values))
+        # A value that is not an enrolled box's id as it stands was typed with commas between
+        # ids; a box whose own id holds a comma is still found whole.
+        ids = whole | split_at_commas([v for v in values if v not in whole])
         if len(ids) > MAX_BOXES:
-            raise forms.ValidationError(
-                f"Pick at most {MAX_BOXES} boxes ({len(ids)} picked), or none for all boxes."
-            )
-        if not ids:
-            return ids
-        known = set(Box.objects.enrolled().filter(box_id__in=ids).values_list("box_id", flat=True))
-        unknown = [i for i in ids if i not in known]
+            raise too_many(len(ids))
+        unknown = sorted(ids - whole - enrolled_among(ids - whole))
         if unknown:
             more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
             raise forms.ValidationError(
                 f"No enrolled box named {', '.join(unknown[:5])}{more}: pick boxes from the list."
             )
-        return ids
+        return sorted(ids)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -219,7 +235,8 @@ def box_picker(request: HttpRequest, now: datetime) -> dict[str, Any]:
     picked stays picked (known ids) even when the form is sent back with an error."""
     rows = fleet_rows(now)
     box_ids = sorted(r.box.box_id for r in rows)
-    picked = set(BoxesField().to_python(request.GET.getlist("boxes")))
+    values = BoxesField().to_python(request.GET.getlist("boxes"))
+    picked = set(values) | split_at_commas(values)
     return {
         "box_options": box_options(box_ids, picked),
         "box_count": len(box_ids),

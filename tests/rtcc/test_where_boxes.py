@@ -157,3 +157,12 @@ def test_the_map_loads_tiles_only_from_the_configured_server(settings):
     policy = client.get(reverse("rtcc:where"))["Content-Security-Policy"]
     img_src = next(d for d in policy.split("; ") if d.startswith("img-src"))
     assert img_src.endswith(" https://*.tiles.example.org")
+
+
+def test_a_box_whose_id_holds_a_comma_is_picked_whole():
+    for box_id in ("lot 4, east", "lot 4", "east"):
+        make_segment(make_camera(make_box(box_id), 1), 1, now() - timedelta(minutes=40))
+    client = as_role(roles.INVESTIGATOR, "investigator")
+    response = client.get(reverse("rtcc:where"), {**window(), "boxes": ["lot 4, east"]})
+    assert "1 camera with footage" in response.content.decode()
+    assert 'id="where-lot 4, east-1"' in response.content.decode()
