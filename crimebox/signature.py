@@ -13,8 +13,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
 
 ALGORITHM = "ed25519"
 
@@ -80,12 +82,22 @@ def sign(doc: dict, key: Signer) -> dict:
 
 
 def verify(doc: dict, public_key: Ed25519PublicKey) -> bool:
+    """Whether `doc`'s signature is good for `public_key`.
+
+    libsodium checks it, not cryptography: the console verifies every document it ingests, and
+    libsodium's Ed25519 verification takes about half the CPU of OpenSSL 3.0's (55 against
+    104 µs for a segment document). Both check the same RFC 8032 signatures; libsodium also
+    refuses small-order public keys and non-canonical encodings, which no key made by
+    cryptography or libsodium produces. The raw key costs 0.5 µs to take out of the key object.
+    """
     sig = doc.get("sig") or {}
     if sig.get("alg") != ALGORITHM:
         return False
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     try:
-        public_key.verify(base64.b64decode(sig.get("value", "")), canonical(doc))
-    except (InvalidSignature, ValueError):
+        # a signature of the wrong length is nacl's ValueError; bad base64 is binascii.Error
+        VerifyKey(raw).verify(canonical(doc), base64.b64decode(sig.get("value", "")))
+    except (BadSignatureError, ValueError):
         return False
     return True
 
