@@ -159,6 +159,11 @@ LOGIN_URL = "admin:login"
 SESSION_COOKIE_AGE = env.int("CRIMEBOX_SESSION_SECONDS", default=8 * 3600)
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
+# Browsers keep cookies per host, not per port: with the box's names (Django's defaults), a
+# console beside a box on one machine (8100 and 8000) overwrote the box's session and CSRF
+# cookies, and signing in to one signed the browser out of the other.
+SESSION_COOKIE_NAME = "rtcc_sessionid"
+CSRF_COOKIE_NAME = "rtcc_csrftoken"
 X_FRAME_OPTIONS = "DENY"
 CONTENT_SECURITY_POLICY = env.str(
     "CRIMEBOX_CSP",
