@@ -51,6 +51,12 @@ WEB_WORKERS = env.int("CRIMEBOX_WEB_WORKERS", default=2)
 # (rtcc/ledger.py); the URI (credentials included) is read where it is used, never logged.
 RTCC_URI = env.str("CRIMEBOX_RTCC_URI", default="")
 RTCC_URI_FILE = env.str("CRIMEBOX_RTCC_URI_FILE", default="")
+# `bootstrap.sh rtcc` with no URI runs a local ledger and keeps its URI in this file, not in
+# .env.rtcc (a URI there would stop the next run from starting it): without this, every console
+# manage.py in a second terminal (rtcc_verify, rtcc_request_clip) said "no ledger".
+_local_ledger = DATA_DIR / "ledger-uri"
+if not RTCC_URI and not RTCC_URI_FILE and _local_ledger.is_file():
+    RTCC_URI_FILE = str(_local_ledger)
 RTCC_DB = env.str("CRIMEBOX_RTCC_DB", default="rtcc")
 RTCC_TLS_CA_FILE = env.str("CRIMEBOX_RTCC_TLS_CA_FILE", default="")
 RTCC_TLS_CERT_FILE = env.str("CRIMEBOX_RTCC_TLS_CERT_FILE", default="")

@@ -199,6 +199,10 @@ def test_newcomer_enrols_a_box_beside_the_console_from_one_checkout(tmp_path):
         )
         listed_after = time.monotonic() - enrolled_at
         assert [c["camera"] for c in shown["cameras"]] == ["Test pattern"]
+        # The console's commands in a second terminal read the local ledger this run started.
+        verified = manage(checkout, console_terminal, "rtcc_verify", "--json")
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        assert json.loads(verified.stdout)["ok"]
 
         # One browser signed in to both, as the newcomer is: cookies are per host, not per
         # port, so each must keep its own (a shared name signs the newcomer out of the other).
@@ -221,6 +225,7 @@ def test_newcomer_enrols_a_box_beside_the_console_from_one_checkout(tmp_path):
         assert box_stopped < BOX_STOP_SECONDS, box_log.read_text()[-3000:]
         assert console_stopped < CONSOLE_STOP_SECONDS, console_log.read_text()[-3000:]
         assert "did not stop" not in box_log.read_text()  # nothing had to be killed
+        assert not (checkout / "data-rtcc" / "ledger-uri").exists()  # its ledger is gone
         wait_for(
             lambda: not (group_left(box) or group_left(console) or processes_in(checkout)),
             timeout=5,

@@ -111,3 +111,27 @@ def test_console_commands_refuse_an_unmigrated_database(tmp_path):
         proc = manage(data, *args)
         assert proc.returncode == 1, (args, proc.stderr)
         assert "not migrated" in proc.stderr and "Traceback" not in proc.stderr, args
+
+
+def test_console_commands_find_the_local_ledger_bootstrap_started(tmp_path):
+    """`bootstrap.sh rtcc` keeps its local ledger's URI in DATA_DIR/ledger-uri; a console
+    manage.py in another terminal reads it, unless a URI is given."""
+    (tmp_path / "ledger-uri").write_text("mongodb://127.0.0.1:27117/\n")
+    show = "import django; django.setup(); from django.conf import settings as s; "
+    show += "print(repr(s.RTCC_URI), repr(s.RTCC_URI_FILE))"
+
+    def uri_settings(**given: str) -> str:
+        out = subprocess.run(
+            [sys.executable, "-c", show],
+            env={**console_env(tmp_path), **given},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+    assert uri_settings() == f"'' '{tmp_path / 'ledger-uri'}'"
+    given = uri_settings(CRIMEBOX_RTCC_URI="mongodb://dc.example.org/")
+    assert given == "'mongodb://dc.example.org/' ''"
