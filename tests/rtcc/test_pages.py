@@ -4,6 +4,7 @@ those tables are, and turn bad input into a 400 with a message (never a 500)."""
 import json
 import re
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import User
@@ -301,6 +302,36 @@ def test_camera_without_coordinates_is_listed_but_not_placed():
     response = as_role(roles.OPERATOR).get(reverse("rtcc:fleet"))
     assert markers(response) == [] and b'id="box-box-1"' in response.content
     assert Camera.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_boxes_with_no_placed_camera_are_named_beside_the_map_until_one_is_placed():
+    placed, bare = make_box("box-1"), make_box("box-2")
+    make_camera(placed, 1)
+    make_camera(bare, 1, lat=None)
+    make_camera(bare, 2, lat=None)
+    make_box("box-3")  # no camera reported yet: not on the map either
+    client = as_role(roles.OPERATOR)
+    html = client.get(reverse("rtcc:fleet")).content.decode()
+    note = re.search(r'<p id="fleet-unplaced"[^>]*>(.*?)</p>', html, re.S)[1]
+    assert re.findall(r'<a href="([^"]+)">([^<]+)</a>', note) == [
+        (reverse("rtcc:box", args=["box-2"]), "box-2"),
+        (reverse("rtcc:box", args=["box-3"]), "box-3"),
+    ]
+    assert "no camera of theirs has a location" in note and "Cameras → edit → Location" in note
+    box_page = client.get(reverse("rtcc:box", args=["box-2"])).content.decode()
+    assert box_page.count("Not on the map: it has no location") == 2
+    assert "Not on the map" not in client.get(reverse("rtcc:box", args=["box-1"])).content.decode()
+
+    Camera.objects.filter(box=bare, camera_id=2).update(
+        latitude=Decimal("41.9"), longitude=Decimal("-87.6")
+    )
+    Camera.objects.filter(box__box_id="box-3").delete()
+    make_camera(Box.objects.get(box_id="box-3"), 1)
+    html = client.get(reverse("rtcc:fleet")).content.decode()
+    assert 'id="fleet-unplaced"' not in html and "Not on the map" not in html
+    box_page = client.get(reverse("rtcc:box", args=["box-2"])).content.decode()
+    assert box_page.count("Not on the map: it has no location") == 1  # camera 1 still
 
 
 @pytest.mark.django_db
