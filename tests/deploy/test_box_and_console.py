@@ -1,7 +1,8 @@
 """The console's "Done means", run as a newcomer runs it: `deploy/bootstrap.sh rtcc` and
 `deploy/bootstrap.sh start` from one checkout on one machine, the box enrolled with the
 fingerprint its own manage.py prints, and listed recording with its camera within a minute;
-then Ctrl-C stops both, leaving nothing behind.
+then the technician places the camera on the box (its change form) and the console's map shows
+the box there with its camera and facing; then Ctrl-C stops both, leaving nothing behind.
 
 Both run in a copy of the checkout (`start` writes `.env`, `rtcc` writes `.env.rtcc`), on their
 embedded data directories (./data, ./data-rtcc). Only what is machine-wide is given, the
@@ -21,6 +22,7 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from html.parser import HTMLParser
 from http.cookiejar import CookieJar
 from pathlib import Path
 
@@ -34,6 +36,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 CONSOLE_STOP_SECONDS = 15  # deploy/rtcc.sh RTCC_STOP_SECONDS
 BOX_STOP_SECONDS = 30  # deploy/bootstrap.sh CRIMEBOX_STOP_SECONDS, its default
 ENROLLED_TO_LISTED = 60  # "within a minute"
+PLACED_TO_MAPPED = 60
+# Where the technician says the test pattern stands, and which way it looks.
+PLACE = {"latitude": "41.878113", "longitude": "-87.629799", "facing_degrees": "135"}
+NEW_PASSWORD = "Placed-pole-7-at-dawn"
 
 
 def newcomer_env(**settings: str) -> dict[str, str]:
@@ -117,6 +123,120 @@ def signed_in(browser: urllib.request.OpenerDirector, base: str) -> bool:
     """Signed in: /admin/ does not send the browser to the login form (it may send it to
     change the one-time password)."""
     return "/login/" not in browser.open(f"{base}/admin/", timeout=10).geturl()
+
+
+class FormFields(HTMLParser):
+    """What a browser submits from the page's form `form_id` ("": the one without an id): its
+    inputs (a checkbox only when checked, no buttons) and each select's chosen option."""
+
+    def __init__(self, form_id: str) -> None:
+        super().__init__()
+        self.form_id, self.inside, self.select = form_id, False, ""
+        self.fields: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.inside = a.get("id", "") == self.form_id
+        elif not self.inside or not a.get("name") and tag != "option":
+            return
+        elif tag == "input" and a.get("type") not in ("submit", "button", "image"):
+            if a.get("type") not in ("checkbox", "radio") or "checked" in a:
+                self.fields[a["name"]] = a.get("value", "")
+        elif tag == "select":
+            self.select = a["name"]
+        elif tag == "option" and self.select and "selected" in a:
+            self.fields[self.select] = a.get("value", "")
+
+    def handle_endtag(self, tag: str) -> None:
+        self.inside = self.inside and tag != "form"
+        self.select = "" if tag == "select" else self.select
+
+
+def submit(browser: urllib.request.OpenerDirector, url: str, form_id: str, **typed: str) -> str:
+    """Open the form at `url`, type `typed` into it, submit it; the address it lands on."""
+    parser = FormFields(form_id)
+    parser.feed(browser.open(url, timeout=10).read().decode())
+    assert "csrfmiddlewaretoken" in parser.fields, f"no form {form_id} at {url}"
+    data = urllib.parse.urlencode({**parser.fields, **typed}).encode()
+    return browser.open(url, data, timeout=10).geturl()
+
+
+def change_first_password(browser: urllib.request.OpenerDirector, base: str, log: Path) -> None:
+    """The one-time password is changed first: every page sends the browser to that form (the
+    box's admin is at /, the console's at /admin/)."""
+    password = re.search(r"^    password:  (\S+)$", log.read_text(), re.M)[1]
+    form = browser.open(f"{base}/admin/", timeout=10).geturl()
+    assert form.endswith("/password_change/"), form
+    landed = submit(
+        browser,
+        form,
+        "",  # the admin's password form has no id (its logout form has one)
+        old_password=password,
+        new_password1=NEW_PASSWORD,
+        new_password2=NEW_PASSWORD,
+    )
+    assert landed.endswith("/password_change/done/"), landed
+
+
+def place_camera(browser: urllib.request.OpenerDirector, box_url: str) -> None:
+    """On the box: Cameras, the test pattern, edit its Location, save."""
+    cameras = browser.open(f"{box_url}/cameras/camera/", timeout=10).read().decode()
+    (change,) = set(re.findall(r'href="(/cameras/camera/\d+/change/)', cameras))
+    landed = submit(browser, f"{box_url}{change}", "camera_form", **PLACE)
+    assert landed.endswith("/cameras/camera/"), f"not saved: {landed}"
+
+
+def on_the_map(browser: urllib.request.OpenerDirector, console_url: str, box_id: str) -> bool:
+    """The console's fleet page gives the map the box at its camera, looking PLACE's way."""
+    page = browser.open(f"{console_url}/", timeout=10).read().decode()
+    found = re.search(r'<script id="fleet-data" type="application/json">(.*?)</script>', page, re.S)
+    markers = json.loads(found[1])["markers"] if found else []
+    where = (float(PLACE["latitude"]), float(PLACE["longitude"]))
+    box = [m for m in markers if m["kind"] == "box" and m["id"] == box_id]
+    cameras = [m for m in markers if m["kind"] == "camera" and m["box"] == box_id]
+    return (
+        [(m["lat"], m["lon"]) for m in box] == [where]
+        and [(m["lat"], m["lon"], m["facing"]) for m in cameras]
+        == [(*where, int(PLACE["facing_degrees"]))]
+        and "Not on the map" not in page
+    )
+
+
+def sign_in_to_both(
+    box_url: str, box_log: Path, console_url: str, console_log: Path
+) -> urllib.request.OpenerDirector:
+    """One browser signed in to both, as the newcomer is: cookies are per host, not per port,
+    so each must keep its own (a shared name signs the newcomer out of the other). Each first
+    one-time password is then changed, as both ask."""
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+    log_in(browser, box_url, box_log)
+    assert signed_in(browser, box_url)
+    log_in(browser, console_url, console_log)
+    assert signed_in(browser, console_url)
+    assert signed_in(browser, box_url), "signing in to the console signed out of the box"
+    change_first_password(browser, box_url, box_log)
+    change_first_password(browser, console_url, console_log)
+    return browser
+
+
+def place_and_see_it_mapped(
+    browser: urllib.request.OpenerDirector, box_url: str, console_url: str, box_id: str
+) -> float:
+    """The test pattern has no location: the console names the box beside its map. The
+    technician places it on the box; how long until the map shows it there."""
+    fleet_page = browser.open(f"{console_url}/", timeout=10).read().decode()
+    unplaced = re.search(r'<p id="fleet-unplaced"[^>]*>(.*?)</p>', fleet_page, re.S)
+    assert unplaced and f">{box_id}</a>" in unplaced[1], fleet_page[-3000:]
+    placed_at = time.monotonic()
+    place_camera(browser, box_url)
+    wait_for(
+        lambda: on_the_map(browser, console_url, box_id),
+        timeout=PLACED_TO_MAPPED,
+        step=0.5,
+        what="the box and its camera where the technician placed it, on the console's map",
+    )
+    return time.monotonic() - placed_at
 
 
 def stop(proc: subprocess.Popen, bound: float, log: Path) -> float:
@@ -203,15 +323,9 @@ def test_newcomer_enrols_a_box_beside_the_console_from_one_checkout(tmp_path):
         assert verified.returncode == 0, verified.stdout + verified.stderr
         assert json.loads(verified.stdout)["ok"]
 
-        # One browser signed in to both, as the newcomer is: cookies are per host, not per
-        # port, so each must keep its own (a shared name signs the newcomer out of the other).
-        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
         box_url, console_url = f"http://127.0.0.1:{box_port}", f"http://127.0.0.1:{console_port}"
-        log_in(browser, box_url, box_log)
-        assert signed_in(browser, box_url)
-        log_in(browser, console_url, console_log)
-        assert signed_in(browser, console_url)
-        assert signed_in(browser, box_url), "signing in to the console signed out of the box"
+        browser = sign_in_to_both(box_url, box_log, console_url, console_log)
+        mapped_after = place_and_see_it_mapped(browser, box_url, console_url, box_id)
 
         # Nothing shared: each its own data directory and settings file.
         assert (checkout / "data" / "crimebox.sqlite3").is_file()
@@ -231,7 +345,8 @@ def test_newcomer_enrols_a_box_beside_the_console_from_one_checkout(tmp_path):
             what="no process left",
         )
         print(
-            f"listed {listed_after:.1f} s after enrolment; box stopped in {box_stopped:.1f} s, "
+            f"listed {listed_after:.1f} s after enrolment, on the map {mapped_after:.1f} s after "
+            f"the camera was placed; box stopped in {box_stopped:.1f} s, "
             f"console in {console_stopped:.1f} s; {time.monotonic() - began:.0f} s in all"
         )
     finally:
