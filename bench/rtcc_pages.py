@@ -173,9 +173,9 @@ def measure() -> None:
 
 
 def peak_rss_mib() -> float:
-    """This process's own peak RSS. Not getrusage's ru_maxrss: Linux keeps it across execve, so
-    the measuring child started with the filling parent's peak (439 MiB with the fill's 1 GB
-    page cache, for a process that never went past ~75 MiB). VmHWM belongs to the new image."""
+    """This process's own peak RSS. Not getrusage's ru_maxrss: Linux carries it across execve,
+    so the measuring child reported the filling parent's memory (439 MiB once, with the fill's
+    1 GB page cache, for a process whose own peak was ~75 MiB). VmHWM belongs to this image."""
     try:
         status = Path("/proc/self/status").read_text()
     except OSError:
