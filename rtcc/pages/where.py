@@ -74,7 +74,7 @@ def window_segments(start: datetime, end: datetime, box_ids: list[str]) -> Any:
         return segments
     # Through the boxes' cameras, so that SQLite reads each camera's window from
     # rtcc_segment_camera_start: given `box_id IN (...)` it read each box's whole history
-    # through the foreign key instead (250 boxes x 30 days: 1.6 s, now 15 ms).
+    # through the foreign key instead (30 days, 250 boxes named: the page took 613 ms, now 55).
     return segments.filter(camera__in=Camera.objects.filter(box__box_id__in=box_ids))
 
 
