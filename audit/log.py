@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -22,6 +22,18 @@ from .models import AuditCheck, AuditEvent
 logger = logging.getLogger(__name__)
 
 CHAIN_VERSION = "crimebox-audit-v1"
+# The audit trail's PostgreSQL advisory lock number ("audt" in ASCII).
+APPEND_LOCK = 0x61756474
+
+
+def serialise_appends() -> None:
+    """Inside a transaction: no other append until it ends. SQLite's `BEGIN IMMEDIATE` already
+    gives that; under PostgreSQL's READ COMMITTED two appends would read the same last entry,
+    and the second would fail on the unique sequence (the entry lost, the request a 500). The
+    lock is taken before the read, so the read after it sees the entry committed before it."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [APPEND_LOCK])
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
@@ -108,6 +120,7 @@ def record(
         detail=detail,
     )
     with transaction.atomic():
+        serialise_appends()
         last = AuditEvent.objects.order_by("-sequence").first()
         event.sequence = last.sequence + 1 if last else 1
         event.prev_hash = last.hash if last else GENESIS
@@ -159,6 +172,7 @@ def record_per_minute(
     user = request.user if request.user.is_authenticated else None
     name = user.get_username() if user is not None else ""
     with transaction.atomic():  # IMMEDIATE: the check and the entry are one step
+        serialise_appends()
         done = AuditEvent.objects.filter(
             username=name, at__gte=minute, action=action, camera_id=camera.pk
         )

@@ -36,6 +36,21 @@ def hold_lock(path: Path, what: str) -> IO[str]:
     return handle
 
 
+def hold_database_lock(key: int, what: str) -> None:
+    """On PostgreSQL, also hold a session advisory lock numbered `key` for as long as this
+    process keeps its connection: a datacenter may run the console on several hosts sharing
+    one database, each with its own data directory, where `hold_lock`'s flock cannot see the
+    other. SQLite needs nothing more: its database is a file in the data directory."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        row = cursor.fetchone()
+    if not row or not row[0]:
+        name = connection.settings_dict["NAME"]
+        raise CommandError(f"another {what} is running against the database {name}")
+
+
 def require_migrated() -> None:
     """After an update, before the web unit's ExecStartPre migrated: say so, and let systemd
     start us again, rather than fail on a missing column mid-loop."""

@@ -17,7 +17,6 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 ALGORITHM = "ed25519"
-DATE_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
 
 
 class Signer(Protocol):
@@ -39,11 +38,25 @@ def ms_or_none(dt: datetime | None) -> datetime | None:
     return None if dt is None else ms(dt)
 
 
+def _date(value: datetime) -> dict:
+    if value.tzinfo is None:  # pymongo hands back naive UTC unless tz_aware
+        value = value.replace(tzinfo=UTC)
+    elif value.utcoffset():
+        value = value.astimezone(UTC)
+    # what ms(value) keeps, written without building the truncated copy
+    return {"$date": f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}Z"}
+
+
 def _encode(value: Any) -> Any:
+    # The console verifies every document it ingests: the common types are tested first, by
+    # exact type (a third of the encoding's time went to isinstance chains).
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {k: _encode(v) for k, v in value.items()}
     if isinstance(value, datetime):
-        if value.tzinfo is None:  # pymongo hands back naive UTC unless tz_aware
-            value = value.replace(tzinfo=UTC)
-        return {"$date": ms(value).strftime(DATE_FORMAT)[:-3] + "Z"}
+        return _date(value)
     if isinstance(value, float):
         raise TypeError("documents hold no floating-point numbers")
     if isinstance(value, dict):

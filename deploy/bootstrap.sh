@@ -31,6 +31,8 @@ TEST_APT=(
   systemd
   # VERIFY.txt's stock-tool steps are run as written (its step 0 lists the zip with unzip).
   unzip
+  # The console on PostgreSQL: a throwaway cluster per test session (tests/peers/postgresql.py).
+  postgresql
 )
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

@@ -120,12 +120,21 @@ def ingest_box(ledger: Ledger, box: Box, now: datetime) -> int:
 def apply_chunk(box: Box, chunk: list[tuple[str, dict]], now: datetime, bulk: bool) -> None:
     """The rows of a chunk and the box's advanced cursors, in one transaction."""
     with transaction.atomic():
-        box.refresh_from_db()
+        lock(box)
         batch = apply.Batch(box, bulk)
         for name, doc in chunk:
             ingest_one(batch, name, doc, now)
         batch.flush()
         box.save()
+
+
+def lock(box: Box) -> None:
+    """Re-read the box's row and hold it until the transaction ends (call inside one). The
+    transaction ends with a full `box.save()`: on SQLite, `BEGIN IMMEDIATE` already keeps any
+    other writer out between the read and the save, but PostgreSQL's READ COMMITTED does not,
+    and an operator's enrol or revoke committed in between would be written back over by the
+    ingest's stale copy. The row lock makes that operator wait for this transaction instead."""
+    box.refresh_from_db(from_queryset=Box.objects.select_for_update())
 
 
 def _take(stream: Iterator[tuple[str, dict]], count: int) -> list[tuple[str, dict]]:
@@ -321,7 +330,7 @@ def release_held(ledger: Ledger, box: Box, now: datetime) -> int:
             ids = [h.doc_id for h in held if h.collection == name]
             found.update((d["_id"], d) for d in ledger.by_ids(name, ids))
         with transaction.atomic():
-            box.refresh_from_db()
+            lock(box)
             batch = apply.Batch(box, bulk=False)
             for row in held:
                 _release(batch, row, found.get(row.doc_id), now)
@@ -336,7 +345,7 @@ def _count_registration(box: Box, now: datetime) -> None:
     if key is None or key.n is None:
         return
     with transaction.atomic():
-        box.refresh_from_db()
+        lock(box)
         _count(box, key.n, None, now)
         box.save()
         BoxKey.objects.filter(pk=key.pk).update(n=None)
@@ -382,7 +391,7 @@ def recheck_holes(ledger: Ledger, box: Box, now: datetime) -> int:
         if not late:
             continue
         with transaction.atomic():
-            box.refresh_from_db()
+            lock(box)
             batch = apply.Batch(box, bulk=False)
             for name, doc in late:
                 if _is_open(box, doc["n"]) and judge(box, name, doc) is trust.Verdict.TRUSTED:

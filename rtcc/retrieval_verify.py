@@ -24,7 +24,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from crimebox import retrieval as proto
-from crimebox.atomic import write_atomic
+from crimebox.atomic import move_atomic, write_atomic
 from crimebox.keys import fingerprint_of
 from crimebox.signature import verify
 
@@ -275,7 +275,7 @@ def store(job: ClipJob, partial: Path, sha256: str, expected: dict, report: dict
             raise Problem(f"the evidence store already holds another {final.name} ({there})")
         partial.unlink(missing_ok=True)
     else:
-        os.replace(partial, final)
+        move_atomic(partial, final)  # the store may be a mount of its own
     # Read-only last (WORM storage commits a file when it is made read-only); again on a pass
     # that finishes one a killed pass left writable.
     final.chmod(0o444)

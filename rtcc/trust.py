@@ -155,7 +155,9 @@ def revoke(
 def _key(box_id: str, fingerprint: str) -> BoxKey:
     fingerprint = fingerprint.strip().lower().replace(":", "")
     try:
-        box = Box.objects.get(box_id=box_id)
+        # The box's row before its keys, in the order the ingest takes them (rtcc.ingest.lock):
+        # on PostgreSQL the other order could deadlock with an ingest pass.
+        box = Box.objects.select_for_update().get(box_id=box_id)
     except Box.DoesNotExist:
         raise EnrolmentError(f"no box {box_id!r} has written to the ledger") from None
     try:

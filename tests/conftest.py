@@ -58,6 +58,7 @@ SLOW_FIXTURES = {
     "ferretdb",  # FerretDB peer
     "rtcc_ferretdb",
     "rtcc_ledger",
+    "rtcc_postgresql",  # a PostgreSQL cluster (tests/peers/postgresql.py)
     "mongo",
     "tiny_disk",  # a tmpfs mount (root)
     "browser",  # headless Chromium

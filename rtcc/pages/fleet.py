@@ -88,7 +88,7 @@ def fleet_rows(now: datetime) -> list[FleetRow]:
     rows = {b.pk: FleetRow(b) for b in Box.objects.enrolled().defer("public_key_pem", "cursors")}
     cameras = Camera.objects.filter(box__enrolment=Box.Enrolment.ENROLLED).order_by("name")
     # Named tuples, not model instances: building 2,000 Camera objects took ~30 ms of the page.
-    fields = ("box_id", "camera_id", "name", "latitude", "longitude", "state")
+    fields = ("box_id", "camera_id", "name", "latitude", "longitude", "facing_degrees", "state")
     for camera in cameras.values_list(*fields, named=True):
         rows[camera.box_id].cameras.append(camera)
     for row in rows.values():
@@ -168,6 +168,7 @@ def markers(rows: list[FleetRow], box_url: Callable[[str], str]) -> list[dict[st
                 {
                     "kind": "box",
                     "id": row.box.box_id,
+                    "box": row.box.box_id,
                     "state": row.box.state,
                     "lat": where[0],
                     "lon": where[1],
@@ -183,9 +184,12 @@ def markers(rows: list[FleetRow], box_url: Callable[[str], str]) -> list[dict[st
                 {
                     "kind": "camera",
                     "id": f"{row.box.box_id}/{c.camera_id}",
+                    "box": row.box.box_id,
                     "state": camera_class(c.state),
                     "lat": float(c.latitude),
                     "lon": float(c.longitude),
+                    # Compass degrees (0 north, 90 east) or None: drawn as a wedge when known.
+                    "facing": c.facing_degrees,
                     "tip": tip,
                     "url": url,
                 }

@@ -12,10 +12,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString
 
 from audit import log
 from audit.models import AuditEvent
@@ -25,21 +28,66 @@ from ..models import Box, Camera, GapRecord, SegmentRecord
 from . import drawing
 from .access import freshness, page, render_page
 from .box import LONGEST_SEGMENT, gap_span
+from .fleet import box_urls, fleet_policy, fleet_rows, markers
 
 MAX_WINDOW = timedelta(hours=24)
 CAMERAS_PER_PAGE = 25
 SHA256 = re.compile(r"[0-9a-f]{64}")
 TIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
+# A neighbourhood, not the city: beyond this many, "all" (none picked) is the search meant, and
+# the cap bounds the query's IN list and the audit entry.
+MAX_BOXES = 100
+
+
+class BoxesField(forms.Field):
+    """The `boxes` values: one box id each (the list and the map send one per box) or, typed or
+    linked by hand, several ids with commas between."""
+
+    widget = forms.SelectMultiple
+
+    def to_python(self, value: Any) -> list[str]:
+        values = value if isinstance(value, list | tuple) else [value] if value else []
+        return sorted({str(v).strip() for v in values} - {""})
+
+
+def split_at_commas(values: list[str]) -> set[str]:
+    return {part.strip() for v in values for part in v.split(",")} - {""}
+
+
+def enrolled_among(ids: set[str]) -> set[str]:
+    if not ids:
+        return set()
+    return set(Box.objects.enrolled().filter(box_id__in=ids).values_list("box_id", flat=True))
+
+
+def too_many(count: int) -> forms.ValidationError:
+    return forms.ValidationError(
+        f"Pick at most {MAX_BOXES} boxes ({count} picked), or none for all boxes."
+    )
 
 
 class WindowForm(forms.Form):
     start = forms.DateTimeField(input_formats=TIME_FORMATS)
     end = forms.DateTimeField(input_formats=TIME_FORMATS)
-    boxes = forms.CharField(required=False, max_length=5000, help_text="Box ids, commas between.")
+    boxes = BoxesField(required=False)
 
     def clean_boxes(self) -> list[str]:
-        text = self.cleaned_data.get("boxes") or ""
-        return sorted({b.strip() for b in text.replace("\n", ",").split(",") if b.strip()})
+        values: list[str] = self.cleaned_data["boxes"]
+        if len(values) > MAX_BOXES:  # each value names a box at least: no need to look
+            raise too_many(len(values))
+        whole = enrolled_among(set(values))
+        # A value that is not an enrolled box's id as it stands was typed with commas between
+        # ids; a box whose own id holds a comma is still found whole.
+        ids = whole | split_at_commas([v for v in values if v not in whole])
+        if len(ids) > MAX_BOXES:
+            raise too_many(len(ids))
+        unknown = sorted(ids - whole - enrolled_among(ids - whole))
+        if unknown:
+            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            raise forms.ValidationError(
+                f"No enrolled box named {', '.join(unknown[:5])}{more}: pick boxes from the list."
+            )
+        return sorted(ids)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -184,6 +232,29 @@ def search_hash(request: HttpRequest, form: HashForm) -> dict[str, Any]:
     return {"hash_results": found, "sha256": sha}
 
 
+def box_options(box_ids: list[str], picked: set[str]) -> SafeString:
+    """The list's options (built here: a template loop over 500 boxes is slow, see fleet.py)."""
+    return format_html_join(
+        "",
+        '<option value="{}"{}>{}</option>',
+        ((b, " selected" if b in picked else "", b) for b in box_ids),
+    )
+
+
+def box_picker(request: HttpRequest, now: datetime) -> dict[str, Any]:
+    """The enrolled boxes to pick from, as a list and as the map's markers; what the request
+    picked stays picked (known ids) even when the form is sent back with an error."""
+    rows = fleet_rows(now)
+    box_ids = sorted(r.box.box_id for r in rows)
+    values = BoxesField().to_python(request.GET.getlist("boxes"))
+    picked = set(values) | split_at_commas(values)
+    return {
+        "box_options": box_options(box_ids, picked),
+        "box_count": len(box_ids),
+        "map": {"markers": markers(rows, box_urls()), "tile_url": settings.RTCC_TILE_URL},
+    }
+
+
 @page(roles.EVIDENCE)
 def where(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
@@ -206,6 +277,14 @@ def where(request: HttpRequest) -> HttpResponse:
     else:
         form = WindowForm(initial=default_window(now))
     context["form"] = form
-    context["box_choices"] = list(Box.objects.enrolled().values_list("box_id", flat=True))
+    context.update(box_picker(request, now))
+    # The pager's links keep every value of a repeated parameter (`boxes`), not just the last.
+    query = request.GET.copy()
+    query.pop("page", None)
+    context["page_query"] = query.urlencode()
     status = 400 if (context["form"].errors or context["hash_form"].errors) else 200
-    return render_page(request, "rtcc/where.html", context, status=status)
+    response = render_page(request, "rtcc/where.html", context, status=status)
+    response["Content-Security-Policy"] = fleet_policy(
+        settings.CONTENT_SECURITY_POLICY, settings.RTCC_TILE_URL
+    )
+    return response

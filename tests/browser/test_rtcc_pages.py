@@ -173,3 +173,92 @@ def test_box_and_where_pages_as_a_person_sees_them(browser, live_server, shoot):
     assert f"{1:064x}" in browser.find_element(By.CSS_SELECTOR, ".where-segments").text
     shoot("where")
     assert resource_origins(browser) == {live_server.url}
+
+
+# A wedge's centre relative to its camera's dot, as the page drew them (screen pixels, y down),
+# and the compass bearing (0 north, 90 east) of that offset.
+WEDGE_GEOMETRY = """
+const centre = r => [(r.left + r.right) / 2, (r.top + r.bottom) / 2];
+const dots = [...document.querySelectorAll("path.rtcc-marker-camera")];
+const far = (p, q) => Math.hypot(p[0] - q[0], p[1] - q[1]);
+return [...document.querySelectorAll("path.rtcc-wedge")].map(w => {
+  const apex = centre(w.ownerSVGElement.getBoundingClientRect());
+  const near = dots.map(d => centre(d.getBoundingClientRect()));
+  const dot = near.sort((a, b) => far(a, apex) - far(b, apex))[0];
+  const [x, y] = centre(w.getBoundingClientRect());
+  return {camera: w.dataset.camera, apex_to_dot: far(dot, apex),
+          bearing: (Math.atan2(x - dot[0], dot[1] - y) * 180 / Math.PI + 360) % 360,
+          reach: Math.hypot(x - dot[0], y - dot[1])};
+});
+"""
+
+
+def test_fleet_map_draws_each_cameras_facing(browser, live_server, shoot):
+    box = make_box("box-1")
+    for c, facing in enumerate((0, 90, 180, 270, 45), start=1):
+        make_camera(
+            box, c, lat=f"41.{880 + c * 4}", lon=f"-87.{630 + c * 3}", facing_degrees=facing
+        )
+    make_camera(box, 9, lat="41.870", lon="-87.620")  # facing not known: a dot only
+    ingested(now())
+    open_fleet(browser, live_server)
+    assert len(browser.find_elements(By.CSS_SELECTOR, "path.rtcc-marker-camera")) == 6
+    drawn = {w["camera"]: w for w in browser.execute_script(WEDGE_GEOMETRY)}
+    assert sorted(drawn) == [f"box-1/{c}" for c in range(1, 6)]  # none for camera 9
+    for c, facing in enumerate((0, 90, 180, 270, 45), start=1):
+        wedge = drawn[f"box-1/{c}"]
+        assert wedge["apex_to_dot"] < 1.5, wedge  # the wedge starts at its camera
+        assert wedge["reach"] > 8, wedge  # and points away from it...
+        off = abs((wedge["bearing"] - facing + 180) % 360 - 180)
+        assert off < 3, wedge  # ...towards the camera's facing
+    shoot("fleet-facing")
+    assert resource_origins(browser) == {live_server.url}
+
+
+def test_where_and_when_boxes_picked_on_the_map(browser, live_server, shoot):
+    t = now()
+    for i, word in enumerate(("north", "middle", "south")):
+        box = make_box(f"box-{word}")
+        for c in (1, 2):
+            # Two cameras either side of their box's dot, so the box's own dot is clickable.
+            cam = make_camera(
+                box,
+                c,
+                lat=f"41.{900 - i * 20}",
+                lon=f"-87.{630 + (c * 2 - 3) * 4}",
+                facing_degrees=90,
+            )
+            make_segment(cam, 1, t - timedelta(minutes=40))
+    ingested(t)
+    make_user("investigator", roles.INVESTIGATOR)
+    browser.set_window_size(1400, 900)
+    log_in(browser, live_server, "investigator", reverse("admin:login") + "?next=/where/")
+    element = wait_for(
+        lambda: browser.find_elements(By.CSS_SELECTOR, "#where-map[data-ready]"), what="the map"
+    )[0]
+    assert element.get_attribute("data-picked") == ""
+
+    def click(marker_id: str) -> None:
+        browser.find_element(By.CSS_SELECTOR, f'path.rtcc-marker[data-id="{marker_id}"]').click()
+
+    click("box-north")
+    click("box-middle")
+    click("box-middle")  # a second click puts it back
+    click("box-south/2")  # a camera's dot picks its box
+    wait_for(lambda: element.get_attribute("data-picked") == "box-north,box-south", what="picked")
+    picked = browser.find_elements(By.CSS_SELECTOR, "#id_boxes option:checked")
+    assert [o.get_attribute("value") for o in picked] == ["box-north", "box-south"]
+    assert len(browser.find_elements(By.CSS_SELECTOR, "path.rtcc-picked")) == 6  # boxes + cameras
+    assert "Picked: box-north, box-south." in browser.find_element(By.ID, "where-picked").text
+    shoot("where-picked")
+    browser.find_element(By.CSS_SELECTOR, "#where-form input[type=submit]").click()
+    summary = wait_for(lambda: browser.find_elements(By.ID, "where-summary"), what="results")
+    assert summary[0].text.startswith("4 cameras with footage")
+    shown = {s.get_attribute("id") for s in browser.find_elements(By.CSS_SELECTOR, ".where-camera")}
+    assert shown == {f"where-box-{w}-{c}" for w in ("north", "south") for c in (1, 2)}
+    # The picked boxes stay picked on the results page, on the map as in the list.
+    element = wait_for(
+        lambda: browser.find_elements(By.CSS_SELECTOR, "#where-map[data-ready]"), what="the map"
+    )[0]
+    assert element.get_attribute("data-picked") == "box-north,box-south"
+    assert resource_origins(browser) == {live_server.url}

@@ -5,9 +5,11 @@ What only rtcc.settings can prove (the console starts alone, loads no box code) 
 `manage.py` subprocesses with DJANGO_SETTINGS_MODULE=rtcc.settings (test_settings.py).
 
 `rtcc_ledger`: a FerretDB shared by the session, a fresh database per test.
+`rtcc_postgresql`: a throwaway PostgreSQL cluster shared by the session (test_postgresql.py).
 `LedgerBox`: builds and signs a box's documents as docs/sync.md specifies them (schema 2).
 """
 
+import os
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +24,7 @@ from crimebox.keys import SigningKey
 from crimebox.signature import sign
 from crimebox.utc import utc_iso
 from tests.cameras.conftest import silent_port  # noqa: F401  (a ledger that never answers)
+from tests.peers import postgresql
 from tests.peers.ferretdb import FerretDB, binary
 from tests.recordings.conftest import rtsp_server  # noqa: F401  (a real camera for a real box)
 
@@ -172,3 +175,22 @@ class LedgerBox:
             zerotier=None,
         )
         return self.put("heartbeats", self.doc("heartbeat", f"boot:{self.beats}", **fields))
+
+
+@pytest.fixture(scope="session")
+def rtcc_postgresql():
+    """A PostgreSQL cluster for the session (tests/peers/postgresql.py). Missing server
+    programs fail the test: CI installs them (deploy/bootstrap.sh test), and a test that skips
+    itself cannot fail. CRIMEBOX_TEST_NO_POSTGRESQL=1 skips it on purpose, said out loud."""
+    if os.environ.get("CRIMEBOX_TEST_NO_POSTGRESQL") == "1":
+        pytest.skip("CRIMEBOX_TEST_NO_POSTGRESQL=1: the console on PostgreSQL is not tested")
+    programs = postgresql.bin_dir()
+    if programs is None:
+        pytest.fail(
+            "PostgreSQL's server is not installed (/usr/lib/postgresql/<version>/bin): run "
+            "deploy/bootstrap.sh test, or apt-get install postgresql, or set "
+            "CRIMEBOX_TEST_NO_POSTGRESQL=1 to skip these tests"
+        )
+    server = postgresql.PostgreSQL(programs).start()
+    yield server
+    server.stop()

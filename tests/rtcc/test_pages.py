@@ -192,8 +192,9 @@ def test_where_and_when_lists_cameras_hashes_and_verification_and_is_audited(
     make_segment(revoked, 1, t - timedelta(minutes=50), sha256="e" * 64)
     client = as_role(roles.INVESTIGATOR)
     window = {"start": f"{t - timedelta(hours=1):%Y-%m-%dT%H:%M}", "end": f"{t:%Y-%m-%dT%H:%M}"}
-    # About ten, plus the audit entry (in this test process the box's sync app adds an outbox row).
-    with django_assert_max_num_queries(24):
+    # About ten, plus the audit entry (in this test process the box's sync app adds an outbox row),
+    # plus the boxes and cameras of the map to pick boxes on.
+    with django_assert_max_num_queries(25):
         response = client.get(reverse("rtcc:where"), window)
     html = response.content.decode()
     assert "3 cameras with footage" in html
@@ -302,6 +303,20 @@ def test_pages_say_how_stale_the_tables_are():
     ingested(now())
     html = client.get(reverse("rtcc:fleet")).content.decode()
     assert "0 min ago" in html and "out of date" not in html and "unreachable" not in html
+
+
+@pytest.mark.django_db
+def test_fleet_markers_carry_each_cameras_facing():
+    box = make_box("box-1")
+    make_camera(box, 1, facing_degrees=90)
+    make_camera(box, 2, facing_degrees=0)
+    make_camera(box, 3)  # not known: drawn as a dot only (rtcc/static/rtcc/map.js)
+    found = markers(as_role(roles.OPERATOR).get(reverse("rtcc:fleet")))
+    assert {m["id"]: m.get("facing") for m in found if m["kind"] == "camera"} == {
+        "box-1/1": 90,
+        "box-1/2": 0,
+        "box-1/3": None,
+    }
 
 
 @pytest.mark.django_db

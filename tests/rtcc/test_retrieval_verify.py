@@ -2,9 +2,13 @@
 against a thief who holds the box's key (every forged document and package re-signed with it),
 a login that planted documents under the box's ids first, and a console killed mid-store."""
 
+import errno
 import hashlib
 import io
 import json
+import os
+import shutil
+import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -123,6 +127,43 @@ def test_a_console_killed_after_storing_finishes_the_job_without_rewriting(
     assert not report.stat().st_mode & 0o222
     assert rtcc_db.chunks.count_documents({}) == 0
     assert not list(retrieval.settings.DATA_DIR.joinpath("evidence-quarantine").iterdir())
+
+
+def test_an_evidence_store_on_its_own_filesystem_gets_the_package_whole(
+    world, rtcc_db, settings, monkeypatch
+):
+    """A datacenter mounts its evidence store (a WORM share) apart from the console's data: a
+    rename cannot cross filesystems, so the package is copied, flushed and renamed there."""
+    shm = Path("/dev/shm")
+    store = Path(tempfile.mkdtemp(prefix="crimebox-store-", dir=shm if shm.is_dir() else None))
+    try:
+        settings.RTCC_EVIDENCE_DIR = str(store)
+        if store.stat().st_dev == settings.DATA_DIR.parent.stat().st_dev:
+            # No second filesystem on this machine: make the rename fail as across two.
+            real = os.replace
+
+            def across(src, dst):
+                if Path(dst).parent.parent == store:
+                    raise OSError(errno.EXDEV, "Invalid cross-device link")
+                return real(src, dst)
+
+            monkeypatch.setattr("crimebox.atomic.os.replace", across)
+            monkeypatch.setattr("rtcc.retrieval_verify.os.replace", across)
+        job, _ = uploaded(world, rtcc_db)
+        retrieval.tick()
+        job.refresh_from_db()
+        assert job.state == ClipJob.State.READY, job.report
+        stored = Path(job.path)
+        assert stored.parent.parent == store
+        assert hashlib.sha256(stored.read_bytes()).hexdigest() == job.package_sha256
+        assert not stored.stat().st_mode & 0o222
+        assert sorted(p.name for p in stored.parent.iterdir()) == [
+            f"{job.request}.verification.json",
+            f"{job.request}.zip",
+        ]
+        assert not list(settings.DATA_DIR.joinpath("evidence-quarantine").iterdir())
+    finally:
+        shutil.rmtree(store, ignore_errors=True)
 
 
 def test_a_package_whose_manifest_signature_does_not_verify(world, rtcc_db):

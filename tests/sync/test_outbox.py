@@ -1,7 +1,7 @@
 """The outbox: each fact's signed document in the fact's own transaction."""
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from django.db import transaction
@@ -124,6 +124,22 @@ def test_canonical_encoding_is_sorted_compact_json_with_dates():
     with pytest.raises(TypeError):
         canonical({"x": 1.5})
     assert json.loads(canonical(doc))  # plain JSON
+
+
+def test_canonical_dates_are_utc_milliseconds_whatever_their_zone_or_nesting():
+    chicago = timezone(timedelta(hours=-6))
+    doc = {
+        "aware": datetime(2026, 11, 24, 8, 0, 0, 999999, tzinfo=chicago),
+        "naive": datetime(2026, 11, 24, 14, 0, 0, 1500),  # as pymongo hands back UTC
+        "nested": {"list": [True, None, (1, "x")], "t": T0 + timedelta(microseconds=123456)},
+    }
+    assert canonical(doc) == (
+        b'{"aware":{"$date":"2026-11-24T14:00:00.999Z"},'
+        b'"naive":{"$date":"2026-11-24T14:00:00.001Z"},'
+        b'"nested":{"list":[true,null,[1,"x"]],"t":{"$date":"2026-11-24T14:00:00.123Z"}}}'
+    )
+    with pytest.raises(TypeError):
+        canonical({"nested": [{"x": 0.5}]})
 
 
 @pytest.mark.django_db

@@ -12,6 +12,9 @@ from rtcc.ingest import tick
 
 logger = logging.getLogger("rtcc.ingest")
 
+# The ingest's PostgreSQL advisory lock number ("rtcc" in ASCII): one per console database.
+INGEST_LOCK = 0x72746363
+
 
 class Command(BaseCommand):
     help = (
@@ -27,6 +30,7 @@ class Command(BaseCommand):
         daemon.require_migrated()
         # One ingest per console database: a second would apply the same documents twice.
         self.lock = daemon.hold_lock(Path(settings.DATA_DIR) / "rtcc-ingest.lock", "ingest")
+        daemon.hold_database_lock(INGEST_LOCK, "ingest")
         if options["once"]:
             result = tick()
             self.stdout.write(f"{result.boxes} box(es), {result.documents} document(s)")
