@@ -5,7 +5,7 @@
 
 Fills N boxes x 4 cameras x DAYS of 15-minute segments (one gap per camera per day) and a day
 of heartbeats per box into a fresh console database (rtcc.settings), then times the fleet
-page, a box page and where-and-when over an hour for all boxes (best of 3, with query
+page, a box page and where-and-when over an hour for all boxes and for 25 (best of 3, with query
 counts), for each fleet size in turn, in a fresh process whose peak memory is printed too (one
 web worker's worth).
 Goal: each page <= 200 ms with a number of queries that does not grow with the fleet.
