@@ -42,6 +42,8 @@ rtcc_stop() {
   done
   kill -KILL "$@" 2>/dev/null || true
   wait 2>/dev/null || true
+  # The local ledger is gone: console commands should no longer be pointed at it.
+  [ -z "${uri:-}" ] || rm -f "$data/ledger-uri"
 }
 
 rtcc_console() {
@@ -50,7 +52,8 @@ rtcc_console() {
   RTCC_ENV_FILE=$CRIMEBOX_RTCC_ENV_FILE
   export DJANGO_SETTINGS_MODULE=rtcc.settings
   # What `rtcc` is given (CRIMEBOX_DATA_DIR, _BIND...) is what every later console manage.py
-  # here uses; never the box's .env. The local ledger's URI is not written: it is this run's.
+  # here uses; never the box's .env. The local ledger's URI is this run's: not in .env.rtcc but in
+  # $data/ledger-uri (the console's settings read it), removed when the run stops.
   env -u CRIMEBOX_RTCC_ENV_FILE python3 -m crimebox.envfile "$RTCC_ENV_FILE" "$ORIG_PWD"
   venv_install requirements.txt
   local data addr uri pids=()

@@ -51,6 +51,12 @@ WEB_WORKERS = env.int("CRIMEBOX_WEB_WORKERS", default=2)
 # (rtcc/ledger.py); the URI (credentials included) is read where it is used, never logged.
 RTCC_URI = env.str("CRIMEBOX_RTCC_URI", default="")
 RTCC_URI_FILE = env.str("CRIMEBOX_RTCC_URI_FILE", default="")
+# `bootstrap.sh rtcc` with no URI runs a local ledger and keeps its URI in this file, not in
+# .env.rtcc (a URI there would stop the next run from starting it): without this, every console
+# manage.py in a second terminal (rtcc_verify, rtcc_request_clip) said "no ledger".
+_local_ledger = DATA_DIR / "ledger-uri"
+if not RTCC_URI and not RTCC_URI_FILE and _local_ledger.is_file():
+    RTCC_URI_FILE = str(_local_ledger)
 RTCC_DB = env.str("CRIMEBOX_RTCC_DB", default="rtcc")
 RTCC_TLS_CA_FILE = env.str("CRIMEBOX_RTCC_TLS_CA_FILE", default="")
 RTCC_TLS_CERT_FILE = env.str("CRIMEBOX_RTCC_TLS_CERT_FILE", default="")
@@ -159,6 +165,11 @@ LOGIN_URL = "admin:login"
 SESSION_COOKIE_AGE = env.int("CRIMEBOX_SESSION_SECONDS", default=8 * 3600)
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
+# Browsers keep cookies per host, not per port: with the box's names (Django's defaults), a
+# console beside a box on one machine (8100 and 8000) overwrote the box's session and CSRF
+# cookies, and signing in to one signed the browser out of the other.
+SESSION_COOKIE_NAME = "rtcc_sessionid"
+CSRF_COOKIE_NAME = "rtcc_csrftoken"
 X_FRAME_OPTIONS = "DENY"
 CONTENT_SECURITY_POLICY = env.str(
     "CRIMEBOX_CSP",

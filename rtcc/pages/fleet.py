@@ -157,6 +157,22 @@ def list_rows(rows: list[FleetRow], box_url: Callable[[str], str]) -> SafeString
     )
 
 
+def unplaced_note(rows: list[FleetRow], box_url: Callable[[str], str]) -> SafeString:
+    """The boxes the map cannot draw, named beside it: a box is drawn where its cameras are
+    and has no position of its own, and the console never makes one up for evidence."""
+    missing = sorted(row.box.box_id for row in rows if row.position is None)
+    if not missing:
+        return SafeString("")
+    links = format_html_join(", ", '<a href="{}">{}</a>', ((box_url(b), b) for b in missing))
+    whose = "no camera of theirs has" if len(missing) > 1 else "none of its cameras has"
+    return format_html(
+        '<p id="fleet-unplaced" class="help">Not on the map: {} — {} a location; set it on the '
+        "box: Cameras → edit → Location.</p>",
+        links,
+        whose,
+    )
+
+
 def markers(rows: list[FleetRow], box_url: Callable[[str], str]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for row in rows:
@@ -238,6 +254,7 @@ def fleet(request: HttpRequest) -> HttpResponse:
             ("free", "Free space"),
         ],
         "map": {"markers": markers(rows, urls), "tile_url": tile_url},
+        "unplaced": unplaced_note(rows, urls),
         "pending": Box.objects.filter(enrolment=Box.Enrolment.PENDING).count(),
         "fresh": freshness(now),
         "counts": {s: sum(1 for r in rows if r.box.state == s) for s in STATE_ORDER},

@@ -118,7 +118,19 @@ def window_segments(start: datetime, end: datetime, box_ids: list[str]) -> Any:
         end__gt=start,
         box__enrolment=Box.Enrolment.ENROLLED,
     )
-    return segments.filter(box__box_id__in=box_ids) if box_ids else segments
+    if not box_ids:
+        return segments
+    # Through the boxes' cameras, so that SQLite reads each camera's window from
+    # rtcc_segment_camera_start: given `box_id IN (...)` it read each box's whole history
+    # through the foreign key instead (30 days, 250 boxes named: the page took 613 ms, now 55).
+    return segments.filter(camera__in=Camera.objects.filter(box__box_id__in=box_ids))
+
+
+def window_cameras(start: datetime, end: datetime, box_ids: list[str]) -> list[int]:
+    """The cameras with footage in the window, read from the covering rtcc_segment_window
+    index alone (the rows of a window are scattered over the whole table)."""
+    found = window_segments(start, end, box_ids).order_by().values_list("camera_id", flat=True)
+    return sorted(found.distinct())
 
 
 def camera_blocks(
@@ -177,8 +189,7 @@ def default_window(now: datetime) -> dict[str, str]:
 def search_window(request: HttpRequest, form: WindowForm) -> dict[str, Any]:
     start, end = form.cleaned_data["start"], form.cleaned_data["end"]
     box_ids = form.cleaned_data["boxes"]
-    found = window_segments(start, end, box_ids).order_by().values_list("camera_id", flat=True)
-    camera_ids = sorted(set(found.distinct()))
+    camera_ids = window_cameras(start, end, box_ids)
     paginator = Paginator(camera_ids, CAMERAS_PER_PAGE)
     page_obj = paginator.get_page(request.GET.get("page"))
     log.record(

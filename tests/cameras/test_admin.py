@@ -10,6 +10,8 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from cameras.models import Camera
+from crimebox.signature import from_body
+from sync.models import OutboxItem
 from tests.factories import make_camera
 
 ADD = "admin:cameras_camera_add"
@@ -256,6 +258,33 @@ def test_add_test_pattern(admin_client):
     assert Camera.objects.get().source == Camera.Source.TEST_PATTERN
     again = admin_client.post(reverse("admin:cameras_camera_add_test"), {"name": "pattern"})
     assert "already exists" in again.content.decode()
+
+
+def test_placing_a_camera_on_its_change_form_replicates_its_position(admin_client):
+    """What the console's map draws comes from the camera's `cameras` document: saving the
+    technician's coordinates writes a new one; an impossible coordinate is refused, unsaved."""
+    camera = make_camera("Pattern", source=Camera.Source.TEST_PATTERN, main_stream_uri="")
+    url = reverse("admin:cameras_camera_change", args=[camera.pk])
+    form = {"name": "Pattern", "location": "Pole 7", "is_enabled": "on"}
+    place = {"latitude": "41.878113", "longitude": "-87.629799", "facing_degrees": "135"}
+
+    def documents() -> list[dict]:
+        rows = OutboxItem.objects.filter(kind="camera").order_by("pk")
+        return [from_body(row.body) for row in rows]
+
+    refused = admin_client.post(url, {**form, **place, "latitude": "95"})
+    assert refused.status_code == 200 and "less than or equal to 90" in refused.content.decode()
+    assert documents() == [] and Camera.objects.get().latitude is None
+    assert admin_client.post(url, {**form, **place}).status_code == 302
+    (doc,) = documents()
+    assert (doc["camera_id"], doc["latitude"], doc["longitude"], doc["facing_degrees"]) == (
+        camera.pk,
+        "41.878113",
+        "-87.629799",
+        135,
+    )
+    assert admin_client.post(url, {**form, **place}).status_code == 302
+    assert len(documents()) == 1  # saved again unchanged: the same document, written once
 
 
 def test_discover_page_lists_camera_with_add_link(admin_client, onvif_camera, monkeypatch):

@@ -54,7 +54,8 @@ def test_console_checks_migrates_and_loads_no_box_code(tmp_path):
 
 
 def test_console_defaults_differ_from_the_box(tmp_path):
-    """One checkout runs a box and a console: different data directory, port and env file."""
+    """One checkout runs a box and a console: different data directory, port, env file and
+    cookie names."""
     env = console_env(tmp_path)
     del env["CRIMEBOX_DATA_DIR"]
     out = subprocess.run(
@@ -62,7 +63,8 @@ def test_console_defaults_differ_from_the_box(tmp_path):
             sys.executable,
             "-c",
             "import django; django.setup(); from django.conf import settings as s; "
-            "print(s.DATA_DIR.name, s.BIND, s.DATABASES['default']['NAME'].rsplit('/', 1)[-1])",
+            "print(s.DATA_DIR.name, s.BIND, s.DATABASES['default']['NAME'].rsplit('/', 1)[-1], "
+            "s.SESSION_COOKIE_NAME, s.CSRF_COOKIE_NAME)",
         ],
         env={**env, "CRIMEBOX_DATA_DIR": str(tmp_path / "data-rtcc")},
         cwd=ROOT,
@@ -71,7 +73,14 @@ def test_console_defaults_differ_from_the_box(tmp_path):
         timeout=60,
     )
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["data-rtcc", "0.0.0.0:8100", "rtcc.sqlite3"]
+    # Cookies are per host, not per port: the box keeps Django's names (sessionid, csrftoken).
+    assert out.stdout.split() == [
+        "data-rtcc",
+        "0.0.0.0:8100",
+        "rtcc.sqlite3",
+        "rtcc_sessionid",
+        "rtcc_csrftoken",
+    ]
     settings_text = (ROOT / "rtcc" / "settings.py").read_text()
     assert 'BASE_DIR / "data-rtcc"' in settings_text and 'BASE_DIR / ".env.rtcc"' in settings_text
 
@@ -102,3 +111,27 @@ def test_console_commands_refuse_an_unmigrated_database(tmp_path):
         proc = manage(data, *args)
         assert proc.returncode == 1, (args, proc.stderr)
         assert "not migrated" in proc.stderr and "Traceback" not in proc.stderr, args
+
+
+def test_console_commands_find_the_local_ledger_bootstrap_started(tmp_path):
+    """`bootstrap.sh rtcc` keeps its local ledger's URI in DATA_DIR/ledger-uri; a console
+    manage.py in another terminal reads it, unless a URI is given."""
+    (tmp_path / "ledger-uri").write_text("mongodb://127.0.0.1:27117/\n")
+    show = "import django; django.setup(); from django.conf import settings as s; "
+    show += "print(repr(s.RTCC_URI), repr(s.RTCC_URI_FILE))"
+
+    def uri_settings(**given: str) -> str:
+        out = subprocess.run(
+            [sys.executable, "-c", show],
+            env={**console_env(tmp_path), **given},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+    assert uri_settings() == f"'' '{tmp_path / 'ledger-uri'}'"
+    given = uri_settings(CRIMEBOX_RTCC_URI="mongodb://dc.example.org/")
+    assert given == "'mongodb://dc.example.org/' ''"
