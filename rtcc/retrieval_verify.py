@@ -18,7 +18,6 @@ import zipfile
 from datetime import datetime
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.conf import settings
 from django.utils import timezone
@@ -26,7 +25,7 @@ from django.utils import timezone
 from crimebox import retrieval as proto
 from crimebox.atomic import move_atomic, write_atomic
 from crimebox.keys import fingerprint_of
-from crimebox.signature import verify
+from crimebox.signature import verify, verify_bytes
 
 from . import retrieval_mongo as mongo
 from .models import Alert, Box, ClipJob
@@ -147,10 +146,10 @@ def check_package(path: Path, job: ClipJob, key: Ed25519PublicKey, report: dict)
                 raise Problem("the package has no single manifest.json")
             top = names[0][: -len("manifest.json")]
             data = z.read(names[0])
-            try:
-                key.verify(z.read(top + "manifest.sig"), data)
-            except (InvalidSignature, KeyError):
-                raise Problem("manifest.sig does not verify with the box's enrolled key") from None
+            sig_name = top + "manifest.sig"
+            signature = z.read(sig_name) if sig_name in z.namelist() else b""
+            if not verify_bytes(data, signature, key):
+                raise Problem("manifest.sig does not verify with the box's enrolled key")
             manifest = json.loads(data)
             report["checks"].append("manifest signature verifies with the enrolled key")
             check_manifest(manifest, job, key)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
@@ -23,6 +23,7 @@ from cameras.models import slug_of
 from crimebox import ffprobe, ffrun
 from crimebox.hashing import sha256_stream
 from crimebox.keys import fingerprint_of
+from crimebox.signature import verify_bytes
 
 from .hashing import segment_chain_hash
 from .recording import check_prefix
@@ -141,7 +142,7 @@ def _verify(z: zipfile.ZipFile, result: Verification) -> None:
         result.failures.append("box_public_key.pem: not an Ed25519 key")
         return
     result.fingerprint = fingerprint_of(key)
-    if _signed(key, z.read(members["manifest.sig"]), data):
+    if verify_bytes(data, z.read(members["manifest.sig"]), key):
         result.checked.append("signature of manifest.json")
     else:
         result.failures.append(
@@ -192,14 +193,6 @@ def _check_prefixes(manifest: dict, result: Verification) -> None:
         (result.checked if ok else result.failures).append(what)
 
 
-def _signed(key: Ed25519PublicKey, signature: bytes, data: bytes) -> bool:
-    try:
-        key.verify(signature, data)
-    except InvalidSignature:
-        return False
-    return True
-
-
 def _check_sums(
     z: zipfile.ZipFile,
     members: dict[str, zipfile.ZipInfo],
@@ -213,7 +206,7 @@ def _check_sums(
         result.failures += [f"{n} is missing" for n in (SUMS, SUMS_SIG) if n not in members]
         return
     sums = z.read(members[SUMS])
-    if _signed(key, z.read(members[SUMS_SIG]), sums):
+    if verify_bytes(sums, z.read(members[SUMS_SIG]), key):
         result.checked.append(f"signature of {SUMS}")
     else:
         result.failures.append(

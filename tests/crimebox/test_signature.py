@@ -9,7 +9,7 @@ from nacl.signing import SigningKey as NaclSigningKey
 from nacl.signing import VerifyKey
 
 from crimebox.keys import SigningKey, fingerprint_of
-from crimebox.signature import ALGORITHM, canonical, sign, verify
+from crimebox.signature import ALGORITHM, canonical, sign, verify, verify_bytes
 
 
 def make_doc() -> dict:
@@ -65,3 +65,16 @@ def test_small_order_key_does_not_verify_anything():
     value = bytes([1]) + bytes(63)
     weak.verify(value, canonical(make_doc()))
     assert verify(with_sig(make_doc(), value, weak), weak) is False
+
+
+def test_package_manifests_are_checked_by_the_same_verification():
+    # Evidence packages' manifest.sig and SHA256SUMS.sig go through verify_bytes too: the weak
+    # key's "signature of anything" that OpenSSL accepts is refused there as well.
+    weak = Ed25519PublicKey.from_public_bytes(bytes([1]) + bytes(31))
+    manifest = b'{"files": {}}'
+    weak.verify(bytes([1]) + bytes(63), manifest)
+    assert verify_bytes(manifest, bytes([1]) + bytes(63), weak) is False
+    key = Ed25519PrivateKey.generate()
+    assert verify_bytes(manifest, key.sign(manifest), key.public_key()) is True
+    assert verify_bytes(manifest + b" ", key.sign(manifest), key.public_key()) is False
+    assert verify_bytes(manifest, b"", key.public_key()) is False
