@@ -21,6 +21,8 @@ from crimebox.signature import ms, ms_or_none
 from crimebox.utc import utc_iso
 from recordings.models import Export, Gap, IntegrityCheck, PrefixCheck, Segment
 
+from .models import OutboxItem
+
 SCHEMA = 2  # 2: every document carries `n`, the box's document number (docs/sync.md)
 
 # kind -> collection at the datacenter
@@ -136,11 +138,35 @@ def gap_closed_doc(gap: Gap) -> dict:
 
 
 def camera_doc(camera: Camera) -> dict:
-    """One document per distinct provenance state: a re-save that changed nothing is the same
-    document (same _id, same content), so it is written once."""
+    """One document per change of state, a change back to an earlier state included.
+
+    `revision` is the provenance digest. The _id is `<camera id>:<revision>` the first time the
+    box queues that state and `<camera id>:<revision>:<k>` the k-th time the camera returns to
+    it (A → B → A must reach the console, which applies these in document-number order). The
+    same state as the camera's last queued document is that document again (same _id, same
+    content), so a re-save or a re-report that changed nothing writes nothing. Callers build it
+    inside the transaction that stores it (IMMEDIATE: no other writer between read and write).
+    """
     provenance = camera_provenance(camera)  # the evidence manifest's too
     digest = hashlib.sha256(json.dumps(provenance, sort_keys=True).encode()).hexdigest()[:16]
-    return base(outbox.CAMERA, f"{camera.pk}:{digest}", revision=digest, **provenance)
+    return base(outbox.CAMERA, camera_key(camera.pk, digest), revision=digest, **provenance)
+
+
+def camera_key(camera_id: int, digest: str) -> str:
+    """The key of the camera's document for state `digest`, from its earlier ones in the
+    outbox (never pruned: `outbox.prune`)."""
+    prefix = f"{settings.BOX_ID}:{outbox.CAMERA}:{camera_id}:"
+    # A range on the unique doc_id index (";" follows ":"); SQLite's LIKE would scan the table.
+    earlier = [  # "<revision>" or "<revision>:<k>", the last queued first
+        doc_id[len(prefix) :]
+        for doc_id in OutboxItem.objects.filter(doc_id__gte=prefix, doc_id__lt=prefix[:-1] + ";")
+        .order_by("-pk")
+        .values_list("doc_id", flat=True)
+    ]
+    if earlier and earlier[0].split(":")[0] == digest:
+        return f"{camera_id}:{earlier[0]}"  # unchanged since the last one: that document again
+    returns = sum(1 for key in earlier if key.split(":")[0] == digest)
+    return f"{camera_id}:{digest}" + (f":{returns}" if returns else "")
 
 
 def camera_clock_doc(reading: ClockReading) -> dict:

@@ -161,13 +161,14 @@ def prune(now: datetime | None = None) -> dict:
     """Keep the outbox within its bounds; returns how many rows of each sort were removed."""
     now = now or timezone.now()
     # The `boxes` document stays: rebuilt later, its first_seen would differ from the copy at
-    # the datacenter under the same _id (a false integrity alarm).
+    # the datacenter under the same _id (a false integrity alarm). Camera documents stay too
+    # (one per change, a few a year): a camera's next _id is counted from its earlier ones.
     sent = (
         OutboxItem.objects.filter(
             state=OutboxItem.State.SENT,
             created_at__lt=now - timedelta(days=settings.OUTBOX_SENT_KEEP_DAYS),
         )
-        .exclude(kind="box")
+        .exclude(kind__in=["box", outbox.CAMERA])
         .delete()[0]
     )
     SyncLog.objects.filter(started_at__lt=now - timedelta(days=SYNC_LOG_KEEP_DAYS)).delete()

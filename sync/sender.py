@@ -78,16 +78,19 @@ def ensure_registration() -> None:
     documents are written with every camera change; this catches a camera created without
     one (the built-in test pattern) and queues nothing when all are there."""
     key = ensure_signing_key()
-    docs = [documents.box_doc(key, first_seen=timezone.now())]
-    docs += [documents.camera_doc(camera) for camera in Camera.objects.all()]
-    present = set(
-        OutboxItem.objects.filter(doc_id__in=[d["_id"] for d in docs]).values_list(
-            "doc_id", flat=True
+    # One transaction: a camera document's _id depends on the camera's last one in the outbox,
+    # so the camera rows and the outbox are read and written with no change in between.
+    with transaction.atomic():
+        docs = [documents.box_doc(key, first_seen=timezone.now())]
+        docs += [documents.camera_doc(camera) for camera in Camera.objects.all()]
+        present = set(
+            OutboxItem.objects.filter(doc_id__in=[d["_id"] for d in docs]).values_list(
+                "doc_id", flat=True
+            )
         )
-    )
-    missing = [d for d in docs if d["_id"] not in present]
-    if missing:
-        add_many(missing)
+        missing = [d for d in docs if d["_id"] not in present]
+        if missing:
+            add_many(missing)
 
 
 ensure_box_document = ensure_registration  # its former name

@@ -11,6 +11,7 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from cameras.models import Camera
 from crimebox.signature import from_body
+from sync import sender
 from sync.models import OutboxItem
 from tests.factories import make_camera
 
@@ -285,6 +286,31 @@ def test_placing_a_camera_on_its_change_form_replicates_its_position(admin_clien
     )
     assert admin_client.post(url, {**form, **place}).status_code == 302
     assert len(documents()) == 1  # saved again unchanged: the same document, written once
+
+
+def test_moving_a_camera_back_replicates_the_move_back(admin_client):
+    """Pole 7 → Pole 9 → Pole 7 is three changes: the third is a new document (same revision as
+    the first), or the console would keep showing Pole 9. Saving unchanged, or the sender's
+    re-report of every camera, still writes nothing."""
+    camera = make_camera("Pattern", source=Camera.Source.TEST_PATTERN, main_stream_uri="")
+    url = reverse("admin:cameras_camera_change", args=[camera.pk])
+
+    def place(location: str) -> None:
+        form = {"name": "Pattern", "location": location, "is_enabled": "on"}
+        assert admin_client.post(url, form).status_code == 302
+
+    def documents() -> list[dict]:
+        rows = OutboxItem.objects.filter(kind="camera").order_by("pk")
+        return [from_body(row.body) for row in rows]
+
+    for location in ("Pole 7", "Pole 9", "Pole 7", "Pole 7"):
+        place(location)
+    sender.ensure_registration()
+    first, second, third = documents()
+    assert [d["location"] for d in (first, second, third)] == ["Pole 7", "Pole 9", "Pole 7"]
+    assert third["revision"] == first["revision"] != second["revision"]
+    assert len({first["_id"], second["_id"], third["_id"]}) == 3
+    assert first["_id"] == f"{first['box']}:camera:{camera.pk}:{first['revision']}"
 
 
 def test_discover_page_lists_camera_with_add_link(admin_client, onvif_camera, monkeypatch):

@@ -79,6 +79,30 @@ def test_what_a_box_sends_the_console_ingests_verifies_and_shows(rtcc_ledger, se
 
 
 @pytest.mark.django_db
+def test_a_camera_moved_back_shows_where_it_is_now(rtcc_ledger, settings):
+    """A → B → A: the console applies camera documents in document-number order, so the move
+    back must be a document of its own, or the map keeps showing B."""
+    remote.create_collections(settings.RTCC_URI, settings.RTCC_DB)
+    camera = make_camera("North")
+    for location, firmware in (("Pole 7", "1.0"), ("Pole 9", "1.1"), ("Pole 7", "1.0")):
+        with transaction.atomic():
+            camera.location, camera.firmware_version = location, firmware
+            camera.save()
+            crimebox_outbox.report(crimebox_outbox.CAMERA, camera)
+    sender.ensure_registration()
+    assert sender.send_pending().ok
+    ingest.tick()
+    enrol(settings.BOX_ID, ensure_signing_key().fingerprint)
+    ingest.tick()
+    shown = Camera.objects.get()
+    assert (shown.location, shown.firmware_version) == ("Pole 7", "1.0")
+    assert not IntegrityProblem.objects.exists(), list(IntegrityProblem.objects.values())
+    out = StringIO()
+    call_command("rtcc_verify", "--json", stdout=out)
+    assert json.loads(out.getvalue())["ok"]
+
+
+@pytest.mark.django_db
 def test_heartbeats_the_box_dropped_undelivered_are_declared_not_alerted(rtcc_ledger, settings):
     remote.create_collections(settings.RTCC_URI, settings.RTCC_DB)
     sender.ensure_box_document()

@@ -221,3 +221,39 @@ def test_every_document_carries_its_number_in_commit_order_without_holes():
     key = ensure_signing_key().private_key.public_key()
     assert all(verify(from_body(row.body), key) for row in rows)  # `n` is signed too
     assert all(from_body(row.body)["schema"] == 2 for row in rows)
+
+
+@pytest.mark.django_db
+def test_a_camera_returning_to_an_earlier_state_gets_a_new_document_kept_by_prune(settings):
+    """A camera's document _id counts its earlier documents in the outbox: `<revision>` the first
+    time, `<revision>:<k>` on the k-th return. Delivered ones outlive pruning, or the count would
+    restart and the next return reuse an _id the datacenter already holds."""
+    from sync.outbox import prune
+
+    camera = make_camera("North")
+
+    def place(location: str) -> None:
+        with transaction.atomic():
+            camera.location = location
+            camera.save()
+            outbox.report(outbox.CAMERA, camera)
+
+    for location in ("A", "B", "A", "A", "B", "A"):
+        place(location)
+    written = docs("camera")
+    a, b = written[0]["revision"], written[1]["revision"]
+    assert [d["_id"].split(":", 2)[2] for d in written] == [
+        f"{camera.pk}:{a}",
+        f"{camera.pk}:{b}",
+        f"{camera.pk}:{a}:1",
+        f"{camera.pk}:{b}:1",
+        f"{camera.pk}:{a}:2",
+    ]
+    OutboxItem.objects.update(
+        state=OutboxItem.State.SENT,
+        created_at=datetime.now(UTC) - timedelta(days=settings.OUTBOX_SENT_KEEP_DAYS + 1),
+    )
+    prune()
+    assert len(docs("camera")) == 5
+    place("B")
+    assert docs("camera")[-1]["_id"].endswith(f":{camera.pk}:{b}:2")
