@@ -5,7 +5,8 @@ in SyncConfig.ready) builds and signs the document and inserts it there and then
 (docs/sync.md, "How big the outbox may grow"): delivered rows are kept OUTBOX_SENT_KEEP_DAYS
 (the `boxes` and camera documents always), heartbeats HEARTBEAT_KEEP_DAYS even when never
 delivered, and when the pending documents pass OUTBOX_MAX_MB the oldest pending heartbeats go
-first; facts are never dropped and nothing here ever stops recording (a full disk is retention's job, which deletes the oldest footage).
+first; facts are never dropped and nothing here ever stops recording (a full disk is
+retention's job, which deletes the oldest footage).
 """
 
 import logging
