@@ -257,3 +257,23 @@ def test_a_camera_returning_to_an_earlier_state_gets_a_new_document_kept_by_prun
     assert len(docs("camera")) == 5
     place("B")
     assert docs("camera")[-1]["_id"].endswith(f":{camera.pk}:{b}:2")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_registration_report_reads_cameras_and_outbox_in_its_writing_transaction(monkeypatch):
+    """The re-report of every camera at registration builds each camera document from the
+    outbox's last one: read outside the (IMMEDIATE) transaction that writes it, a camera change
+    committed in between would make it queue the old state again after the new one."""
+    from django.db import connection
+
+    from sync import documents, sender
+
+    make_camera("North")
+    seen = []
+    real = documents.camera_key
+    monkeypatch.setattr(
+        documents, "camera_key", lambda *a: seen.append(connection.in_atomic_block) or real(*a)
+    )
+    sender.ensure_registration()
+    sender.ensure_registration()
+    assert seen == [True, True] and len(docs("camera")) == 1
