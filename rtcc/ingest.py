@@ -27,7 +27,7 @@ alert.
 import heapq
 import logging
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -39,6 +39,7 @@ from . import alerts, apply, fleet, trust
 from .documents import malformed
 from .ledger import COLLECTIONS, Ledger, LedgerError
 from .models import Alert, Box, BoxKey, HeldDocument, IngestState, IntegrityProblem, MissingRange
+from .verifier import VERIFIER
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,8 @@ def tick(ledger: Ledger | None = None, now: datetime | None = None) -> PassResul
     stale they are) and the fleet is not judged from what could not be read."""
     now = now or timezone.now()
     result = PassResult()
+    if settings.RTCC_VERIFY_WORKER:
+        VERIFIER.start()  # here, on the main thread: see Verifier.start
     try:
         ledger = ledger or Ledger()
         for box_id in ledger.box_ids():
@@ -100,30 +103,61 @@ def _record(result: PassResult, now: datetime) -> None:
 def ingest_box(ledger: Ledger, box: Box, now: datetime) -> int:
     done = release_held(ledger, box, now)
     stream = merged(ledger, box.box_id, dict(box.cursors), settings.RTCC_BATCH)
-    # The next chunk is read on a thread while this one is written: MongoDB's and the network's
-    # time overlaps ours instead of adding to it. One read at a time, and only the main thread
-    # touches the SQL database; a LedgerError comes out of result().
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-read") as reader:
+    key = trust.raw_key(box) if settings.RTCC_VERIFY_WORKER else None
+
+    def read() -> tuple[list[tuple[str, dict]], Future | None]:
         chunk = _take(stream, CHUNK)
+        return chunk, VERIFIER.submit(key, [d for _, d in chunk]) if key else None
+
+    # The next chunk is read on a thread while this one is written: MongoDB's and the network's
+    # time overlaps ours instead of adding to it, and its signatures are checked meanwhile in
+    # the verification worker. The first chunk is verified here: waiting for the worker would
+    # leave this thread idle (measured). One read at a time, and only the main thread touches
+    # the SQL database; a LedgerError comes out of result().
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-read") as reader:
+        chunk, checking = _take(stream, CHUNK), None
         while chunk:
-            following = reader.submit(_take, stream, CHUNK)
+            following = reader.submit(read)
+            checked = Checked(box.fingerprint, VERIFIER.answers(checking))
             try:
-                apply_chunk(box, chunk, now, bulk=True)
+                apply_chunk(box, chunk, now, bulk=True, checked=checked)
             except Exception:  # one document broke the fast path: again, one savepoint each
                 logger.warning("ingest: box %s: a chunk is applied document by document", box)
-                apply_chunk(box, chunk, now, bulk=False)
+                apply_chunk(box, chunk, now, bulk=False, checked=checked)
             done += len(chunk)
-            chunk = following.result()
+            chunk, checking = following.result()
     return done + recheck_holes(ledger, box, now)
 
 
-def apply_chunk(box: Box, chunk: list[tuple[str, dict]], now: datetime, bulk: bool) -> None:
+@dataclass
+class Checked:
+    """The worker's answers for a chunk, in its order, and the key they were checked with."""
+
+    fingerprint: str
+    answers: list[bool | None] | None
+
+    def valid(self, box: Box, size: int) -> list[bool | None]:
+        """The answers if they still apply (the box's enrolled key unchanged), else none."""
+        enrolled = box.enrolment == Box.Enrolment.ENROLLED
+        if self.answers and enrolled and box.fingerprint == self.fingerprint:
+            return self.answers
+        return [None] * size
+
+
+def apply_chunk(
+    box: Box,
+    chunk: list[tuple[str, dict]],
+    now: datetime,
+    bulk: bool,
+    checked: Checked | None = None,
+) -> None:
     """The rows of a chunk and the box's advanced cursors, in one transaction."""
     with transaction.atomic():
         lock(box)
+        answers = checked.valid(box, len(chunk)) if checked else [None] * len(chunk)
         batch = apply.Batch(box, bulk)
-        for name, doc in chunk:
-            ingest_one(batch, name, doc, now)
+        for (name, doc), good in zip(chunk, answers, strict=True):
+            ingest_one(batch, name, doc, now, good)
         batch.flush()
         box.save()
 
@@ -170,21 +204,26 @@ def merged(ledger: Ledger, box_id: str, cursors: dict, limit: int) -> Iterator[t
         yield name, doc
 
 
-def ingest_one(batch: apply.Batch, name: str, doc: dict, now: datetime) -> None:
-    """One new document, inside the chunk's transaction."""
+def ingest_one(
+    batch: apply.Batch, name: str, doc: dict, now: datetime, good: bool | None = None
+) -> None:
+    """One new document, inside the chunk's transaction (`good`: the worker's answer)."""
     box, n = batch.box, doc.get("n")
     if isinstance(n, int | float) and not isinstance(n, bool):
         box.cursors[name] = max(box.cursors.get(name, 0), n)
-    guarded(batch, name, doc, now)
+    guarded(batch, name, doc, now, good)
 
 
-def guarded(batch: apply.Batch, name: str, doc: dict, now: datetime) -> None:
+def guarded(
+    batch: apply.Batch, name: str, doc: dict, now: datetime, good: bool | None = None
+) -> None:
     """handle() — in bulk, straight; otherwise in its own savepoint: whatever one document
     does wrong, the others go on. Its number is counted outside the savepoint: a trusted
-    document whose rows could not be written still arrived."""
+    document whose rows could not be written still arrived. `good`: whether its signature
+    verifies with the enrolled key, when the worker checked it (None: verify here)."""
     box = batch.box
     box.documents += 1
-    verdict = judge(box, name, doc)
+    verdict = judge(box, name, doc, good)
     late = _count(box, doc["n"], doc, now) if verdict is trust.Verdict.TRUSTED else False
     if batch.bulk:
         handle(batch, name, doc, now, verdict, late)
@@ -199,13 +238,13 @@ def guarded(batch: apply.Batch, name: str, doc: dict, now: datetime) -> None:
         )
 
 
-def judge(box: Box, name: str, doc: dict) -> trust.Verdict | None:
+def judge(box: Box, name: str, doc: dict, good: bool | None = None) -> trust.Verdict | None:
     """None for a malformed document; for a `boxes` document TRUSTED when it presents the
     enrolled key, BAD when its key does not check, HELD otherwise; else trust.verdict()."""
     if malformed(doc, name, box.box_id):
         return None
     if doc["kind"] != "box":
-        return trust.verdict(doc, box)
+        return trust.verdict(doc, box, good)
     if trust.key_problem(doc):
         return trust.Verdict.BAD
     enrolled = box.enrolment == Box.Enrolment.ENROLLED and doc["fingerprint"] == box.fingerprint

@@ -20,6 +20,9 @@ RTCC_HOLE_GRACE_MINUTES = env.int("CRIMEBOX_RTCC_HOLE_GRACE_MINUTES", default=30
 # scans the whole collection for every pass, so fewer, longer passes read far less.
 RTCC_POLL_SECONDS = env.float("CRIMEBOX_RTCC_POLL_SECONDS", default=2.0)
 RTCC_BATCH = env.int("CRIMEBOX_RTCC_BATCH", default=10_000)
+# Signatures checked in one worker process while the chunk before is written (rtcc/verifier.py);
+# off: checked inline on the ingest's main thread.
+RTCC_VERIFY_WORKER = env.bool("CRIMEBOX_RTCC_VERIFY_WORKER", default=True)
 # Disk below this many bytes free on a box raises an alert.
 RTCC_DISK_FLOOR_GB = env.float("CRIMEBOX_RTCC_DISK_FLOOR_GB", default=2.0)
 # A box's outbox backlog older than this raises an alert.

@@ -8,6 +8,7 @@ import enum
 import logging
 from datetime import datetime
 
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.db import transaction
 from django.utils import timezone
@@ -44,10 +45,20 @@ def public_key(fingerprint: str, pem: str) -> Ed25519PublicKey:
     return _keys[fingerprint]
 
 
-def verdict(doc: dict, box: Box) -> Verdict:
+def raw_key(box: Box) -> bytes | None:
+    """The enrolled key's 32 bytes (what the verification worker is sent), or None."""
+    if box.enrolment != Box.Enrolment.ENROLLED:
+        return None
+    key = public_key(box.fingerprint, box.public_key_pem)
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def verdict(doc: dict, box: Box, good: bool | None = None) -> Verdict:
+    """`good`: the verification worker's answer for the enrolled key (None: verify here)."""
     if box.enrolment != Box.Enrolment.ENROLLED or doc["sig"]["key"] != box.fingerprint:
         return Verdict.HELD
-    good = verify(doc, public_key(box.fingerprint, box.public_key_pem))
+    if good is None:
+        good = verify(doc, public_key(box.fingerprint, box.public_key_pem))
     return Verdict.TRUSTED if good else Verdict.BAD
 
 
