@@ -34,6 +34,31 @@ def start(env: dict) -> subprocess.Popen[str]:
     )
 
 
+def children(pid: int) -> set[int]:
+    """The processes `pid` started (the verification worker, multiprocessing's tracker)."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.update(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
+def outlive(pids: set[int], seconds: float = 10) -> set[int]:
+    """Those of `pids` still running after `seconds` (zombies of a dead parent are reaped)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        alive = {p for p in pids if Path(f"/proc/{p}").exists() and not _zombie(p)}
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.05)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
 def count(db: Path, table: str) -> int:
     with sqlite3.connect(db, timeout=20) as conn:
         return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
@@ -67,8 +92,11 @@ def test_killed_at_any_point_nothing_is_lost_or_counted_twice(tmp_path, rtcc_led
         before = count(db, "rtcc_segmentrecord")
         while count(db, "rtcc_segmentrecord") == before and time.monotonic() < deadline:
             time.sleep(0.05)
+        started = children(proc.pid)
+        assert started  # the verification worker
         proc.kill()
         proc.wait(10)
+        assert not outlive(started)  # the parent-death signal: no orphan worker
     while True:
         done = manage(env, "rtcc_ingest", "--once")
         assert done.returncode == 0, done.stderr
@@ -92,7 +120,10 @@ def test_two_ingests_never_run_at_once_and_sigterm_stops_cleanly(tmp_path, rtcc_
     second = manage(env, "rtcc_ingest", "--once")
     assert second.returncode == 1
     assert f"another ingest is running on {tmp_path / 'console'} (pid {first.pid})" in second.stderr
+    while not (started := children(first.pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the verification worker starts with the first pass
     first.send_signal(signal.SIGTERM)
     out, _ = first.communicate(timeout=30)
     assert first.returncode == 0, out
     assert "ingest stopped" in out
+    assert started and not outlive(started)
