@@ -39,8 +39,10 @@ def classify_exit(
     last = next((ln for ln in reversed(lines) if ln), "")
     if disk_full or any(_NO_SPACE in ln.lower() for ln in lines):
         return Gap.Cause.DISK_FULL
-    if returncode == 0 and not last:
-        return Gap.Cause.CAMERA_UNREACHABLE  # measured: the camera ending the stream exits 0
+    if returncode == 0:
+        # Measured: the camera ending the stream exits 0, sometimes with a decoder's complaint
+        # about the cut-off last frame as its last line ("missing picture in access unit").
+        return Gap.Cause.CAMERA_UNREACHABLE
     if _UNREACHABLE.search(last):
         return Gap.Cause.CAMERA_UNREACHABLE
     return Gap.Cause.FFMPEG_EXITED

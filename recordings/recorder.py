@@ -254,14 +254,14 @@ class Supervisor:
         lines = list(run.stderr)
         cause = gaps.classify_exit(lines, code, disk_full=disk_is_full())
         # What the relay told FFmpeg is said before its last line ("Server returned 5XX").
+        said = rtsp_guard.said(lines)
+        if not said and code == 0 and cause == Gap.Cause.CAMERA_UNREACHABLE:
+            last = f"; its last line: {lines[-1]}" if lines and lines[-1] else ""
+            return cause, f"the camera ended the stream (FFmpeg exited with status 0){last}"
         detail = (
-            rtsp_guard.said(lines)
+            said
             or gaps.telling_line(lines, cause)
-            or (
-                "the camera ended the stream (FFmpeg exited with status 0)"
-                if code == 0
-                else f"FFmpeg exited with status {code} and no error message"
-            )
+            or f"FFmpeg exited with status {code} and no error message"
         )
         return cause, detail
 

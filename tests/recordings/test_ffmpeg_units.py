@@ -116,6 +116,11 @@ def test_parse_progress_line(line, expected):
         ("method DESCRIBE failed: 401 Unauthorized", 1, Gap.Cause.CAMERA_UNREACHABLE),
         ("av_interleaved_write_frame(): No space left on device", 1, Gap.Cause.DISK_FULL),
         ("", 0, Gap.Cause.CAMERA_UNREACHABLE),  # the camera ended the stream
+        (
+            "[NULL @ 0x5555] missing picture in access unit with size 6",
+            0,
+            Gap.Cause.CAMERA_UNREACHABLE,
+        ),
         ("", -9, Gap.Cause.FFMPEG_EXITED),
         ("Invalid data found when processing input", 1, Gap.Cause.FFMPEG_EXITED),
     ],

@@ -1,17 +1,21 @@
-"""A real box (recorder + Django-Q cluster processes) records a real RTSP
-camera; an investigator asks the console for a window across several segments; the box's link
+"""A real box (recorder + Django-Q cluster processes) recording a real RTSP camera; an
+investigator asks the console for a two-minute window of that camera's footage; the box's link
 to the datacenter (a 2 Mbit/s loopback proxy in front of FerretDB) is cut twice during the
 upload; the package becomes ready, verified against the datacenter's own segment documents,
-verifies offline, and both audit trails name the investigator and the request.
+verifies offline, and both audit trails name the investigator and the request; the recorder
+made no hole while the link was cut.
 
-The footage is recorded in real time: the two minutes take two minutes to record before they
-can be asked for (bench/retrieval.py measures 2- and 15-minute clips); chunks of 128 KiB keep
-the upload long enough for both cuts."""
+The window is footage from before the recorder started, made by the test's factory (real
+H.264 files, indexed and chained as the recorder indexes them): recording it in real time took
+two of this test's four minutes, and packages of the recorder's own files are proved by
+tests/recordings/test_export_recording.py. Chunks of 128 KiB keep the upload long enough for
+both cuts."""
 
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from recordings.evidence.signing import ensure_signing_key
@@ -21,7 +25,7 @@ from rtcc import retrieval
 from rtcc.models import Box, Camera, ClipJob
 from sync.models import ClipRequest
 from sync.tasks import ensure_schedules
-from tests.factories import make_camera
+from tests.factories import make_camera, make_segments
 from tests.helpers import start_process, stop_process, wait_for
 from tests.peers.linkproxy import LinkProxy
 from tests.recordings.conftest import RTSPServer
@@ -31,7 +35,8 @@ ferretdb, rtcc, rtcc_db = sync_fixtures.ferretdb, sync_fixtures.rtcc, sync_fixtu
 pytestmark = pytest.mark.django_db(transaction=True)
 
 WINDOW = timedelta(minutes=2)
-CHUNK = 128 * 1024  # ~60 chunks of 2 minutes at 500 kbit/s
+CHUNK = 128 * 1024  # ~90 chunks of the factory's 2 minutes (~770 kbit/s)
+SEGMENT = 10  # seconds
 
 
 def enrol(camera) -> None:
@@ -46,7 +51,9 @@ def enrol(camera) -> None:
 
 
 @pytest.mark.timeout(900)
-def test_a_recorded_window_over_a_link_cut_twice(rtcc, rtcc_db, box_env, manage_argv, tmp_path):
+def test_a_window_over_a_link_cut_twice_while_the_box_records(
+    rtcc, rtcc_db, box_env, manage_argv, tmp_path
+):
     server = RTSPServer().start()
     proxy = LinkProxy(rtcc.port, kbps=2000).start()
     camera = make_camera("North", main_stream_uri=server.url)
@@ -55,29 +62,21 @@ def test_a_recorded_window_over_a_link_cut_twice(rtcc, rtcc_db, box_env, manage_
     ensure_schedules()
     env = {
         **box_env,
-        "CRIMEBOX_SEGMENT_SECONDS": "10",
+        "CRIMEBOX_SEGMENT_SECONDS": str(SEGMENT),
         "CRIMEBOX_RTCC_URI": proxy.uri,
         "CRIMEBOX_RTCC_DB": "rtcc",
         "CRIMEBOX_RTCC_CONSOLE_KEY_FILE": str(pem),
         "CRIMEBOX_RTCC_UPLOAD_KBPS": "0",  # the link itself is the limit here
         "CRIMEBOX_RTCC_CHUNK_KB": str(CHUNK // 1024),
     }
+    # Two minutes ending a minute before the recorder starts: a gap between, then live footage.
+    start = (timezone.now() - WINDOW - timedelta(minutes=1)).replace(microsecond=0)
+    end = start + WINDOW
+    make_segments(camera, start, int(WINDOW.total_seconds()) // SEGMENT, seconds=SEGMENT)
     out = open(tmp_path / "box.log", "w")
     recorder = start_process([*manage_argv, "record"], env=env, stdout=out, stderr=out)
     cluster = start_process([*manage_argv, "qcluster"], env=env, stdout=out, stderr=out)
     try:
-        first = wait_for(
-            lambda: Segment.objects.filter(camera=camera).chained().order_by("start").first(),
-            timeout=90,
-            what="a first closed segment",
-        )
-        start = first.start + timedelta(seconds=1)
-        end = start + WINDOW
-        wait_for(
-            lambda: Segment.objects.filter(camera=camera, end__gte=end).chained().exists(),
-            timeout=300,
-            what="the window recorded and closed",
-        )
         enrol(camera)
         job = retrieval.request_clip(
             box_id="test-box",
@@ -124,12 +123,15 @@ def test_a_recorded_window_over_a_link_cut_twice(rtcc, rtcc_db, box_env, manage_
     assert AuditEvent.objects.filter(
         username="investigator-ann", detail__rtcc_request=job.request
     ).exists()
-    # No recording hole while the link was cut.
-    segments = list(Segment.objects.filter(camera=camera).chained().order_by("sequence"))
-    for a, b in zip(segments, segments[1:], strict=False):
+    # No recording hole while the link was cut: the live footage is whole from its first file.
+    live = list(
+        Segment.objects.filter(camera=camera, start__gte=end).chained().order_by("sequence")
+    )
+    assert len(live) >= 3, live
+    for a, b in zip(live, live[1:], strict=False):
         assert abs((b.start - a.end).total_seconds()) < 0.2, (a, b)
     assert (
-        not Gap.objects.filter(camera=camera, start__gt=segments[0].start)
-        .exclude(start__gte=segments[-1].end)  # the recorder stopped at the test's end
+        not Gap.objects.filter(camera=camera, start__gt=live[0].start)
+        .exclude(start__gte=live[-1].end)  # the recorder stopped at the test's end
         .exists()
     )
