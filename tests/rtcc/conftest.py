@@ -52,6 +52,15 @@ def rtcc_ledger(rtcc_ferretdb, settings):
     client.close()
 
 
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Chunks of 2 documents: a test's few documents go through the read-ahead and the
+    verification worker (rtcc/verifier.py) as a backlog of thousands does."""
+    from rtcc import ingest
+
+    monkeypatch.setattr(ingest, "CHUNK", 2)
+
+
 class LedgerBox:
     """A box as the ledger sees it: its key, its numbered, signed documents."""
 

@@ -21,7 +21,7 @@ from rtcc.trust import enrol
 from .conftest import T0, LedgerBox
 from .test_ingest import enrolled_box
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("small_chunks")]
 
 
 def problems() -> dict[str, str]:

@@ -21,7 +21,7 @@ from rtcc.trust import enrol
 
 from .conftest import T0, LedgerBox
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("small_chunks")]
 
 
 def enrolled_box(db, box_id="box-1") -> LedgerBox:

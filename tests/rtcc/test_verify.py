@@ -13,7 +13,7 @@ from rtcc.models import HeartbeatSample
 from .conftest import LedgerBox
 from .test_ingest import enrolled_box
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("small_chunks")]
 
 
 def run_verify(*args: str) -> tuple[int, dict]:
