@@ -103,7 +103,10 @@ def _record(result: PassResult, now: datetime) -> None:
 def ingest_box(ledger: Ledger, box: Box, now: datetime) -> int:
     done = release_held(ledger, box, now)
     stream = merged(ledger, box.box_id, dict(box.cursors), settings.RTCC_BATCH)
+    # The key the worker checks with, and its fingerprint: its answers count only while that
+    # key is still the enrolled one when a chunk's transaction re-reads the box (Checked).
     key = trust.raw_key(box) if settings.RTCC_VERIFY_WORKER else None
+    signer = box.fingerprint
 
     def read() -> tuple[list[tuple[str, dict]], Future | None]:
         chunk = _take(stream, CHUNK)
@@ -118,7 +121,7 @@ def ingest_box(ledger: Ledger, box: Box, now: datetime) -> int:
         chunk, checking = _take(stream, CHUNK), None
         while chunk:
             following = reader.submit(read)
-            checked = Checked(box.fingerprint, VERIFIER.answers(checking))
+            checked = Checked(signer, VERIFIER.answers(checking))
             try:
                 apply_chunk(box, chunk, now, bulk=True, checked=checked)
             except Exception:  # one document broke the fast path: again, one savepoint each

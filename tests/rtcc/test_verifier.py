@@ -11,9 +11,10 @@ import pytest
 
 from rtcc import ingest, trust
 from rtcc.models import Box, IntegrityProblem, SegmentRecord
+from rtcc.trust import enrol
 from rtcc.verifier import VERIFIER
 
-from .conftest import T0
+from .conftest import T0, LedgerBox
 from .test_ingest import enrolled_box
 
 pytestmark = pytest.mark.django_db
@@ -112,3 +113,29 @@ def test_a_dead_worker_is_noticed_its_chunk_verified_inline_and_replaced(
     assert len(counted) == 11 + 1  # and the bad one when its hole is re-checked
     ingest.tick(now=T0 + timedelta(seconds=10))  # the next pass has a new worker
     assert VERIFIER.pid not in (0, dead) and not gone(VERIFIER.pid)
+
+
+def test_answers_checked_with_a_key_replaced_during_the_pass_are_not_used(
+    rtcc_ledger, counted, monkeypatch
+):
+    old = enrolled_box(rtcc_ledger)
+    new = LedgerBox(rtcc_ledger, "box-1")  # the same box with a new key
+    new.n = old.n
+    new.register()
+    assert ingest.tick(now=T0).ok
+    new.camera()
+    for _ in range(8):
+        new.segment()
+    real = ingest.apply_chunk
+
+    def apply_chunk(box, chunk, *args, **kwargs):
+        real(box, chunk, *args, **kwargs)
+        if not Box.objects.filter(fingerprint=new.key.fingerprint).exists():
+            enrol("box-1", new.key.fingerprint)  # the operator, after the first chunk
+
+    monkeypatch.setattr(ingest, "apply_chunk", apply_chunk)
+    ingest.tick(now=T0 + timedelta(seconds=5))
+    # The first chunk was held (the old key enrolled); the worker checked the later ones with
+    # the old key, which cannot verify them: verified here with the new one instead.
+    assert not IntegrityProblem.objects.filter(kind="bad_signature").exists()
+    assert SegmentRecord.objects.count() == 6
