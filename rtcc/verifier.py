@@ -36,6 +36,10 @@ def _die_with(parent: int) -> None:
         sys.exit(f"prctl(PR_SET_PDEATHSIG) failed: {os.strerror(ctypes.get_errno())}")
     if os.getppid() != parent:  # the ingest died before the signal was set
         os._exit(1)
+    # Ctrl-C in the ingest's terminal (or a TERM sent to the whole group) is the ingest's to
+    # handle: it stops between chunks; the worker ends with it, never on its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _pid() -> int:

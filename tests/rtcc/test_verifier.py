@@ -115,6 +115,21 @@ def test_a_dead_worker_is_noticed_its_chunk_verified_inline_and_replaced(
     assert VERIFIER.pid not in (0, dead) and not gone(VERIFIER.pid)
 
 
+def test_ctrl_c_or_a_group_term_is_the_ingest_s_to_handle_not_the_worker_s(
+    rtcc_ledger, counted, caplog
+):
+    box = enrolled_box(rtcc_ledger)
+    assert ingest.tick(now=T0).ok
+    worker = VERIFIER.pid
+    os.kill(worker, signal.SIGINT)
+    os.kill(worker, signal.SIGTERM)
+    backlog(box)
+    with caplog.at_level(logging.WARNING, logger="rtcc.ingest"):
+        assert ingest.tick(now=T0 + timedelta(seconds=5)).documents == 11
+    assert "died" not in caplog.text
+    assert VERIFIER.pid == worker and not gone(worker)
+
+
 def test_answers_checked_with_a_key_replaced_during_the_pass_are_not_used(
     rtcc_ledger, counted, monkeypatch
 ):
