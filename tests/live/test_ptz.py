@@ -12,8 +12,11 @@ from audit.models import AuditEvent
 from cameras.models import Camera
 from cameras.services import add_onvif_camera
 from recordings.evidence.manifest import audit_entries
+from recordings.models import Gap, Segment
+from recordings.recorder import Supervisor
 from tests.cameras.test_ptz_onvif import position
 from tests.helpers import logged_in, wait_for
+from tests.recordings.conftest import InlineExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the deadman thread reads the row
 
@@ -198,3 +201,43 @@ def test_moves_are_markers_on_the_footage_timeline(db):
         and "Camera moved at 02:10:05 by olga: from home position to preset &#x27;Gate&#x27;"
         in page.content.decode()
     )
+
+
+STEERING = [
+    ("home", ""), ("move", "right"), ("keep", ""), ("stop", ""),
+    ("move", "left"), ("stop", ""), ("home", ""), ("release", ""),
+]  # fmt: skip
+
+
+@pytest.mark.timeout(120)
+def test_steering_while_recording_leaves_the_recording_untouched(ptz_camera, settings):
+    # Steering writes only the PTZ hold columns: the recorder must see no settings change,
+    # keep its one FFmpeg run, and leave no hole in the footage while the camera turns.
+    settings.SEGMENT_SECONDS, settings.STALL_SECONDS, settings.RTSP_TIMEOUT_SECONDS = 2, 6, 5
+    supervisor = Supervisor(executor=InlineExecutor(), sync_interval=0.5)
+    try:
+        wait_for(
+            lambda: len(chained(ptz_camera)) >= 1, tick=supervisor.tick, timeout=60,
+            what="a first recorded segment",
+        )  # fmt: skip
+        run = supervisor.runs[ptz_camera.pk]
+        operator = logged_in("Operator", "olga")
+        for action, value in STEERING:
+            assert post(operator, ptz_camera, action, value).status_code == 200, action
+            supervisor.tick()
+        steered = len(chained(ptz_camera))
+        wait_for(
+            lambda: len(chained(ptz_camera)) >= steered + 2, tick=supervisor.tick, timeout=30,
+            what="segments recorded after the steering",
+        )  # fmt: skip
+        assert supervisor.runs.get(ptz_camera.pk) is run and run.proc.poll() is None
+    finally:
+        supervisor.shutdown(grace=5)
+    footage = chained(ptz_camera)
+    for a, b in zip(footage, footage[1:], strict=False):
+        assert abs((b.start - a.end).total_seconds()) < 0.2, (a, b)
+    assert not Gap.objects.filter(camera=ptz_camera, start__lt=footage[-1].end).exists()
+
+
+def chained(camera: Camera) -> list[Segment]:
+    return list(Segment.objects.filter(camera=camera).chained().order_by("sequence"))
