@@ -56,9 +56,19 @@ def gone(pid: int) -> bool:
     return False
 
 
-def test_the_worker_checks_the_chunks_read_ahead_and_a_bad_one_is_still_caught(
-    rtcc_ledger, counted
+@pytest.mark.parametrize(
+    "worker,verified_here",
+    [
+        # The first chunk (the camera and two segments), and the bad one again when its
+        # number's hole is re-checked at the end of the pass (recheck_holes).
+        (True, 4),
+        (False, 11 + 1),  # every one inline, and the bad one when its hole is re-checked
+    ],
+)
+def test_a_bad_signature_is_caught_with_the_worker_or_without(
+    rtcc_ledger, counted, settings, worker, verified_here
 ):
+    settings.RTCC_VERIFY_WORKER = worker
     box = enrolled_box(rtcc_ledger)
     counted.clear()
     changed = backlog(box)
@@ -66,21 +76,9 @@ def test_the_worker_checks_the_chunks_read_ahead_and_a_bad_one_is_still_caught(
     (problem,) = IntegrityProblem.objects.all()
     assert problem.kind == "bad_signature" and problem.doc_id == changed["_id"]
     assert SegmentRecord.objects.count() == 9
-    # Verified here: the first chunk (the camera and two segments), and the bad one again when
-    # its number's hole is re-checked at the end of the pass (recheck_holes).
-    assert len(counted) == 4 and VERIFIER.pid and not gone(VERIFIER.pid)
-
-
-def test_off_every_signature_is_verified_inline(rtcc_ledger, counted, settings):
-    settings.RTCC_VERIFY_WORKER = False
-    box = enrolled_box(rtcc_ledger)
-    counted.clear()
-    changed = backlog(box)
-    assert ingest.tick(now=T0).documents == 11
-    (problem,) = IntegrityProblem.objects.all()
-    assert problem.kind == "bad_signature" and problem.doc_id == changed["_id"]
-    assert SegmentRecord.objects.count() == 9
-    assert len(counted) == 11 + 1  # and the bad one when its hole is re-checked
+    assert len(counted) == verified_here
+    if worker:
+        assert VERIFIER.pid and not gone(VERIFIER.pid)
 
 
 def test_answers_for_a_key_no_longer_enrolled_are_not_used():
